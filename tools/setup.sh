@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# tools/setup.sh — install every Debian package this repository needs.
+#
+# Idempotent: packages already present are skipped, so a second run takes about
+# a second and installs nothing. Prints what it checked and what it installed.
+# Usage: tools/setup.sh [--with-extras]
+#   --with-extras  also installs the programs used by the optional real-program
+#                  and report-rendering checks (chromium).
+set -euo pipefail
+
+packages=(
+  # build: Debian's Bazel and the local rule repositories WORKSPACE points at
+  bazel-bootstrap bazel-platforms
+  # compiler + sanitizer/libFuzzer runtimes (the repo builds with clang-16)
+  clang-16 libclang-rt-16-dev lld-16
+  # tests
+  googletest
+  # comparison suite and its report
+  libmimalloc-dev libjemalloc-dev gnuplot-nox python3
+  # real programs that the LD_PRELOAD tests run
+  sqlite3 git coreutils
+  # measurement helpers
+  valgrind linux-perf hyperfine
+)
+if [[ "${1:-}" == "--with-extras" ]]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present, nothing to do"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
