@@ -1,0 +1,92 @@
+"""Fuzz targets: each harness gets its own instrumented copy of the hakmem
+sources it needs, so `bazel run //fuzz:<name>` works without --config.
+
+The sources are compiled here, in //fuzz, with FUZZ_COPTS rather than taken
+from //hakmem's libraries (which are built with the configuration's flags):
+no transition is needed and the allocator itself is instrumented. FUZZ_COPTS
+first switch off whatever sanitizer the configuration asked for (a
+--config=tsan build would otherwise mix thread and address sanitizers), then
+switch on libFuzzer, ASan and UBSan.
+"""
+
+load("//hakmem:copts.bzl", "HAK_COPTS")
+
+_SANITIZE = "-fsanitize=fuzzer-no-link,address,undefined"
+
+# HAK_COPTS, then the instrumentation (the later -O1 wins over HAK_COPTS's
+# level). Internal asserts (HAK_DEBUG=2) are on unless --config=debug already
+# asked for 3.
+FUZZ_COPTS = HAK_COPTS + [
+    "-fno-sanitize=all",
+    _SANITIZE,
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+    "-O1",
+    "-g",
+] + select({
+    "//fuzz:debug_config": [],
+    "//conditions:default": ["-DHAK_DEBUG=2"],
+})
+
+# lld: gold warns about every ASan helper symbol of a -fsanitize link.
+FUZZ_LINKOPTS = [
+    "-fuse-ld=lld",
+    "-fno-sanitize=all",
+    "-fsanitize=fuzzer,address,undefined",
+]
+
+# The hakmem sources by layer (//hakmem/BUILD.bazel lists the same files).
+HAK_BASE = ["libc.c", "log.c", "options.c", "stats.c"]
+HAK_BASE_HDRS = [
+    "check.h",
+    "config.h",
+    "libc.h",
+    "lock.h",
+    "log.h",
+    "options.h",
+    "stats.h",
+    "include/hakmem.h",
+    "include/hakmem_stats.h",
+]
+HAK_OS = ["os.c"]
+HAK_OS_HDRS = ["os.h"]
+HAK_MEMORY = ["addrmap.c"]
+HAK_MEMORY_HDRS = ["addrmap.h"]
+HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "small.c", "spare.c"]
+HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "small.h", "spare.h"]
+HAK_CORE = ["alloc.c", "init.c", "report.c"]
+HAK_CORE_HDRS = ["alloc.h"]
+
+def hakmem_files(names):
+    return ["//hakmem:" + n for n in names]
+
+def hak_fuzzer(name, srcs, deps = [], textual = []):
+    """A libFuzzer binary `<name>_bin`, `bazel run` wrapper `<name>` and replay test `<name>_replay`."""
+    native.cc_binary(
+        name = name + "_bin",
+        srcs = srcs,
+        copts = FUZZ_COPTS + ["-fsanitize=fuzzer"],
+        linkopts = FUZZ_LINKOPTS,
+        deps = deps,
+        tags = ["fuzzer"],
+        testonly = True,
+    )
+    native.sh_binary(
+        name = name,
+        srcs = ["run_fuzzer.sh"],
+        args = [name],
+        data = [":" + name + "_bin"],
+        tags = ["fuzzer"],
+        testonly = True,
+    )
+    native.sh_test(
+        name = name + "_replay",
+        srcs = ["replay_test.sh"],
+        args = ["$(location :%s_bin)" % name, name],
+        data = [":" + name + "_bin"] + native.glob(
+            ["corpus/%s/**" % name, "regressions/%s/**" % name],
+            allow_empty = True,
+        ),
+        size = "small",
+        tags = ["fuzzer"],
+    )
