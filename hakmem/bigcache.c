@@ -22,6 +22,7 @@ typedef struct entry {
   void *blk;
   size_t bytes;
   uint64_t stamp;  // when it was cached
+  uint64_t seq;    // caching order: stamps tie within a millisecond
   uint16_t prev, next;  // age list
 } entry_t;
 
@@ -36,6 +37,7 @@ static struct {
   hak_lock_t lock;
   hak_bigcache_cfg_t cfg;
   uint64_t now;  // the latest clock reading seen (never goes back)
+  uint64_t seq;  // puts so far
   size_t bytes, count;
   uint16_t oldest, newest;  // age list ends
   ring_t rings[HAK_BIGCACHE_RINGS];
@@ -100,12 +102,12 @@ static inline uint16_t slot_id(const ring_t *r, unsigned s) {
   return (uint16_t)((unsigned)(r - bc.rings) * HAK_BIGCACHE_MAX_SLOTS + s);
 }
 
-// The used slot of r with the smallest (oldest) or largest (newest) stamp.
+// The used slot of r cached first (oldest) or last (newest).
 static int ring_pick(const ring_t *r, bool newest) {
   int best = -1;
   for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS; s++) {
     if (!(r->used & (1u << s))) continue;
-    if (best < 0 || (newest ? r->e[s].stamp >= r->e[best].stamp : r->e[s].stamp < r->e[best].stamp)) best = (int)s;
+    if (best < 0 || (newest ? r->e[s].seq > r->e[best].seq : r->e[s].seq < r->e[best].seq)) best = (int)s;
   }
   return best;
 }
@@ -181,7 +183,7 @@ bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint6
   }
   unsigned s = (unsigned)__builtin_ctz(~(unsigned)r->used);
   r->used |= (uint16_t)(1u << s);
-  r->e[s] = (entry_t){.blk = blk, .bytes = bytes, .stamp = now};
+  r->e[s] = (entry_t){.blk = blk, .bytes = bytes, .stamp = now, .seq = ++bc.seq};
   r->last_use = now;
   age_link(slot_id(r, s));
   bc.bytes += bytes;
