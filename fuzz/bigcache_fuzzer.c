@@ -56,6 +56,22 @@ static struct {
 
 static fkey_t palette[NKEYS];
 
+// Totals over all inputs of this process, printed at exit when
+// HAK_FUZZ_VERBOSE is set: which paths the corpus reaches.
+static struct {
+  uint64_t inputs, puts, rejects, overflow_rejects, steals, ring_full, byte_cap, hits, misses, expired;
+} seen;
+
+static void print_seen(void) {
+  fprintf(stderr,
+          "bigcache_fuzzer: %llu inputs: %llu puts, %llu rejects (%llu by victim overflow), %llu steals, "
+          "%llu ring-full and %llu byte-cap victims, %llu hits, %llu misses, %llu expired\n",
+          (unsigned long long)seen.inputs, (unsigned long long)seen.puts, (unsigned long long)seen.rejects,
+          (unsigned long long)seen.overflow_rejects, (unsigned long long)seen.steals,
+          (unsigned long long)seen.ring_full, (unsigned long long)seen.byte_cap, (unsigned long long)seen.hits,
+          (unsigned long long)seen.misses, (unsigned long long)seen.expired);
+}
+
 static inline void *ptr_of(unsigned i) { return (void *)(BLOCK_BASE + i * BLOCK_STEP); }
 static inline unsigned index_of(const void *p) {
   uintptr_t a = (uintptr_t)p;
@@ -112,9 +128,9 @@ static unsigned busy_keys(unsigned s, fkey_t except, fkey_t out[2]) {
   unsigned n = 0;
   for (unsigned i = 0; i < m.nb; i++) {
     if (!m.b[i].cached || key_eq(m.b[i].key, except) || set_of(m.b[i].key) != s) continue;
-    bool seen = false;
-    for (unsigned j = 0; j < n; j++) seen |= key_eq(out[j], m.b[i].key);
-    if (seen) continue;
+    bool dup = false;
+    for (unsigned j = 0; j < n; j++) dup |= key_eq(out[j], m.b[i].key);
+    if (dup) continue;
     FUZZ_CHECK(n < 2, "three keys hold blocks in set %u: a set has two ways", s);
     out[n++] = m.b[i].key;
   }
@@ -162,7 +178,8 @@ static size_t pick_bytes(fuzz_in_t *in) {
   }
 }
 
-static void op_put(fuzz_in_t *in, uint64_t now) {
+// A put; key and bytes come from the input unless given.
+static void op_put(fuzz_in_t *in, uint64_t now, const fkey_t *fixed_key, size_t fixed_bytes) {
   // A block the caller holds: a new one, or one that left the cache earlier.
   unsigned i = m.nb;
   uint8_t c = in_u8(in);
@@ -177,8 +194,8 @@ static void op_put(fuzz_in_t *in, uint64_t now) {
   }
   if (i == MAX_BLOCKS) return;  // everything is cached
   if (i == m.nb) m.b[m.nb++] = (mblock_t){0};
-  fkey_t key = pick_key(in);
-  size_t bytes = pick_bytes(in);
+  fkey_t key = fixed_key ? *fixed_key : pick_key(in);
+  size_t bytes = fixed_key ? fixed_bytes : pick_bytes(in);
 
   hak_bigcache_victims_t out;
   memset(&out, 0xa5, sizeof out);  // put must reset out->n itself
@@ -195,6 +212,7 @@ static void op_put(fuzz_in_t *in, uint64_t now) {
     FUZZ_CHECK(vi < out.n, "put of %zu: %zu cached, cap %zu, but only %u victims", bytes, m.bytes,
                m.cfg.max_bytes, out.n);
     take_victim(&out.v[vi++], oldest(NULL), "byte-cap");
+    seen.byte_cap++;
   }
   // No ring for the key and both ways of its set busy: one way is emptied.
   if (count_of(key) == 0) {
@@ -215,6 +233,7 @@ static void op_put(fuzz_in_t *in, uint64_t now) {
         take_victim(&out.v[vi++], -1, "steal");
       }
       m.steals++;
+      seen.steals++;
     }
   }
   // The key's ring is full: its oldest block leaves.
@@ -222,6 +241,7 @@ static void op_put(fuzz_in_t *in, uint64_t now) {
     if (vi == HAK_BIGCACHE_VICTIMS) goto decided;
     FUZZ_CHECK(vi < out.n, "put: ring of (%u, %u) full (%u slots) but no victim", key.site, key.cls, m.cfg.slots);
     take_victim(&out.v[vi++], oldest(&key), "ring-full");
+    seen.ring_full++;
   }
   expect_kept = true;
 
@@ -231,8 +251,11 @@ decided:
   FUZZ_CHECK(out.n == vi, "put: %u victims, model explains %u", out.n, vi);
   if (!kept) {
     m.rejects++;
+    seen.rejects++;
+    seen.overflow_rejects += vi > 0 || (m.cfg.enabled && bytes <= m.cfg.max_bytes / 2);
     return;
   }
+  seen.puts++;
   m.b[i] = (mblock_t){.cached = true, .key = key, .bytes = bytes, .seq = ++m.seq, .stamp = m.clock};
   m.bytes += bytes;
   m.count++;
@@ -243,11 +266,12 @@ static void op_get(fuzz_in_t *in, uint64_t now) {
   fkey_t key = pick_key(in);
   size_t bytes = 0;
   void *blk = hak_bigcache_get(key.site, key.cls, now, &bytes);
-  clock_to(now);
+  if (blk) clock_to(now);  // a miss does not read the clock (the contract leaves it open)
   int want = newest(key);
   if (want < 0) {
     FUZZ_CHECK(!blk, "get (%u, %u): returned %p, model holds nothing", key.site, key.cls, blk);
     m.misses++;
+    seen.misses++;
     return;
   }
   FUZZ_CHECK(blk, "get (%u, %u): NULL, model holds %u blocks", key.site, key.cls, count_of(key));
@@ -261,6 +285,7 @@ static void op_get(fuzz_in_t *in, uint64_t now) {
   m.bytes -= m.b[i].bytes;
   m.count--;
   m.hits++;
+  seen.hits++;
 }
 
 // Expire (age limit) or drain (everything): the oldest leave first, 32 at most.
@@ -280,6 +305,7 @@ static unsigned op_leave(bool expire, uint64_t now) {
     FUZZ_CHECK(vi < out.n, "%s: block %d should leave (age %llu, limit %llu)", expire ? "expire" : "drain", o,
                (unsigned long long)(m.clock - m.b[o].stamp), (unsigned long long)m.cfg.age_ms);
     take_victim(&out.v[vi], o, expire ? "expire" : "drain");
+    seen.expired += expire;
   }
   FUZZ_CHECK(out.n == vi, "%s: %u victims, model expects %u", expire ? "expire" : "drain", out.n, vi);
   return out.n;
@@ -325,6 +351,7 @@ static void configure(fuzz_in_t *in) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   init_palette();
+  if (!seen.inputs++ && getenv("HAK_FUZZ_VERBOSE")) atexit(print_seen);
   // A fresh BigCache and model for every input.
   memset(&bc, 0, sizeof bc);
   bc.oldest = bc.newest = NIL;
@@ -339,7 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t op = in_u8(&in);
     switch (op % 16) {
       case 0: case 1: case 2: case 3: case 4: case 5:
-        op_put(&in, now);
+        op_put(&in, now, NULL, 0);
         check_all("put");
         break;
       case 6: case 7: case 8: case 9:
@@ -355,8 +382,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_all("expire");
         break;
       case 14:
-        op_leave(false, now);
-        check_all("drain");
+        if (op & 0x80) {
+          op_leave(false, now);
+          check_all("drain");
+        } else {  // a burst of small blocks over many keys (victim lists can overflow after it)
+          unsigned n = 8 + in_u8(&in) % 57, first = in_u8(&in);
+          size_t bytes = (size_t)4096 << (op & 1);
+          for (unsigned j = 0; j < n; j++) {
+            fkey_t key = palette[(first + j) % NKEYS];
+            op_put(&in, now, &key, bytes);
+            check_all("burst put");
+          }
+        }
         break;
       default:  // trim: call until nothing leaves, as large.c does
         if (op & 0x80) {
