@@ -32,11 +32,19 @@ static struct {
   _Atomic uint64_t epoch;    // completed flushes
 } bq = {.cfg = {.enabled = true, .max_bytes = (size_t)16 << 20, .max_ranges = HAK_BATCH_MAX_RANGES}};
 
+static void flush_locked(void);
+static void wait_inflight_locked(void);
+
 void hak_batch_configure(const hak_batch_cfg_t *cfg) {
   hak_lock(&bq.lock);
   bq.cfg = *cfg;
   if (bq.cfg.max_ranges < 1) bq.cfg.max_ranges = 1;
   if (bq.cfg.max_ranges > HAK_BATCH_MAX_RANGES) bq.cfg.max_ranges = HAK_BATCH_MAX_RANGES;
+  // What the new caps would not have let wait goes now (the caps hold after every call).
+  if (bq.n && (!bq.cfg.enabled || bq.n >= bq.cfg.max_ranges || bq.bytes >= bq.cfg.max_bytes)) {
+    wait_inflight_locked();
+    flush_locked();
+  }
   hak_unlock(&bq.lock);
 }
 

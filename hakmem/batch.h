@@ -37,6 +37,7 @@ typedef enum hak_batch_take {
   HAK_BATCH_TAKEN       /* was queued; removed, never advised */
 } hak_batch_take_t;
 
+/* New caps; a queue already past them (or batching turned off) is flushed. */
 HAK_INTERNAL void hak_batch_configure(const hak_batch_cfg_t *cfg);
 
 /* Queue [addr, addr+len) (page-aligned) for MADV_DONTNEED. May flush. */
