@@ -6,6 +6,28 @@
 #include <dlfcn.h>
 #include <stdatomic.h>
 
+// A sanitizer owns malloc and defines some __libc_* names itself (ASan, TSan and
+// MSan define __libc_memalign), so __libc_memalign + __libc_free would mix two
+// allocators. Sanitizer builds never replace malloc (tests that do are tagged
+// replaces_malloc and skipped), so there the public names are safe and give the
+// sanitizer the small blocks too.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define HAK_SMALL_SANITIZER 1
+#endif
+#endif
+
+#ifdef HAK_SMALL_SANITIZER
+#include <malloc.h>
+#include <stdlib.h>
+
+void *hak_small_alloc(size_t size) { return malloc(size); }
+void *hak_small_calloc(size_t n, size_t size) { return calloc(n, size); }
+void *hak_small_memalign(size_t align, size_t size) { return memalign(align, size); }
+void *hak_small_realloc(void *p, size_t size) { return realloc(p, size); }
+void hak_small_free(void *p) { free(p); }
+size_t hak_small_usable(void *p) { return malloc_usable_size(p); }
+#else
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_memalign(size_t, size_t);
@@ -30,3 +52,4 @@ size_t hak_small_usable(void *p) {
   }
   return f(p);
 }
+#endif
