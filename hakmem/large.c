@@ -202,7 +202,9 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
     errno = ENOMEM;
     return NULL;
   }
-  size_t total = off + size, bytes;
+  // At least one byte past the pointer: with size 0 and an alignment that is a
+  // class bound, the pointer would be the block's end, outside its mapping.
+  size_t total = off + (size ? size : 1), bytes;
   uint8_t cls = hak_large_class(total);
   if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
   else if (!hak_align_up(total, hak_os_page_size(), &bytes)) {
