@@ -35,6 +35,13 @@ FUZZ_LINKOPTS = [
     "-fsanitize=fuzzer,address,undefined",
 ]
 
+# Ordinary programs (tests) built from the same instrumented objects.
+ASAN_LINKOPTS = [
+    "-fuse-ld=lld",
+    "-fno-sanitize=all",
+    "-fsanitize=address,undefined",
+]
+
 # The hakmem sources by layer (//hakmem/BUILD.bazel lists the same files).
 HAK_BASE = ["libc.c", "log.c", "options.c", "stats.c"]
 HAK_BASE_HDRS = [
@@ -68,7 +75,7 @@ def hak_fuzzer(name, srcs, deps = [], textual = []):
         copts = FUZZ_COPTS + ["-fsanitize=fuzzer"],
         linkopts = FUZZ_LINKOPTS,
         deps = deps,
-        tags = ["fuzzer"],
+        tags = ["own_sanitizers"],
         testonly = True,
     )
     native.sh_binary(
@@ -76,7 +83,7 @@ def hak_fuzzer(name, srcs, deps = [], textual = []):
         srcs = ["run_fuzzer.sh"],
         args = [name],
         data = [":" + name + "_bin"],
-        tags = ["fuzzer"],
+        tags = ["own_sanitizers"],
         testonly = True,
     )
     native.sh_test(
@@ -88,5 +95,5 @@ def hak_fuzzer(name, srcs, deps = [], textual = []):
             allow_empty = True,
         ),
         size = "small",
-        tags = ["fuzzer"],
+        tags = ["own_sanitizers"],
     )
