@@ -264,6 +264,9 @@ hak_large_t *hak_large_lookup(const void *p) {
     return NULL;
   }
   if (HAK_UNLIKELY(h->magic != magic_for(h) || user_of(h) != (const char *)p)) {
+    // A block owns only its mapping: the rest of its last 4 MiB slot is free
+    // address space, where the kernel may have put anyone's memory.
+    if (h->magic == magic_for(h) && (const char *)p >= base_of(h) + h->map_len) return NULL;
     hak_log("invalid pointer %p: inside the large block at %p, not its start", p, (void *)h);
     hak_fatal("invalid pointer inside a large block", __FILE__, __LINE__);
   }
