@@ -173,10 +173,12 @@ static void tick(uint64_t now) {
     release_victims(&v, now);
   } while (v.n);
   hak_spare_work_t w;
+  unsigned n;  // spare_work empties w: remember whether this round found any
   do {
     hak_spare_expire(now, &w);
+    n = w.n_unmap;
     spare_work(&w, now);
-  } while (w.n_unmap);
+  } while (n);
 }
 
 // --- the allocation side ------------------------------------------------------------
@@ -409,10 +411,12 @@ size_t hak_large_trim(void) {
     for (unsigned i = 0; i < v.n; i++) unmap_block((hak_large_t *)v.v[i].blk);
   } while (v.n);
   hak_spare_work_t w;
+  unsigned n;  // spare_work empties w: remember whether this round found any
   do {
     hak_spare_drain(&w);
+    n = w.n_unmap;
     spare_work(&w, now);
-  } while (w.n_unmap);
+  } while (n);
   hak_batch_flush();
   size_t after = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
   return before > after ? before - after : 0;
