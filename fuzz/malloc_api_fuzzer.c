@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz_input.h"
+#include "hakmem/alloc.h"
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/include/hakmem.h"
@@ -38,6 +39,7 @@
 typedef struct blk {
   unsigned char *p;  // NULL: slot free
   size_t req, align;
+  uintptr_t site;
   uint32_t id;
   size_t stride;  // sampled offsets: o % stride == 0 and (p + o) % stride == 0
   uintptr_t phase;
@@ -46,6 +48,8 @@ typedef struct blk {
 static blk_t live[SLOTS];
 static uint32_t next_id;
 static size_t live_bytes;
+static size_t last_size;     // the last block freed: "again" asks for the same
+static uintptr_t last_site;  // size at the same site, to hit BigCache and spares
 static uint64_t clock_ms = 1000;
 static hak_os_hooks_t hooks;
 
@@ -178,6 +182,8 @@ static void do_free(blk_t *b, const char *why) {
   errno = 4242;
   hak_free(b->p);
   FUZZ_CHECK(errno == 4242, "hak_free changed errno to %d", errno);
+  last_size = b->req;
+  last_site = b->site;
   live_bytes -= b->req;
   b->p = NULL;
 }
@@ -198,10 +204,10 @@ static void expect_failure(void *p, size_t size, const char *what) {
 
 static bool impossible(size_t size) { return size > (size_t)PTRDIFF_MAX - ((size_t)256 << 20); }
 
-static void op_alloc(fuzz_in_t *in, bool zero) {
+static void op_alloc(fuzz_in_t *in, bool zero, bool again) {
   int s = free_slot(in);
-  size_t size = pick_size(in), n = 1;
-  uintptr_t site = pick_site(in);
+  size_t size = again ? last_size : pick_size(in), n = 1;
+  uintptr_t site = again ? last_site : pick_site(in);
   if (zero && in_u8(in) % 8 == 0) {  // calloc(n, size): sometimes an overflowing product
     n = (size_t)1 << (in_u8(in) % 64);
     if (!impossible(size) && size) size = size / n + 1;
@@ -210,7 +216,7 @@ static void op_alloc(fuzz_in_t *in, bool zero) {
   bool overflow = __builtin_mul_overflow(n, size, &total) || total > (size_t)PTRDIFF_MAX;
   if (s < 0 || (!overflow && !impossible(total) && live_bytes + total > LIVE_CAP)) return;
   errno = 0;
-  void *p = zero ? hak_calloc(n, size) : hak_alloc_at(size, site);
+  void *p = zero ? hak_calloc_at(n, size, site) : hak_alloc_at(size, site);
   if (overflow || impossible(total)) {
     if (!overflow && total <= (size_t)PTRDIFF_MAX && p) {  // possible in principle, e.g. with a vast address space
       hak_free(p);
@@ -227,6 +233,7 @@ static void op_alloc(fuzz_in_t *in, bool zero) {
   FUZZ_CHECK(is_large_ptr(p) == (total >= hak_opt(HAK_OPT_LARGE_THRESHOLD)), "%zu bytes went to the %s path", total,
              is_large_ptr(p) ? "large" : "small");
   adopt(s, p, total, 0, zero, zero ? "calloc" : "alloc");
+  live[s].site = site;
 }
 
 static void op_aligned(fuzz_in_t *in) {
@@ -317,7 +324,28 @@ static void configure(fuzz_in_t *in) {
   hak_large_configure();
 }
 
+// With HAK_FUZZ_VERBOSE set, the process's counters at exit: which paths the
+// inputs reached (hakmem's counters are never reset by this harness).
+static void print_seen(void) {
+  static const hak_stat_id_t ids[] = {
+      HAK_STAT_large_allocs,  HAK_STAT_bigcache_hits,     HAK_STAT_bigcache_evictions, HAK_STAT_spare_hits,
+      HAK_STAT_free_hot,      HAK_STAT_free_warm,         HAK_STAT_free_cold,          HAK_STAT_free_unmapped,
+      HAK_STAT_batch_flushes, HAK_STAT_batch_cancelled,   HAK_STAT_realloc_in_place,   HAK_STAT_realloc_remapped,
+      HAK_STAT_realloc_copied, HAK_STAT_os_map_failures,  HAK_STAT_thp_advised,        HAK_STAT_thp_refused};
+  static const char *const names[] = {"large_allocs", "bigcache_hits", "bigcache_evictions", "spare_hits",
+                                      "free_hot", "free_warm", "free_cold", "free_unmapped", "batch_flushes",
+                                      "batch_cancelled", "realloc_in_place", "realloc_remapped", "realloc_copied",
+                                      "os_map_failures", "thp_advised", "thp_refused"};
+  fprintf(stderr, "malloc_api_fuzzer:");
+  for (unsigned i = 0; i < sizeof ids / sizeof ids[0]; i++)
+    fprintf(stderr, " %s=%llu", names[i], (unsigned long long)hak_stat_read(ids[i]));
+  fputc('\n', stderr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static bool first = true;
+  if (first && getenv("HAK_FUZZ_VERBOSE")) atexit(print_seen);
+  first = false;
   hak_init();
   fuzz_in_t in = {data, size};
   memset(&hooks, 0, sizeof hooks);
@@ -331,12 +359,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t op = in_u8(&in);
     switch (op % 16) {
       case 0: case 1: case 2: case 3:
-        op_alloc(&in, false);
+        op_alloc(&in, false, false);
         check_state("alloc");
         break;
       case 4: case 5:
-        op_alloc(&in, true);
-        check_state("calloc");
+        op_alloc(&in, op & 0x80, op & 0x40);  // calloc, or the last freed size again
+        check_state(op & 0x40 ? "alloc again" : "calloc");
         break;
       case 6: case 7:
         op_realloc(&in);
