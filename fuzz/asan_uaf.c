@@ -1,0 +1,33 @@
+/* asan_uaf.c — a use-after-free of hakmem memory, for asan_uaf_test.sh.
+ *
+ *   asan_uaf MODE   MODE: cached (a large block in BigCache), spare (a HOT
+ *                   spare), small (the small path), live (no bug: control)
+ *
+ * Frees a block and reads it. Built with ASan (FUZZ_COPTS), hakmem poisons
+ * blocks it caches or has freed (HAK_ASAN, POISON in large.c), so every mode
+ * but `live` must die with an AddressSanitizer report.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hakmem/include/hakmem.h"
+#include "hakmem/large.h"
+#include "hakmem/options.h"
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "cached";
+  hak_init();
+  if (!strcmp(mode, "spare")) {  // no BigCache: the block becomes a HOT spare
+    hak_options.v[HAK_OPT_BIGCACHE] = 0;
+    hak_options.v[HAK_OPT_HOT_MAX] = 64 << 20;
+    hak_large_configure();
+  }
+  size_t size = !strcmp(mode, "small") ? 100 : (size_t)1 << 20;
+  volatile char *p = hak_alloc_at(size, 0x1234);
+  memset((char *)p, 7, size);
+  if (strcmp(mode, "live")) hak_free((void *)p);
+  char c = p[size / 2];  // the use after free
+  printf("read %d: no report\n", c);
+  if (!strcmp(mode, "live")) hak_free((void *)p);
+  return 0;
+}
