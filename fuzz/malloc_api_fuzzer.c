@@ -306,7 +306,7 @@ static void configure(fuzz_in_t *in) {
   v[HAK_OPT_BIGCACHE] = c % 4 != 0;
   v[HAK_OPT_BIGCACHE_SLOTS] = 1 + (c >> 2) % 16;
   c = in_u8(in);
-  v[HAK_OPT_BIGCACHE_MAX_BYTES] = (uint64_t)(c % 9) << (20 + c / 64);  // 0 .. 64 MiB
+  v[HAK_OPT_BIGCACHE_MAX_BYTES] = c < 16 ? 0 : (uint64_t)(1 + c % 8) << (21 + (c >> 4) % 4);  // 0, 2 .. 128 MiB
   v[HAK_OPT_BIGCACHE_AGE_MS] = 1 + in_u8(in) * 20u;
   c = in_u8(in);
   v[HAK_OPT_FREE_POLICY] = c % 4 != 0;
