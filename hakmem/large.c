@@ -112,25 +112,21 @@ static inline char *advisable(hak_large_t *h, size_t *len) {
 static void release(hak_large_t *h, uint64_t now);
 
 // Carry out what the spare pool asked for (after its lock is gone).
-static void spare_work(hak_spare_work_t *w, uint64_t now) {
-  while (w->n_unmap || w->n_cool) {
-    hak_spare_work_t next = {0};
-    for (unsigned i = 0; i < w->n_unmap; i++) {
-      hak_large_t *h = from_node(w->unmap[i]);
-      size_t len;
-      if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
-      unmap_block(h);
-    }
-    for (unsigned i = 0; i < w->n_cool; i++) {
-      hak_large_t *h = from_node(w->cool[i]);
-      size_t len;
-      char *a = advisable(h, &len);
-      hak_batch_add(a, len);
-      HAK_STAT_INC(free_cold);
-      hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &next);
-      // Cooling never adds bytes, so `next` can only hold unmaps: do them below.
-    }
-    *w = next;
+static void spare_work(const hak_spare_work_t *w, uint64_t now) {
+  for (unsigned i = 0; i < w->n_unmap; i++) {
+    hak_large_t *h = from_node(w->unmap[i]);
+    size_t len;
+    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
+    unmap_block(h);
+  }
+  for (unsigned i = 0; i < w->n_cool; i++) {
+    hak_large_t *h = from_node(w->cool[i]);
+    size_t len;
+    hak_batch_add(advisable(h, &len), len);
+    HAK_STAT_INC(free_cold);
+    hak_spare_work_t more;
+    hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &more);
+    spare_work(&more, now);  // a COLD put never cools: this recursion is one deep
   }
 }
 
