@@ -166,6 +166,20 @@ uint64_t wl_rss_kb(void) {
   return resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 }
 
+/* Peak RSS of this process image (VmHWM), KiB. Unlike ru_maxrss it does not
+ * include the launching process's memory from before exec. */
+static uint64_t wl_hwm_kb(void) {
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = strstr(buf, "VmHWM:");
+  return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
 // --- result line -------------------------------------------------------------------
 
 void wl_extra(wl_result_t *res, const char *key, double value) {
@@ -196,6 +210,7 @@ void wl_report(const wl_args_t *args, const wl_result_t *res) {
   WL_PUT("\"ops\":%llu,\"elapsed_ns\":%llu,\"ns_per_op\":%.3f,\"checksum\":\"%016llx\",",
          (unsigned long long)res->ops, (unsigned long long)res->elapsed_ns, ns_per_op,
          (unsigned long long)res->checksum);
+  WL_PUT("\"peak_rss_kb\":%llu,", (unsigned long long)wl_hwm_kb());
   WL_PUT("\"malloc_from\":\"%s\",\"extra\":{", wl_malloc_from());
   for (int i = 0; i < res->n_extra; i++)
     WL_PUT("%s\"%s\":%.6g", i ? "," : "", res->extra_key[i], res->extra_val[i]);

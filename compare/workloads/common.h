@@ -105,7 +105,7 @@ typedef struct {
 void wl_extra(wl_result_t *res, const char *key, double value);
 
 /* Prints the one JSON line: workload, scale, threads, seed, ops, elapsed_ns,
- * ns_per_op, checksum, malloc_from (the shared object that provides malloc in
+ * ns_per_op, checksum, peak_rss_kb (VmHWM at exit), malloc_from (the shared object that provides malloc in
  * this process, so the runner can prove LD_PRELOAD took effect), extra{}. */
 void wl_report(const wl_args_t *args, const wl_result_t *res);
 
