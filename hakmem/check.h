@@ -1,0 +1,33 @@
+/* check.h — checks that abort with a fixed message (layer L0).
+ *
+ * HAK_CHECK(cond, msg) is always compiled in: it guards memory safety (never
+ * hand out the same memory twice, never follow a corrupt header). A failed
+ * check writes "hakmem: <msg> (file:line)" with write(2) and aborts; it never
+ * allocates. HAK_ASSERT is the same at HAK_DEBUG >= 1 and otherwise only
+ * type-checks its argument. HAK_ASSERT_INTERNAL needs HAK_DEBUG >= 2.
+ */
+#ifndef HAK_CHECK_H
+#define HAK_CHECK_H
+
+#include "hakmem/config.h"
+
+HAK_INTERNAL __attribute__((noreturn, cold)) void hak_fatal(const char *msg, const char *file, int line);
+
+#define HAK_CHECK(cond, msg)                                   \
+  do {                                                         \
+    if (HAK_UNLIKELY(!(cond))) hak_fatal((msg), __FILE__, __LINE__); \
+  } while (0)
+
+#if HAK_DEBUG >= 1
+#define HAK_ASSERT(cond) HAK_CHECK(cond, "assertion failed: " #cond)
+#else
+#define HAK_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
+#if HAK_DEBUG >= 2
+#define HAK_ASSERT_INTERNAL(cond) HAK_CHECK(cond, "internal assertion failed: " #cond)
+#else
+#define HAK_ASSERT_INTERNAL(cond) ((void)sizeof(!(cond)))
+#endif
+
+#endif /* HAK_CHECK_H */

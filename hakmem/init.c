@@ -1,0 +1,54 @@
+/* init.c — start-up, shutdown and fork (layer L5, beside the front door that
+ * calls it on first use).
+ *
+ * hak_init runs once: from the library constructor, or earlier from the
+ * first allocation (another library's constructor may allocate first). A
+ * reentrant call from the initialising thread returns at once; the options
+ * hold BALANCED defaults from the start, so such a call is served sanely.
+ * fork(): every lock is taken before and released after, in parent and
+ * child, so a child of a multi-threaded parent can allocate.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "hakmem/alloc.h"
+#include "hakmem/include/hakmem.h"
+#include "hakmem/large.h"
+#include "hakmem/options.h"
+
+extern char **environ;
+
+_Atomic int hak_init_state;  // 0 none, 1 running, HAK_INIT_DONE
+static __thread int initialising __attribute__((tls_model("initial-exec")));
+
+static void fork_prepare(void) { hak_large_fork_prepare(); }
+static void fork_release(void) { hak_large_fork_release(); }
+
+void hak_init(void) {
+  if (atomic_load_explicit(&hak_init_state, memory_order_acquire) == HAK_INIT_DONE || initialising) return;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong_explicit(&hak_init_state, &expected, 1, memory_order_acq_rel,
+                                               memory_order_acquire)) {
+    while (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) sched_yield();
+    return;
+  }
+  initialising = 1;
+  hak_options_t opts;
+  hak_options_parse((const char *const *)environ, true, &opts);
+  hak_options = opts;
+  hak_large_configure();
+  pthread_atfork(fork_prepare, fork_release, fork_release);
+  initialising = 0;
+  atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
+}
+
+void hak_shutdown(void) {
+  if (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) return;
+  hak_large_trim();
+  if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(STDERR_FILENO);
+}
+
+__attribute__((constructor)) static void hak_constructor(void) { hak_init(); }
+__attribute__((destructor)) static void hak_destructor(void) { hak_shutdown(); }

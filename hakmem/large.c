@@ -1,0 +1,426 @@
+/* large.c — the large-block engine (layer L3). See large.h for the contract.
+ * Called by alloc.c (the front door); calls bigcache.c, spare.c, batch.c,
+ * addrmap.c and os.c.
+ *
+ * Block states: LIVE (the program has it) or FREE (in a BigCache ring, in
+ * the spare pool, or on its way through the free policy). Advice never
+ * touches the header page, so a header stays readable while its block is
+ * FREE. A COLD spare's range is queued in the batch; it is taken back out
+ * (hak_batch_take) before the block is reused or unmapped.
+ */
+#include "hakmem/large.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "hakmem/addrmap.h"
+#include "hakmem/batch.h"
+#include "hakmem/bigcache.h"
+#include "hakmem/check.h"
+#include "hakmem/freepolicy.h"
+#include "hakmem/libc.h"
+#include "hakmem/log.h"
+#include "hakmem/options.h"
+#include "hakmem/os.h"
+#include "hakmem/stats.h"
+
+#if HAK_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define HAK_LARGE_MAGIC 0x4c4b4148u  // "HAKL"
+
+static inline uint32_t magic_for(const hak_large_t *h) {
+  return HAK_LARGE_MAGIC ^ (uint32_t)((uintptr_t)h >> HAK_SEGMENT_SHIFT);
+}
+static inline char *base_of(hak_large_t *h) { return (char *)h; }
+static inline char *user_of(hak_large_t *h) { return (char *)h + h->user_off; }
+static inline hak_large_t *from_node(hak_spare_node_t *n) {
+  return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
+}
+
+// --- size classes -------------------------------------------------------------------
+// Class 0 holds blocks up to 32 KiB; above, each doubling [2^b, 2^(b+1)) is cut
+// into four classes whose upper bounds are 2^b * 5/4, 6/4, 7/4, 8/4.
+
+uint8_t hak_large_class(size_t bytes) {
+  if (bytes <= HAK_LARGE_MIN_CLASS_BYTES) return 0;
+  if (bytes > HAK_LARGE_MAX_CLASS_BYTES) return HAK_LARGE_NO_CLASS;
+  unsigned b = hak_log2(bytes - 1);  // 2^b < bytes <= 2^(b+1)
+  unsigned sub = (unsigned)(((bytes - 1) >> (b - 2)) & 3);
+  return (uint8_t)(1 + (b - 15) * 4 + sub);
+}
+
+size_t hak_large_class_bytes(uint8_t cls) {
+  if (cls == 0) return HAK_LARGE_MIN_CLASS_BYTES;
+  unsigned b = 15 + (cls - 1u) / 4, sub = (cls - 1u) % 4;
+  return ((size_t)1 << b) + ((size_t)(sub + 1) << (b - 2));
+}
+
+// --- mapping ------------------------------------------------------------------------
+
+static void advise_thp(hak_large_t *h) {
+  hak_thp_t thp = (hak_thp_t)hak_opt(HAK_OPT_THP);
+  if (thp == HAK_THP_OFF) {
+    if (hak_os_advise(h, h->map_len, HAK_ADVISE_NOHUGEPAGE)) HAK_STAT_INC(thp_refused);
+  } else if (thp == HAK_THP_ON || h->map_len >= HAK_HUGE_PAGE) {
+    if (hak_os_advise(h, h->map_len, HAK_ADVISE_HUGEPAGE)) HAK_STAT_INC(thp_advised);
+  }
+}
+
+static hak_large_t *map_block(size_t bytes, size_t align) {
+  if (align < HAK_SEGMENT_SIZE) align = HAK_SEGMENT_SIZE;
+  void *base = hak_os_map(bytes, align);
+  if (!base) return NULL;
+  if (!hak_addrmap_set_large(base, bytes)) {
+    hak_os_unmap(base, bytes);
+    HAK_STAT_INC(os_map_failures);
+    return NULL;
+  }
+  HAK_STAT_ADD(os_bytes_mapped, bytes);
+  hak_large_t *h = base;
+  h->map_len = bytes;
+  advise_thp(h);
+  return h;
+}
+
+static void unmap_block(hak_large_t *h) {
+  size_t len = h->map_len;
+  // Clear the map first: once munmap returns, another thread may map here.
+  hak_addrmap_clear(h, len);
+  UNPOISON(h, len);
+  hak_os_unmap(h, len);
+  HAK_STAT_SUB(os_bytes_mapped, len);
+  HAK_STAT_INC(free_unmapped);
+}
+
+// The part of a block that advice may touch: everything after the header page.
+static inline char *advisable(hak_large_t *h, size_t *len) {
+  size_t page = hak_os_page_size();
+  *len = h->map_len > page ? h->map_len - page : 0;
+  return base_of(h) + page;
+}
+
+// --- the free side ------------------------------------------------------------------
+
+static void release(hak_large_t *h, uint64_t now);
+
+// Carry out what the spare pool asked for (after its lock is gone).
+static void spare_work(hak_spare_work_t *w, uint64_t now) {
+  while (w->n_unmap || w->n_cool) {
+    hak_spare_work_t next = {0};
+    for (unsigned i = 0; i < w->n_unmap; i++) {
+      hak_large_t *h = from_node(w->unmap[i]);
+      size_t len;
+      if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
+      unmap_block(h);
+    }
+    for (unsigned i = 0; i < w->n_cool; i++) {
+      hak_large_t *h = from_node(w->cool[i]);
+      size_t len;
+      char *a = advisable(h, &len);
+      hak_batch_add(a, len);
+      HAK_STAT_INC(free_cold);
+      hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &next);
+      // Cooling never adds bytes, so `next` can only hold unmaps: do them below.
+    }
+    *w = next;
+  }
+}
+
+// An uncached FREE block: keep it as a spare (HOT/WARM/COLD) or unmap it.
+static void release(hak_large_t *h, uint64_t now) {
+  if (!hak_opt(HAK_OPT_FREE_POLICY) || h->cls == HAK_LARGE_NO_CLASS) {
+    unmap_block(h);
+    return;
+  }
+  hak_thermal_t t = hak_free_policy(h->map_len, hak_opt(HAK_OPT_HOT_MAX), hak_opt(HAK_OPT_COLD_MIN));
+  size_t len;
+  char *a = advisable(h, &len);
+  if (t == HAK_WARM) {
+    hak_os_advise(a, len, HAK_ADVISE_FREE);
+    HAK_STAT_INC(free_warm);
+  } else if (t == HAK_COLD) {
+    hak_batch_add(a, len);
+    HAK_STAT_INC(free_cold);
+  } else {
+    HAK_STAT_INC(free_hot);
+  }
+  hak_spare_work_t w;
+  hak_spare_put(&h->node, h->cls, h->map_len, t, now, &w);
+  spare_work(&w, now);
+}
+
+static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
+  for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
+}
+
+// Age BigCache and the spare pool, at most once per tick, by whoever comes.
+static void tick(uint64_t now) {
+  static _Atomic uint64_t last;
+  uint64_t prev = atomic_load_explicit(&last, memory_order_relaxed);
+  if (now - prev < HAK_LARGE_TICK_MS && now >= prev) return;
+  if (!atomic_compare_exchange_strong_explicit(&last, &prev, now, memory_order_relaxed, memory_order_relaxed)) return;
+  hak_bigcache_victims_t v;
+  do {
+    hak_bigcache_expire(now, &v);
+    release_victims(&v, now);
+  } while (v.n);
+  hak_spare_work_t w;
+  do {
+    hak_spare_expire(now, &w);
+    spare_work(&w, now);
+  } while (w.n_unmap);
+}
+
+// --- the allocation side ------------------------------------------------------------
+
+// A spare back out of the pool; *clean: the advisable part reads as zero.
+static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
+  hak_spare_node_t *n = hak_spare_get(cls, now);
+  if (!n) return NULL;
+  hak_large_t *h = from_node(n);
+  *clean = false;
+  if (n->thermal == HAK_COLD) {
+    size_t len;
+    *clean = hak_batch_take(advisable(h, &len)) == HAK_BATCH_NOT_QUEUED;
+  }
+  return h;
+}
+
+static size_t user_offset(size_t align) { return align > HAK_LARGE_HDR ? align : HAK_LARGE_HDR; }
+
+void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
+  size_t off = user_offset(align);
+  if (align > HAK_LARGE_MAX_ALIGN || size > HAK_MAX_REQUEST - off) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t total = off + size, bytes;
+  uint8_t cls = hak_large_class(total);
+  if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
+  else if (!hak_align_up(total, hak_os_page_size(), &bytes)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  uint64_t now = hak_os_now_ms();
+  tick(now);
+
+  hak_large_t *h = NULL;
+  bool fresh = false, clean = false;
+  // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
+  bool reusable = cls != HAK_LARGE_NO_CLASS && off <= HAK_SEGMENT_SIZE;
+  if (reusable && hak_opt(HAK_OPT_BIGCACHE)) {
+    size_t got;
+    h = hak_bigcache_get(site, cls, now, &got);
+  }
+  if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
+  if (!h) {
+    h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    if (!h) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    fresh = true;
+  } else {
+    HAK_CHECK(h->magic == magic_for(h) && h->state == HAK_LARGE_FREE, "large: cached block header is corrupt");
+  }
+  h->magic = magic_for(h);
+  h->state = HAK_LARGE_LIVE;
+  h->cls = cls;
+  h->site = site;
+  h->user_off = (uint32_t)off;
+  h->req = size;
+  char *p = user_of(h);
+  UNPOISON(p, h->map_len - off);
+  if (zero && !fresh) {
+    // A DONTNEED'd block is zero past the header page; anything else is dirty.
+    size_t dirty = size;
+    if (clean) {
+      size_t page = hak_os_page_size();
+      dirty = off >= page ? 0 : page - off;
+      if (dirty > size) dirty = size;
+    }
+    memset(p, 0, dirty);
+  }
+  HAK_STAT_INC(large_allocs);
+  HAK_STAT_ADD(large_bytes_live, size);
+  hak_site_record_alloc(site, size, 1);
+  return p;
+}
+
+hak_large_t *hak_large_lookup(const void *p) {
+  hak_large_t *h = hak_addrmap_large_base(p);
+  if (!h) {
+    if (HAK_UNLIKELY(hak_addrmap_get(p) == HAK_ADDR_LARGE_FAR)) hak_fatal("invalid pointer inside a large block", __FILE__, __LINE__);
+    return NULL;
+  }
+  if (HAK_UNLIKELY(h->magic != magic_for(h) || user_of(h) != (const char *)p)) {
+    hak_log("invalid pointer %p: inside the large block at %p, not its start", p, (void *)h);
+    hak_fatal("invalid pointer inside a large block", __FILE__, __LINE__);
+  }
+  return h;
+}
+
+void hak_large_free(hak_large_t *h) {
+  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
+    hak_log("double free of large block %p", (void *)user_of(h));
+    hak_fatal("double free", __FILE__, __LINE__);
+  }
+  h->state = HAK_LARGE_FREE;
+  HAK_STAT_INC(large_frees);
+  HAK_STAT_SUB(large_bytes_live, h->req);
+  hak_site_record_free(h->site);
+  POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
+  uint64_t now = hak_os_now_ms();
+  tick(now);
+  if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE) {
+    hak_bigcache_victims_t v;
+    bool kept = hak_bigcache_put(h->site, h->cls, h, h->map_len, now, &v);
+    release_victims(&v, now);
+    if (kept) return;
+  }
+  release(h, now);
+}
+
+size_t hak_large_usable(const hak_large_t *h) { return h->map_len - h->user_off; }
+
+// Resize the mapping of h to `bytes` without moving it; false if impossible.
+static bool grow_in_place(hak_large_t *h, size_t bytes) {
+  if (!hak_os_grow_in_place(h, h->map_len, bytes)) return false;
+  if (!hak_addrmap_set_large(h, bytes)) {
+    hak_os_grow_in_place(h, bytes, h->map_len);  // shrink back; cannot fail
+    return false;
+  }
+  HAK_STAT_ADD(os_bytes_mapped, bytes - h->map_len);
+  h->map_len = bytes;
+  return true;
+}
+
+// Move the pages of h to a fresh aligned range of `bytes`; NULL if impossible.
+static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
+  size_t align = h->user_off > HAK_SEGMENT_SIZE ? h->user_off : HAK_SEGMENT_SIZE;
+  void *dest = hak_os_map(bytes, align);
+  if (!dest) return NULL;
+  if (!hak_addrmap_set_large(dest, bytes)) {
+    hak_os_unmap(dest, bytes);
+    return NULL;
+  }
+  size_t old_len = h->map_len;
+  hak_addrmap_clear(h, old_len);  // before the old range can be reused by anyone
+  if (!hak_os_move(h, old_len, dest, bytes)) {
+    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
+    hak_addrmap_clear(dest, bytes);
+    hak_os_unmap(dest, bytes);
+    return NULL;
+  }
+  hak_large_t *n = dest;
+  HAK_STAT_ADD(os_bytes_mapped, bytes - old_len);
+  n->magic = magic_for(n);
+  n->map_len = bytes;
+  return n;
+}
+
+void *hak_large_realloc(hak_large_t *h, size_t size) {
+  size_t off = h->user_off;
+  if (size > HAK_MAX_REQUEST - off) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t total = off + size;
+  if (total <= h->map_len) {
+    HAK_STAT_INC(realloc_in_place);
+    HAK_STAT_ADD(large_bytes_live, size);
+    HAK_STAT_SUB(large_bytes_live, h->req);
+    h->req = size;
+    return user_of(h);
+  }
+  uint8_t cls = hak_large_class(total);
+  size_t bytes;
+  if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
+  else if (!hak_align_up(total, hak_os_page_size(), &bytes)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hak_large_t *n = NULL;
+  if (grow_in_place(h, bytes)) {
+    n = h;
+    HAK_STAT_INC(realloc_in_place);
+  } else if ((n = move_pages(h, bytes)) != NULL) {
+    HAK_STAT_INC(realloc_remapped);
+  }
+  if (n) {
+    n->cls = cls;
+    HAK_STAT_ADD(large_bytes_live, size);
+    HAK_STAT_SUB(large_bytes_live, n->req);
+    n->req = size;
+    return user_of(n);
+  }
+  // Last resort: a new block and a copy.
+  void *p = hak_large_alloc(size, off > HAK_LARGE_HDR ? off : 0, h->site, false);
+  if (!p) return NULL;
+  memcpy(p, user_of(h), h->req);
+  hak_large_free(h);
+  HAK_STAT_INC(realloc_copied);
+  return p;
+}
+
+// --- configuration and trimming -----------------------------------------------------
+
+void hak_large_configure(void) {
+  hak_bigcache_cfg_t bc = {
+      .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,
+      .slots = (unsigned)hak_opt(HAK_OPT_BIGCACHE_SLOTS),
+      .max_bytes = hak_opt(HAK_OPT_BIGCACHE_MAX_BYTES),
+      .age_ms = hak_opt(HAK_OPT_BIGCACHE_AGE_MS),
+  };
+  hak_bigcache_configure(&bc);
+  hak_spare_cfg_t sc = {
+      .max_bytes = hak_opt(HAK_OPT_SPARE_MAX_BYTES),
+      .hot_bytes = hak_opt(HAK_OPT_SPARE_HOT_BYTES),
+      .age_ms = hak_opt(HAK_OPT_SPARE_AGE_MS),
+  };
+  hak_spare_configure(&sc);
+  hak_batch_cfg_t bq = {
+      .enabled = hak_opt(HAK_OPT_BATCH) != 0,
+      .max_bytes = hak_opt(HAK_OPT_BATCH_BYTES),
+      .max_ranges = (unsigned)hak_opt(HAK_OPT_BATCH_RANGES),
+  };
+  hak_batch_configure(&bq);
+}
+
+size_t hak_large_trim(void) {
+  size_t before = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
+  uint64_t now = hak_os_now_ms();
+  hak_bigcache_victims_t v;
+  do {  // out of BigCache, straight to munmap
+    hak_bigcache_drain(&v);
+    for (unsigned i = 0; i < v.n; i++) unmap_block((hak_large_t *)v.v[i].blk);
+  } while (v.n);
+  hak_spare_work_t w;
+  do {
+    hak_spare_drain(&w);
+    spare_work(&w, now);
+  } while (w.n_unmap);
+  hak_batch_flush();
+  size_t after = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
+  return before > after ? before - after : 0;
+}
+
+void hak_large_fork_prepare(void) {
+  hak_batch_fork_prepare();
+  hak_bigcache_fork_prepare();
+  hak_spare_fork_prepare();
+}
+
+void hak_large_fork_release(void) {
+  hak_spare_fork_release();
+  hak_bigcache_fork_release();
+  hak_batch_fork_release();
+}

@@ -1,0 +1,84 @@
+/* large.h — the large-block engine (layer L3).
+ *
+ * A large block is one mapping of its own, 4 MiB-aligned (so addrmap.c can
+ * find it), whose first HAK_LARGE_HDR bytes hold the header below; the
+ * program's pointer is base + user_off. Mapping sizes are rounded up to a
+ * large size class (four per doubling, 32 KiB .. 1 GiB) so that every block
+ * of a class serves every request of that class; beyond 1 GiB a block is
+ * mapped to the page and never cached.
+ *
+ * Where a block comes from, in order: the site's BigCache ring, the spare
+ * pool, a fresh mmap. Where it goes on free: the site's BigCache ring, else
+ * the free policy (HOT/WARM/COLD spare), else munmap. Periodic work (ageing
+ * BigCache and the spare pool) runs on the large path itself at most every
+ * HAK_LARGE_TICK_MS; nothing runs in the background.
+ *
+ * Thread-safe. Errors: NULL with errno ENOMEM. Misuse that can be detected
+ * (double free, a pointer inside a block) aborts with a message.
+ */
+#ifndef HAK_LARGE_H
+#define HAK_LARGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/config.h"
+#include "hakmem/site.h"
+#include "hakmem/spare.h"
+
+#define HAK_LARGE_HDR 128u
+#define HAK_LARGE_CLASSES 61u
+#define HAK_LARGE_NO_CLASS 255u
+#define HAK_LARGE_MIN_CLASS_BYTES ((size_t)32 << 10)
+#define HAK_LARGE_MAX_CLASS_BYTES ((size_t)1 << 30)
+#define HAK_LARGE_MAX_ALIGN ((size_t)256 << 20)
+#define HAK_LARGE_TICK_MS 50u
+
+typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_large_state_t;
+
+typedef struct hak_large {
+  uint32_t magic;     /* HAK_LARGE_MAGIC mixed with the base address */
+  uint8_t state;      /* hak_large_state_t */
+  uint8_t cls;        /* size class, or HAK_LARGE_NO_CLASS */
+  hak_site_id_t site; /* who allocated it */
+  uint32_t user_off;  /* program pointer = base + user_off */
+  uint32_t pad;
+  size_t map_len;     /* bytes mapped at base */
+  size_t req;         /* bytes the program asked for */
+  hak_spare_node_t node;
+} hak_large_t;
+
+_Static_assert(sizeof(hak_large_t) <= HAK_LARGE_HDR, "large header must fit its slot");
+
+/* Size class of a block of `bytes` (header included), or HAK_LARGE_NO_CLASS. */
+HAK_INTERNAL uint8_t hak_large_class(size_t bytes);
+/* The mapping size of class cls (its upper bound). */
+HAK_INTERNAL size_t hak_large_class_bytes(uint8_t cls);
+
+/* A block for `size` bytes at `align` (a power of two, <= HAK_LARGE_MAX_ALIGN;
+ * 0 for the default). zero: the bytes come back zeroed. */
+HAK_INTERNAL void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero);
+
+/* The header of the block whose program pointer is p, or NULL when p is not
+ * in a large block. Aborts when p is inside a large block but not its
+ * start (an invalid free). */
+HAK_INTERNAL hak_large_t *hak_large_lookup(const void *p);
+
+HAK_INTERNAL void hak_large_free(hak_large_t *h);
+/* Resize in place, by moving pages, or by copying. NULL (ENOMEM) leaves the
+ * block as it was. */
+HAK_INTERNAL void *hak_large_realloc(hak_large_t *h, size_t size);
+HAK_INTERNAL size_t hak_large_usable(const hak_large_t *h);
+
+/* Apply the options in force (hak_options) to BigCache, the spare pool and
+ * the batch queue. Called by hak_init; tests call it after changing options. */
+HAK_INTERNAL void hak_large_configure(void);
+
+/* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */
+HAK_INTERNAL size_t hak_large_trim(void);
+
+HAK_INTERNAL void hak_large_fork_prepare(void);
+HAK_INTERNAL void hak_large_fork_release(void);
+
+#endif /* HAK_LARGE_H */

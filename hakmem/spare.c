@@ -1,0 +1,156 @@
+/* spare.c — the spare pool (layer L3). See spare.h.
+ * Called by large.c: put on an uncached free, get on a BigCache miss,
+ * expire on its periodic tick, drain on hak_trim().
+ */
+#include "hakmem/spare.h"
+
+#include "hakmem/check.h"
+#include "hakmem/lock.h"
+#include "hakmem/stats.h"
+
+static struct {
+  hak_lock_t lock;
+  hak_spare_cfg_t cfg;
+  uint64_t now;
+  size_t bytes, hot, count;
+  hak_spare_node_t *cls_top[HAK_SPARE_CLASSES];
+  hak_spare_node_t *oldest, *newest;
+} sp = {.cfg = {.max_bytes = (size_t)1 << 30, .hot_bytes = (size_t)64 << 20, .age_ms = 10000}};
+
+void hak_spare_configure(const hak_spare_cfg_t *cfg) {
+  hak_lock(&sp.lock);
+  sp.cfg = *cfg;
+  hak_unlock(&sp.lock);
+}
+
+static void unlink_node(hak_spare_node_t *n) {
+  if (n->cls_prev) n->cls_prev->cls_next = n->cls_next;
+  else sp.cls_top[n->cls] = n->cls_next;
+  if (n->cls_next) n->cls_next->cls_prev = n->cls_prev;
+  if (n->age_prev) n->age_prev->age_next = n->age_next;
+  else sp.oldest = n->age_next;
+  if (n->age_next) n->age_next->age_prev = n->age_prev;
+  else sp.newest = n->age_prev;
+  sp.bytes -= n->bytes;
+  if (n->thermal == HAK_HOT) sp.hot -= n->bytes;
+  sp.count--;
+  HAK_STAT_SUB(spare_bytes, n->bytes);
+}
+
+void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint64_t now,
+                   hak_spare_work_t *work) {
+  HAK_ASSERT(cls < HAK_SPARE_CLASSES);
+  work->n_unmap = work->n_cool = 0;
+  hak_lock(&sp.lock);
+  if (now > sp.now) sp.now = now;
+  *n = (hak_spare_node_t){.stamp = sp.now, .bytes = bytes, .cls = cls, .thermal = (uint8_t)thermal};
+  n->cls_next = sp.cls_top[cls];
+  if (n->cls_next) n->cls_next->cls_prev = n;
+  sp.cls_top[cls] = n;
+  n->age_prev = sp.newest;
+  if (sp.newest) sp.newest->age_next = n;
+  else sp.oldest = n;
+  sp.newest = n;
+  sp.bytes += bytes;
+  if (thermal == HAK_HOT) sp.hot += bytes;
+  sp.count++;
+  HAK_STAT_ADD(spare_bytes, bytes);
+
+  // Address-space cap: unmap the oldest. The pool was within the cap before
+  // this put, so if the work list runs out, giving up the new spare is enough.
+  while (sp.bytes > sp.cfg.max_bytes) {
+    hak_spare_node_t *victim = work->n_unmap < HAK_SPARE_WORK - 1 ? sp.oldest : n;
+    unlink_node(victim);
+    work->unmap[work->n_unmap++] = victim;
+    if (victim == n) break;
+  }
+  // Resident cap: cool the oldest HOT spares.
+  for (hak_spare_node_t *x = sp.oldest; x && sp.hot > sp.cfg.hot_bytes && work->n_cool < HAK_SPARE_WORK;) {
+    hak_spare_node_t *next = x->age_next;
+    if (x->thermal == HAK_HOT) {
+      unlink_node(x);
+      work->cool[work->n_cool++] = x;
+    }
+    x = next;
+  }
+  hak_unlock(&sp.lock);
+}
+
+hak_spare_node_t *hak_spare_get(uint8_t cls, uint64_t now) {
+  (void)now;
+  if (cls >= HAK_SPARE_CLASSES) return NULL;
+  hak_lock(&sp.lock);
+  hak_spare_node_t *n = sp.cls_top[cls];
+  if (n) unlink_node(n);
+  hak_unlock(&sp.lock);
+  if (n) HAK_STAT_INC(spare_hits);
+  return n;
+}
+
+void hak_spare_expire(uint64_t now, hak_spare_work_t *work) {
+  work->n_unmap = work->n_cool = 0;
+  hak_lock(&sp.lock);
+  if (now > sp.now) sp.now = now;
+  while (sp.oldest && sp.now - sp.oldest->stamp >= sp.cfg.age_ms && work->n_unmap < HAK_SPARE_WORK) {
+    hak_spare_node_t *old = sp.oldest;
+    unlink_node(old);
+    work->unmap[work->n_unmap++] = old;
+  }
+  hak_unlock(&sp.lock);
+}
+
+void hak_spare_drain(hak_spare_work_t *work) {
+  work->n_unmap = work->n_cool = 0;
+  hak_lock(&sp.lock);
+  while (sp.oldest && work->n_unmap < HAK_SPARE_WORK) {
+    hak_spare_node_t *old = sp.oldest;
+    unlink_node(old);
+    work->unmap[work->n_unmap++] = old;
+  }
+  hak_unlock(&sp.lock);
+}
+
+size_t hak_spare_bytes(void) {
+  hak_lock(&sp.lock);
+  size_t b = sp.bytes;
+  hak_unlock(&sp.lock);
+  return b;
+}
+
+size_t hak_spare_hot_bytes(void) {
+  hak_lock(&sp.lock);
+  size_t b = sp.hot;
+  hak_unlock(&sp.lock);
+  return b;
+}
+
+bool hak_spare_is_valid(void) {
+  bool ok = true;
+  hak_lock(&sp.lock);
+  size_t bytes = 0, hot = 0, count = 0, in_classes = 0;
+  const hak_spare_node_t *prev = NULL;
+  for (const hak_spare_node_t *n = sp.oldest; n && count <= sp.count; n = n->age_next) {
+    if (n->age_prev != prev || n->cls >= HAK_SPARE_CLASSES || n->thermal > HAK_COLD) ok = false;
+    if (prev && n->stamp < prev->stamp) ok = false;
+    bytes += n->bytes;
+    if (n->thermal == HAK_HOT) hot += n->bytes;
+    count++;
+    prev = n;
+  }
+  if (prev != sp.newest) ok = false;
+  for (unsigned c = 0; c < HAK_SPARE_CLASSES; c++) {
+    const hak_spare_node_t *p = NULL;
+    for (const hak_spare_node_t *n = sp.cls_top[c]; n && in_classes <= sp.count; n = n->cls_next) {
+      if (n->cls != c || n->cls_prev != p) ok = false;
+      in_classes++;
+      p = n;
+    }
+  }
+  if (count != sp.count || in_classes != sp.count || bytes != sp.bytes || hot != sp.hot) ok = false;
+  if (sp.bytes > sp.cfg.max_bytes) ok = false;
+  hak_unlock(&sp.lock);
+  return ok;
+}
+
+void hak_spare_fork_prepare(void) { hak_lock(&sp.lock); }
+void hak_spare_fork_release(void) { hak_unlock(&sp.lock); }

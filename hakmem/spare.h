@@ -1,0 +1,72 @@
+/* spare.h — the spare pool: freed large blocks that no site's BigCache
+ * holds, kept mapped for any site's next request (layer L3).
+ *
+ * Each spare has a thermal state chosen by the free policy (freepolicy.h):
+ *   HOT   contents intact, pages resident: reuse costs nothing;
+ *   WARM  MADV_FREE'd: the kernel may take the pages when it needs them;
+ *   COLD  queued for (or given) MADV_DONTNEED: no resident pages.
+ * Bounds: max_bytes of address space (past it the oldest spare is unmapped),
+ * hot_bytes of HOT spares (past it the oldest HOT spare is cooled), and
+ * age_ms (older spares are unmapped). Bound enforcement returns work to the
+ * caller (hak_spare_work_t) which it does after the lock is dropped; a
+ * spare being cooled is out of the pool until the caller puts it back COLD.
+ *
+ * Intrusive: the node lives inside the block (its header). Pure data
+ * structure: no system calls, clock passed in. Thread-safe (one lock).
+ */
+#ifndef HAK_SPARE_H
+#define HAK_SPARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/config.h"
+
+#define HAK_SPARE_CLASSES 64u
+#define HAK_SPARE_WORK 32u
+
+typedef enum hak_thermal { HAK_HOT = 0, HAK_WARM = 1, HAK_COLD = 2 } hak_thermal_t;
+
+typedef struct hak_spare_node {
+  struct hak_spare_node *cls_prev, *cls_next; /* this class's stack */
+  struct hak_spare_node *age_prev, *age_next; /* the pool's age list */
+  uint64_t stamp;
+  size_t bytes;
+  uint8_t cls;
+  uint8_t thermal;
+} hak_spare_node_t;
+
+typedef struct hak_spare_cfg {
+  size_t max_bytes, hot_bytes;
+  uint64_t age_ms;
+} hak_spare_cfg_t;
+
+typedef struct hak_spare_work {
+  unsigned n_unmap, n_cool;
+  hak_spare_node_t *unmap[HAK_SPARE_WORK]; /* out of the pool: unmap them */
+  hak_spare_node_t *cool[HAK_SPARE_WORK];  /* out of the pool: advise, put back COLD */
+} hak_spare_work_t;
+
+HAK_INTERNAL void hak_spare_configure(const hak_spare_cfg_t *cfg);
+
+/* Add a spare of class cls (< HAK_SPARE_CLASSES) and `bytes` mapped bytes. */
+HAK_INTERNAL void hak_spare_put(hak_spare_node_t *node, uint8_t cls, size_t bytes, hak_thermal_t thermal,
+                                uint64_t now, hak_spare_work_t *work);
+
+/* The most recently added spare of class cls, out of the pool, or NULL. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint64_t now);
+
+/* Spares older than age_ms into work->unmap (call again while it fills). */
+HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);
+/* Every spare into work->unmap, in batches: call until nothing comes. */
+HAK_INTERNAL void hak_spare_drain(hak_spare_work_t *work);
+
+HAK_INTERNAL size_t hak_spare_bytes(void);
+HAK_INTERNAL size_t hak_spare_hot_bytes(void);
+HAK_INTERNAL bool hak_spare_is_valid(void);
+
+HAK_INTERNAL void hak_spare_fork_prepare(void);
+HAK_INTERNAL void hak_spare_fork_release(void);
+
+#endif /* HAK_SPARE_H */
