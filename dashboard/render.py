@@ -149,7 +149,7 @@ def speedup_chart(charts, doc, by, ids):
     target = ""
     if vm_x is not None:
         target = ('set arrow from %g,13.95 to %g,13.95 nohead dt 2 lw 2 lc rgb "#000000" front\n'
-                  'set label "VM target 13.95x" at %g,13.95 offset 0,0.8 center font ",9" front\n') % (vm_x - 0.45, vm_x + 0.45, vm_x)
+                  'set xlabel "workload   (dashed line across the vm bar: issue 2 target, 13.95x)"\n') % (vm_x - 0.45, vm_x + 0.45)
     script = """
 set title "hakmem BALANCED vs MINIMAL: speedup per workload (MINIMAL time / BALANCED time; VM uses median ns per iteration)"
 set ylabel "speedup (x, log scale; above 1 = BALANCED faster)"
@@ -347,7 +347,8 @@ def summary_table(doc, by, ids, allocs):
     out.append("</table>")
     out.append('<p class="note">Cells: median ns per operation over %d repetitions (lower is better); small print: ratio to '
                'mimalloc and glibc (below 1&times; = faster). Green = best in the row. Red = at least one run failed '
-               '(hover for the message). Ratios in the header row use <b>%s</b> as the main reference.</p>' % (
+               '(hover for the message). Ratios in the header row use <b>%s</b> as the main reference. On a shared or virtual '
+               'machine single runs vary by about 10%%: treat smaller differences as noise (the p95 column in Details shows the spread).</p>' % (
                    doc["config"]["reps"], ref))
     return "\n".join(out)
 
