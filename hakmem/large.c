@@ -177,9 +177,12 @@ static void tick(uint64_t now) {
 
 // --- the allocation side ------------------------------------------------------------
 
-// A spare back out of the pool; *clean: the advisable part reads as zero.
+// A spare back out of the pool, of class cls or up to SPARE_FIT_CLASSES
+// larger; *clean: its advisable part reads as zero.
 static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
-  hak_spare_node_t *n = hak_spare_get(cls, now);
+  uint64_t fit = hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
+  uint8_t max_cls = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
+  hak_spare_node_t *n = hak_spare_get(cls, max_cls, now);
   if (!n) return NULL;
   hak_large_t *h = from_node(n);
   *clean = false;
@@ -224,12 +227,13 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
       return NULL;
     }
     fresh = true;
+    h->cls = cls;
   } else {
+    // A reused block keeps its own class (a spare may be a larger one).
     HAK_CHECK(h->magic == magic_for(h) && h->state == HAK_LARGE_FREE, "large: cached block header is corrupt");
   }
   h->magic = magic_for(h);
   h->state = HAK_LARGE_LIVE;
-  h->cls = cls;
   h->site = site;
   h->user_off = (uint32_t)off;
   h->req = size;
@@ -379,7 +383,7 @@ void hak_large_configure(void) {
   hak_bigcache_configure(&bc);
   hak_spare_cfg_t sc = {
       .max_bytes = hak_opt(HAK_OPT_SPARE_MAX_BYTES),
-      .hot_bytes = hak_opt(HAK_OPT_SPARE_HOT_BYTES),
+      .resident_bytes = hak_opt(HAK_OPT_SPARE_RESIDENT_BYTES),
       .age_ms = hak_opt(HAK_OPT_SPARE_AGE_MS),
   };
   hak_spare_configure(&sc);

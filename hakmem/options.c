@@ -52,7 +52,7 @@ static const mode_preset_t mode_presets[] = {
     {HAK_MODE_FAST, HAK_OPT_BIGCACHE_MAX_BYTES, HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_HOT_MAX, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_COLD_MIN, 64 * HAK_GiB},
-    {HAK_MODE_FAST, HAK_OPT_SPARE_HOT_BYTES, 256 * HAK_MiB},
+    {HAK_MODE_FAST, HAK_OPT_SPARE_RESIDENT_BYTES, 256 * HAK_MiB},
     {HAK_MODE_FAST, HAK_OPT_SITE_SAMPLE, 0},
     // RESEARCH: every allocation counted per site, report at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},

@@ -38,7 +38,7 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "requests of at least this size go to the large-block engine")                               \
   X(BIGCACHE, HAK_OPT_BOOL, 1, 0, 1, NULL, "cache freed large blocks per call site x size class") \
   X(BIGCACHE_SLOTS, HAK_OPT_UINT, 4, 1, 16, NULL, "blocks kept per (site, size class) ring")     \
-  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 256 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
+  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 64 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
     "cap on the bytes BigCache holds; past it the oldest block leaves")                          \
   X(BIGCACHE_AGE_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL,                                        \
     "a block cached longer than this leaves BigCache through the free policy")                   \
@@ -50,8 +50,10 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "freed blocks of at least this get a batched MADV_DONTNEED (COLD); between: MADV_FREE")      \
   X(SPARE_MAX_BYTES, HAK_OPT_SIZE, 1 * HAK_GiB, 0, 1024 * HAK_GiB, NULL,                          \
     "cap on the address space the spare pool keeps mapped; past it blocks are unmapped")        \
-  X(SPARE_HOT_BYTES, HAK_OPT_SIZE, 64 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                           \
-    "cap on HOT (resident) spare bytes; past it HOT spares are advised like COLD ones")          \
+  X(SPARE_RESIDENT_BYTES, HAK_OPT_SIZE, 32 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                      \
+    "cap on resident (HOT and WARM) spare bytes; past it the oldest are advised like COLD ones") \
+  X(SPARE_FIT_CLASSES, HAK_OPT_UINT, 8, 0, 16, NULL,                                              \
+    "a spare up to this many size classes larger may serve a request (8: up to 4x)")            \
   X(SPARE_AGE_MS, HAK_OPT_UINT, 10000, 1, 3600000, NULL, "spares unused this long are unmapped") \
   X(BATCH, HAK_OPT_BOOL, 1, 0, 1, NULL, "batch MADV_DONTNEED calls (off: advise at once)")        \
   X(BATCH_BYTES, HAK_OPT_SIZE, 16 * HAK_MiB, 4 * HAK_KiB, 64 * HAK_GiB, NULL,                     \

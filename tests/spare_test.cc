@@ -41,13 +41,24 @@ TEST_F(SpareTest, GetReturnsNewestOfTheClass) {
   Put(0, 3, 10, HAK_COLD, 1);
   Put(1, 3, 10, HAK_COLD, 2);
   Put(2, 4, 10, HAK_COLD, 3);
-  EXPECT_EQ(hak_spare_get(3, 4), &nodes_[1]);
-  EXPECT_EQ(hak_spare_get(3, 4), &nodes_[0]);
-  EXPECT_EQ(hak_spare_get(3, 4), nullptr);
-  EXPECT_EQ(hak_spare_get(4, 4), &nodes_[2]);
-  EXPECT_EQ(hak_spare_get(200, 4), nullptr);  // out-of-range class: nothing
+  EXPECT_EQ(hak_spare_get(3, 3, 4), &nodes_[1]);
+  EXPECT_EQ(hak_spare_get(3, 3, 4), &nodes_[0]);
+  EXPECT_EQ(hak_spare_get(3, 3, 4), nullptr);
+  EXPECT_EQ(hak_spare_get(4, 4, 4), &nodes_[2]);
+  EXPECT_EQ(hak_spare_get(200, 255, 4), nullptr);  // out-of-range class: nothing
   EXPECT_EQ(hak_spare_bytes(), 0u);
   EXPECT_TRUE(hak_spare_is_valid());
+}
+
+TEST_F(SpareTest, GetTakesTheSmallestFittingClass) {
+  Put(0, 9, 10, HAK_COLD, 1);
+  Put(1, 6, 10, HAK_COLD, 2);
+  Put(2, 12, 10, HAK_COLD, 3);
+  EXPECT_EQ(hak_spare_get(5, 5, 4), nullptr);       // exact only: none
+  EXPECT_EQ(hak_spare_get(5, 10, 4), &nodes_[1]);   // class 6 before 9
+  EXPECT_EQ(hak_spare_get(5, 10, 4), &nodes_[0]);
+  EXPECT_EQ(hak_spare_get(5, 10, 4), nullptr);      // 12 is too big
+  EXPECT_EQ(hak_spare_get(12, 12, 4), &nodes_[2]);
 }
 
 TEST_F(SpareTest, AddressSpaceCapUnmapsTheOldest) {
@@ -68,15 +79,15 @@ TEST_F(SpareTest, OversizedSpareIsGivenUpAtOnce) {
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
-TEST_F(SpareTest, HotCapCoolsTheOldestHotSpares) {
-  Put(0, 1, 20, HAK_HOT, 0);
+TEST_F(SpareTest, ResidentCapCoolsTheOldestHotOrWarmSpares) {
+  Put(0, 1, 20, HAK_WARM, 0);
   Put(1, 1, 20, HAK_COLD, 1);
   Put(2, 1, 20, HAK_HOT, 2);
-  EXPECT_EQ(hak_spare_hot_bytes(), 40u);
+  EXPECT_EQ(hak_spare_resident_bytes(), 40u);
   hak_spare_work_t w = Put(3, 1, 20, HAK_HOT, 3);  // 60 hot > 40
   ASSERT_EQ(w.n_cool, 1u);
   EXPECT_EQ(w.cool[0], &nodes_[0]);
-  EXPECT_EQ(hak_spare_hot_bytes(), 40u);
+  EXPECT_EQ(hak_spare_resident_bytes(), 40u);
   EXPECT_EQ(hak_spare_bytes(), 60u);  // the cooled one is out until put back COLD
   hak_spare_work_t w2;
   hak_spare_put(w.cool[0], 1, 20, HAK_COLD, 4, &w2);
@@ -94,7 +105,7 @@ TEST_F(SpareTest, ExpireUnmapsOnlyOldSpares) {
   hak_spare_expire(1100, &w);
   ASSERT_EQ(w.n_unmap, 1u);
   EXPECT_EQ(w.unmap[0], &nodes_[0]);
-  EXPECT_EQ(hak_spare_get(2, 1100), &nodes_[1]);
+  EXPECT_EQ(hak_spare_get(2, 2, 1100), &nodes_[1]);
 }
 
 TEST_F(SpareTest, DrainReturnsEachSpareOnce) {
@@ -105,7 +116,7 @@ TEST_F(SpareTest, DrainReturnsEachSpareOnce) {
   EXPECT_EQ(all.size(), 64u);
   EXPECT_EQ(seen.size(), 64u);
   EXPECT_EQ(hak_spare_bytes(), 0u);
-  EXPECT_EQ(hak_spare_hot_bytes(), 0u);
+  EXPECT_EQ(hak_spare_resident_bytes(), 0u);
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ TEST_F(StressTest, ThreadsAllocateAndFreeEachOthersBlocks) {
     if (mode == HAK_MODE_BALANCED) {
       SetOption(HAK_OPT_BIGCACHE_MAX_BYTES, 64 << 20);  // keep caps and evictions busy
       SetOption(HAK_OPT_SPARE_MAX_BYTES, 96 << 20);
-      SetOption(HAK_OPT_SPARE_HOT_BYTES, 8 << 20);
+      SetOption(HAK_OPT_SPARE_RESIDENT_BYTES, 8 << 20);
       SetOption(HAK_OPT_BATCH_BYTES, 8 << 20);
     }
     std::vector<std::thread> ts;
