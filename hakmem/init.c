@@ -8,6 +8,7 @@
  * fork(): every lock is taken before and released after, in parent and
  * child, so a child of a multi-threaded parent can allocate.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -21,6 +22,9 @@
 extern char **environ;
 
 _Atomic int hak_init_state;  // 0 none, 1 running, HAK_INIT_DONE
+// Where the exit report goes: a private copy of stderr taken at start-up,
+// because programs such as coreutils close fd 2 in their own atexit handler.
+static int report_fd = STDERR_FILENO;
 static __thread int initialising __attribute__((tls_model("initial-exec")));
 
 static void fork_prepare(void) { hak_large_fork_prepare(); }
@@ -39,6 +43,10 @@ void hak_init(void) {
   hak_options_parse((const char *const *)environ, true, &opts);
   hak_options = opts;
   hak_large_configure();
+  if (hak_opt(HAK_OPT_VERBOSE)) {
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) report_fd = fd;
+  }
   pthread_atfork(fork_prepare, fork_release, fork_release);
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
@@ -47,7 +55,7 @@ void hak_init(void) {
 void hak_shutdown(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) return;
   hak_large_trim();
-  if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(STDERR_FILENO);
+  if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(report_fd);
 }
 
 __attribute__((constructor)) static void hak_constructor(void) { hak_init(); }
