@@ -232,20 +232,29 @@ static void heap_thread_exit(void *arg) {
   HAK_STAT_INC(heaps_abandoned);
 }
 
-// A live thread's slow path tidies one abandoned heap: its remote frees go
-// home, its empty pages and segments go back to the OS.
-static size_t tidy_abandoned(uint64_t now, bool force) {
+// Tidy an abandoned heap popped off the list: its remote frees go home, its
+// empty pages and segments go back to the OS. Nobody else can reach it
+// meanwhile, so this thread works on it as its owner.
+static size_t tidy(hak_heap_t *h, uint64_t now, bool force) {
+  heap_collect(h);
+  return heap_maintain(h, now, force);
+}
+
+// The slow path of a live thread tidies the oldest abandoned heap and puts
+// it back at the end of the list, so all of them take turns.
+static void tidy_one_abandoned(uint64_t now) {
   hak_lock(&heaps.lock);
   hak_heap_t *h = abandoned_pop_locked();
   hak_unlock(&heaps.lock);
-  if (!h) return 0;
-  // While popped nobody else can reach h's pages: work as its owner.
-  heap_collect(h);
-  size_t n = heap_maintain(h, now, force);
+  if (!h) return;
+  tidy(h, now, false);
   hak_lock(&heaps.lock);
-  abandoned_push_locked(h);
+  h->abandoned = true;
+  h->next_abandoned = NULL;
+  hak_heap_t **tail = &heaps.abandoned;
+  while (*tail) tail = &(*tail)->next_abandoned;
+  *tail = h;
   hak_unlock(&heaps.lock);
-  return n;
 }
 
 // --- allocation ---------------------------------------------------------------------
@@ -294,7 +303,7 @@ void *hak_heap_alloc_slow(size_t size) {
     uint64_t now = hak_os_now_ms();
     if (now - h->last_maintenance >= 16) {
       heap_maintain(h, now, false);
-      tidy_abandoned(now, false);
+      tidy_one_abandoned(now);
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));
@@ -343,11 +352,22 @@ size_t hak_heap_trim(void) {
     heap_collect(h);
     n += heap_maintain(h, now, true);
   }
+  // Every abandoned heap, each once: take the whole list, then give it back.
   hak_lock(&heaps.lock);
-  unsigned abandoned = 0;
-  for (hak_heap_t *a = heaps.abandoned; a; a = a->next_abandoned) abandoned++;
+  hak_heap_t *list = heaps.abandoned;
+  heaps.abandoned = NULL;
   hak_unlock(&heaps.lock);
-  while (abandoned--) n += tidy_abandoned(now, true);
+  hak_heap_t *last = NULL;
+  for (hak_heap_t *a = list; a; a = a->next_abandoned) {
+    n += tidy(a, now, true);
+    last = a;
+  }
+  if (last) {
+    hak_lock(&heaps.lock);
+    last->next_abandoned = heaps.abandoned;
+    heaps.abandoned = list;
+    hak_unlock(&heaps.lock);
+  }
   return n;
 }
 

@@ -60,7 +60,7 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
     if (HAK_LIKELY(b != NULL)) {
       pg->free = b->next;
       pg->used++;
-      return b;
+      return (void *)b;
     }
   }
   return hak_heap_alloc_slow(size);
@@ -71,7 +71,7 @@ HAK_INLINE void hak_heap_free(void *p) {
   hak_segment_t *seg = hak_segment_of(p);
   hak_page_t *pg = hak_page_of(seg, p);
   if (HAK_LIKELY(seg->heap == hak_tls_heap && !atomic_load_explicit(&pg->aligned, memory_order_relaxed))) {
-    hak_block_t *b = p;
+    hak_block_t *b = (hak_block_t *)p;
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);  // the cheap check glibc makes too
     b->next = pg->free;
     pg->free = b;
