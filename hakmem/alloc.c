@@ -31,13 +31,22 @@ HAK_INLINE void ensure_init(void) {
 // Pools serve sizes below the threshold (the option, at most HAK_POOL_MAX).
 HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THRESHOLD); }
 
+// BALANCED samples 1 in 64 small allocations: until hak_init, every request
+// takes the slow path (which is correct in any case).
+size_t hak_fast_limit;
+
+void hak_apply_options(void) {
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) ? 0 : hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  hak_large_configure();
+}
+
 // Record 1 in SITE_SAMPLE small allocations, weighted, in the site table.
-static __thread uint32_t sample_countdown __attribute__((tls_model("initial-exec")));
+__thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
 HAK_INLINE void sample_small(size_t size, uintptr_t site) {
   uint64_t rate = hak_opt(HAK_OPT_SITE_SAMPLE);
-  if (HAK_LIKELY(!rate) || HAK_LIKELY(sample_countdown-- > 1)) return;
-  sample_countdown = (uint32_t)rate;
+  if (HAK_LIKELY(!rate) || HAK_LIKELY(hak_sample_countdown-- > 1)) return;
+  hak_sample_countdown = (uint32_t)rate;
   hak_site_record_alloc(hak_site_id(site), size, rate);
   HAK_STAT_ADD(small_allocs, rate);
 }
@@ -51,11 +60,14 @@ static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site,
   return hak_large_alloc(size, align, hak_site_id(site), zero);
 }
 
-void *hak_alloc_at(size_t size, uintptr_t site) {
-  if (HAK_UNLIKELY(is_large(size))) return alloc_large(size, 0, site, false);
+// Large requests, and small ones while sampling is on.
+void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (is_large(size)) return alloc_large(size, 0, site, false);
   sample_small(size, site);
   return hak_heap_alloc(size);
 }
+
+void *hak_alloc_at(size_t size, uintptr_t site) { return hak_front_alloc(size, site); }
 
 HAK_NOINLINE void *hak_alloc_cs(size_t size) {
   return hak_alloc_at(size, (uintptr_t)__builtin_return_address(0));
@@ -69,12 +81,8 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
 }
 
-void hak_free(void *p) {
-  uint8_t owner = hak_addrmap_get(p);
-  if (HAK_LIKELY(owner == HAK_ADDR_SEGMENT)) {
-    hak_heap_free(p);
-    return;
-  }
+// Large blocks, NULL and foreign pointers.
+void hak_free_slow(void *p) {
   if (!p) return;
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
@@ -82,6 +90,8 @@ void hak_free(void *p) {
   else foreign_pointer(p, "free");
   errno = saved;
 }
+
+void hak_free(void *p) { hak_front_free(p); }
 
 void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
   size_t total;

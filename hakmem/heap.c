@@ -91,7 +91,12 @@ static size_t heap_maintain(hak_heap_t *h, uint64_t now, bool force) {
   // until they have been empty for the delay.
   for (unsigned c = 0; c < HAK_CLASSES; c++) {
     hak_page_t *pg = h->current[c];
-    if (pg != &empty_page && pg->used == 0 && (force || now - pg->empty_since >= delay)) {
+    if (pg == &empty_page || pg->used != 0) continue;
+    if (!pg->empty_since && !force) {
+      pg->empty_since = now;
+      continue;
+    }
+    if (force || now - pg->empty_since >= delay) {
       queue_remove(h, pg);
       hak_segment_return_page(hak_segment_of(pg), pg, pg->empty_since);  // page structs live in their segment's header
     }
@@ -125,13 +130,15 @@ static void local_free_slow(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg) {
     queue_push(h, pg);
   }
   if (pg->used == 0) {
-    uint64_t now = hak_os_now_ms();
     if (h->current[pg->cls] == pg) {
-      pg->empty_since = now;  // kept for the next malloc; maintenance retires it
+      // Kept for the next malloc (no thrash on alloc/free pairs, no clock
+      // read): maintenance stamps it when it first finds it empty and
+      // retires it a delay later.
+      pg->empty_since = 0;
       return;
     }
     queue_remove(h, pg);
-    hak_segment_return_page(seg, pg, now);
+    hak_segment_return_page(seg, pg, hak_os_now_ms());
   }
 }
 

@@ -75,7 +75,12 @@ HAK_INLINE void hak_heap_free(void *p) {
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);  // the cheap check glibc makes too
     b->next = pg->free;
     pg->free = b;
-    if (HAK_UNLIKELY(--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE)) hak_heap_free_slow(seg, pg);
+    if (HAK_UNLIKELY(--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE)) {
+      // An emptied current page stays (alloc/free pairs must not thrash);
+      // maintenance stamps and retires it later.
+      if (pg->used == 0 && pg->state == HAK_PAGE_ACTIVE && seg->heap->current[pg->cls] == pg) pg->empty_since = 0;
+      else hak_heap_free_slow(seg, pg);
+    }
     return;
   }
   hak_heap_free_remote(seg, pg, p);

@@ -53,7 +53,7 @@ void hak_init(void) {
   hak_options_t opts;
   hak_options_parse((const char *const *)environ, true, &opts);
   hak_options = opts;
-  hak_large_configure();
+  hak_apply_options();
   if (hak_opt(HAK_OPT_VERBOSE)) {
     int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) report_fd = fd;

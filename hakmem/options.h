@@ -63,8 +63,8 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "transparent huge pages: off (MADV_NOHUGEPAGE), on (all large blocks), auto (blocks >= 2 MiB)") \
   X(POOL_RELEASE_MS, HAK_OPT_UINT, 100, 0, 3600000, NULL,                                          \
     "pool pages empty this long go back to the OS (batched MADV_DONTNEED); segments are unmapped") \
-  X(SITE_SAMPLE, HAK_OPT_UINT, 64, 0, 1 << 20, NULL,                                              \
-    "record 1 in N small allocations in the per-site counters (0: none; large: all)")           \
+  X(SITE_SAMPLE, HAK_OPT_UINT, 0, 0, 1 << 20, NULL,                                               \
+    "record 1 in N small allocations in the per-site counters (0: none; large ones: all)")      \
   X(VERBOSE, HAK_OPT_UINT, 0, 0, 2, NULL, "1: print statistics at exit; 2: also per-site detail")
 
 typedef enum hak_opt_id {

@@ -58,6 +58,12 @@ TEST(Options, MinimalTurnsEveryFeatureOff) {
   EXPECT_EQ(o.v[HAK_OPT_SITE_SAMPLE], 0u);
 }
 
+TEST(Options, OnlyLearningModesSampleSites) {
+  EXPECT_EQ(Parse({}).v[HAK_OPT_SITE_SAMPLE], 0u);  // BALANCED: learning frozen, nothing reads them
+  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_SITE_SAMPLE], 64u);
+  EXPECT_EQ(Parse({"HAKMEM_MODE=RESEARCH"}).v[HAK_OPT_SITE_SAMPLE], 1u);
+}
+
 TEST(Options, ModePresets) {
   hak_options_t f = Parse({"HAKMEM_MODE=FAST"});
   EXPECT_EQ(f.v[HAK_OPT_BIGCACHE], 1u);

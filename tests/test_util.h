@@ -11,6 +11,7 @@
 #include <vector>
 
 extern "C" {
+#include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/options.h"
@@ -86,12 +87,12 @@ inline void UseMode(hak_mode_t mode) {
   hak_options_t o;
   hak_options_preset(mode, &o);
   hak_options = o;
-  hak_large_configure();
+  hak_apply_options();
 }
 
 inline void SetOption(hak_opt_id_t id, uint64_t v) {
   hak_options.v[id] = v;
-  hak_large_configure();
+  hak_apply_options();
 }
 
 // Every test starts from BALANCED with empty caches and zero counters.
