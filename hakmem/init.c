@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hakmem/alloc.h"
+#include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/options.h"
@@ -27,8 +28,18 @@ _Atomic int hak_init_state;  // 0 none, 1 running, HAK_INIT_DONE
 static int report_fd = STDERR_FILENO;
 static __thread int initialising __attribute__((tls_model("initial-exec")));
 
-static void fork_prepare(void) { hak_large_fork_prepare(); }
-static void fork_release(void) { hak_large_fork_release(); }
+static void fork_prepare(void) {
+  hak_heap_fork_prepare();
+  hak_large_fork_prepare();
+}
+static void fork_parent(void) {
+  hak_large_fork_release();
+  hak_heap_fork_parent();
+}
+static void fork_child(void) {
+  hak_large_fork_release();
+  hak_heap_fork_child();
+}
 
 void hak_init(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) == HAK_INIT_DONE || initialising) return;
@@ -47,14 +58,15 @@ void hak_init(void) {
     int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) report_fd = fd;
   }
-  pthread_atfork(fork_prepare, fork_release, fork_release);
+  hak_heap_global_init();
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
 }
 
 void hak_shutdown(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) return;
-  hak_large_trim();
+  hak_trim();
   if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(report_fd);
 }
 
