@@ -78,7 +78,7 @@ static void play(hak_elo_t *e, unsigned a, unsigned b, const hak_elo_metrics_t *
 
 void hak_elo_rank(const hak_elo_t *e, uint8_t *order) {
   for (unsigned i = 0; i < e->n; i++) order[i] = (uint8_t)i;
-  for (unsigned i = 1; i < e->n; i++) {  // insertion sort, n <= 32
+  for (unsigned i = 1; i < e->n; i++) {  // insertion sort, n <= HAK_STRATEGY_MAX
     uint8_t a = order[i];
     unsigned j = i;
     while (j > 0) {

@@ -62,8 +62,9 @@ typedef enum hak_strategy_id {
   HAK_STRAT_COUNT
 } hak_strategy_id_t;
 
-/* Most arms a learner can hold (every row of the table fits). */
-#define HAK_STRATEGY_MAX 32u
+/* Most arms a learner can hold (every row of the table fits); it sizes the
+ * per-site learner arrays, so keep it close to HAK_STRAT_COUNT. */
+#define HAK_STRATEGY_MAX 20u
 _Static_assert(HAK_STRAT_COUNT <= HAK_STRATEGY_MAX, "strategy table larger than HAK_STRATEGY_MAX");
 
 /* CANARY routes every HAK_CANARY_EVERY-th operation of a site (5%) to the

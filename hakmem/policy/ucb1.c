@@ -45,7 +45,7 @@ unsigned hak_ucb1_leader(const hak_ucb1_t *u) {
 
 void hak_ucb1_rank(const hak_ucb1_t *u, uint8_t *order) {
   for (unsigned i = 0; i < u->n; i++) order[i] = (uint8_t)i;
-  for (unsigned i = 1; i < u->n; i++) {  // insertion sort: n <= 32
+  for (unsigned i = 1; i < u->n; i++) {  // insertion sort: n <= HAK_STRATEGY_MAX
     uint8_t a = order[i];
     unsigned j = i;
     while (j > 0) {
