@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "hakmem/include/hakmem.h"
-#include "hakmem/large.h"
+#include "hakmem/alloc.h"
 #include "hakmem/options.h"
 
 int main(int argc, char **argv) {
@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "spare")) {  // no BigCache: the block becomes a HOT spare
     hak_options.v[HAK_OPT_BIGCACHE] = 0;
     hak_options.v[HAK_OPT_HOT_MAX] = 64 << 20;
-    hak_large_configure();
+    hak_apply_options();
   }
   size_t size = !strcmp(mode, "small") ? 100 : (size_t)1 << 20;
   volatile char *p = hak_alloc_at(size, 0x1234);

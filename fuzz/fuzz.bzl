@@ -57,12 +57,12 @@ HAK_BASE_HDRS = [
 ]
 HAK_OS = ["os.c"]
 HAK_OS_HDRS = ["os.h"]
-HAK_MEMORY = ["addrmap.c"]
-HAK_MEMORY_HDRS = ["addrmap.h"]
-HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "small.c", "spare.c"]
-HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "small.h", "spare.h"]
-HAK_CORE = ["alloc.c", "init.c", "report.c"]
-HAK_CORE_HDRS = ["alloc.h"]
+HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
+HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
+HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "spare.c"]
+HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "spare.h"]
+HAK_CORE = ["alloc.c", "heap.c", "init.c", "report.c"]
+HAK_CORE_HDRS = ["alloc.h", "heap.h"]
 
 def hakmem_files(names):
     return ["//hakmem:" + n for n in names]

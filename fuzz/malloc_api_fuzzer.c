@@ -25,6 +25,7 @@
 #include "hakmem/alloc.h"
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
+#include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/options.h"
@@ -121,6 +122,7 @@ static void check_state(const char *after) {
   FUZZ_CHECK(hak_bigcache_is_valid(), "hak_bigcache_is_valid() failed after %s", after);
   FUZZ_CHECK(hak_spare_is_valid(), "hak_spare_is_valid() failed after %s", after);
   FUZZ_CHECK(hak_batch_is_valid(), "hak_batch_is_valid() failed after %s", after);
+  FUZZ_CHECK(hak_heap_is_valid(), "hak_heap_is_valid() failed after %s", after);
   uint64_t large_live = 0;
   for (unsigned i = 0; i < SLOTS; i++)
     if (live[i].p && is_large_ptr(live[i].p)) large_live += live[i].req;
@@ -298,10 +300,10 @@ static void op_realloc(fuzz_in_t *in) {
 }
 
 static void configure(fuzz_in_t *in) {
-  static const uint64_t thresholds[] = {32 << 10, 64 << 10, 256 << 10, 1 << 20};
+  static const uint64_t thresholds[] = {32 << 10, 64 << 10, 256 << 10, 512 << 10};
   uint64_t *v = hak_options.v;
   uint8_t c = in_u8(in);
-  v[HAK_OPT_LARGE_THRESHOLD] = c < 200 ? thresholds[c % 4] : in_range(in, 32 << 10, 1 << 20);
+  v[HAK_OPT_LARGE_THRESHOLD] = c < 200 ? thresholds[c % 4] : in_range(in, 32 << 10, 512 << 10);
   c = in_u8(in);
   v[HAK_OPT_BIGCACHE] = c % 4 != 0;
   v[HAK_OPT_BIGCACHE_SLOTS] = 1 + (c >> 2) % 16;
@@ -314,14 +316,17 @@ static void configure(fuzz_in_t *in) {
   v[HAK_OPT_COLD_MIN] = (uint64_t)(c >> 5) << 20;     // 0 .. 7 MiB
   c = in_u8(in);
   v[HAK_OPT_SPARE_MAX_BYTES] = (uint64_t)(1 + c % 16) << 23;  // 8 .. 128 MiB
-  v[HAK_OPT_SPARE_HOT_BYTES] = (uint64_t)(c >> 4) << 21;
+  v[HAK_OPT_SPARE_RESIDENT_BYTES] = (uint64_t)(c >> 4) << 21;
   v[HAK_OPT_SPARE_AGE_MS] = 1 + in_u8(in) * 40u;
+  c = in_u8(in);
+  v[HAK_OPT_SPARE_FIT_CLASSES] = c % 17;
+  v[HAK_OPT_POOL_RELEASE_MS] = (c >> 5) * 50u;  // 0 .. 350
   c = in_u8(in);
   v[HAK_OPT_BATCH] = c % 4 != 0;
   v[HAK_OPT_BATCH_BYTES] = (uint64_t)4096 << (c >> 2) % 14;
   v[HAK_OPT_BATCH_RANGES] = 1 + in_u8(in) % 64;
   v[HAK_OPT_THP] = in_u8(in) % 3;
-  hak_large_configure();
+  hak_apply_options();
 }
 
 // With HAK_FUZZ_VERBOSE set, the process's counters at exit: which paths the

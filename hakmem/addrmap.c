@@ -12,28 +12,29 @@
 #include "hakmem/check.h"
 #include "hakmem/os.h"
 
-#define ADDR_BITS 48
-#define SLOT_BITS (ADDR_BITS - HAK_SEGMENT_SHIFT)  // 26
-#define LEAF_BITS 16
+#define SLOT_BITS HAK_ADDRMAP_SLOT_BITS  // 26
+#define LEAF_BITS HAK_ADDRMAP_LEAF_BITS  // 16
 #define ROOT_BITS (SLOT_BITS - LEAF_BITS)  // 10
 #define LEAF_SIZE ((size_t)1 << LEAF_BITS)
 
-typedef struct leaf {
-  _Atomic uint8_t e[LEAF_SIZE];
-} leaf_t;
+typedef hak_addrmap_leaf_t leaf_t;
 
-static _Atomic(leaf_t *) root[(size_t)1 << ROOT_BITS];
+// Read by lookups of addresses in no leaf; never written (it stays in the
+// zero page). A range initialiser (GNU C) points every root entry at it.
+static leaf_t zero_leaf;
+_Atomic(leaf_t *) hak_addrmap_root[(size_t)1 << ROOT_BITS] = {[0 ...((1 << ROOT_BITS) - 1)] = &zero_leaf};
 
 static inline uintptr_t slot_of(const void *p) { return (uintptr_t)p >> HAK_SEGMENT_SHIFT; }
 
 static leaf_t *leaf_for(uintptr_t slot, bool create) {
   if (slot >> SLOT_BITS) return NULL;
-  _Atomic(leaf_t *) *r = &root[slot >> LEAF_BITS];
+  _Atomic(leaf_t *) *r = &hak_addrmap_root[slot >> LEAF_BITS];
   leaf_t *leaf = atomic_load_explicit(r, memory_order_acquire);
-  if (leaf || !create) return leaf;
+  if (leaf != &zero_leaf) return leaf;
+  if (!create) return NULL;
   leaf_t *fresh = hak_os_map(sizeof(leaf_t), 0);
   if (!fresh) return NULL;
-  leaf_t *expected = NULL;
+  leaf_t *expected = &zero_leaf;
   if (atomic_compare_exchange_strong_explicit(r, &expected, fresh, memory_order_acq_rel, memory_order_acquire))
     return fresh;
   hak_os_unmap(fresh, sizeof(leaf_t));  // another thread installed one first
@@ -71,12 +72,6 @@ void hak_addrmap_clear(void *base, size_t len) {
     leaf_t *leaf = leaf_for(s, false);
     if (leaf) atomic_store_explicit(&leaf->e[s & (LEAF_SIZE - 1)], 0, memory_order_release);
   }
-}
-
-uint8_t hak_addrmap_get(const void *p) {
-  uintptr_t s = slot_of(p);
-  leaf_t *leaf = leaf_for(s, false);
-  return leaf ? atomic_load_explicit(&leaf->e[s & (LEAF_SIZE - 1)], memory_order_acquire) : 0;
 }
 
 void *hak_addrmap_large_base(const void *p) {

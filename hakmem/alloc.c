@@ -1,10 +1,12 @@
 /* alloc.c — the front door (layer L5): classifies every request by size and
- * sends it to the large-block engine or the small path; owns the public
- * hak_* allocation calls. Called by programs directly and by override.c.
+ * sends it to the pools (heap.h) or the large-block engine (large.h); owns
+ * the public hak_* allocation calls. Called by programs directly and by
+ * override.c.
  *
- * Ownership: free/realloc/usable_size ask addrmap.c (through
- * hak_large_lookup) whether a pointer is a large block; anything else
- * belongs to the small path. errno is preserved by every free.
+ * Ownership: free/realloc/usable_size ask addrmap.c who owns a pointer: a
+ * pool segment, a large block, or nobody (a pointer hakmem never handed
+ * out: counted and ignored, never followed). Every free preserves errno.
+ * The fast paths take no lock and make no call but the pools' inline ones.
  */
 #include "hakmem/alloc.h"
 
@@ -12,67 +14,96 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "hakmem/addrmap.h"
+#include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/libc.h"
+#include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/site.h"
-#include "hakmem/small.h"
 #include "hakmem/stats.h"
 
 HAK_INLINE void ensure_init(void) {
   if (HAK_UNLIKELY(atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE)) hak_init();
 }
 
+// Pools serve sizes below the threshold (the option, at most HAK_POOL_MAX).
 HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THRESHOLD); }
 
+// BALANCED samples 1 in 64 small allocations: until hak_init, every request
+// takes the slow path (which is correct in any case).
+size_t hak_fast_limit;
+
+void hak_apply_options(void) {
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) ? 0 : hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  hak_large_configure();
+}
+
 // Record 1 in SITE_SAMPLE small allocations, weighted, in the site table.
-static __thread uint32_t sample_countdown __attribute__((tls_model("initial-exec")));
+__thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
 HAK_INLINE void sample_small(size_t size, uintptr_t site) {
   uint64_t rate = hak_opt(HAK_OPT_SITE_SAMPLE);
-  if (!rate || HAK_LIKELY(sample_countdown-- > 1)) return;
-  sample_countdown = (uint32_t)rate;
+  if (HAK_LIKELY(!rate) || HAK_LIKELY(hak_sample_countdown-- > 1)) return;
+  hak_sample_countdown = (uint32_t)rate;
   hak_site_record_alloc(hak_site_id(site), size, rate);
   HAK_STAT_ADD(small_allocs, rate);
 }
 
-void *hak_alloc_at(size_t size, uintptr_t site) {
+static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site, bool zero) {
   ensure_init();
-  if (HAK_UNLIKELY(is_large(size))) {
-    if (size > HAK_MAX_REQUEST) {
-      errno = ENOMEM;
-      return NULL;
-    }
-    return hak_large_alloc(size, 0, hak_site_id(site), false);
+  if (size > HAK_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
   }
-  sample_small(size, site);
-  return hak_small_alloc(size);
+  return hak_large_alloc(size, align, hak_site_id(site), zero);
 }
+
+// Large requests, and small ones while sampling is on.
+void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (is_large(size)) return alloc_large(size, 0, site, false);
+  sample_small(size, site);
+  return hak_heap_alloc(size);
+}
+
+void *hak_alloc_at(size_t size, uintptr_t site) { return hak_front_alloc(size, site); }
 
 HAK_NOINLINE void *hak_alloc_cs(size_t size) {
   return hak_alloc_at(size, (uintptr_t)__builtin_return_address(0));
 }
 
-void hak_free(void *p) {
+// A pointer that no part of hakmem owns.
+static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
+  static _Atomic int warned;
+  HAK_STAT_INC(foreign_frees);
+  if (hak_opt(HAK_OPT_VERBOSE) && !atomic_exchange(&warned, 1))
+    hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
+}
+
+// Large blocks, NULL and foreign pointers.
+void hak_free_slow(void *p) {
   if (!p) return;
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
   if (h) hak_large_free(h);
-  else hak_small_free(p);
+  else foreign_pointer(p, "free");
   errno = saved;
 }
 
+void hak_free(void *p) { hak_front_free(p); }
+
 void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
-  ensure_init();
   size_t total;
-  if (__builtin_mul_overflow(n, size, &total) || total > HAK_MAX_REQUEST) {
+  if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return NULL;
   }
-  if (is_large(total)) return hak_large_alloc(total, 0, hak_site_id(site), true);
+  if (is_large(total)) return alloc_large(total, 0, site, true);
   sample_small(total, site);
-  return hak_small_calloc(n, size);
+  void *p = hak_heap_alloc(total);
+  if (p) memset(p, 0, total);
+  return p;
 }
 
 HAK_NOINLINE void *hak_calloc(size_t n, size_t size) {
@@ -85,27 +116,28 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
     hak_free(p);
     return NULL;
   }
-  ensure_init();
   if (size > HAK_MAX_REQUEST) {
     errno = ENOMEM;
     return NULL;
   }
-  hak_large_t *h = hak_large_lookup(p);
-  if (h) {
+  size_t old;
+  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+    old = hak_heap_usable(p);
+    if (size <= old && (size >= old / 2 || old <= 64)) return p;  // fits, and not much too big
+  } else {
+    hak_large_t *h = hak_large_lookup(p);
+    if (!h) {
+      foreign_pointer(p, "realloc");
+      errno = ENOMEM;
+      return NULL;
+    }
     if (is_large(size)) return hak_large_realloc(h, size);
-    void *n = hak_small_alloc(size);  // shrinking below the threshold
-    if (!n) return NULL;
-    memcpy(n, p, size);
-    hak_large_free(h);
-    HAK_STAT_INC(realloc_copied);
-    return n;
+    old = h->req;
   }
-  if (!is_large(size)) return hak_small_realloc(p, size);
-  void *n = hak_large_alloc(size, 0, hak_site_id(site), false);  // growing past it
+  void *n = hak_alloc_at(size, site);
   if (!n) return NULL;
-  size_t old = hak_small_usable(p);
   memcpy(n, p, old < size ? old : size);
-  hak_small_free(p);
+  hak_free(p);
   HAK_STAT_INC(realloc_copied);
   return n;
 }
@@ -119,16 +151,14 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     errno = EINVAL;
     return NULL;
   }
-  ensure_init();
-  if (align < HAK_MIN_ALIGN) align = HAK_MIN_ALIGN;
   if (size > HAK_MAX_REQUEST) {
     errno = ENOMEM;
     return NULL;
   }
-  if (is_large(size) || align > HAK_MAX_REQUEST - size || is_large(size + align))
-    return hak_large_alloc(size, align, hak_site_id(site), false);
+  if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
+  if (is_large(size) || align > HAK_MAX_REQUEST - size || is_large(size + align)) return alloc_large(size, align, site, false);
   sample_small(size, site);
-  return hak_small_memalign(align, size);
+  return hak_heap_aligned(align, size);
 }
 
 HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
@@ -136,12 +166,15 @@ HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
 }
 
 size_t hak_usable_size(const void *p) {
+  uint8_t owner = hak_addrmap_get(p);
+  if (owner == HAK_ADDR_SEGMENT) return hak_heap_usable(p);
   if (!p) return 0;
   hak_large_t *h = hak_large_lookup(p);
-  return h ? hak_large_usable(h) : hak_small_usable((void *)p);
+  return h ? hak_large_usable(h) : 0;
 }
 
 size_t hak_trim(void) {
   ensure_init();
-  return hak_large_trim();
+  size_t n = hak_heap_trim();
+  return n + hak_large_trim();
 }

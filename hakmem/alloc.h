@@ -11,6 +11,10 @@
 
 #include "hakmem/config.h"
 
+#include "hakmem/addrmap.h"
+#include "hakmem/heap.h"
+#include "hakmem/options.h"
+
 HAK_INTERNAL void *hak_calloc_at(size_t n, size_t size, uintptr_t site);
 HAK_INTERNAL void *hak_realloc_at(void *p, size_t size, uintptr_t site);
 HAK_INTERNAL void *hak_aligned_at(size_t align, size_t size, uintptr_t site);
@@ -18,5 +22,30 @@ HAK_INTERNAL void *hak_aligned_at(size_t align, size_t size, uintptr_t site);
 /* True once hak_init has finished. */
 HAK_INTERNAL extern _Atomic int hak_init_state;
 #define HAK_INIT_DONE 2
+
+// --- the fast paths, inlined into hak_* and into the libc names ---------------------
+
+HAK_INTERNAL void *hak_alloc_slow(size_t size, uintptr_t site);
+HAK_INTERNAL void hak_free_slow(void *p);
+HAK_INTERNAL extern __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
+
+/* Requests below this go straight to the pools: the large threshold, or 0
+ * while small allocations are sampled (then every request takes
+ * hak_alloc_slow). Derived from the options by hak_apply_options(). */
+HAK_INTERNAL extern size_t hak_fast_limit;
+
+/* Make the options in hak_options take effect (derived values, caches'
+ * configuration). hak_init calls it; so do tests after changing options. */
+HAK_INTERNAL void hak_apply_options(void);
+
+HAK_INLINE void *hak_front_alloc(size_t size, uintptr_t site) {
+  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
+  return hak_alloc_slow(size, site);
+}
+
+HAK_INLINE void hak_front_free(void *p) {
+  if (HAK_LIKELY(hak_addrmap_get(p) == HAK_ADDR_SEGMENT)) hak_heap_free(p);
+  else hak_free_slow(p);
+}
 
 #endif /* HAK_ALLOC_H */

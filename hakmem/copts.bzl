@@ -15,6 +15,9 @@ HAK_COPTS = [
     "-Wno-unused-parameter",
     "-fvisibility=hidden",
     "-fno-plt",
+    # Bazel's toolchain asks for frame pointers; the allocator's fast paths
+    # are shorter without (callers' return addresses come from the stack).
+    "-fomit-frame-pointer",
 ] + select({
     "//hakmem:debug_build": ["-O0", "-g"],
     "//conditions:default": ["-O2", "-g"],

@@ -8,12 +8,14 @@
  * fork(): every lock is taken before and released after, in parent and
  * child, so a child of a multi-threaded parent can allocate.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
 #include "hakmem/alloc.h"
+#include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/options.h"
@@ -21,10 +23,23 @@
 extern char **environ;
 
 _Atomic int hak_init_state;  // 0 none, 1 running, HAK_INIT_DONE
+// Where the exit report goes: a private copy of stderr taken at start-up,
+// because programs such as coreutils close fd 2 in their own atexit handler.
+static int report_fd = STDERR_FILENO;
 static __thread int initialising __attribute__((tls_model("initial-exec")));
 
-static void fork_prepare(void) { hak_large_fork_prepare(); }
-static void fork_release(void) { hak_large_fork_release(); }
+static void fork_prepare(void) {
+  hak_heap_fork_prepare();
+  hak_large_fork_prepare();
+}
+static void fork_parent(void) {
+  hak_large_fork_release();
+  hak_heap_fork_parent();
+}
+static void fork_child(void) {
+  hak_large_fork_release();
+  hak_heap_fork_child();
+}
 
 void hak_init(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) == HAK_INIT_DONE || initialising) return;
@@ -38,16 +53,21 @@ void hak_init(void) {
   hak_options_t opts;
   hak_options_parse((const char *const *)environ, true, &opts);
   hak_options = opts;
-  hak_large_configure();
-  pthread_atfork(fork_prepare, fork_release, fork_release);
+  hak_apply_options();
+  if (hak_opt(HAK_OPT_VERBOSE)) {
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) report_fd = fd;
+  }
+  hak_heap_global_init();
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
 }
 
 void hak_shutdown(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) return;
-  hak_large_trim();
-  if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(STDERR_FILENO);
+  hak_trim();
+  if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(report_fd);
 }
 
 __attribute__((constructor)) static void hak_constructor(void) { hak_init(); }

@@ -112,25 +112,21 @@ static inline char *advisable(hak_large_t *h, size_t *len) {
 static void release(hak_large_t *h, uint64_t now);
 
 // Carry out what the spare pool asked for (after its lock is gone).
-static void spare_work(hak_spare_work_t *w, uint64_t now) {
-  while (w->n_unmap || w->n_cool) {
-    hak_spare_work_t next = {0};
-    for (unsigned i = 0; i < w->n_unmap; i++) {
-      hak_large_t *h = from_node(w->unmap[i]);
-      size_t len;
-      if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
-      unmap_block(h);
-    }
-    for (unsigned i = 0; i < w->n_cool; i++) {
-      hak_large_t *h = from_node(w->cool[i]);
-      size_t len;
-      char *a = advisable(h, &len);
-      hak_batch_add(a, len);
-      HAK_STAT_INC(free_cold);
-      hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &next);
-      // Cooling never adds bytes, so `next` can only hold unmaps: do them below.
-    }
-    *w = next;
+static void spare_work(const hak_spare_work_t *w, uint64_t now) {
+  for (unsigned i = 0; i < w->n_unmap; i++) {
+    hak_large_t *h = from_node(w->unmap[i]);
+    size_t len;
+    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
+    unmap_block(h);
+  }
+  for (unsigned i = 0; i < w->n_cool; i++) {
+    hak_large_t *h = from_node(w->cool[i]);
+    size_t len;
+    hak_batch_add(advisable(h, &len), len);
+    HAK_STAT_INC(free_cold);
+    hak_spare_work_t more;
+    hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &more);
+    spare_work(&more, now);  // a COLD put never cools: this recursion is one deep
   }
 }
 
@@ -173,19 +169,20 @@ static void tick(uint64_t now) {
     release_victims(&v, now);
   } while (v.n);
   hak_spare_work_t w;
-  unsigned n;  // spare_work empties w: remember whether this round found any
   do {
     hak_spare_expire(now, &w);
-    n = w.n_unmap;
     spare_work(&w, now);
-  } while (n);
+  } while (w.n_unmap);
 }
 
 // --- the allocation side ------------------------------------------------------------
 
-// A spare back out of the pool; *clean: the advisable part reads as zero.
+// A spare back out of the pool, of class cls or up to SPARE_FIT_CLASSES
+// larger; *clean: its advisable part reads as zero.
 static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
-  hak_spare_node_t *n = hak_spare_get(cls, now);
+  uint64_t fit = hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
+  uint8_t max_cls = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
+  hak_spare_node_t *n = hak_spare_get(cls, max_cls, now);
   if (!n) return NULL;
   hak_large_t *h = from_node(n);
   *clean = false;
@@ -232,12 +229,13 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
       return NULL;
     }
     fresh = true;
+    h->cls = cls;
   } else {
+    // A reused block keeps its own class (a spare may be a larger one).
     HAK_CHECK(h->magic == magic_for(h) && h->state == HAK_LARGE_FREE, "large: cached block header is corrupt");
   }
   h->magic = magic_for(h);
   h->state = HAK_LARGE_LIVE;
-  h->cls = cls;
   h->site = site;
   h->user_off = (uint32_t)off;
   h->req = size;
@@ -390,7 +388,7 @@ void hak_large_configure(void) {
   hak_bigcache_configure(&bc);
   hak_spare_cfg_t sc = {
       .max_bytes = hak_opt(HAK_OPT_SPARE_MAX_BYTES),
-      .hot_bytes = hak_opt(HAK_OPT_SPARE_HOT_BYTES),
+      .resident_bytes = hak_opt(HAK_OPT_SPARE_RESIDENT_BYTES),
       .age_ms = hak_opt(HAK_OPT_SPARE_AGE_MS),
   };
   hak_spare_configure(&sc);
@@ -411,12 +409,10 @@ size_t hak_large_trim(void) {
     for (unsigned i = 0; i < v.n; i++) unmap_block((hak_large_t *)v.v[i].blk);
   } while (v.n);
   hak_spare_work_t w;
-  unsigned n;  // spare_work empties w: remember whether this round found any
   do {
     hak_spare_drain(&w);
-    n = w.n_unmap;
     spare_work(&w, now);
-  } while (n);
+  } while (w.n_unmap);
   hak_batch_flush();
   size_t after = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
   return before > after ? before - after : 0;

@@ -72,7 +72,7 @@ HAK_INTERNAL void *hak_large_realloc(hak_large_t *h, size_t size);
 HAK_INTERNAL size_t hak_large_usable(const hak_large_t *h);
 
 /* Apply the options in force (hak_options) to BigCache, the spare pool and
- * the batch queue. Called by hak_init; tests call it after changing options. */
+ * the batch queue. Called by hak_apply_options (alloc.h). */
 HAK_INTERNAL void hak_large_configure(void);
 
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */

@@ -47,13 +47,13 @@ static const mode_preset_t mode_presets[] = {
     {HAK_MODE_MINIMAL, HAK_OPT_FREE_POLICY, 0},
     {HAK_MODE_MINIMAL, HAK_OPT_BATCH, 0},
     {HAK_MODE_MINIMAL, HAK_OPT_THP, HAK_THP_OFF},
-    {HAK_MODE_MINIMAL, HAK_OPT_SITE_SAMPLE, 0},
     // FAST: caches on and larger, no madvise on free, no sampling.
     {HAK_MODE_FAST, HAK_OPT_BIGCACHE_MAX_BYTES, HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_HOT_MAX, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_COLD_MIN, 64 * HAK_GiB},
-    {HAK_MODE_FAST, HAK_OPT_SPARE_HOT_BYTES, 256 * HAK_MiB},
-    {HAK_MODE_FAST, HAK_OPT_SITE_SAMPLE, 0},
+    {HAK_MODE_FAST, HAK_OPT_SPARE_RESIDENT_BYTES, 256 * HAK_MiB},
+    // LEARNING: per-site size histograms from 1 in 64 small allocations.
+    {HAK_MODE_LEARNING, HAK_OPT_SITE_SAMPLE, 64},
     // RESEARCH: every allocation counted per site, report at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_VERBOSE, 2},
@@ -227,7 +227,7 @@ size_t hak_options_markdown(char *buf, size_t cap) {
       hak_option_format(mode_presets[i].id, mode_presets[i].value, v, sizeof v);
       hak_buf_printf(&b, "%s`%s=%s`", n++ ? ", " : "", hak_option_info[mode_presets[i].id].name, v);
     }
-    if (!n) hak_buf_puts(&b, m == HAK_MODE_BALANCED ? "(the defaults)" : "(the defaults; learning arrives with the learning engine)");
+    if (!n) hak_buf_puts(&b, "(the defaults)");
     hak_buf_puts(&b, " |\n");
   }
   return hak_buf_finish(&b);

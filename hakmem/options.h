@@ -34,11 +34,11 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
 
 /* X(ID, type, default, min, max, enum names (or NULL), meaning) */
 #define HAK_OPTIONS(X)                                                                            \
-  X(LARGE_THRESHOLD, HAK_OPT_SIZE, 256 * HAK_KiB, 32 * HAK_KiB, HAK_GiB, NULL,                    \
-    "requests of at least this size go to the large-block engine")                               \
+  X(LARGE_THRESHOLD, HAK_OPT_SIZE, 256 * HAK_KiB, 32 * HAK_KiB, 512 * HAK_KiB, NULL,            \
+    "requests of at least this size go to the large-block engine; smaller ones to the pools")   \
   X(BIGCACHE, HAK_OPT_BOOL, 1, 0, 1, NULL, "cache freed large blocks per call site x size class") \
   X(BIGCACHE_SLOTS, HAK_OPT_UINT, 4, 1, 16, NULL, "blocks kept per (site, size class) ring")     \
-  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 256 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
+  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 64 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
     "cap on the bytes BigCache holds; past it the oldest block leaves")                          \
   X(BIGCACHE_AGE_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL,                                        \
     "a block cached longer than this leaves BigCache through the free policy")                   \
@@ -50,8 +50,10 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "freed blocks of at least this get a batched MADV_DONTNEED (COLD); between: MADV_FREE")      \
   X(SPARE_MAX_BYTES, HAK_OPT_SIZE, 1 * HAK_GiB, 0, 1024 * HAK_GiB, NULL,                          \
     "cap on the address space the spare pool keeps mapped; past it blocks are unmapped")        \
-  X(SPARE_HOT_BYTES, HAK_OPT_SIZE, 64 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                           \
-    "cap on HOT (resident) spare bytes; past it HOT spares are advised like COLD ones")          \
+  X(SPARE_RESIDENT_BYTES, HAK_OPT_SIZE, 32 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                      \
+    "cap on resident (HOT and WARM) spare bytes; past it the oldest are advised like COLD ones") \
+  X(SPARE_FIT_CLASSES, HAK_OPT_UINT, 8, 0, 16, NULL,                                              \
+    "a spare up to this many size classes larger may serve a request (8: up to 4x)")            \
   X(SPARE_AGE_MS, HAK_OPT_UINT, 10000, 1, 3600000, NULL, "spares unused this long are unmapped") \
   X(BATCH, HAK_OPT_BOOL, 1, 0, 1, NULL, "batch MADV_DONTNEED calls (off: advise at once)")        \
   X(BATCH_BYTES, HAK_OPT_SIZE, 16 * HAK_MiB, 4 * HAK_KiB, 64 * HAK_GiB, NULL,                     \
@@ -59,8 +61,10 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
   X(BATCH_RANGES, HAK_OPT_UINT, 64, 1, 64, NULL, "flush the madvise batch when this many ranges are queued") \
   X(THP, HAK_OPT_ENUM, HAK_THP_AUTO, 0, 2, hak_thp_names,                                         \
     "transparent huge pages: off (MADV_NOHUGEPAGE), on (all large blocks), auto (blocks >= 2 MiB)") \
-  X(SITE_SAMPLE, HAK_OPT_UINT, 64, 0, 1 << 20, NULL,                                              \
-    "record 1 in N small allocations in the per-site counters (0: none; large: all)")           \
+  X(POOL_RELEASE_MS, HAK_OPT_UINT, 100, 0, 3600000, NULL,                                          \
+    "pool pages empty this long go back to the OS (batched MADV_DONTNEED); segments are unmapped") \
+  X(SITE_SAMPLE, HAK_OPT_UINT, 0, 0, 1 << 20, NULL,                                               \
+    "record 1 in N small allocations in the per-site counters (0: none; large ones: all)")      \
   X(VERBOSE, HAK_OPT_UINT, 0, 0, 2, NULL, "1: print statistics at exit; 2: also per-site detail")
 
 typedef enum hak_opt_id {

@@ -25,8 +25,8 @@
 #define HAK_EXPORT __attribute__((visibility("default")))
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
-HAK_EXPORT void *malloc(size_t size) { return hak_alloc_at(size, CALLER); }
-HAK_EXPORT void free(void *p) { hak_free(p); }
+HAK_EXPORT void *malloc(size_t size) { return hak_front_alloc(size, CALLER); }
+HAK_EXPORT void free(void *p) { hak_front_free(p); }
 HAK_EXPORT void *calloc(size_t n, size_t size) { return hak_calloc_at(n, size, CALLER); }
 HAK_EXPORT void *realloc(void *p, size_t size) { return hak_realloc_at(p, size, CALLER); }
 HAK_EXPORT size_t malloc_usable_size(void *p) { return hak_usable_size(p); }

@@ -59,7 +59,7 @@ size_t hak_stats_json(char *buf, size_t cap) {
     hak_buf_printf(&b, "%s\"%s\":%llu", i ? "," : "", counter_names[i],
                    (unsigned long long)hak_stat_read((hak_stat_id_t)i));
   hak_buf_printf(&b, "},\"bigcache\":{\"bytes\":%zu,\"blocks\":%zu}", hak_bigcache_bytes(), hak_bigcache_count());
-  hak_buf_printf(&b, ",\"spare\":{\"bytes\":%zu,\"hot_bytes\":%zu}", hak_spare_bytes(), hak_spare_hot_bytes());
+  hak_buf_printf(&b, ",\"spare\":{\"bytes\":%zu,\"hot_bytes\":%zu}", hak_spare_bytes(), hak_spare_resident_bytes());
   hak_buf_printf(&b, ",\"batch\":{\"queued_bytes\":%zu,\"queued_ranges\":%u}", hak_batch_queued_bytes(),
                  hak_batch_queued_ranges());
   hak_buf_puts(&b, ",\"sites\":[");

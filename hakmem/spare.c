@@ -12,10 +12,10 @@ static struct {
   hak_lock_t lock;
   hak_spare_cfg_t cfg;
   uint64_t now;
-  size_t bytes, hot, count;
+  size_t bytes, resident, count;
   hak_spare_node_t *cls_top[HAK_SPARE_CLASSES];
   hak_spare_node_t *oldest, *newest;
-} sp = {.cfg = {.max_bytes = (size_t)1 << 30, .hot_bytes = (size_t)64 << 20, .age_ms = 10000}};
+} sp = {.cfg = {.max_bytes = (size_t)1 << 30, .resident_bytes = (size_t)64 << 20, .age_ms = 10000}};
 
 void hak_spare_configure(const hak_spare_cfg_t *cfg) {
   hak_lock(&sp.lock);
@@ -32,7 +32,7 @@ static void unlink_node(hak_spare_node_t *n) {
   if (n->age_next) n->age_next->age_prev = n->age_prev;
   else sp.newest = n->age_prev;
   sp.bytes -= n->bytes;
-  if (n->thermal == HAK_HOT) sp.hot -= n->bytes;
+  if (n->thermal != HAK_COLD) sp.resident -= n->bytes;
   sp.count--;
   HAK_STAT_SUB(spare_bytes, n->bytes);
 }
@@ -52,7 +52,7 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
   else sp.oldest = n;
   sp.newest = n;
   sp.bytes += bytes;
-  if (thermal == HAK_HOT) sp.hot += bytes;
+  if (thermal != HAK_COLD) sp.resident += bytes;
   sp.count++;
   HAK_STAT_ADD(spare_bytes, bytes);
 
@@ -64,10 +64,11 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
     work->unmap[work->n_unmap++] = victim;
     if (victim == n) break;
   }
-  // Resident cap: cool the oldest HOT spares.
-  for (hak_spare_node_t *x = sp.oldest; x && sp.hot > sp.cfg.hot_bytes && work->n_cool < HAK_SPARE_WORK;) {
+  // Resident cap: cool the oldest HOT and WARM spares (MADV_FREE'd pages
+  // stay resident until the kernel is short of memory).
+  for (hak_spare_node_t *x = sp.oldest; x && sp.resident > sp.cfg.resident_bytes && work->n_cool < HAK_SPARE_WORK;) {
     hak_spare_node_t *next = x->age_next;
-    if (x->thermal == HAK_HOT) {
+    if (x->thermal != HAK_COLD) {
       unlink_node(x);
       work->cool[work->n_cool++] = x;
     }
@@ -76,11 +77,12 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
   hak_unlock(&sp.lock);
 }
 
-hak_spare_node_t *hak_spare_get(uint8_t cls, uint64_t now) {
+hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now) {
   (void)now;
-  if (cls >= HAK_SPARE_CLASSES) return NULL;
+  if (max_cls >= HAK_SPARE_CLASSES) max_cls = HAK_SPARE_CLASSES - 1;
+  hak_spare_node_t *n = NULL;
   hak_lock(&sp.lock);
-  hak_spare_node_t *n = sp.cls_top[cls];
+  for (unsigned c = cls; c <= max_cls && !n; c++) n = sp.cls_top[c];
   if (n) unlink_node(n);
   hak_unlock(&sp.lock);
   if (n) HAK_STAT_INC(spare_hits);
@@ -117,9 +119,9 @@ size_t hak_spare_bytes(void) {
   return b;
 }
 
-size_t hak_spare_hot_bytes(void) {
+size_t hak_spare_resident_bytes(void) {
   hak_lock(&sp.lock);
-  size_t b = sp.hot;
+  size_t b = sp.resident;
   hak_unlock(&sp.lock);
   return b;
 }
@@ -127,13 +129,13 @@ size_t hak_spare_hot_bytes(void) {
 bool hak_spare_is_valid(void) {
   bool ok = true;
   hak_lock(&sp.lock);
-  size_t bytes = 0, hot = 0, count = 0, in_classes = 0;
+  size_t bytes = 0, resident = 0, count = 0, in_classes = 0;
   const hak_spare_node_t *prev = NULL;
   for (const hak_spare_node_t *n = sp.oldest; n && count <= sp.count; n = n->age_next) {
     if (n->age_prev != prev || n->cls >= HAK_SPARE_CLASSES || n->thermal > HAK_COLD) ok = false;
     if (prev && n->stamp < prev->stamp) ok = false;
     bytes += n->bytes;
-    if (n->thermal == HAK_HOT) hot += n->bytes;
+    if (n->thermal != HAK_COLD) resident += n->bytes;
     count++;
     prev = n;
   }
@@ -146,7 +148,7 @@ bool hak_spare_is_valid(void) {
       p = n;
     }
   }
-  if (count != sp.count || in_classes != sp.count || bytes != sp.bytes || hot != sp.hot) ok = false;
+  if (count != sp.count || in_classes != sp.count || bytes != sp.bytes || resident != sp.resident) ok = false;
   if (sp.bytes > sp.cfg.max_bytes) ok = false;
   hak_unlock(&sp.lock);
   return ok;

@@ -6,7 +6,8 @@
  *   WARM  MADV_FREE'd: the kernel may take the pages when it needs them;
  *   COLD  queued for (or given) MADV_DONTNEED: no resident pages.
  * Bounds: max_bytes of address space (past it the oldest spare is unmapped),
- * hot_bytes of HOT spares (past it the oldest HOT spare is cooled), and
+ * resident_bytes of HOT and WARM spares (past it the oldest of them is
+ * cooled; MADV_FREE'd pages count: they stay resident until reclaimed), and
  * age_ms (older spares are unmapped). Bound enforcement returns work to the
  * caller (hak_spare_work_t) which it does after the lock is dropped; a
  * spare being cooled is out of the pool until the caller puts it back COLD.
@@ -38,7 +39,7 @@ typedef struct hak_spare_node {
 } hak_spare_node_t;
 
 typedef struct hak_spare_cfg {
-  size_t max_bytes, hot_bytes;
+  size_t max_bytes, resident_bytes;
   uint64_t age_ms;
 } hak_spare_cfg_t;
 
@@ -54,8 +55,9 @@ HAK_INTERNAL void hak_spare_configure(const hak_spare_cfg_t *cfg);
 HAK_INTERNAL void hak_spare_put(hak_spare_node_t *node, uint8_t cls, size_t bytes, hak_thermal_t thermal,
                                 uint64_t now, hak_spare_work_t *work);
 
-/* The most recently added spare of class cls, out of the pool, or NULL. */
-HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint64_t now);
+/* The most recently added spare of the smallest class in [cls, max_cls]
+ * that has one, out of the pool, or NULL. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now);
 
 /* Spares older than age_ms into work->unmap (call again while it fills). */
 HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);
@@ -63,7 +65,7 @@ HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);
 HAK_INTERNAL void hak_spare_drain(hak_spare_work_t *work);
 
 HAK_INTERNAL size_t hak_spare_bytes(void);
-HAK_INTERNAL size_t hak_spare_hot_bytes(void);
+HAK_INTERNAL size_t hak_spare_resident_bytes(void);
 HAK_INTERNAL bool hak_spare_is_valid(void);
 
 HAK_INTERNAL void hak_spare_fork_prepare(void);

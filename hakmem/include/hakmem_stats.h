@@ -22,7 +22,15 @@ extern "C" {
   X(large_allocs, "large blocks handed out")                                      \
   X(large_frees, "large blocks freed by the program")                             \
   X(large_bytes_live, "gauge: bytes of live large blocks (requested sizes)")     \
-  X(small_allocs, "allocations below the large threshold")                        \
+  X(small_allocs, "sampled estimate of allocations below the large threshold")    \
+  X(pool_segments, "gauge: pool segments mapped (4 MiB each)")                      \
+  X(os_bytes_mapped_pools, "gauge: bytes mapped for pool segments")                \
+  X(pool_pages_released, "empty pool pages handed to the batch for MADV_DONTNEED") \
+  X(pool_segments_freed, "empty pool segments unmapped")                            \
+  X(remote_frees, "blocks freed by a thread other than their heap's owner")        \
+  X(heaps_created, "per-thread heaps created")                                      \
+  X(heaps_adopted, "heaps of exited threads taken over by another thread")         \
+  X(heaps_abandoned, "heaps given up by exiting threads")                          \
   X(os_maps, "mmap calls that created a large block or segment")                  \
   X(os_unmaps, "munmap calls")                                                     \
   X(os_madvise, "madvise calls of any advice")                                     \
@@ -53,7 +61,8 @@ extern "C" {
   X(realloc_remapped, "large reallocs moved by mremap (no copy)")                  \
   X(realloc_copied, "reallocs that had to copy")                                   \
   X(sites_used, "gauge: call sites in the site table")                             \
-  X(sites_overflow, "allocations whose site did not fit in the site table")
+  X(sites_overflow, "allocations whose site did not fit in the site table")      \
+  X(foreign_frees, "free/realloc of pointers hakmem never handed out (ignored)")
 
 typedef struct hak_stats {
   uint32_t version; /* HAK_STATS_VERSION of the library that filled it */

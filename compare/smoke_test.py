@@ -1,0 +1,132 @@
+"""smoke_test.py — the comparison suite end to end at a tiny scale.
+
+Runs every workload once against glibc and hakmem (MINIMAL and BALANCED)
+through the real runner, then checks: every run is ok, results.json validates
+against results.schema.json, history.jsonl got a line, the HTML report and
+every chart it needs exist and are non-empty. A second run puts a deliberately
+broken allocator (testing/broken_malloc.c) under one workload and checks that
+the failure is reported, not dropped. No timing thresholds.
+
+Runs programs under LD_PRELOAD, so it is tagged replaces_malloc.
+"""
+
+import json
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from compare import runner, schema_check  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class SmokeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="compare-smoke-", dir=os.environ.get("TEST_TMPDIR"))
+        cls.rc = runner.main(["--allocators", "glibc,hakmem-MINIMAL,hakmem-BALANCED", "--scale", "0.01", "--reps", "1",
+                              "--out", cls.tmp, "--quiet", "--timeout", "60"])
+        runs = [d for d in os.listdir(cls.tmp) if d[0].isdigit()]
+        assert len(runs) == 1, runs
+        cls.run_dir = os.path.join(cls.tmp, runs[0])
+        with open(os.path.join(cls.run_dir, "results.json")) as f:
+            cls.doc = json.load(f)
+
+    def test_every_run_ok(self):
+        bad = [(r["workload"], r["allocator"], r["status"], r["message"]) for r in self.doc["runs"] if r["status"] != "ok"]
+        self.assertEqual(bad, [])
+        self.assertEqual(self.rc, 0)
+
+    def test_every_workload_ran(self):
+        ids = {r["workload"] for r in self.doc["runs"]}
+        for w in runner.DEFAULT_WORKLOADS:
+            if w == "scaling":
+                self.assertTrue({"scaling-t1", "scaling-t2", "scaling-t4", "scaling-t8"} <= ids)
+            else:
+                self.assertIn(w, ids)
+        self.assertEqual(len(self.doc["runs"]), len(self.doc["workloads"]) * 3)
+
+    def test_preload_was_active(self):
+        for r in self.doc["runs"]:
+            want = "libc.so" if r["allocator"] == "glibc" else "libhakmem"
+            self.assertIn(want, r["inside"]["malloc_from"], r["allocator"])
+
+    def test_schema_valid(self):
+        errors = schema_check.validate_file(self.doc, schema_check.default_schema_path())
+        self.assertEqual(errors, [])
+
+    def test_schema_catches_errors(self):
+        broken = json.loads(json.dumps(self.doc))
+        del broken["git"]
+        broken["runs"][0]["status"] = "fine"
+        errors = schema_check.validate_file(broken, schema_check.default_schema_path())
+        self.assertTrue(any("git" in e for e in errors), errors)
+        self.assertTrue(any("fine" in e for e in errors), errors)
+
+    def test_history_appended(self):
+        with open(os.path.join(self.tmp, "history.jsonl")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["run_id"], self.doc["run_id"])
+
+    def test_text_report_has_vm_rows(self):
+        with open(os.path.join(self.run_dir, "report.txt")) as f:
+            text = f.read()
+        self.assertRegex(text, r"\| vm +\|")
+        self.assertRegex(text, r"\| hakmem-MINIMAL +\|")
+        self.assertRegex(text, r"\| hakmem-BALANCED +\|")
+        self.assertIn("VM speedup hakmem BALANCED vs MINIMAL", text)
+
+    def test_html_and_charts(self):
+        report = os.path.join(self.run_dir, "report")
+        index = os.path.join(report, "index.html")
+        self.assertGreater(os.path.getsize(index), 1000)
+        with open(index) as f:
+            page = f.read()
+        self.assertNotIn("http://", page.replace("http://json-schema", ""))
+        self.assertNotIn("https://", page)
+        self.assertNotIn("<script", page)
+        self.assertNotIn("Chart errors", page)
+        srcs = re.findall(r'<img src="([^"]+)"', page)
+        expected = {"charts/bars-%s.png" % w for w in runner.DEFAULT_WORKLOADS if w != "scaling"}
+        expected |= {"charts/speedup-minimal-vs-balanced.png", "charts/rss.png", "charts/faults.png",
+                     "charts/scaling.png", "charts/history.png", "charts/history-vm.png"}
+        self.assertEqual(set(srcs), expected)
+        for s in srcs:
+            path = os.path.join(report, s)
+            self.assertTrue(os.path.exists(path), s)
+            self.assertGreater(os.path.getsize(path), 0, s)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", s)
+        self.assertGreater(os.path.getsize(os.path.join(report, "results.json")), 0)
+
+
+class BrokenAllocatorTest(unittest.TestCase):
+    def test_failure_is_reported(self):
+        lib = os.path.join(HERE, "testing", "libbroken_malloc.so")
+        out = tempfile.mkdtemp(prefix="compare-broken-", dir=os.environ.get("TEST_TMPDIR"))
+        rc = runner.main(["--allocators", "glibc,broken=" + lib, "--workloads", "json,small", "--scale", "0.01",
+                          "--reps", "2", "--out", out, "--quiet", "--no-history"])
+        self.assertEqual(rc, 1)
+        run_dir = [os.path.join(out, d) for d in os.listdir(out) if d[0].isdigit()][0]
+        with open(os.path.join(run_dir, "results.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(schema_check.validate_file(doc, schema_check.default_schema_path()), [])
+        by = {(r["workload"], r["allocator"]): r for r in doc["results"]}
+        for w in ("json", "small"):
+            self.assertEqual(by[(w, "glibc")]["status"], "ok")
+            self.assertEqual(by[(w, "broken")]["status"], "failed")
+            self.assertEqual(by[(w, "broken")]["n_failed"], 2)
+            self.assertIn(by[(w, "broken")]["failures"][0]["status"], ("check_failed", "crash"))
+        with open(os.path.join(run_dir, "report", "index.html")) as f:
+            self.assertIn("FAILED", f.read())
+        with open(os.path.join(run_dir, "report.txt")) as f:
+            self.assertIn("FAIL(", f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()

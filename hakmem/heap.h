@@ -1,0 +1,109 @@
+/* heap.h — per-thread heaps: the small/mid pools' allocation and free
+ * (layer L5).
+ *
+ * Each thread that allocates gets a heap (a heap of an exited thread is
+ * reused first). A heap owns segments (segment.h); for each size class it
+ * has a queue of ACTIVE pages and a current page. The owner's malloc pops the
+ * current page's LIFO free list, its free pushes onto the block's page: no
+ * lock, no atomic read-modify-write. A block freed by another thread is
+ * pushed (one CAS) onto its heap's remote list, which the owner drains on
+ * its slow path; a heap whose thread exited is drained and trimmed by the
+ * slow paths of live threads until a new thread takes it over, so a dead
+ * thread's memory is neither lost nor kept.
+ *
+ * Empty pages go back to their segment and, after HAKMEM_POOL_RELEASE_MS,
+ * to the OS through the batch madvise queue; a segment empty that long is
+ * unmapped (one empty segment per kind is kept). fork(): the child takes
+ * over every heap of the threads it did not inherit.
+ *
+ * The fast paths below are the whole story for most calls; everything else
+ * is in heap.c.
+ */
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/check.h"
+#include "hakmem/config.h"
+#include "hakmem/segment.h"
+#include "hakmem/sizeclass.h"
+
+typedef struct hak_heap {
+  hak_page_t *current[HAK_CLASSES]; /* page the fast path pops from (never NULL) */
+  hak_page_t *queue[HAK_CLASSES];   /* ACTIVE pages of each class */
+  _Atomic(hak_block_t *) remote;    /* blocks freed by other threads */
+  hak_segment_t *segments[HAK_PAGE_KINDS];
+  struct hak_heap *next_all;        /* every heap ever made (under the heaps lock) */
+  struct hak_heap *next_abandoned;  /* while abandoned (under the heaps lock) */
+  bool abandoned;                   /* (under the heaps lock) */
+  uint32_t slow_calls;
+  uint64_t last_maintenance;
+} hak_heap_t;
+
+HAK_INTERNAL extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
+
+HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
+HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *page);
+HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *page, void *p);
+HAK_INTERNAL __attribute__((noreturn, cold)) void hak_heap_double_free(void *p);
+
+/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure. */
+HAK_INLINE void *hak_heap_alloc(size_t size) {
+  hak_heap_t *h = hak_tls_heap;
+  if (HAK_LIKELY(h != NULL)) {
+    hak_page_t *pg = h->current[hak_size_class(size)];
+    hak_block_t *b = pg->free;
+    if (HAK_LIKELY(b != NULL)) {
+      pg->free = b->next;
+      pg->used++;
+      return (void *)b;
+    }
+  }
+  return hak_heap_alloc_slow(size);
+}
+
+/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT). */
+HAK_INLINE void hak_heap_free(void *p) {
+  hak_segment_t *seg = hak_segment_of(p);
+  hak_page_t *pg = hak_page_of(seg, p);
+  if (HAK_LIKELY(seg->heap == hak_tls_heap && !atomic_load_explicit(&pg->aligned, memory_order_relaxed))) {
+    hak_block_t *b = (hak_block_t *)p;
+    if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);  // the cheap check glibc makes too
+    b->next = pg->free;
+    pg->free = b;
+    if (HAK_UNLIKELY(--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE)) {
+      // An emptied current page stays (alloc/free pairs must not thrash);
+      // maintenance stamps and retires it later.
+      if (pg->used == 0 && pg->state == HAK_PAGE_ACTIVE && seg->heap->current[pg->cls] == pg) pg->empty_since = 0;
+      else hak_heap_free_slow(seg, pg);
+    }
+    return;
+  }
+  hak_heap_free_remote(seg, pg, p);
+}
+
+/* Over-aligned request (align a power of two > 16, size + align within the
+ * pools). */
+HAK_INTERNAL void *hak_heap_aligned(size_t align, size_t size);
+/* Bytes usable from p to the end of its block. */
+HAK_INTERNAL size_t hak_heap_usable(const void *p);
+
+/* Create the thread-exit key; called once by hak_init. */
+HAK_INTERNAL void hak_heap_global_init(void);
+/* Drain, release empty pages now, unmap empty segments: this thread's heap
+ * and every abandoned one. Returns bytes unmapped. */
+HAK_INTERNAL size_t hak_heap_trim(void);
+
+/* Walker for tests: this thread's heap (queues, current pages, every
+ * segment and page). True when there is no heap. */
+HAK_INTERNAL bool hak_heap_is_valid(void);
+
+HAK_INTERNAL void hak_heap_fork_prepare(void);
+HAK_INTERNAL void hak_heap_fork_parent(void);
+HAK_INTERNAL void hak_heap_fork_child(void);
+
+#endif /* HAK_HEAP_H */

@@ -1,0 +1,387 @@
+/* evo.c — the per-site lifecycle LEARN -> FROZEN -> CANARY (layer L4).
+ * Every rule is stated in evo.h; this file implements them in the order
+ * the header lists them. Pure: the clock and costs come in as arguments. */
+#include "hakmem/policy/evo.h"
+
+#include "hakmem/check.h"
+#include "hakmem/log.h"
+
+const char *const hak_evo_mode_names[] = {"auto", "learn", "frozen", "off", NULL};
+const char *const hak_evo_state_names[] = {"LEARN", "FROZEN", "CANARY", "OFF"};
+const char *const hak_evo_reason_names[] = {"start", "stable", "worse", "drift", "won", "lost"};
+
+hak_evo_config_t hak_evo_config_default(void) {
+  return (hak_evo_config_t){
+      .mode = HAK_EVO_MODE_AUTO,
+      .learner = HAK_EVO_UCB1,
+      .sets = 0,
+      .initial_threshold = 256u << 10,
+      .window_ops = 10000,
+      .window_ns = 2000000000ull,
+      .min_learn_ns = 10000000000ull,
+      .min_learn_windows = 0,
+      .stable_tol = 0.01,
+      .stable_windows = 3,
+      .worsen = 0.20,
+      .worsen_windows = 3,
+      .drift = HAK_DIST_DRIFT,
+      .drift_min_count = 64,
+      .canary_windows = 3,
+      .canary_challengers = 2,
+      .canary_margin = 0.05,
+      .canary_min_ops = 50,
+      .seed = 0x68616b6d656d21ull,
+      .ucb1 = HAK_UCB1_CONFIG_DEFAULT,
+      .elo = HAK_ELO_CONFIG_DEFAULT,
+  };
+}
+
+// --- the learner, whichever it is ---------------------------------------------
+
+static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
+
+unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm) {
+  return is_elo(s) ? s->l.elo.arm[arm] : s->l.ucb1.arm[arm];
+}
+
+static unsigned learner_incumbent(const hak_evo_site_t *s) {
+  return is_elo(s) ? hak_elo_leader(&s->l.elo) : s->l.ucb1.incumbent;
+}
+
+static unsigned learner_select(hak_evo_site_t *s) {
+  return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1);
+}
+
+static bool learner_settled(const hak_evo_site_t *s) {
+  if (is_elo(s)) return hak_elo_settled(&s->l.elo);
+  for (unsigned i = 0; i < s->l.ucb1.n; i++)
+    if (s->l.ucb1.pulls[i] < 2) return false;
+  return true;
+}
+
+static void learner_rank(const hak_evo_site_t *s, uint8_t *order) {
+  if (is_elo(s)) hak_elo_rank(&s->l.elo, order);
+  else hak_ucb1_rank(&s->l.ucb1, order);
+}
+
+static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double cpu, double faults_per_op,
+                           double bytes) {
+  if (is_elo(s)) {
+    hak_elo_metrics_t m = {cpu, faults_per_op, bytes};
+    hak_elo_update(&s->l.elo, arm, ops, &m);
+  } else {
+    hak_ucb1_update(&s->l.ucb1, arm, cpu);
+  }
+}
+
+// --- bookkeeping ----------------------------------------------------------------
+
+static double clean_cost(double c) { return c >= 0 && c < 1e300 ? c : 0.0; }
+
+static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm) {
+  return hak_strategy_info[hak_evo_arm_strategy(s, arm)].policy;
+}
+
+static void log_event(hak_evo_site_t *s, hak_evo_state_t from, hak_evo_state_t to, hak_evo_reason_t why) {
+  hak_evo_event_t *ev = &s->history[s->history_len % HAK_EVO_HISTORY];
+  *ev = (hak_evo_event_t){.window = s->window, .from = (uint8_t)from, .to = (uint8_t)to, .reason = (uint8_t)why,
+                          .strategy = (uint8_t)hak_evo_arm_strategy(s, s->cur)};
+  s->history_len++;
+}
+
+static void set_state(hak_evo_site_t *s, hak_evo_state_t to, hak_evo_reason_t why, uint64_t now_ns) {
+  hak_evo_state_t from = (hak_evo_state_t)s->state;
+  s->state = (uint8_t)to;
+  s->state_start_ns = now_ns;
+  s->state_start_window = s->window;
+  log_event(s, from, to, why);
+}
+
+static void reset_p99(hak_evo_site_t *s) {
+  hak_p2_init(&s->p99, 0.99);
+  s->last_p99 = 0;
+  s->inc_windows = 0;
+  s->stable = 0;
+}
+
+/* One window's cost into the running p99; counts stable windows. */
+static void feed_p99(hak_evo_site_t *s, double c) {
+  hak_p2_add(&s->p99, c);
+  double v = hak_p2_value(&s->p99);
+  if (s->inc_windows > 0) {
+    double diff = v > s->last_p99 ? v - s->last_p99 : s->last_p99 - v;
+    bool ok = s->last_p99 > 0 ? diff <= s->cfg->stable_tol * s->last_p99 : diff == 0;
+    s->stable = ok ? s->stable + 1 : 0;
+  }
+  s->last_p99 = v;
+  s->inc_windows++;
+}
+
+static void add_hist(uint64_t *dst, const uint64_t *src) {
+  if (!src) return;
+  for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++) dst[b] += src[b];
+}
+
+void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt, uint64_t now_ns) {
+  HAK_CHECK(cfg != NULL, "evo: no config");
+  __builtin_memset(s, 0, sizeof *s);
+  s->cfg = cfg;
+  uint32_t sets = cfg->sets ? cfg->sets : cfg->learner == HAK_EVO_ELO ? HAK_STRAT_SET_ELO : HAK_STRAT_SET_UCB1;
+  uint8_t arms[HAK_STRATEGY_MAX];
+  unsigned n = hak_strategy_set(sets, arms, HAK_STRATEGY_MAX);
+  HAK_CHECK(n >= 1 && n <= HAK_STRATEGY_MAX, "evo: the candidate sets select no strategy");
+  int first = hak_strategy_nearest(cfg->initial_threshold, sets);
+  unsigned initial = 0;
+  for (unsigned i = 0; i < n; i++)
+    if (arms[i] == (uint8_t)first) initial = i;
+  s->n_arms = (uint8_t)n;
+  if (cfg->learner == HAK_EVO_ELO) {
+    hak_elo_init(&s->l.elo, arms, n, &cfg->elo, cfg->seed ^ (salt * 0x9e3779b97f4a7c15ull));
+  } else {
+    hak_ucb1_init(&s->l.ucb1, arms, n, initial, &cfg->ucb1);
+  }
+  reset_p99(s);
+  s->window_start_ns = now_ns;
+  s->cur = s->incumbent = (uint8_t)initial;
+  hak_evo_state_t st = cfg->mode == HAK_EVO_MODE_OFF ? HAK_EVO_OFF
+                       : cfg->mode == HAK_EVO_MODE_FROZEN ? HAK_EVO_FROZEN
+                                                          : HAK_EVO_LEARN;
+  if (st == HAK_EVO_LEARN) s->cur = (uint8_t)learner_select(s);
+  if (st == HAK_EVO_FROZEN) s->baseline_pending = 1;
+  s->state = (uint8_t)st;
+  set_state(s, st, HAK_EVO_R_START, now_ns);
+  s->policy = record_of(s, s->cur);
+}
+
+bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns) {
+  if (s->state == HAK_EVO_OFF) return false;
+  return ops_in_window >= s->cfg->window_ops || now_ns - s->window_start_ns >= s->cfg->window_ns;
+}
+
+unsigned hak_evo_strategy(const hak_evo_site_t *s) { return hak_evo_arm_strategy(s, s->cur); }
+
+// --- LEARN ------------------------------------------------------------------------
+
+static double per_op(int64_t count, uint64_t ops) { return count < 0 ? -1.0 : (double)count / (double)ops; }
+
+static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64_t now_ns) {
+  s->cur = (uint8_t)arm;
+  s->worse = 0;
+  set_state(s, HAK_EVO_FROZEN, why, now_ns);
+  s->policy = record_of(s, arm);
+}
+
+static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
+  const hak_evo_config_t *cfg = s->cfg;
+  unsigned played = s->cur;
+  learner_update(s, played, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
+                 ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
+  unsigned inc = learner_incumbent(s);
+  if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
+  if (played == inc) feed_p99(s, c);
+  add_hist(s->new_hist, ws->hist);
+
+  bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) && s->stable >= cfg->stable_windows &&
+               s->window - s->state_start_window >= cfg->min_learn_windows &&
+               now_ns - s->state_start_ns >= cfg->min_learn_ns;
+  if (ready) {
+    __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
+    s->baseline = hak_p2_value(&s->p99);
+    s->baseline_pending = 0;
+    freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
+    return;
+  }
+  s->cur = (uint8_t)learner_select(s);
+  s->policy = record_of(s, s->cur);
+}
+
+// --- CANARY -------------------------------------------------------------------------
+
+/* The tried-th arm in the learner's order, skipping the one in force. */
+static unsigned pick_challenger(const hak_evo_site_t *s, unsigned tried) {
+  uint8_t order[HAK_STRATEGY_MAX];
+  learner_rank(s, order);
+  unsigned k = 0;
+  for (unsigned r = 0; r < s->n_arms; r++) {
+    if (order[r] == s->cur) continue;
+    if (k++ == tried) return order[r];
+  }
+  return s->cur;
+}
+
+static void begin_trial(hak_evo_site_t *s) {
+  s->challenger = (uint8_t)pick_challenger(s, s->tried);
+  s->canary_done = 0;
+  __builtin_memset(s->acc, 0, sizeof s->acc);
+  __builtin_memset(s->acc_known, 0, sizeof s->acc_known);
+  s->policy = record_of(s, s->cur);
+  s->policy.canary = (uint8_t)(1 + hak_evo_arm_strategy(s, s->challenger));
+}
+
+static void start_canary(hak_evo_site_t *s, hak_evo_reason_t why, uint64_t now_ns) {
+  if (s->n_arms < 2) return;
+  if (why == HAK_EVO_R_DRIFT) s->drifts++;
+  s->canaries++;
+  s->tried = 0;
+  s->worse = 0;
+  __builtin_memset(s->new_hist, 0, sizeof s->new_hist);
+  set_state(s, HAK_EVO_CANARY, why, now_ns);
+  begin_trial(s);
+}
+
+static void accumulate(double *acc, double *known, const hak_evo_obs_t *o) {
+  if (o->ops == 0) return;
+  acc[0] += (double)o->ops;
+  acc[1] += (double)o->ops * clean_cost(o->cpu_per_op);
+  if (o->faults >= 0) acc[2] += (double)o->faults, known[0] += (double)o->ops;
+  if (o->bytes_mapped >= 0) acc[3] += (double)o->bytes_mapped * (double)o->ops, known[1] += (double)o->ops;
+}
+
+/* Mean metrics of one side of the trial; -1 where unknown. */
+static hak_elo_metrics_t trial_mean(const hak_evo_site_t *s, int side) {
+  const double *a = s->acc[side], *k = s->acc_known[side];
+  hak_elo_metrics_t m = {a[0] > 0 ? a[1] / a[0] : 0.0, k[0] > 0 ? a[2] / k[0] : -1.0, k[1] > 0 ? a[3] / k[1] : -1.0};
+  return m;
+}
+
+static void end_canary(hak_evo_site_t *s, hak_evo_reason_t why, uint64_t now_ns) {
+  if (why == HAK_EVO_R_WON) s->cur = s->challenger, s->adoptions++;
+  else s->rollbacks++;
+  if (hak_dist_total(s->new_hist)) __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
+  reset_p99(s);
+  s->baseline_pending = 1;
+  freeze(s, s->cur, why, now_ns);
+}
+
+static void canary_window(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns) {
+  const hak_evo_config_t *cfg = s->cfg;
+  accumulate(s->acc[0], s->acc_known[0], &ws->main);
+  accumulate(s->acc[1], s->acc_known[1], &ws->canary);
+  add_hist(s->new_hist, ws->hist);
+  s->canary_done++;
+  bool enough = s->acc[1][0] >= (double)cfg->canary_min_ops;
+  if (s->canary_done < cfg->canary_windows || (!enough && s->canary_done < 3 * cfg->canary_windows)) return;
+
+  hak_elo_metrics_t inc = trial_mean(s, 0), ch = trial_mean(s, 1);
+  bool won = false;
+  if (enough && s->acc[0][0] > 0) {
+    if (is_elo(s)) won = hak_elo_pair_score(&cfg->elo, &ch, &inc) <= -cfg->canary_margin;
+    else won = ch.cpu <= (1.0 - cfg->canary_margin) * inc.cpu;
+    // What the trial measured also teaches the learner (for the next canary's order).
+    learner_update(s, s->challenger, (uint64_t)s->acc[1][0], ch.cpu, ch.faults, ch.bytes);
+    learner_update(s, s->cur, (uint64_t)s->acc[0][0], inc.cpu, inc.faults, inc.bytes);
+  }
+  if (won) {
+    end_canary(s, HAK_EVO_R_WON, now_ns);
+    return;
+  }
+  s->tried++;
+  if (s->tried < cfg->canary_challengers && s->tried + 1u < s->n_arms) {
+    begin_trial(s);
+    return;
+  }
+  end_canary(s, HAK_EVO_R_LOST, now_ns);
+}
+
+// --- FROZEN -----------------------------------------------------------------------------
+
+static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
+  const hak_evo_config_t *cfg = s->cfg;
+  feed_p99(s, c);
+  if (cfg->mode == HAK_EVO_MODE_FROZEN) return;  // pinned: record only
+  if (s->baseline_pending) {
+    if (s->inc_windows >= cfg->stable_windows) s->baseline = hak_p2_value(&s->p99), s->baseline_pending = 0;
+  } else {
+    s->worse = c >= (1.0 + cfg->worsen) * s->baseline ? s->worse + 1 : 0;
+  }
+  if (ws->hist && hak_dist_total(ws->hist) >= cfg->drift_min_count) {
+    if (!hak_dist_total(s->ref_hist)) __builtin_memcpy(s->ref_hist, ws->hist, sizeof s->ref_hist);
+    else if (hak_dist_drifted(s->ref_hist, ws->hist, cfg->drift)) {
+      start_canary(s, HAK_EVO_R_DRIFT, now_ns);
+      return;
+    }
+  }
+  if (s->worse >= cfg->worsen_windows) start_canary(s, HAK_EVO_R_WORSE, now_ns);
+}
+
+bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns) {
+  if (s->state == HAK_EVO_OFF) return false;
+  s->window_start_ns = now_ns;
+  if (ws->main.ops == 0) return false;
+  hak_policy_t before = s->policy;
+  double c = clean_cost(ws->main.cpu_per_op);
+  s->window++;
+  switch ((hak_evo_state_t)s->state) {
+    case HAK_EVO_LEARN: learn_window(s, ws, c, now_ns); break;
+    case HAK_EVO_FROZEN: frozen_window(s, ws, c, now_ns); break;
+    case HAK_EVO_CANARY: canary_window(s, ws, now_ns); break;
+    case HAK_EVO_OFF: break;
+  }
+  return hak_policy_to_word(before) != hak_policy_to_word(s->policy);
+}
+
+bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) {
+  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
+  if (i >= kept) return false;
+  *out = s->history[(s->history_len - 1 - i) % HAK_EVO_HISTORY];
+  return true;
+}
+
+// --- JSON ------------------------------------------------------------------------------
+
+static unsigned long long round_u(double x) {
+  if (!(x > 0)) return 0;
+  if (x >= 1.8e19) return 18000000000000000000ull;
+  return (unsigned long long)(x + 0.5);
+}
+
+static long long round_i(double x) {
+  if (!(x == x)) return 0;
+  if (x > 9e18) return 9000000000000000000ll;
+  if (x < -9e18) return -9000000000000000000ll;
+  return (long long)(x < 0 ? x - 0.5 : x + 0.5);
+}
+
+size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s) {
+  hak_buf_t b;
+  hak_buf_init(&b, buf, cap);
+  const hak_evo_config_t *cfg = s->cfg;
+  hak_buf_printf(&b, "{\"state\":\"%s\",\"mode\":\"%s\",\"learner\":\"%s\",\"strategy\":\"%s\",\"challenger\":",
+                 hak_evo_state_names[s->state], hak_evo_mode_names[cfg->mode], is_elo(s) ? "elo" : "ucb1",
+                 hak_strategy_info[hak_evo_strategy(s)].name);
+  if (s->state == HAK_EVO_CANARY)
+    hak_buf_printf(&b, "\"%s\"", hak_strategy_info[hak_evo_arm_strategy(s, s->challenger)].name);
+  else hak_buf_puts(&b, "null");
+  hak_buf_printf(&b, ",\"window\":%llu,\"p99\":%llu,\"baseline\":%llu", (unsigned long long)s->window,
+                 round_u(hak_p2_value(&s->p99)), round_u(s->baseline));
+  hak_buf_printf(&b, ",\"counts\":{\"drifts\":%u,\"canaries\":%u,\"adoptions\":%u,\"rollbacks\":%u}", s->drifts,
+                 s->canaries, s->adoptions, s->rollbacks);
+  hak_buf_puts(&b, ",\"ratings\":[");
+  uint8_t order[HAK_STRATEGY_MAX];
+  learner_rank(s, order);
+  for (unsigned r = 0; r < s->n_arms; r++) {
+    unsigned a = order[r];
+    unsigned long long n, mean;
+    long long rating;
+    unsigned alive;
+    if (is_elo(s)) {
+      n = s->l.elo.batches[a], mean = round_u(hak_elo_mean(&s->l.elo, a).cpu);
+      rating = round_i(s->l.elo.rating[a]), alive = s->l.elo.alive[a];
+    } else {
+      n = s->l.ucb1.pulls[a], mean = round_u(hak_ucb1_mean(&s->l.ucb1, a)), rating = 0, alive = 1;
+    }
+    hak_buf_printf(&b, "%s{\"name\":\"%s\",\"n\":%llu,\"mean\":%llu,\"rating\":%lld,\"alive\":%u}", r ? "," : "",
+                   hak_strategy_info[hak_evo_arm_strategy(s, a)].name, n, mean, rating, alive);
+  }
+  hak_buf_puts(&b, "],\"history\":[");
+  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
+  for (unsigned i = kept; i-- > 0;) {
+    hak_evo_event_t ev;
+    hak_evo_history(s, i, &ev);
+    hak_buf_printf(&b, "%s{\"window\":%llu,\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\",\"strategy\":\"%s\"}",
+                   i + 1 == kept ? "" : ",", (unsigned long long)ev.window, hak_evo_state_names[ev.from],
+                   hak_evo_state_names[ev.to], hak_evo_reason_names[ev.reason], hak_strategy_info[ev.strategy].name);
+  }
+  hak_buf_puts(&b, "]}");
+  return hak_buf_finish(&b);
+}

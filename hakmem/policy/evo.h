@@ -1,0 +1,220 @@
+/* evo.h — the per-site learning lifecycle LEARN -> FROZEN -> CANARY (layer L4).
+ *
+ * Pure decision code: the caller (the front door, L5) owns the clock, the
+ * cost signals and the storage; nothing here allocates, makes a syscall or
+ * keeps a global. One hak_evo_site_t per call site; the caller serialises
+ * calls per site (they run on a slow path or an epoch tick, never per
+ * allocation). The config is read-only and must outlive the sites.
+ *
+ * ---- what the allocator does ----------------------------------------------
+ *  fast path   reads the site's hak_policy_t (strategy.h; 8 bytes) and
+ *              nothing else. In LEARN, FROZEN and OFF the record is used as
+ *              is. Only when record.canary != 0 (CANARY) does it also need a
+ *              per-site op counter: hak_policy_route(record, op) picks the
+ *              challenger for every 20th op, and the op's cost counts in
+ *              window_stats.canary instead of window_stats.main.
+ *  boundary    when hak_evo_window_due(site, ops_in_window, now_ns) says so
+ *              (10,000 ops or 2 s; checked on a slow path or epoch tick),
+ *              call hak_evo_window_end(site, &ws, now_ns) with
+ *                ws.main    ops, CPU cost per op, page-fault delta, bytes
+ *                           mapped (for CANARY: the ops NOT routed to the
+ *                           challenger; otherwise all of them);
+ *                ws.canary  the same for challenger-routed ops (CANARY only;
+ *                           -1 for faults/bytes that cannot be attributed);
+ *                ws.hist    the site's size-class counts of THIS window
+ *                           (HAK_DIST_BUCKETS log2 buckets, site.h's), or NULL.
+ *              When it returns true, republish site->policy (e.g. one
+ *              relaxed store of hak_policy_to_word(site->policy)).
+ *  OFF         (HAKMEM_EVO=off) window_end does nothing; the front door
+ *              need not call it. The record holds the initial strategy.
+ *
+ * ---- the signals ----------------------------------------------------------
+ *  Window cost c = main.cpu_per_op (lower is better). "p99 cost" is a P²
+ *  p99 (p2.h) over the window costs of the strategy in force: in LEARN over
+ *  the learner's incumbent's windows since it became incumbent, in FROZEN
+ *  over the windows since freezing. ELO also uses faults per op and bytes
+ *  mapped (elo.h); UCB1 uses c only.
+ *
+ * ---- transitions (defaults in hak_evo_config_default) ----------------------
+ *  LEARN -> FROZEN  (mode AUTO only) the incumbent's running p99 changed by
+ *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
+ *      the learner is settled (UCB1: every arm played twice; ELO: culled to
+ *      its final survivors), and LEARN lasted >= min_learn_windows windows
+ *      and >= min_learn_ns (10 s). Freezes the incumbent; the baseline is
+ *      that p99; the reference size-class histogram is the sum of LEARN's.
+ *      In LEARN the record is the arm the learner plays this window.
+ *  FROZEN -> CANARY  three windows in a row (worsen_windows) each cost
+ *      >= 1.2 x baseline (worsen: every one above 120% of what was the p99),
+ *      or one window's histogram (>= drift_min_count requests) is at total
+ *      variation distance >= 0.25 from the reference (dist.h). After a
+ *      canary the baseline is re-measured: the first stable_windows windows
+ *      of FROZEN only build it (running p99), and do not count as worse.
+ *  CANARY  challengers are tried in the learner's order (best first, the
+ *      frozen one skipped), at most canary_challengers of them, each for
+ *      canary_windows (3) windows on 1 op in 20 (5%). A challenger WINS when,
+ *      over its windows (and >= canary_min_ops of its ops), its cost is
+ *      below the incumbent's by >= canary_margin (5%): UCB1 compares CPU per
+ *      op, ELO the weighted pair score d (elo.h) < -margin. Both sides'
+ *      results also feed the learner. CANARY -> FROZEN: on a win with the
+ *      challenger (reason "won"); when all lose, with the old strategy
+ *      (reason "lost": rollback). Either way the reference histogram becomes
+ *      the canary windows' and the baseline is re-measured.
+ *
+ * ---- HAKMEM_EVO modes --------------------------------------------------------
+ *  AUTO    LEARN, then FROZEN <-> CANARY as above.
+ *  LEARN   LEARN forever (never freezes; research and tests).
+ *  FROZEN  starts FROZEN on the initial strategy and stays there: windows are
+ *          only recorded (p99 for stats); no learning, no canary.
+ *  OFF     state OFF on the initial strategy; window_end is a no-op.
+ *
+ * History: the last HAK_EVO_HISTORY transitions (from, to, window, reason,
+ * strategy after) in a ring, for the stats JSON (hak_evo_to_json).
+ */
+#ifndef HAK_POLICY_EVO_H
+#define HAK_POLICY_EVO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/config.h"
+#include "hakmem/policy/dist.h"
+#include "hakmem/policy/elo.h"
+#include "hakmem/policy/p2.h"
+#include "hakmem/policy/strategy.h"
+#include "hakmem/policy/ucb1.h"
+
+typedef enum hak_evo_mode { HAK_EVO_MODE_AUTO, HAK_EVO_MODE_LEARN, HAK_EVO_MODE_FROZEN, HAK_EVO_MODE_OFF } hak_evo_mode_t;
+typedef enum hak_evo_state { HAK_EVO_LEARN, HAK_EVO_FROZEN, HAK_EVO_CANARY, HAK_EVO_OFF } hak_evo_state_t;
+typedef enum hak_evo_learner { HAK_EVO_UCB1, HAK_EVO_ELO } hak_evo_learner_t;
+typedef enum hak_evo_reason {
+  HAK_EVO_R_START,  /* the first state */
+  HAK_EVO_R_STABLE, /* LEARN -> FROZEN: p99 stable */
+  HAK_EVO_R_WORSE,  /* FROZEN -> CANARY: p99 worsened */
+  HAK_EVO_R_DRIFT,  /* FROZEN -> CANARY: size classes moved */
+  HAK_EVO_R_WON,    /* CANARY -> FROZEN: challenger adopted */
+  HAK_EVO_R_LOST    /* CANARY -> FROZEN: rolled back */
+} hak_evo_reason_t;
+
+/* Names for HAKMEM_EVO values and JSON ("auto", ...; "LEARN", ...; "stable", ...). */
+HAK_INTERNAL extern const char *const hak_evo_mode_names[];   /* NULL-terminated */
+HAK_INTERNAL extern const char *const hak_evo_state_names[];
+HAK_INTERNAL extern const char *const hak_evo_reason_names[];
+
+#define HAK_EVO_HISTORY 8u
+
+typedef struct hak_evo_config {
+  hak_evo_mode_t mode;          /* AUTO */
+  hak_evo_learner_t learner;    /* UCB1 */
+  uint32_t sets;                /* candidate rows (HAK_STRAT_SET_*); 0: the learner's own set */
+  uint64_t initial_threshold;   /* start on the candidate nearest this (256 KiB) */
+  uint64_t window_ops;          /* a window ends after this many ops ... (10,000) */
+  uint64_t window_ns;           /* ... or this long (2 s) */
+  uint64_t min_learn_ns;        /* LEARN lasts at least this long (10 s) */
+  uint32_t min_learn_windows;   /* ... and this many windows (0) */
+  double stable_tol;            /* 0.01 */
+  uint32_t stable_windows;      /* 3 */
+  double worsen;                /* 0.20 */
+  uint32_t worsen_windows;      /* 3 */
+  double drift;                 /* HAK_DIST_DRIFT (0.25) */
+  uint64_t drift_min_count;     /* a window's histogram needs this many requests to judge (64) */
+  uint32_t canary_windows;      /* windows per challenger (3) */
+  uint32_t canary_challengers;  /* challengers per CANARY (2) */
+  double canary_margin;         /* 0.05 */
+  uint64_t canary_min_ops;      /* challenger ops needed for a verdict (50) */
+  uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
+  hak_ucb1_config_t ucb1;
+  hak_elo_config_t elo;
+} hak_evo_config_t;
+
+HAK_INTERNAL hak_evo_config_t hak_evo_config_default(void);
+
+/* The part of a window's ops routed to one strategy. -1 = unknown. */
+typedef struct hak_evo_obs {
+  uint64_t ops;         /* operations */
+  double cpu_per_op;    /* CPU cost per operation, any fixed unit (e.g. cycles) */
+  int64_t faults;       /* page faults during the window, or -1 */
+  int64_t bytes_mapped; /* bytes the site has mapped at window end, or -1 */
+} hak_evo_obs_t;
+
+typedef struct hak_window_stats {
+  hak_evo_obs_t main;   /* all ops, or in CANARY the incumbent's */
+  hak_evo_obs_t canary; /* CANARY only: the challenger's ops */
+  const uint64_t *hist; /* HAK_DIST_BUCKETS counts of this window's sizes, or NULL */
+} hak_window_stats_t;
+
+typedef struct hak_evo_event {
+  uint64_t window;  /* windows ended before the transition */
+  uint8_t from, to; /* hak_evo_state_t */
+  uint8_t reason;   /* hak_evo_reason_t */
+  uint8_t strategy; /* strategy row in force after it */
+} hak_evo_event_t;
+
+typedef struct hak_evo_site {
+  hak_policy_t policy;          /* THE record the fast path reads */
+  uint8_t state;                /* hak_evo_state_t */
+  uint8_t cur;                  /* arm in force (index into the learner's arms) */
+  uint8_t challenger;           /* CANARY: the arm on trial */
+  uint8_t tried;                /* CANARY: challengers tried so far */
+  uint8_t baseline_pending;     /* FROZEN: baseline still being measured */
+  uint8_t incumbent;            /* LEARN: the learner's incumbent last window */
+  uint8_t n_arms;
+  const hak_evo_config_t *cfg;
+  uint64_t window;              /* windows ended */
+  uint64_t window_start_ns;
+  uint64_t state_start_ns;
+  uint64_t state_start_window;
+  hak_p2_t p99;                 /* running p99 of the cost in force */
+  double last_p99;              /* its value one window earlier */
+  uint32_t inc_windows;         /* windows fed to p99 */
+  uint32_t stable;              /* consecutive windows with |dp99| <= tol */
+  uint32_t worse;               /* consecutive windows >= (1 + worsen) * baseline */
+  double baseline;              /* FROZEN's reference p99 */
+  uint32_t canary_done;         /* windows of the current challenger */
+  double acc[2][4];             /* CANARY sums: [incumbent, challenger] x {ops, ops*cpu, faults, bytes} */
+  double acc_known[2][2];       /* ... windows with known faults, bytes */
+  uint64_t ref_hist[HAK_DIST_BUCKETS]; /* the distribution the strategy was chosen on */
+  uint64_t new_hist[HAK_DIST_BUCKETS]; /* LEARN / CANARY: gathering the next reference */
+  uint32_t drifts, canaries, adoptions, rollbacks;
+  hak_evo_event_t history[HAK_EVO_HISTORY];
+  uint32_t history_len;         /* events ever recorded (the ring keeps the last 8) */
+  union {
+    hak_ucb1_t ucb1;
+    hak_elo_t elo;
+  } l;
+} hak_evo_site_t;
+
+/* Start a site at now_ns. salt (e.g. the site id) varies ELO's random
+ * stream between sites. */
+HAK_INTERNAL void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt, uint64_t now_ns);
+
+/* True when the current window should end: ops_in_window >= window_ops or
+ * now_ns - (start of the window) >= window_ns. */
+HAK_INTERNAL bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns);
+
+/* End the current window with its stats; may change state and policy.
+ * Returns true when s->policy changed (republish it). A window with
+ * main.ops == 0 only restarts the window clock. */
+HAK_INTERNAL bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns);
+
+/* The strategy row in force (FROZEN/OFF: the frozen one; LEARN: the one
+ * played this window; CANARY: the incumbent). */
+HAK_INTERNAL unsigned hak_evo_strategy(const hak_evo_site_t *s);
+/* The learner's arm (index) -> strategy row. */
+HAK_INTERNAL unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm);
+
+/* The i-th most recent transition (i = 0 newest); false past the ring. */
+HAK_INTERNAL bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out);
+
+/* The site as one JSON object into buf (snprintf-like: returns the length
+ * the whole text needs; writes at most cap bytes, NUL included):
+ *   {"state":"FROZEN","mode":"auto","learner":"ucb1","strategy":"512k",
+ *    "challenger":null,"window":42,"p99":1234,"baseline":1230,
+ *    "counts":{"drifts":0,"canaries":1,"adoptions":1,"rollbacks":0},
+ *    "ratings":[{"name":"512k","n":9,"mean":1201,"rating":1500,"alive":1},...],
+ *    "history":[{"window":0,"from":"LEARN","to":"LEARN","reason":"start","strategy":"256k"},...]}
+ * Numbers are integers (costs rounded); ratings best first; history oldest
+ * first. UCB1 sites report rating 0; ELO sites report mean = mean CPU/op. */
+HAK_INTERNAL size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s);
+
+#endif /* HAK_POLICY_EVO_H */

@@ -1,0 +1,133 @@
+/* strategy.h — the one table of candidate per-site strategies, and the
+ * per-site policy record the allocator's fast path reads (layer L4).
+ *
+ * HAK_STRATEGIES is the single definition: the learners (ucb1.c, elo.c), the
+ * lifecycle (evo.c), the stats JSON and the dashboard all name strategies by
+ * their row in it. Rows are sorted by large threshold and never reordered
+ * within a build, so a row index (hak_strategy_id_t) is a stable name.
+ *
+ * A strategy decides, for one call site:
+ *   large_threshold  requests of at least this size go to the large engine
+ *                    (and its BigCache) instead of the pools;
+ *   cache_on         BigCache admission for the site's freed large blocks;
+ *   hot/cold shifts  the free policy's HOT/WARM/COLD thresholds
+ *                    (hot_max = 1 << hot_shift, cold_min = 1 << cold_shift).
+ * Each row belongs to one or more candidate sets (a learner explores a set):
+ *   HAK_STRAT_SET_UCB1  6 thresholds, 64 KiB ... 2 MiB, doubling;
+ *   HAK_STRAT_SET_ELO  12 thresholds on the geometric ladder 512 KiB ... 32 MiB
+ *                      (ratio 64^(1/11) ~ 1.46, rounded to 64 KiB).
+ * All rows today keep BigCache on and the option defaults for HOT/COLD
+ * (1 MiB / 2 MiB); the columns exist so rows varying them are one line each.
+ *
+ * Pure data and a few pure functions: no allocation, no syscalls, no state.
+ */
+#ifndef HAK_POLICY_STRATEGY_H
+#define HAK_POLICY_STRATEGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/config.h"
+
+#define HAK_STRAT_SET_UCB1 1u
+#define HAK_STRAT_SET_ELO 2u
+
+#define HAK_STRAT_K(k) ((uint32_t)(k) << 10)
+
+/* X(ID, json name, large threshold, cache_on, hot_shift, cold_shift, sets) */
+#define HAK_STRATEGIES(X)                                                       \
+  X(T64K, "64k", HAK_STRAT_K(64), 1, 20, 21, HAK_STRAT_SET_UCB1)                \
+  X(T128K, "128k", HAK_STRAT_K(128), 1, 20, 21, HAK_STRAT_SET_UCB1)             \
+  X(T256K, "256k", HAK_STRAT_K(256), 1, 20, 21, HAK_STRAT_SET_UCB1)             \
+  X(T512K, "512k", HAK_STRAT_K(512), 1, 20, 21, HAK_STRAT_SET_UCB1 | HAK_STRAT_SET_ELO) \
+  X(T768K, "768k", HAK_STRAT_K(768), 1, 20, 21, HAK_STRAT_SET_ELO)              \
+  X(T1M, "1m", HAK_STRAT_K(1024), 1, 20, 21, HAK_STRAT_SET_UCB1)                \
+  X(T1088K, "1088k", HAK_STRAT_K(1088), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T1600K, "1600k", HAK_STRAT_K(1600), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T2M, "2m", HAK_STRAT_K(2048), 1, 20, 21, HAK_STRAT_SET_UCB1)                \
+  X(T2304K, "2304k", HAK_STRAT_K(2304), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T3392K, "3392k", HAK_STRAT_K(3392), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T4928K, "4928k", HAK_STRAT_K(4928), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T7232K, "7232k", HAK_STRAT_K(7232), 1, 20, 21, HAK_STRAT_SET_ELO)           \
+  X(T10560K, "10560k", HAK_STRAT_K(10560), 1, 20, 21, HAK_STRAT_SET_ELO)        \
+  X(T15M, "15m", HAK_STRAT_K(15360), 1, 20, 21, HAK_STRAT_SET_ELO)              \
+  X(T22464K, "22464k", HAK_STRAT_K(22464), 1, 20, 21, HAK_STRAT_SET_ELO)        \
+  X(T32M, "32m", HAK_STRAT_K(32768), 1, 20, 21, HAK_STRAT_SET_ELO)
+
+typedef enum hak_strategy_id {
+#define HAK_STRAT_ENUM_ID(id, name, thr, cache, hot, cold, sets) HAK_STRAT_##id,
+  HAK_STRATEGIES(HAK_STRAT_ENUM_ID)
+#undef HAK_STRAT_ENUM_ID
+  HAK_STRAT_COUNT
+} hak_strategy_id_t;
+
+/* Most arms a learner can hold (every row of the table fits); it sizes the
+ * per-site learner arrays, so keep it close to HAK_STRAT_COUNT. */
+#define HAK_STRATEGY_MAX 20u
+_Static_assert(HAK_STRAT_COUNT <= HAK_STRATEGY_MAX, "strategy table larger than HAK_STRATEGY_MAX");
+
+/* CANARY routes every HAK_CANARY_EVERY-th operation of a site (5%) to the
+ * challenger; fixed so the fast path needs no configuration to route. */
+#define HAK_CANARY_EVERY 20u
+
+// --- the per-site policy record ------------------------------------------------
+/* The only thing the allocation fast path reads for a site. 8 bytes, so the
+ * front door can publish it with one relaxed 64-bit atomic store
+ * (hak_policy_to_word) and read it with one load (hak_policy_from_word).
+ * In FROZEN, OFF and LEARN `canary` is 0 and the record is used as is. In
+ * CANARY, `canary` is 1 + the challenger's strategy row, and
+ * hak_policy_route() picks the record for one operation. */
+typedef struct hak_policy {
+  uint32_t large_threshold; /* bytes: requests >= this go to the large engine */
+  uint8_t cache_on;         /* 1: freed large blocks may enter BigCache */
+  uint8_t hot_shift;        /* free policy: HOT below 1 << hot_shift bytes */
+  uint8_t cold_shift;       /* free policy: COLD from 1 << cold_shift bytes */
+  uint8_t canary;           /* 0, or 1 + challenger row (CANARY only) */
+} hak_policy_t;
+_Static_assert(sizeof(hak_policy_t) == 8, "hak_policy_t must stay one word");
+
+typedef struct hak_strategy_info {
+  const char *name;    /* short name for JSON and the dashboard */
+  hak_policy_t policy; /* the record this strategy publishes (canary = 0) */
+  uint32_t sets;       /* HAK_STRAT_SET_* mask */
+} hak_strategy_info_t;
+
+HAK_INTERNAL extern const hak_strategy_info_t hak_strategy_info[HAK_STRAT_COUNT];
+
+HAK_INLINE uint64_t hak_policy_to_word(hak_policy_t p) {
+  uint64_t w;
+  __builtin_memcpy(&w, &p, sizeof w);
+  return w;
+}
+HAK_INLINE hak_policy_t hak_policy_from_word(uint64_t w) {
+  hak_policy_t p;
+  __builtin_memcpy(&p, &w, sizeof p);
+  return p;
+}
+
+/* The record for operation number op of a site (op: any per-site counter
+ * that advances by one per operation). Outside CANARY it is p itself; in
+ * CANARY, op % HAK_CANARY_EVERY == 0 takes the challenger's row. */
+HAK_INLINE hak_policy_t hak_policy_route(hak_policy_t p, uint64_t op) {
+  if (HAK_LIKELY(p.canary == 0) || op % HAK_CANARY_EVERY != 0) return p;
+  return hak_strategy_info[p.canary - 1].policy;
+}
+
+/* True when op of a site in CANARY is routed to the challenger. */
+HAK_INLINE bool hak_policy_is_canary_op(hak_policy_t p, uint64_t op) {
+  return p.canary != 0 && op % HAK_CANARY_EVERY == 0;
+}
+
+/* The row named name (exact match), or -1. */
+HAK_INTERNAL int hak_strategy_find(const char *name);
+
+/* The row whose threshold is nearest to bytes (ties: the smaller), within
+ * the sets in mask (0: any row). -1 when mask selects nothing. */
+HAK_INTERNAL int hak_strategy_nearest(uint64_t bytes, uint32_t mask);
+
+/* Writes the rows of the sets in mask into ids (at most cap), in table order;
+ * returns how many rows match (may exceed cap, like snprintf). */
+HAK_INTERNAL unsigned hak_strategy_set(uint32_t mask, uint8_t *ids, unsigned cap);
+
+#endif /* HAK_POLICY_STRATEGY_H */

@@ -1,0 +1,333 @@
+// large_test.cc — the large-block engine through the public API: size
+// classes, where blocks come from and go to in each mode (BigCache, spare
+// pool, fresh mmap, munmap), the HOT/WARM/COLD free policy, THP advice (all
+// checked through the OS seam, never by timing), zeroing of recycled
+// blocks, realloc in place / by moving pages / by copying, and misuse.
+#include <sys/mman.h>
+
+#include "tests/test_util.h"
+
+extern "C" {
+#include "hakmem/addrmap.h"
+#include "hakmem/batch.h"
+#include "hakmem/bigcache.h"
+#include "hakmem/freepolicy.h"
+#include "hakmem/spare.h"
+}
+
+namespace {
+
+using namespace hakmem_test;
+
+constexpr size_t kMiB = 1 << 20, kKiB = 1 << 10;
+
+class LargeTest : public HakTest {};
+
+// One call site for every calloc of a test, so BigCache can recycle.
+HAK_NOINLINE void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
+
+TEST_F(LargeTest, EverySizeMapsToTheSmallestClassThatFits) {
+  uint8_t prev = 0;
+  for (size_t s = 1; s <= (1u << 30); s += (s < 256 * kKiB ? 4093 : s / 97 + 1)) {
+    uint8_t c = hak_large_class(s);
+    ASSERT_NE(c, HAK_LARGE_NO_CLASS) << s;
+    ASSERT_LT(c, HAK_LARGE_CLASSES);
+    size_t cap = hak_large_class_bytes(c);
+    EXPECT_GE(cap, s);
+    if (c > 0) EXPECT_LT(hak_large_class_bytes(c - 1), s) << "a smaller class fits " << s;
+    EXPECT_GE(c, prev);
+    prev = c;
+    if (s > HAK_LARGE_MIN_CLASS_BYTES) EXPECT_LE(cap - s, s / 4) << "rounding waste over 25% at " << s;
+    EXPECT_EQ(cap % 4096, 0u);
+  }
+  EXPECT_EQ(hak_large_class((1u << 30) + 1), HAK_LARGE_NO_CLASS);
+  EXPECT_EQ(hak_large_class_bytes(HAK_LARGE_CLASSES - 1), 1u << 30);
+  for (uint8_t c = 1; c < HAK_LARGE_CLASSES; c++) {
+    EXPECT_EQ(hak_large_class(hak_large_class_bytes(c)), c);
+    EXPECT_EQ(hak_large_class(hak_large_class_bytes(c - 1) + 1), c);
+  }
+}
+
+TEST_F(LargeTest, FreePolicyThresholds) {
+  EXPECT_EQ(hak_free_policy(512 * kKiB, kMiB, 2 * kMiB), HAK_HOT);
+  EXPECT_EQ(hak_free_policy(kMiB, kMiB, 2 * kMiB), HAK_WARM);
+  EXPECT_EQ(hak_free_policy(2 * kMiB - 1, kMiB, 2 * kMiB), HAK_WARM);
+  EXPECT_EQ(hak_free_policy(2 * kMiB, kMiB, 2 * kMiB), HAK_COLD);
+  EXPECT_EQ(hak_free_policy(8 * kMiB, 64 * kMiB, 2 * kMiB), HAK_HOT);  // hot_max wins
+}
+
+TEST_F(LargeTest, BlocksAreOwnedAlignedAndUsable) {
+  void* p = hak_alloc_at(3 * kMiB, 0x1234);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ((uintptr_t)p % 16, 0u);
+  hak_large_t* h = hak_large_lookup(p);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ((uintptr_t)h % HAK_SEGMENT_SIZE, 0u);  // so 2 MiB-aligned for THP too
+  EXPECT_GE(hak_usable_size(p), 3 * kMiB);
+  memset(p, 0x5a, hak_usable_size(p));
+  int local = 0;
+  EXPECT_EQ(hak_large_lookup(&local), nullptr);
+  void* g = malloc(100);
+  EXPECT_EQ(hak_large_lookup(g), nullptr);
+  free(g);
+  hak_free(p);
+}
+
+TEST_F(LargeTest, MinimalMapsEveryBlockAndUnmapsOnFree) {
+  UseMode(HAK_MODE_MINIMAL);
+  rec_.Attach();
+  for (int i = 0; i < 5; i++) {
+    void* p = hak_alloc_at(2 * kMiB, 1);
+    ASSERT_NE(p, nullptr);
+    FillSparse(p, 2 * kMiB, i);
+    hak_free(p);
+  }
+  EXPECT_EQ(rec_.Count(HAK_OS_MAP), 5u);
+  EXPECT_EQ(rec_.Count(HAK_OS_UNMAP), 5u);
+  EXPECT_EQ(rec_.CountAdvice(HAK_ADVISE_NOHUGEPAGE), 5u);  // THP off
+  EXPECT_EQ(rec_.CountAdvice(HAK_ADVISE_HUGEPAGE), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_bigcache_hits), 0u);
+}
+
+TEST_F(LargeTest, BalancedReusesTheSameBlockForTheSameSite) {
+  void* p = hak_alloc_at(2 * kMiB, 42);
+  hak_free(p);
+  rec_.Attach();
+  for (int i = 0; i < 100; i++) {
+    void* q = hak_alloc_at(2 * kMiB, 42);
+    EXPECT_EQ(q, p);
+    FillSparse(q, 2 * kMiB, i);
+    hak_free(q);
+  }
+  EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);  // no system call at all
+  EXPECT_EQ(rec_.Count(HAK_OS_ADVISE), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_bigcache_hits), 100u);
+}
+
+TEST_F(LargeTest, DifferentSitesDoNotShareRingsButShareSpares) {
+  SetOption(HAK_OPT_BIGCACHE_SLOTS, 1);
+  void* a = hak_alloc_at(600 * kKiB, 1);
+  void* a2 = hak_alloc_at(600 * kKiB, 1);
+  hak_free(a);
+  hak_free(a2);  // ring of site 1 holds one: the other becomes a HOT spare
+  EXPECT_EQ(hak_spare_bytes(), hak_large_class_bytes(hak_large_class(600 * kKiB + HAK_LARGE_HDR)));
+  void* b = hak_alloc_at(600 * kKiB, 2);  // site 2: no ring hit, the spare serves it
+  EXPECT_TRUE(b == a || b == a2);
+  EXPECT_EQ(Stat(HAK_STAT_spare_hits), 1u);
+  EXPECT_EQ(Stat(HAK_STAT_bigcache_hits), 0u);
+  void* c = hak_alloc_at(600 * kKiB, 1);  // site 1: its ring
+  EXPECT_TRUE(c == a || c == a2);
+  EXPECT_NE(b, c);
+  EXPECT_EQ(Stat(HAK_STAT_bigcache_hits), 1u);
+  hak_free(b);
+  hak_free(c);
+}
+
+// With BigCache off every uncached free goes through the free policy.
+TEST_F(LargeTest, ThermalPolicyHotWarmCold) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  void* hot = hak_alloc_at(512 * kKiB, 1);
+  void* warm = hak_alloc_at(1200 * kKiB, 1);
+  void* cold = hak_alloc_at(3 * kMiB, 1);
+  void* cold_header = hak_large_lookup(cold);
+  rec_.Attach();
+  hak_free(hot);
+  EXPECT_EQ(rec_.Count(HAK_OS_ADVISE), 0u);
+  hak_free(warm);
+  EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_FREE, (char*)warm + 8192), 1u);
+  hak_free(cold);
+  EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, (char*)cold + 8192), 0u);  // queued, not yet advised
+  EXPECT_EQ(hak_batch_queued_ranges(), 1u);
+  hak_batch_flush();
+  EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, (char*)cold + 8192), 1u);
+  // The header page is never advised: headers stay readable while FREE.
+  EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, cold_header), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_free_hot), 1u);
+  EXPECT_EQ(Stat(HAK_STAT_free_warm), 1u);
+  EXPECT_EQ(Stat(HAK_STAT_free_cold), 1u);
+  EXPECT_EQ(Stat(HAK_STAT_os_unmaps), 0u);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+TEST_F(LargeTest, ColdSpareReusedBeforeFlushIsNeverAdvised) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  void* p = hak_alloc_at(4 * kMiB, 1);
+  FillSparse(p, 4 * kMiB, 7);
+  rec_.Attach();
+  hak_free(p);
+  void* q = hak_alloc_at(4 * kMiB, 2);
+  ASSERT_EQ(q, p);
+  hak_batch_flush();
+  EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, (char*)q + 8192), 0u);
+  EXPECT_TRUE(CheckSparse(q, 4 * kMiB, 7));  // contents untouched: it was never advised
+  EXPECT_EQ(Stat(HAK_STAT_batch_cancelled), 1u);
+  hak_free(q);
+}
+
+TEST_F(LargeTest, FreePolicyOffUnmapsUncachedBlocks) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_FREE_POLICY, 0);
+  void* p = hak_alloc_at(kMiB, 1);
+  rec_.Attach();
+  hak_free(p);
+  EXPECT_EQ(rec_.Count(HAK_OS_UNMAP), 1u);
+  EXPECT_EQ(hak_addrmap_get(p), 0u);
+}
+
+TEST_F(LargeTest, ThpAdviceFollowsTheOption) {
+  struct Case {
+    hak_thp_t thp;
+    size_t size;
+    hak_advice_t expect;
+    bool advised;
+  } cases[] = {
+      {HAK_THP_AUTO, 3 * kMiB, HAK_ADVISE_HUGEPAGE, true},  {HAK_THP_AUTO, 700 * kKiB, HAK_ADVISE_HUGEPAGE, false},
+      {HAK_THP_ON, 700 * kKiB, HAK_ADVISE_HUGEPAGE, true},  {HAK_THP_OFF, 3 * kMiB, HAK_ADVISE_NOHUGEPAGE, true},
+  };
+  for (const Case& c : cases) {
+    hak_trim();
+    SetOption(HAK_OPT_THP, c.thp);
+    rec_.Clear();
+    rec_.Attach();
+    void* p = hak_alloc_at(c.size, 77);
+    rec_.Detach();
+    ASSERT_NE(p, nullptr);
+    hak_large_t* h = hak_large_lookup(p);
+    EXPECT_EQ(rec_.AdviceCovering(c.expect, h), c.advised ? 1u : 0u) << c.thp << " " << c.size;
+    if (c.advised) EXPECT_EQ((uintptr_t)h % (2 * kMiB), 0u);
+    hak_free(p);
+  }
+}
+
+TEST_F(LargeTest, CallocIsZeroFromEverySource) {
+  // Fresh, from BigCache (dirty), from a HOT spare, from a COLD spare after
+  // its flush (DONTNEED'd) and before it (taken back, dirty).
+  for (int round = 0; round < 4; round++) {
+    hak_trim();
+    UseMode(HAK_MODE_BALANCED);
+    if (round >= 1) SetOption(HAK_OPT_BIGCACHE, round == 1 ? 1 : 0);
+    size_t n = round == 2 ? 512 * kKiB : 3 * kMiB;
+    unsigned char* p = static_cast<unsigned char*>(Calloc(1, n));
+    ASSERT_TRUE(AllZero(p, n));
+    memset(p, 0xff, n);
+    hak_free(p);
+    if (round == 3) hak_batch_flush();
+    unsigned char* q = static_cast<unsigned char*>(Calloc(n / 8, 8));
+    EXPECT_EQ(q, p) << "round " << round << " did not recycle";
+    EXPECT_TRUE(AllZero(q, n)) << "round " << round;
+    hak_free(q);
+  }
+}
+
+TEST_F(LargeTest, CacheCapsAndAgeReturnMemory) {
+  SetOption(HAK_OPT_BIGCACHE_MAX_BYTES, 16 * kMiB);
+  SetOption(HAK_OPT_FREE_POLICY, 0);
+  std::vector<void*> v;
+  for (int i = 0; i < 10; i++) v.push_back(hak_alloc_at(3 * kMiB, 100 + i));
+  for (void* p : v) hak_free(p);
+  EXPECT_LE(hak_bigcache_bytes(), 16 * kMiB);
+  EXPECT_GT(Stat(HAK_STAT_free_unmapped), 0u);
+  EXPECT_TRUE(hak_bigcache_is_valid());
+  // Age: with a hand-moved clock, the next large call gives the rest back.
+  static uint64_t fake_now;
+  fake_now = hak_os_now_ms();
+  rec_.hooks().now_ms = [](void*) -> uint64_t { return fake_now; };
+  rec_.Attach();
+  fake_now += 10 * 1000;
+  void* p = hak_alloc_at(300 * kKiB, 5);
+  EXPECT_EQ(hak_bigcache_count(), 0u);
+  hak_free(p);
+}
+
+TEST_F(LargeTest, TrimReleasesEverything) {
+  std::vector<void*> v;
+  for (int i = 0; i < 8; i++) v.push_back(hak_alloc_at((1 + i) * kMiB, 9));
+  for (void* p : v) hak_free(p);
+  EXPECT_GT(hak_bigcache_bytes() + hak_spare_bytes(), 0u);
+  EXPECT_GT(hak_trim(), 0u);
+  EXPECT_EQ(hak_bigcache_bytes(), 0u);
+  EXPECT_EQ(hak_spare_bytes(), 0u);
+  EXPECT_EQ(hak_batch_queued_ranges(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+}
+
+TEST_F(LargeTest, ReallocGrowsInPlaceMovesPagesOrCopies) {
+  char* p = static_cast<char*>(hak_alloc_at(300 * kKiB, 3));
+  Fill(p, 300 * kKiB, 1);
+  // Within the block's class: same pointer.
+  char* q = static_cast<char*>(hak_realloc(p, 310 * kKiB));
+  EXPECT_EQ(q, p);
+  EXPECT_TRUE(Check(q, 300 * kKiB, 1));
+  // Growing far: in place or by moving pages, never by copying.
+  size_t n = 300 * kKiB;
+  for (size_t target : {3 * kMiB, 9 * kMiB, 40 * kMiB}) {
+    q = static_cast<char*>(hak_realloc(q, target));
+    ASSERT_NE(q, nullptr);
+    EXPECT_TRUE(Check(q, n, 1)) << target;
+    EXPECT_GE(hak_usable_size(q), target);
+    n = target;
+    Fill(q, n, 1);
+  }
+  EXPECT_EQ(Stat(HAK_STAT_realloc_copied), 0u);
+  EXPECT_GE(Stat(HAK_STAT_realloc_in_place) + Stat(HAK_STAT_realloc_remapped), 4u);
+  // Shrinking keeps the block.
+  char* s = static_cast<char*>(hak_realloc(q, 500 * kKiB));
+  EXPECT_EQ(s, q);
+  EXPECT_TRUE(Check(s, 500 * kKiB, 1));
+  // Failing mremap (seam) falls back to a copy and keeps contents.
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.Attach();
+  char* t = static_cast<char*>(hak_realloc(s, 64 * kMiB));
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(Check(t, 500 * kKiB, 1));
+  EXPECT_EQ(Stat(HAK_STAT_realloc_copied), 1u);
+  hak_free(t);
+}
+
+TEST_F(LargeTest, MapFailureIsCleanAndRecoverable) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_FREE_POLICY, 0);
+  rec_.hooks().fail_every[HAK_OS_MAP] = 1;
+  rec_.Attach();
+  errno = 0;
+  EXPECT_EQ(hak_alloc_at(5 * kMiB, 1), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(hak_calloc(1, 5 * kMiB), nullptr);
+  EXPECT_EQ(hak_alloc_at(64 * kMiB, 1), nullptr);
+  rec_.Detach();
+  void* ok = hak_alloc_at(5 * kMiB, 1);
+  ASSERT_NE(ok, nullptr);
+  hak_free(ok);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+}
+
+TEST_F(LargeTest, AlignedLargeBlocks) {
+  for (size_t align : {(size_t)64, (size_t)4096, 64 * kKiB, 2 * kMiB, 8 * kMiB, 64 * kMiB}) {
+    void* p = hak_aligned_alloc(align, kMiB);
+    ASSERT_NE(p, nullptr) << align;
+    EXPECT_EQ((uintptr_t)p % align, 0u) << align;
+    EXPECT_EQ(hak_large_lookup(p) != nullptr, true);
+    memset(p, 1, hak_usable_size(p));
+    hak_free(p);
+  }
+  errno = 0;
+  EXPECT_EQ(hak_aligned_alloc(512 * kMiB, kMiB), nullptr);  // beyond HAK_LARGE_MAX_ALIGN
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+using LargeDeathTest = LargeTest;
+
+TEST_F(LargeDeathTest, DoubleFreeAbortsWithAMessage) {
+  void* p = hak_alloc_at(kMiB, 1);
+  hak_free(p);
+  EXPECT_DEATH(hak_free(p), "double free");
+}
+
+TEST_F(LargeDeathTest, InteriorPointerAbortsWithAMessage) {
+  char* p = static_cast<char*>(hak_alloc_at(kMiB, 1));
+  EXPECT_DEATH(hak_free(p + 4096), "invalid pointer");
+  EXPECT_DEATH(hak_free(p + 8), "invalid pointer");
+  hak_free(p);
+}
+
+}  // namespace

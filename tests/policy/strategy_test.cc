@@ -1,0 +1,80 @@
+// strategy_test.cc — the strategy table: sorted, uniquely named, the two
+// learners' ladders as documented, and the one-word policy record's routing.
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "tests/policy/sim.h"
+
+namespace {
+
+TEST(StrategyTest, TableIsSortedAndNamesAreUnique) {
+  std::set<std::string> names;
+  for (unsigned i = 0; i < HAK_STRAT_COUNT; i++) {
+    const hak_strategy_info_t &s = hak_strategy_info[i];
+    EXPECT_TRUE(names.insert(s.name).second) << s.name;
+    EXPECT_LT(std::strlen(s.name), 8u);
+    if (i) EXPECT_GT(s.policy.large_threshold, hak_strategy_info[i - 1].policy.large_threshold);
+    EXPECT_EQ(s.policy.canary, 0);
+    EXPECT_NE(s.sets, 0u);
+    EXPECT_EQ(hak_strategy_find(s.name), (int)i);
+  }
+  EXPECT_EQ(hak_strategy_find("nope"), -1);
+}
+
+TEST(StrategyTest, Ucb1LadderIsSixDoublingsFrom64K) {
+  uint8_t ids[HAK_STRATEGY_MAX];
+  ASSERT_EQ(hak_strategy_set(HAK_STRAT_SET_UCB1, ids, HAK_STRATEGY_MAX), 6u);
+  for (unsigned i = 0; i < 6; i++) EXPECT_EQ(hak_strategy_info[ids[i]].policy.large_threshold, (64u << 10) << i);
+}
+
+TEST(StrategyTest, EloLadderIsTwelveGeometricSteps512KTo32M) {
+  uint8_t ids[HAK_STRATEGY_MAX];
+  ASSERT_EQ(hak_strategy_set(HAK_STRAT_SET_ELO, ids, HAK_STRATEGY_MAX), 12u);
+  EXPECT_EQ(hak_strategy_info[ids[0]].policy.large_threshold, 512u << 10);
+  EXPECT_EQ(hak_strategy_info[ids[11]].policy.large_threshold, 32u << 20);
+  const double ratio = std::pow(64.0, 1.0 / 11);
+  for (unsigned i = 0; i < 12; i++) {
+    double ideal = (512 << 10) * std::pow(ratio, i);
+    EXPECT_NEAR(hak_strategy_info[ids[i]].policy.large_threshold / ideal, 1.0, 0.05) << i;
+  }
+  // Fewer slots than rows: counts them all, writes only cap.
+  uint8_t two[2] = {0xff, 0xff};
+  EXPECT_EQ(hak_strategy_set(HAK_STRAT_SET_ELO, two, 2), 12u);
+  EXPECT_EQ(two[0], ids[0]);
+}
+
+TEST(StrategyTest, NearestPicksClosestRowWithinTheSet) {
+  EXPECT_EQ(hak_strategy_nearest(256 << 10, HAK_STRAT_SET_UCB1), (int)HAK_STRAT_T256K);
+  EXPECT_EQ(hak_strategy_nearest(256 << 10, HAK_STRAT_SET_ELO), (int)HAK_STRAT_T512K);
+  EXPECT_EQ(hak_strategy_nearest(1ull << 40, 0), (int)HAK_STRAT_T32M);
+  EXPECT_EQ(hak_strategy_nearest(0, 0), (int)HAK_STRAT_T64K);
+  EXPECT_EQ(hak_strategy_nearest(0, 0x80000000u), -1);
+}
+
+TEST(StrategyTest, PolicyRecordIsOneWordAndRoundTrips) {
+  hak_policy_t p = hak_strategy_info[HAK_STRAT_T1M].policy;
+  hak_policy_t q = hak_policy_from_word(hak_policy_to_word(p));
+  EXPECT_EQ(std::memcmp(&p, &q, sizeof p), 0);
+  EXPECT_EQ(p.large_threshold, 1u << 20);
+  EXPECT_EQ(p.cache_on, 1);
+  EXPECT_EQ(p.hot_shift, 20);
+  EXPECT_EQ(p.cold_shift, 21);
+}
+
+TEST(StrategyTest, RouteSendsEveryTwentiethOpToTheChallengerInCanaryOnly) {
+  hak_policy_t p = hak_strategy_info[HAK_STRAT_T512K].policy;
+  for (uint64_t op = 0; op < 1000; op++) EXPECT_EQ(hak_policy_route(p, op).large_threshold, 512u << 10);
+  p.canary = 1 + HAK_STRAT_T2M;
+  unsigned to_challenger = 0;
+  for (uint64_t op = 0; op < 1000; op++) {
+    hak_policy_t r = hak_policy_route(p, op);
+    bool ch = r.large_threshold == (2u << 20);
+    EXPECT_EQ(ch, hak_policy_is_canary_op(p, op));
+    if (!ch) EXPECT_EQ(r.large_threshold, 512u << 10);
+    to_challenger += ch;
+  }
+  EXPECT_EQ(to_challenger, 50u);  // 5%
+}
+
+}  // namespace

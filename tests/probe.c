@@ -1,0 +1,54 @@
+/* probe.c — a plain C program run with libhakmem.so preloaded by
+ * preload_test.sh and fastpath_test.sh.
+ *   probe glibc      exercises every allocation call and size range, then
+ *                    prints glibc's own arena counters (mallinfo2): with
+ *                    hakmem preloaded they must stay 0 — no request reached
+ *                    glibc's allocator.
+ *   probe pairs N    N malloc(32)/free pairs after a warm-up (for callgrind).
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int glibc_probe(void) {
+  void *keep[64];
+  int k = 0;
+  for (size_t n = 1; n < ((size_t)64 << 20); n = n * 3 / 2 + 1) {
+    char *p = malloc(n);
+    char *q = calloc(1, n);
+    if (!p || !q || q[n - 1]) return 1;
+    p[n - 1] = 1;
+    p = realloc(p, n * 2 + 1);
+    void *a = NULL;
+    if (posix_memalign(&a, 64, n)) return 1;
+    void *b = aligned_alloc(4096, n);
+    free(p);
+    free(q);
+    free(a);
+    free(b);
+    if (k < 64) keep[k++] = strdup("hakmem");
+  }
+  for (int i = 0; i < k; i++) free(keep[i]);
+  struct mallinfo2 mi = mallinfo2();
+  printf("arena=%zu hblkhd=%zu uordblks=%zu\n", mi.arena, mi.hblkhd, mi.uordblks);
+  return 0;
+}
+
+static int pairs(long n) {
+  void *volatile sink;
+  for (int i = 0; i < 1000; i++) free(malloc(32));  // warm: heap, page, TLS
+  for (long i = 0; i < n; i++) {
+    sink = malloc(32);
+    free(sink);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "glibc")) return glibc_probe();
+  if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]));
+  fprintf(stderr, "usage: probe glibc | probe pairs N\n");
+  return 2;
+}
