@@ -113,6 +113,12 @@ void hak_batch_add(void *addr, size_t len) {
     HAK_CHECK((char *)addr + len <= bq.q[i].addr || bq.q[i].addr + bq.q[i].len <= (char *)addr,
               "batch: overlapping ranges queued");
 #endif
+  // Room first: while this thread waited for a flush in flight (lock
+  // released), others may have filled the queue.
+  while (bq.n >= bq.cfg.max_ranges) {
+    wait_inflight_locked();
+    if (bq.n >= bq.cfg.max_ranges) flush_locked();
+  }
   bq.q[bq.n++] = (range_t){addr, len};
   bq.bytes += len;
   HAK_STAT_INC(batch_queued);
