@@ -101,7 +101,7 @@ static bool parse_value(const hak_option_info_t *info, const char *s, uint64_t *
   bool ok = false;
   switch (info->type) {
     case HAK_OPT_BOOL: {
-      bool b;
+      bool b = false;  // read below even when parsing fails
       ok = hak_parse_bool(s, &b);
       v = b;
       break;
