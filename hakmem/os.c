@@ -183,24 +183,34 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   return ok;
 }
 
-// ThreadSanitizer does not intercept mremap: pages moved or grown into keep the
+// ThreadSanitizer does not intercept mremap: pages grown into would keep the
 // shadow of whoever mapped that address before, and the new owner's accesses
-// are reported as races with that thread. Under TSan resizing copies instead
-// (callers already handle a refused mremap). Shrinking still works.
+// would be reported as races with that thread. Under TSan the range is mapped
+// first (TSan sees the mmap and resets its shadow) and unmapped again. False
+// when someone holds the range: growing there would fail anyway. (A move goes
+// to a range the caller just mapped, which TSan has seen.)
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define HAK_OS_NO_REMAP 1
+#define HAK_OS_TSAN 1
 #endif
 #endif
-#ifndef HAK_OS_NO_REMAP
-#define HAK_OS_NO_REMAP 0
+#ifdef HAK_OS_TSAN
+static bool tsan_scrub(char *addr, size_t len) {
+  void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  munmap(p, len);
+  return p == addr;  // an old kernel may take the address as a hint
+}
+#else
+static inline bool tsan_scrub(char *addr, size_t len) { return (void)addr, (void)len, true; }
 #endif
 
 bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
   bool ok = false;
-  if (!(HAK_OS_NO_REMAP && new_len > old_len) && !injected_failure(HAK_OS_REMAP)) {
+  if (!injected_failure(HAK_OS_REMAP)) {
     int saved = errno;
-    ok = mremap(addr, old_len, new_len, 0) != MAP_FAILED;
+    ok = (new_len <= old_len || tsan_scrub((char *)addr + old_len, new_len - old_len)) &&
+         mremap(addr, old_len, new_len, 0) != MAP_FAILED;
     errno = saved;
   }
   observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
@@ -209,7 +219,7 @@ bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
 
 bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
   bool ok = false;
-  if (!HAK_OS_NO_REMAP && !injected_failure(HAK_OS_REMAP)) {
+  if (!injected_failure(HAK_OS_REMAP)) {
     int saved = errno;
     ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
     errno = saved;
