@@ -227,9 +227,9 @@ static void op_alloc(fuzz_in_t *in, bool zero, bool again) {
     expect_failure(p, total, zero ? "calloc" : "alloc");
     return;
   }
-  if (!p) {  // only an injected or real mmap failure may refuse
-    FUZZ_CHECK(errno == ENOMEM && total >= hak_opt(HAK_OPT_LARGE_THRESHOLD), "%s(%zu) failed, errno %d",
-               zero ? "calloc" : "alloc", total, errno);
+  if (!p) {  // only injected mmap failures may refuse (large blocks, or a new pool segment)
+    FUZZ_CHECK(errno == ENOMEM && hooks.fail_every[HAK_OS_MAP], "%s(%zu) failed, errno %d", zero ? "calloc" : "alloc",
+               total, errno);
     return;
   }
   FUZZ_CHECK(is_large_ptr(p) == (total >= hak_opt(HAK_OPT_LARGE_THRESHOLD)), "%zu bytes went to the %s path", total,
