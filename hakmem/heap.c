@@ -326,8 +326,8 @@ void *hak_heap_alloc_slow(size_t size) {
 
 void *hak_heap_aligned(size_t align, size_t size) {
   // When the class's blocks are multiples of align every block is aligned
-  // (page areas start on 64 KiB boundaries).
-  if (hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
+  // (page areas start on 64 KiB boundaries, so only up to that alignment).
+  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
   // At least one byte at p: for size 0, p could be the end of b's block (the
   // next block's start), and freeing p would free that neighbour.
   size_t padded = (size ? size : 1) + align - HAK_MIN_ALIGN;
