@@ -18,6 +18,7 @@
 #include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -36,7 +37,10 @@ HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THR
 size_t hak_fast_limit;
 
 void hak_apply_options(void) {
-  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) ? 0 : hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  hak_learn_configure();
+  size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) ? 0 : limit;
   hak_large_configure();
 }
 
@@ -60,8 +64,13 @@ static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site,
   return hak_large_alloc(size, align, hak_site_id(site), zero);
 }
 
-// Large requests, and small ones while sampling is on.
+// Large requests, requests the learning sites decide, and small ones while
+// sampling is on.
 void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (hak_learn_on && size >= HAK_LEARN_MIN && size <= HAK_MAX_REQUEST) {
+    ensure_init();
+    return hak_learn_alloc(size, 0, hak_site_id(site), false);
+  }
   if (is_large(size)) return alloc_large(size, 0, site, false);
   sample_small(size, site);
   return hak_heap_alloc(size);
@@ -98,6 +107,10 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return NULL;
+  }
+  if (hak_learn_on && total >= HAK_LEARN_MIN && total <= HAK_MAX_REQUEST) {
+    ensure_init();
+    return hak_learn_alloc(total, 0, hak_site_id(site), true);
   }
   if (is_large(total)) return alloc_large(total, 0, site, true);
   sample_small(total, site);
@@ -156,6 +169,10 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
+  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
+    ensure_init();
+    return hak_learn_alloc(size, align, hak_site_id(site), false);
+  }
   if (is_large(size) || align > HAK_MAX_REQUEST - size || is_large(size + align)) return alloc_large(size, align, site, false);
   sample_small(size, site);
   return hak_heap_aligned(align, size);

@@ -10,6 +10,7 @@
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/include/hakmem.h"
+#include "hakmem/learn.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/site.h"
@@ -75,7 +76,9 @@ size_t hak_stats_json(char *buf, size_t cap) {
       uint64_t c = load(&s->hist[h]);
       if (c) hak_buf_printf(&b, "%s\"%u\":%llu", shown++ ? "," : "", h, (unsigned long long)c);
     }
-    hak_buf_puts(&b, "}}");
+    hak_buf_puts(&b, "},\"learn\":");
+    hak_learn_json(&b, ids[k]);
+    hak_buf_puts(&b, "}");
   }
   hak_buf_puts(&b, "]}");
   return hak_buf_finish(&b);
@@ -86,6 +89,10 @@ void hak_stats_print(int fd) {
   for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
     uint64_t v = hak_stat_read((hak_stat_id_t)i);
     if (v) hak_dprintf(fd, "  %s: %llu\n", counter_names[i], (unsigned long long)v);
+  }
+  if (hak_learn_on) {
+    hak_dprintf(fd, "  learning sites (state, strategy in force):\n");
+    hak_learn_print(fd);
   }
   hak_site_id_t ids[TOP_SITES];
   unsigned n = top_sites(ids, hak_options.v[HAK_OPT_VERBOSE] >= 2 ? TOP_SITES : 5);

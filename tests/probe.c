@@ -4,7 +4,8 @@
  *                    prints glibc's own arena counters (mallinfo2): with
  *                    hakmem preloaded they must stay 0 — no request reached
  *                    glibc's allocator.
- *   probe pairs N    N malloc(32)/free pairs after a warm-up (for callgrind).
+ *   probe pairs N [SIZE]  N malloc(SIZE)/free pairs (default 32) after a
+ *                    warm-up (for callgrind).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -36,11 +37,11 @@ static int glibc_probe(void) {
   return 0;
 }
 
-static int pairs(long n) {
+static int pairs(long n, size_t size) {
   void *volatile sink;
-  for (int i = 0; i < 1000; i++) free(malloc(32));  // warm: heap, page, TLS
+  for (int i = 0; i < 1000; i++) free(malloc(size));  // warm: heap, page, TLS, site
   for (long i = 0; i < n; i++) {
-    sink = malloc(32);
+    sink = malloc(size);
     free(sink);
   }
   return 0;
@@ -48,7 +49,7 @@ static int pairs(long n) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "glibc")) return glibc_probe();
-  if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]));
-  fprintf(stderr, "usage: probe glibc | probe pairs N\n");
+  if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]), argc >= 4 ? (size_t)atol(argv[3]) : 32);
+  fprintf(stderr, "usage: probe glibc | probe pairs N [SIZE]\n");
   return 2;
 }
