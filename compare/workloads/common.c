@@ -256,11 +256,19 @@ static void wl_write_stats(void) {
   if (!path || !*path) return;
   size_t (*stats_json)(char *, size_t) = (size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "hak_stats_json");
   if (!stats_json) return;
-  size_t need = stats_json(NULL, 0);
-  char *buf = malloc(need + 1);
-  if (!buf) return;
-  size_t got = stats_json(buf, need + 1);
-  if (got > need) got = need; /* grew between the calls: keep what fits (truncated JSON fails later, visibly) */
+  /* The document can grow between the sizing call and the real one (the
+   * buffer's own malloc is counted): leave room, and retry if it was not enough. */
+  char *buf = NULL;
+  size_t cap = stats_json(NULL, 0) * 2 + 4096, got = 0;
+  for (int tries = 0; tries < 4; tries++, cap = got * 2 + 4096) {
+    free(buf);
+    if (!(buf = malloc(cap))) return;
+    if ((got = stats_json(buf, cap)) < cap) break;
+  }
+  if (got >= cap) { /* still growing: write nothing rather than torn JSON */
+    free(buf);
+    return;
+  }
   FILE *f = fopen(path, "w");
   if (f) {
     fputs("{\"site_names\":[", f);
