@@ -99,9 +99,9 @@ WORKLOADS = {
     "scaling": ("wl_scaling", None, "thread scaling, thread-local small churn", "one free + one malloc"),
     "phase-size": ("wl_phase_size", None, "PHASE-SIZE: one site, ~96 KiB then ~1.5 MiB buffers, window of 8",
                    "malloc+fill+check+free of one buffer"),
-    "phase-life": ("wl_phase_life", None, "PHASE-LIFE: one site, ~96 KiB churn then generations of 64 freed together",
+    "phase-life": ("wl_phase_life", None, "PHASE-LIFE: one site, ~384 KiB window of 8, then generations of 128 freed together",
                    "malloc+fill+check+free of one block"),
-    "two-sites": ("wl_two_sites", None, "TWO-SITES: ~96 KiB at two sites, one churns, one frees generations of 64",
+    "two-sites": ("wl_two_sites", None, "TWO-SITES: ~384 KiB window of 8 at one site, ~320 KiB generations of 128 at another",
                   "malloc+fill+check+free of one block (either site)"),
 }
 DEFAULT_WORKLOADS = ["json", "mir", "vm", "mixed", "small", "larson", "prodcons", "realloc", "frag", "scaling"]

@@ -339,14 +339,15 @@ def leaderboard_chart(charts, wid, sites):
     styles = "".join("set linetype %d lc rgb %s\n" % (i + 1, q(SITE_COLOURS[i % len(SITE_COLOURS)])) for i in range(len(sites)))
     script = """
 set title %s
-set ylabel "mean cost per request (cycles; lower is better)"
+set ylabel "mean cost per request (cycles, log scale; lower is better)"
+set logscale y
 set xlabel "strategy = large-engine threshold (missing bar = never played)"
 set datafile missing "?"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border rgb "#333333"
 set boxwidth 0.9
-set yrange [0:*]
+set yrange [10:*]
 set grid ytics lc rgb "#dddddd"
 set key outside right top vertical Left reverse
 %s
@@ -406,7 +407,7 @@ def learning_table(ls, allocs):
         cells.append("<td>%s</td>" % ("–" if r["cpu_ratio_to_best"] is None else "%.3f&times;" % r["cpu_ratio_to_best"]))
         cells.append("<td>%s</td>" % ("–" if r["ratio_to_balanced"] is None else "%.3f&times;" % r["ratio_to_balanced"]))
         vb = r["verdict_balanced"]
-        cells.append('<td class="name %s">%s</td><td class="name %s">%s</td>' % (
+        cells.append('<td class="verdict %s">%s</td><td class="verdict %s">%s</td>' % (
             "" if r["verdict_best"].startswith("met") else "fail", esc(r["verdict_best"]),
             "fail" if vb.startswith("NOT") else "", esc(vb)))
         out.append("<tr>%s</tr>" % "".join(cells))
@@ -490,6 +491,7 @@ table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-align: top; }
 th { background: #f2f2f2; } td.name, th.name { text-align: left; white-space: nowrap; }
 td.best { background: #d8f0d0; font-weight: bold; }
+td.verdict { text-align: left; min-width: 220px; max-width: 320px; }
 td.fail { background: #f8d0d0; color: #900; font-weight: bold; }
 .ratio { color: #666; font-size: 11px; font-weight: normal; }
 .headline { border: 2px solid #2ca02c; padding: 8px 12px; display: inline-block; margin: 8px 0; font-size: 15px; }
