@@ -16,15 +16,15 @@ passed=0
 failed=0
 verbose=1
 
-# run NAME CMD...: runs CMD under glibc and under hakmem (BALANCED and
-# MINIMAL), compares stdout, checks that hakmem was loaded (its exit report,
+# run NAME CMD...: runs CMD under glibc and under hakmem (BALANCED, MINIMAL
+# and LEARNING), compares stdout, checks that hakmem was loaded (its exit report,
 # when $verbose is 1) and served large blocks (when $want_large is 1).
 run() {
   local name="$1"
   shift
   local ref got
   ref="$(timeout 120 "$@" 2>/dev/null)" || { echo "FAIL $name: failed under glibc"; failed=$((failed + 1)); return; }
-  for mode in BALANCED MINIMAL; do
+  for mode in BALANCED MINIMAL LEARNING; do
     if ! got="$(HAKMEM_MODE=$mode HAKMEM_VERBOSE=$verbose LD_PRELOAD="$lib" timeout 300 "$@" 2>"$work/err")"; then
       echo "FAIL $name ($mode): exit status $?"; tail -5 "$work/err"; failed=$((failed + 1)); continue
     fi
