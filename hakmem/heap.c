@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hakmem/batch.h"
+#include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -314,6 +315,13 @@ void *hak_heap_alloc_slow(size_t size) {
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));
+  if (HAK_UNLIKELY(!pg)) {
+    // The kernel refused a segment: cached large blocks and empty pool
+    // memory may hold the address space (RLIMIT_AS). Give it back, retry once.
+    hak_large_trim();
+    hak_heap_trim();
+    pg = find_page(h, hak_size_class(size));
+  }
   if (!pg) {
     errno = ENOMEM;
     return NULL;
