@@ -105,6 +105,12 @@ void hak_batch_add(void *addr, size_t len) {
     HAK_CHECK((char *)addr + len <= bq.q[i].addr || bq.q[i].addr + bq.q[i].len <= (char *)addr,
               "batch: overlapping ranges queued");
 #endif
+  // Room first: waiting for a flush in flight drops the lock, and other
+  // threads may fill the queue meanwhile; never write past q[].
+  while (bq.n >= bq.cfg.max_ranges) {
+    wait_inflight_locked();
+    if (bq.n >= bq.cfg.max_ranges) flush_locked();
+  }
   bq.q[bq.n++] = (range_t){addr, len};
   bq.bytes += len;
   HAK_STAT_INC(batch_queued);
