@@ -334,8 +334,8 @@ void *hak_heap_alloc_slow(size_t size) {
 
 void *hak_heap_aligned(size_t align, size_t size) {
   // When the class's blocks are multiples of align every block is aligned
-  // (page areas start on 64 KiB boundaries).
-  if (hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
+  // (page areas start on 64 KiB boundaries, so only up to that alignment).
+  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
   size_t padded = size + align - HAK_MIN_ALIGN;
   char *b = hak_heap_alloc(padded);
   if (!b) return NULL;
