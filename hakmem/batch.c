@@ -105,8 +105,8 @@ void hak_batch_add(void *addr, size_t len) {
     HAK_CHECK((char *)addr + len <= bq.q[i].addr || bq.q[i].addr + bq.q[i].len <= (char *)addr,
               "batch: overlapping ranges queued");
 #endif
-  // Room first: waiting for a flush in flight drops the lock, and other
-  // threads may fill the queue meanwhile; never write past q[].
+  // Room first: while this thread waited for a flush in flight (lock
+  // released), others may have filled the queue.
   while (bq.n >= bq.cfg.max_ranges) {
     wait_inflight_locked();
     if (bq.n >= bq.cfg.max_ranges) flush_locked();

@@ -102,18 +102,26 @@ static size_t heap_maintain(hak_heap_t *h, uint64_t now, bool force) {
       hak_segment_return_page(hak_segment_of(pg), pg, pg->empty_since);  // page structs live in their segment's header
     }
   }
+  unsigned released = 0;
   for (unsigned k = 0; k < HAK_PAGE_KINDS; k++) {
     bool kept_one = force;
     for (hak_segment_t *seg = h->segments[k], *next; seg; seg = next) {
       next = seg->next;
       for (hak_page_t *pg = seg->unused; pg; pg = pg->next)
-        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) release_page(seg, pg);
+        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) {
+          release_page(seg, pg);
+          released++;
+        }
       if (seg->pages_used == 0 && (force || now - seg->empty_since >= delay)) {
         if (kept_one) unmapped += free_segment(h, seg);
         else kept_one = true;
       }
     }
   }
+  // These pages already waited out the release delay: advise them now (the
+  // batch still merges neighbours into one call) rather than leave up to
+  // 16 MiB resident until the queue fills.
+  if (released) hak_batch_flush();
   return unmapped;
 }
 

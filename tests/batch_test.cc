@@ -183,4 +183,27 @@ TEST_F(BatchTest, ExactlyOnceAndNeverAfterTakeUnderConcurrentFlushes) {
   EXPECT_EQ(hak_stat_read(HAK_STAT_batch_cancelled), (uint64_t)taken);
 }
 
+// Many threads add at once while flushes are in flight: the queue never
+// holds more than its capacity (it once overflowed its array here).
+TEST_F(BatchTest, ConcurrentAddsNeverOverfillTheQueue) {
+  Configure(true, 1ull << 40, 4);  // flush by count only, and often
+  std::vector<std::thread> ts;
+  std::atomic<int> next{0};
+  for (int t = 0; t < 4; t++)
+    ts.emplace_back([&] {
+      for (;;) {
+        int page = next++;
+        if (page >= 1024) break;
+        hak_batch_add(R((size_t)page), kPage);
+        EXPECT_LE(hak_batch_queued_ranges(), 4u);
+      }
+    });
+  for (auto& th : ts) th.join();
+  hak_batch_flush();
+  EXPECT_TRUE(hak_batch_is_valid());
+  EXPECT_EQ(hak_stat_read(HAK_STAT_batch_queued), 1024u);
+  // Every page advised exactly once (ranges may have been merged).
+  for (size_t page = 0; page < 1024; page++) ASSERT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, R(page)), 1u) << page;
+}
+
 }  // namespace

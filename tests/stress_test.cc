@@ -9,6 +9,7 @@
 #include "tests/test_util.h"
 
 extern "C" {
+#include "hakmem/heap.h"
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/spare.h"
@@ -121,6 +122,68 @@ TEST_F(StressTest, ThreadsAllocateAndFreeEachOthersBlocks) {
     hak_trim();
     EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u) << "trim gives everything back in " << hak_mode_name(mode) << " spare=" << hak_spare_bytes() << " bc=" << hak_bigcache_bytes();
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Short-lived threads exit while others allocate, free across threads and
+// run maintenance with no release delay: abandoned heaps are tidied by
+// live threads' slow paths at the same time as new threads adopt them.
+TEST_F(StressTest, ThreadChurnWithAbandonedHeapTidying) {
+  SetOption(HAK_OPT_POOL_RELEASE_MS, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<void*> mailbox[64];
+  for (auto& m : mailbox) m = nullptr;
+  std::atomic<int> bad{0};
+  auto churn = [&](uint64_t seed, int ops) {
+    uint64_t x = seed;
+    std::vector<std::pair<uint32_t*, uint32_t>> mine;
+    for (int i = 0; i < ops; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      size_t n = 16 + (x >> 8) % ((x & 3) ? 512 : 100000);
+      auto* p = static_cast<uint32_t*>(hak_alloc_at(n, 0x3000 + (x % 5)));
+      p[0] = (uint32_t)x;
+      void* old = mailbox[(x >> 20) % 64].exchange(p);
+      if (old) {
+        auto* o = static_cast<uint32_t*>(old);
+        o[0] = 0;  // still writable: not freed under us
+        hak_free(old);
+      }
+      if (x & 0x40) {
+        mine.push_back({p, (uint32_t)x});
+        mailbox[(x >> 20) % 64].compare_exchange_strong(old = p, nullptr) ? (void)0 : (void)mine.pop_back();
+      }
+      if (mine.size() > 32) {
+        if (mine.front().first[0] != mine.front().second) bad++;
+        hak_free(mine.front().first);
+        mine.erase(mine.begin());
+      }
+    }
+    for (auto& m : mine) {
+      if (m.first[0] != m.second) bad++;
+      hak_free(m.first);
+    }
+  };
+  std::vector<std::thread> steady;
+  for (int t = 0; t < 2; t++)
+    steady.emplace_back([&, t] {
+      uint64_t s = 11 + t;
+      while (!stop) churn(s += 7919, 2000);
+    });
+  for (int round = 0; round < 600; round++) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; t++) ts.emplace_back(churn, 1000u + round * 4 + t, 300);
+    for (auto& th : ts) th.join();
+  }
+  stop = true;
+  for (auto& th : steady) th.join();
+  for (auto& m : mailbox) hak_free(m.exchange(nullptr));
+  EXPECT_EQ(bad.load(), 0);
+  hak_trim();
+  EXPECT_TRUE(hak_heap_is_valid());
+  EXPECT_EQ(Stat(HAK_STAT_large_bytes_live), 0u);
 }
 
 }  // namespace
