@@ -15,7 +15,7 @@
 # Usage: tests/programs/run.sh [--quick] [LIBHAKMEM] [STRESS]
 #   Outside Bazel it builds //hakmem:libhakmem.so and the stress program.
 #   --quick: smaller inputs, fewer suites (what //tests/programs:programs_test runs).
-# About 5 minutes on 2 cores (--quick: about 40 s). Needs: python3 with
+# About 8.5 minutes on 2 cores, xz being half of it (--quick: about 40 s). Needs: python3 with
 # libpython3.11-testsuite, sqlite3, git, lua5.4, xz-utils, redis-server,
 # redis-tools, gcc. A missing program is reported as SKIP, not as a pass.
 set -uo pipefail
