@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hakmem/batch.h"
+#include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -322,6 +323,13 @@ void *hak_heap_alloc_slow(size_t size) {
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));
+  if (HAK_UNLIKELY(!pg)) {
+    // The kernel refused a segment: cached large blocks and empty pool
+    // memory may hold the address space (RLIMIT_AS). Give it back, retry once.
+    hak_large_trim();
+    hak_heap_trim();
+    pg = find_page(h, hak_size_class(size));
+  }
   if (!pg) {
     errno = ENOMEM;
     return NULL;
@@ -334,8 +342,8 @@ void *hak_heap_alloc_slow(size_t size) {
 
 void *hak_heap_aligned(size_t align, size_t size) {
   // When the class's blocks are multiples of align every block is aligned
-  // (page areas start on 64 KiB boundaries).
-  if (hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
+  // (page areas start on 64 KiB boundaries, so only up to that alignment).
+  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
   size_t padded = size + align - HAK_MIN_ALIGN;
   char *b = hak_heap_alloc(padded);
   if (!b) return NULL;

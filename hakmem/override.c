@@ -42,7 +42,7 @@ HAK_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 // glibc's memalign: alignments that are not powers of two are rounded up.
 static void *memalign_at(size_t align, size_t size, uintptr_t site) {
-  if (align > ((size_t)1 << (sizeof(size_t) * 8 - 2))) {
+  if (align > SIZE_MAX / 2 + 1) {  // as glibc: larger ones cannot be rounded to a power of two
     errno = EINVAL;
     return NULL;
   }
