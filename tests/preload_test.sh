@@ -51,6 +51,12 @@ for mode in BALANCED MINIMAL; do
     echo "FAIL glibc's allocator was used ($mode): $got"; failed=$((failed + 1))
   fi
 done
+got="$(LD_PRELOAD="$lib" "$probe" trim)"
+if [[ "$got" == "trim=1" ]]; then
+  echo "ok   malloc_trim gives memory back"; passed=$((passed + 1))
+else
+  echo "FAIL malloc_trim: $got"; failed=$((failed + 1))
+fi
 ref="$("$probe" glibc)"
 if [[ "$ref" == "arena=0 hblkhd=0 uordblks=0" ]]; then
   echo "FAIL the probe cannot tell: glibc alone reports $ref"; failed=$((failed + 1))
