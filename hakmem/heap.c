@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hakmem/batch.h"
+#include "hakmem/checked.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
@@ -154,7 +155,9 @@ static void local_free_slow(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg) {
 void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg) { local_free_slow(seg->heap, seg, pg); }
 
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
-  hak_block_t *b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;
+  hak_block_t *b;
+  if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
+  else b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;
   if (seg->heap == hak_tls_heap) {  // an aligned block of our own heap
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);
     b->next = pg->free;
@@ -176,6 +179,7 @@ static void heap_collect(hak_heap_t *h) {
   hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
   uint64_t n = 0;
   while (b) {
+    if (HAK_UNLIKELY(hak_checked)) hak_checked_remote(b);
     hak_block_t *next = b->next;
     hak_segment_t *seg = hak_segment_of(b);
     hak_page_t *pg = hak_page_of(seg, b);
@@ -288,7 +292,10 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   }
   hak_page_t *pg = seg->unused;
   reclaim_page(seg, pg);
-  return hak_segment_take_page(seg, cls);
+  pg = hak_segment_take_page(seg, cls);
+  // Checked mode: every free of this page takes the careful path.
+  if (hak_checked) atomic_store_explicit(&pg->aligned, 1, memory_order_relaxed);
+  return pg;
 }
 
 // A page of class cls with a free block, made current; NULL when out of memory.
