@@ -226,6 +226,11 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
   if (!h) {
     h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    if (HAK_UNLIKELY(!h)) {
+      // Refused: cached blocks may hold the address space (RLIMIT_AS).
+      hak_large_trim();
+      h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    }
     if (!h) {
       errno = ENOMEM;
       return NULL;

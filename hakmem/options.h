@@ -65,6 +65,8 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "pool pages empty this long go back to the OS (batched MADV_DONTNEED); segments are unmapped") \
   X(SITE_SAMPLE, HAK_OPT_UINT, 0, 0, 1 << 20, NULL,                                               \
     "record 1 in N small allocations in the per-site counters (0: none; large ones: all)")      \
+  X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
+    "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
   X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
     "per-site learning: auto (LEARN, FROZEN, CANARY), learn (never freeze), frozen, off")       \
   X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names, "learner: ucb1 (6 thresholds) or elo (12)") \
