@@ -133,7 +133,8 @@ class LearningSmokeTest(unittest.TestCase):
             if r["allocator"] == "hakmem-BALANCED":
                 self.assertEqual(r["learn"]["sites"], [])  # learning off: no per-site state
                 continue
-            names = [st["name"] for st in r["learn"]["sites"]]
+            # sites outside the workload's helpers (e.g. in a shared library) keep their address as name
+            names = [st["name"] for st in r["learn"]["sites"] if not st["name"].startswith("0x")]
             if r["allocator"] == "hakmem-T512K" and r["workload"] != "phase-size":
                 # every request went to the pools, which count sites only when sampled:
                 # hak_stats_json does not list the site (allocator-side gap, see README)
