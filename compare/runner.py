@@ -45,16 +45,13 @@ SYSTEM_LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/u
 HAKMEM_MODES = ["MINIMAL", "FAST", "BALANCED", "LEARNING", "RESEARCH"]
 
 # Fixed per-site strategies (issue 6): hakmem with learning frozen on one row
-# of the UCB1 set of hakmem/policy/strategy.h. A frozen site starts on the row
-# nearest HAKMEM_LARGE_THRESHOLD, and that option stops at 512K, so the 1m
-# and 2m rows cannot be pinned from the outside yet (they need an allocator
-# knob such as HAKMEM_EVO_INITIAL); they are listed as unavailable.
-# name suffix: (HAKMEM_LARGE_THRESHOLD, strategy name in the stats JSON)
+# of the UCB1 set of hakmem/policy/strategy.h: a frozen site starts on the row
+# nearest HAKMEM_EVO_INITIAL.
+# name suffix: (HAKMEM_EVO_INITIAL, strategy name in the stats JSON)
 FIXED_STRATEGIES = {"T64K": ("64K", "64k"), "T128K": ("128K", "128k"), "T256K": ("256K", "256k"),
-                    "T512K": ("512K", "512k")}
-FIXED_UNAVAILABLE = {"T1M": "1m", "T2M": "2m"}
-FIXED_NOTE = ("hakmem-T1M and hakmem-T2M (UCB1 rows 1m, 2m) are not run: HAKMEM_LARGE_THRESHOLD stops at 512K and "
-              "there is no option to pin a frozen site's strategy above it (needs e.g. HAKMEM_EVO_INITIAL)")
+                    "T512K": ("512K", "512k"), "T1M": ("1M", "1m"), "T2M": ("2M", "2m")}
+FIXED_UNAVAILABLE = {}
+FIXED_NOTE = ""
 LEARNING_GOAL = 1.05  # issue 6: LEARNING within 5% of the best fixed strategy in hindsight
 
 
@@ -69,7 +66,7 @@ def allocator_table(hakmem_lib, mimalloc_lib, jemalloc_lib, learning_env=None):
     table["hakmem-LEARNING"]["env"].update(learning_env or {})
     for suffix, (threshold, strategy) in FIXED_STRATEGIES.items():
         table["hakmem-" + suffix] = {"preload": hakmem_lib, "expect": "libhakmem", "strategy": strategy,
-                                     "env": {"HAKMEM_EVO": "frozen", "HAKMEM_LARGE_THRESHOLD": threshold}}
+                                     "env": {"HAKMEM_EVO": "frozen", "HAKMEM_EVO_INITIAL": threshold}}
     return table
 
 

@@ -152,9 +152,13 @@ class LearningSmokeTest(unittest.TestCase):
                     self.assertEqual(states, {("FROZEN", want)}, (r["workload"], r["allocator"]))
 
     def test_learning_windows_ended(self):
+        # The workload's own sites (named after their helpers) end windows; a
+        # site inside a library (shown by address) may make too few requests.
         for r in self.doc["runs"]:
             if r["allocator"] == "hakmem-LEARNING":
-                for st in r["learn"]["sites"]:
+                named = [st for st in r["learn"]["sites"] if not st["name"].startswith("0x")]
+                self.assertTrue(named, r["workload"])
+                for st in named:
                     self.assertGreater(st["learn"]["window"], 0, (r["workload"], st["name"]))
                     self.assertTrue(st["learn"]["history"])
 

@@ -172,7 +172,7 @@ static void tick(uint64_t now) {
   do {
     hak_spare_expire(now, &w);
     spare_work(&w, now);
-  } while (w.n_unmap);
+  } while (w.n_unmap || w.n_cool);
 }
 
 // --- the allocation side ------------------------------------------------------------

@@ -81,7 +81,7 @@ void hak_learn_configure(void) {
   hak_evo_config_t c = hak_evo_config_default();
   c.mode = (hak_evo_mode_t)hak_opt(HAK_OPT_EVO);
   c.learner = (hak_evo_learner_t)hak_opt(HAK_OPT_EVO_LEARNER);
-  c.initial_threshold = hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  c.initial_threshold = hak_opt(HAK_OPT_EVO_INITIAL) ? hak_opt(HAK_OPT_EVO_INITIAL) : hak_opt(HAK_OPT_LARGE_THRESHOLD);
   c.window_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
   c.window_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
   c.min_learn_ns = hak_opt(HAK_OPT_EVO_MIN_LEARN_MS) * 1000000u;
@@ -246,6 +246,8 @@ void hak_learn_print(int fd) {
                 (unsigned long long)e->window, e->canaries, e->adoptions, e->rollbacks);
   }
 }
+
+bool hak_learn_has(hak_site_id_t id) { return atomic_load_explicit(&sites[id], memory_order_relaxed) != NULL; }
 
 uint64_t hak_learn_policy_word(hak_site_id_t id) {
   site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);

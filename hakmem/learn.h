@@ -46,6 +46,10 @@ HAK_INTERNAL void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, 
 /* The site's learning state as a JSON value ("null" when it has none). */
 HAK_INTERNAL void hak_learn_json(hak_buf_t *b, hak_site_id_t id);
 
+/* True when site id has learning state (the stats JSON lists such sites
+ * even when the pools served all their requests). */
+HAK_INTERNAL bool hak_learn_has(hak_site_id_t id);
+
 /* The strategy leaderboard of every learning site, as text. */
 HAK_INTERNAL void hak_learn_print(int fd);
 

@@ -54,10 +54,9 @@ static const mode_preset_t mode_presets[] = {
     {HAK_MODE_FAST, HAK_OPT_HOT_MAX, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_COLD_MIN, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_SPARE_RESIDENT_BYTES, 256 * HAK_MiB},
-    // LEARNING: the per-site learning engine, and per-site size histograms
-    // from 1 in 64 small allocations.
+    // LEARNING: the per-site learning engine (it keeps its own histograms of
+    // the requests it decides; small requests stay on the fast path).
     {HAK_MODE_LEARNING, HAK_OPT_EVO, 0 /* auto */},
-    {HAK_MODE_LEARNING, HAK_OPT_SITE_SAMPLE, 64},
     // RESEARCH: every allocation counted per site, report at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_EVO, 0 /* auto */},
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},

@@ -69,6 +69,8 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
   X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
     "per-site learning: auto (LEARN, FROZEN, CANARY), learn (never freeze), frozen, off")       \
+  X(EVO_INITIAL, HAK_OPT_SIZE, 0, 0, 32 * HAK_MiB, NULL,                                           \
+    "strategy a site starts on: the row nearest this threshold (0: LARGE_THRESHOLD)")           \
   X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names, "learner: ucb1 (6 thresholds) or elo (12)") \
   X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after this many ops of a site...") \
   X(EVO_WINDOW_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL, "... or after this long")                 \

@@ -26,15 +26,20 @@ static const char *const counter_names[] = {
 };
 
 // Ids of the busiest sites by bytes, best first; returns how many (<= max).
+// Sites with learning state come first, whatever their byte counts (a site
+// the pools serve records no bytes).
 static unsigned top_sites(hak_site_id_t *ids, unsigned max) {
   unsigned n = 0;
+  for (unsigned i = 0; i < HAK_SITE_CAP && n < max; i++)
+    if (hak_learn_has((hak_site_id_t)i)) ids[n++] = (hak_site_id_t)i;
+  unsigned learning = n;
   for (unsigned i = 0; i < HAK_SITE_CAP; i++) {
     const hak_site_t *s = hak_site_get((hak_site_id_t)i);
     uint64_t allocs = atomic_load_explicit(&s->allocs, memory_order_relaxed);
-    if (!allocs) continue;
+    if (!allocs || hak_learn_has((hak_site_id_t)i)) continue;
     uint64_t bytes = atomic_load_explicit(&s->bytes, memory_order_relaxed);
     unsigned pos = n < max ? n++ : max;
-    while (pos > 0 && atomic_load_explicit(&hak_site_get(ids[pos - 1])->bytes, memory_order_relaxed) < bytes) {
+    while (pos > learning && atomic_load_explicit(&hak_site_get(ids[pos - 1])->bytes, memory_order_relaxed) < bytes) {
       if (pos < max) ids[pos] = ids[pos - 1];
       pos--;
     }
