@@ -244,6 +244,15 @@ void hak_learn_print(int fd) {
                 (void *)atomic_load_explicit(&hak_site_get((hak_site_id_t)id)->addr, memory_order_relaxed),
                 hak_evo_state_names[e->state], hak_strategy_info[hak_evo_strategy(e)].name,
                 (unsigned long long)e->window, e->canaries, e->adoptions, e->rollbacks);
+    // The leaderboard itself: the site's ratings, best first, as JSON.
+    char buf[2048];
+    size_t n = hak_evo_to_json(buf, sizeof buf, e);
+    char *r = strstr(buf, "\"ratings\":");
+    char *h = r ? strstr(r, ",\"history\"") : NULL;
+    if (r && h && n < sizeof buf) {
+      *h = '\0';
+      hak_dprintf(fd, "    %s\n", r);
+    }
   }
 }
 

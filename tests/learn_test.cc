@@ -133,6 +133,7 @@ TEST_F(LearnTest, ResearchPrintsTheLeaderboard) {
   std::string out(buf);
   EXPECT_NE(out.find("learning sites"), std::string::npos);
   EXPECT_NE(out.find("LEARN on"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ratings\":[{\"name\""), std::string::npos) << out;  // the leaderboard
 }
 
 }  // namespace
