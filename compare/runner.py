@@ -44,8 +44,18 @@ SYSTEM_LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/u
 # name: (library file to preload, or None for glibc; extra environment)
 HAKMEM_MODES = ["MINIMAL", "FAST", "BALANCED", "LEARNING", "RESEARCH"]
 
+# Fixed per-site strategies (issue 6): hakmem with learning frozen on one row
+# of the UCB1 set of hakmem/policy/strategy.h: a frozen site starts on the row
+# nearest HAKMEM_EVO_INITIAL.
+# name suffix: (HAKMEM_EVO_INITIAL, strategy name in the stats JSON)
+FIXED_STRATEGIES = {"T64K": ("64K", "64k"), "T128K": ("128K", "128k"), "T256K": ("256K", "256k"),
+                    "T512K": ("512K", "512k"), "T1M": ("1M", "1m"), "T2M": ("2M", "2m")}
+FIXED_UNAVAILABLE = {}
+FIXED_NOTE = ""
+LEARNING_GOAL = 1.05  # issue 6: LEARNING within 5% of the best fixed strategy in hindsight
 
-def allocator_table(hakmem_lib, mimalloc_lib, jemalloc_lib):
+
+def allocator_table(hakmem_lib, mimalloc_lib, jemalloc_lib, learning_env=None):
     table = {
         "glibc": {"preload": None, "env": {}, "expect": "libc.so"},
         "mimalloc": {"preload": mimalloc_lib, "env": {}, "expect": "libmimalloc"},
@@ -53,6 +63,10 @@ def allocator_table(hakmem_lib, mimalloc_lib, jemalloc_lib):
     }
     for mode in HAKMEM_MODES:
         table["hakmem-" + mode] = {"preload": hakmem_lib, "env": {"HAKMEM_MODE": mode}, "expect": "libhakmem"}
+    table["hakmem-LEARNING"]["env"].update(learning_env or {})
+    for suffix, (threshold, strategy) in FIXED_STRATEGIES.items():
+        table["hakmem-" + suffix] = {"preload": hakmem_lib, "expect": "libhakmem", "strategy": strategy,
+                                     "env": {"HAKMEM_EVO": "frozen", "HAKMEM_EVO_INITIAL": threshold}}
     return table
 
 
@@ -63,6 +77,8 @@ TARGETS = {
     "vs_jemalloc": ["glibc", "jemalloc", "hakmem-MINIMAL", "hakmem-BALANCED"],
     "vs_glibc": ["glibc", "hakmem-MINIMAL", "hakmem-BALANCED"],
     "all": ["glibc", "mimalloc", "jemalloc", "hakmem-MINIMAL", "hakmem-BALANCED", "hakmem-LEARNING"],
+    # issue 6: LEARNING against every fixed strategy and BALANCED (the default strategy)
+    "learning": ["hakmem-" + s for s in FIXED_STRATEGIES] + ["hakmem-BALANCED", "hakmem-LEARNING"],
 }
 
 # --- workloads --------------------------------------------------------------------
@@ -78,8 +94,17 @@ WORKLOADS = {
     "realloc": ("wl_realloc", None, "realloc growth (vectors x2, strings x1.5)", "one realloc"),
     "frag": ("wl_frag", None, "fragmentation: fill 96 MiB, free 90%, refill", "one malloc or free"),
     "scaling": ("wl_scaling", None, "thread scaling, thread-local small churn", "one free + one malloc"),
+    "phase-size": ("wl_phase_size", None, "PHASE-SIZE: one site, ~96 KiB then ~1.5 MiB buffers, window of 8",
+                   "malloc+fill+check+free of one buffer"),
+    "phase-life": ("wl_phase_life", None, "PHASE-LIFE: one site, ~384 KiB window of 8, then generations of 128 freed together",
+                   "malloc+fill+check+free of one block"),
+    "two-sites": ("wl_two_sites", None, "TWO-SITES: ~384 KiB window of 8 at one site, ~320 KiB generations of 128 at another",
+                  "malloc+fill+check+free of one block (either site)"),
 }
 DEFAULT_WORKLOADS = ["json", "mir", "vm", "mixed", "small", "larson", "prodcons", "realloc", "frag", "scaling"]
+PHASE_WORKLOADS = ["phase-size", "phase-life", "two-sites"]
+# Workloads a target runs when --workloads is not given (default: DEFAULT_WORKLOADS).
+TARGET_WORKLOADS = {"learning": PHASE_WORKLOADS + ["vm", "json", "mir"]}
 
 EXIT_CHECK = 2  # compare/workloads/common.h WL_EXIT_CHECK
 EXIT_OOM = 3
@@ -95,7 +120,12 @@ def parse_args(argv):
     p.add_argument("--allocators", help="comma list overriding the target's set, e.g. glibc,mimalloc,hakmem-FAST. "
                    "Known: glibc, mimalloc, jemalloc, hakmem-{%s}; NAME=/path/lib.so adds a custom one" % ",".join(HAKMEM_MODES))
     p.add_argument("--learning", action="store_true", help="also run hakmem-LEARNING (the 'all' target always does)")
-    p.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS), help="comma list (default: all): " + ",".join(DEFAULT_WORKLOADS))
+    p.add_argument("--workloads", default=None, help="comma list (default: the target's; all of %s, or for 'learning' %s); "
+                   "also known: %s" % (",".join(DEFAULT_WORKLOADS), ",".join(TARGET_WORKLOADS["learning"]), ",".join(PHASE_WORKLOADS)))
+    p.add_argument("--learn-ms", type=int, default=None,
+                   help="hakmem-LEARNING's HAKMEM_EVO_MIN_LEARN_MS (default: the allocator's 10 s; target 'learning': "
+                        "250 x scale, so that a site can freeze within the first phase)")
+    p.add_argument("--evo-window-ops", type=int, default=None, help="hakmem-LEARNING's HAKMEM_EVO_WINDOW_OPS (default: the allocator's)")
     p.add_argument("--reps", type=int, default=5, help="repetitions per workload and allocator (default %(default)s)")
     p.add_argument("--scale", type=float, default=1.0, help="work multiplier passed to every workload (default %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="threads for larson and prodcons (default 2)")
@@ -115,6 +145,10 @@ def parse_args(argv):
         p.error("--reps must be >= 1")
     if not (a.scale > 0):
         p.error("--scale must be > 0")
+    if a.workloads is None:
+        a.workloads = ",".join(TARGET_WORKLOADS.get(a.target, DEFAULT_WORKLOADS))
+    if a.learn_ms is None and a.target == "learning":
+        a.learn_ms = max(1, int(round(250 * a.scale)))
     return a
 
 
@@ -228,12 +262,40 @@ def tail(path, limit=600):
         return ""
 
 
+def read_learn(path):
+    """The learning sites from the stats file a workload wrote (HAK_COMPARE_STATS_OUT), or None.
+
+    Keeps, per site with a learning state, its address, the workload's name for
+    it (the WL_SITE helper the address falls in), allocations and the "learn"
+    object of hakmem's stats JSON (state, strategy, ratings, history...)."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None
+    names = sorted(((int(n["addr"], 16), n["name"]) for n in doc.get("site_names", [])), reverse=True)
+    sites = []
+    for st in doc.get("stats", {}).get("sites", []):
+        if not st.get("learn"):
+            continue
+        addr = int(st["site"], 16)
+        # a call site is a return address inside the helper: the nearest helper start below it
+        name = next((n for a, n in names if a <= addr < a + 512), st["site"])
+        sites.append({"site": st["site"], "name": name, "allocs": st.get("allocs", 0), "learn": st["learn"]})
+    sites.sort(key=lambda x: x["name"])
+    return {"mode": doc.get("stats", {}).get("mode", ""), "sites": sites}
+
+
 def run_once(argv, alloc, timeout, tmpdir):
     """Runs one workload process; returns the measurement dict (status 'ok' or a failure)."""
     out_path = os.path.join(tmpdir, "stdout")
     err_path = os.path.join(tmpdir, "stderr")
+    stats_path = os.path.join(tmpdir, "stats.json")
+    if os.path.exists(stats_path):
+        os.unlink(stats_path)
     res = {"status": "ok", "exit_code": None, "signal": None, "wall_ns": None, "minflt": None,
-           "majflt": None, "maxrss_kb": None, "ru_maxrss_kb": None, "instructions": None, "inside": None, "message": ""}
+           "majflt": None, "maxrss_kb": None, "ru_maxrss_kb": None, "instructions": None, "inside": None, "message": "",
+           "learn": None}
     if alloc["preload"] and not os.path.exists(alloc["preload"]):
         res["status"] = "error"
         res["message"] = "preload library not found: " + alloc["preload"]
@@ -243,7 +305,9 @@ def run_once(argv, alloc, timeout, tmpdir):
         reaped = threading.Event()
         lock = threading.Lock()
         t0 = time.perf_counter_ns()
-        pid = os.posix_spawn(argv[0], argv, child_env(alloc),
+        env = child_env(alloc)
+        env["HAK_COMPARE_STATS_OUT"] = stats_path  # hakmem writes its stats there at exit; others ignore it
+        pid = os.posix_spawn(argv[0], argv, env,
                              file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
                              setsid=True)
 
@@ -313,6 +377,20 @@ def run_once(argv, alloc, timeout, tmpdir):
     if alloc["expect"] not in os.path.basename(inside.get("malloc_from", "")):
         res["status"] = "preload_inactive"
         res["message"] = "malloc came from %s, expected %s" % (inside.get("malloc_from"), alloc["expect"])
+        return res
+    res["learn"] = read_learn(stats_path)
+    want = alloc.get("strategy")
+    if want:  # a fixed strategy: prove every learning site really ran on it
+        if res["learn"] is None:
+            res["status"] = "error"
+            res["message"] = "no allocator statistics (HAK_COMPARE_STATS_OUT): cannot confirm strategy %s" % want
+        else:
+            wrong = [(x["name"], x["learn"].get("state"), x["learn"].get("strategy")) for x in res["learn"]["sites"]
+                     if x["learn"].get("strategy") != want or x["learn"].get("state") != "FROZEN"]
+            if wrong:
+                res["status"] = "error"
+                res["message"] = "strategy not pinned: expected FROZEN on %s, sites had %s" % (
+                    want, ", ".join("%s %s on %s" % w for w in wrong))
     return res
 
 
@@ -420,6 +498,54 @@ def aggregate(plan_ids, alloc_names, runs, workload_meta):
     return results
 
 
+def learning_summary(results, alloc_names, workload_ids):
+    """issue 6: per workload, hakmem-LEARNING against the best fixed strategy in
+    hindsight (goal: ratio <= LEARNING_GOAL) and against hakmem-BALANCED (the
+    default strategy: LEARNING should beat it where the best is not the default).
+    None when the run has no LEARNING or no fixed strategy."""
+    fixed = [a for a in alloc_names if a[len("hakmem-"):] in FIXED_STRATEGIES]
+    if "hakmem-LEARNING" not in alloc_names or not fixed:
+        return None
+    by = {(r["workload"], r["allocator"]): r for r in results}
+
+    def ok(r):
+        return r is not None and r["status"] == "ok" and r["ns_per_op_median"]
+
+    def cpu(r):
+        return r["extra"].get("cpu_ns_per_op") if ok(r) else None
+
+    rows = []
+    for wid in workload_ids:
+        lr, bl = by.get((wid, "hakmem-LEARNING")), by.get((wid, "hakmem-BALANCED"))
+        good = [by[(wid, a)] for a in fixed if ok(by.get((wid, a)))]
+        best = min(good, key=lambda r: r["ns_per_op_median"]) if good else None
+        row = {"workload": wid, "learning_ns": lr["ns_per_op_median"] if ok(lr) else None,
+               "best_fixed": best["allocator"] if best else None, "best_fixed_ns": best["ns_per_op_median"] if best else None,
+               "balanced_ns": bl["ns_per_op_median"] if ok(bl) else None,
+               "fixed_ns": {a: (by[(wid, a)]["ns_per_op_median"] if ok(by.get((wid, a))) else None) for a in fixed},
+               "ratio_to_best": None, "ratio_to_balanced": None, "cpu_ratio_to_best": None,
+               "verdict_best": "unavailable", "verdict_balanced": "unavailable"}
+        if ok(lr) and best:
+            row["ratio_to_best"] = lr["ns_per_op_median"] / best["ns_per_op_median"]
+            rb = row["ratio_to_best"]
+            row["verdict_best"] = ("met: within %.0f%% of %s" % ((LEARNING_GOAL - 1) * 100, best["allocator"]) if rb <= LEARNING_GOAL
+                                   else "NOT met: %.0f%% slower than %s" % ((rb - 1) * 100, best["allocator"]))
+            cl, cb = cpu(lr), cpu(best)
+            if cl and cb:
+                row["cpu_ratio_to_best"] = cl / cb
+        if ok(lr) and ok(bl):
+            row["ratio_to_balanced"] = rbal = lr["ns_per_op_median"] / bl["ns_per_op_median"]
+            default_best = best is None or bl["ns_per_op_median"] <= best["ns_per_op_median"] * LEARNING_GOAL
+            if default_best:
+                row["verdict_balanced"] = "n/a: BALANCED is (within %.0f%%) the best; LEARNING %s it" % (
+                    (LEARNING_GOAL - 1) * 100, "beats" if rbal < 1 else "is %.0f%% slower than" % ((rbal - 1) * 100))
+            else:
+                row["verdict_balanced"] = ("met: beats BALANCED by %.0f%%" % ((1 - rbal) * 100) if rbal < 1
+                                           else "NOT met: %.0f%% slower than BALANCED" % ((rbal - 1) * 100))
+        rows.append(row)
+    return {"goal": LEARNING_GOAL, "fixed": fixed, "unavailable": sorted(FIXED_UNAVAILABLE), "note": FIXED_NOTE, "rows": rows}
+
+
 def headline(results):
     """The VM numbers issue 2 is judged by: hakmem MINIMAL vs BALANCED."""
     by = {(r["workload"], r["allocator"]): r for r in results}
@@ -522,6 +648,21 @@ def text_report(doc):
     out.append(md_table(["workload"] + allocs, rows))
     if not m["perf_instructions"]:
         out.append("Instructions: unavailable (perf stat cannot count instructions on this machine).")
+    ls = doc.get("learning")
+    if ls:
+        out.append("")
+        out.append("LEARNING vs fixed strategies (median ns/op; goal: LEARNING <= %.2fx the best fixed strategy in hindsight, "
+                   "and faster than BALANCED where BALANCED is not the best):" % ls["goal"])
+        rows = []
+        for r in ls["rows"]:
+            rows.append([r["workload"], fmt_num(r["learning_ns"]), "%s %s" % (fmt_num(r["best_fixed_ns"]), (r["best_fixed"] or "-").replace("hakmem-", "")),
+                         "-" if r["ratio_to_best"] is None else "%.3fx" % r["ratio_to_best"],
+                         "-" if r["cpu_ratio_to_best"] is None else "%.3fx" % r["cpu_ratio_to_best"],
+                         fmt_num(r["balanced_ns"]), "-" if r["ratio_to_balanced"] is None else "%.3fx" % r["ratio_to_balanced"]])
+        out.append(md_table(["workload", "LEARNING", "best fixed", "LEARNING/best", "(CPU time)", "BALANCED", "LEARNING/BALANCED"], rows))
+        for r in ls["rows"]:
+            out.append("  %-10s vs best fixed: %s; vs BALANCED: %s" % (r["workload"], r["verdict_best"], r["verdict_balanced"]))
+        out.append("  (%s)" % ls["note"])
     failures = [(r["workload"], r["allocator"], f) for r in res for f in r["failures"]]
     if failures:
         out.append("")
@@ -537,7 +678,7 @@ def plan_workloads(a):
     names = [w.strip() for w in a.workloads.split(",") if w.strip()]
     unknown = [n for n in names if n not in WORKLOADS and not n.startswith("scaling-t")]
     if unknown:
-        sys.exit("compare: unknown workload(s) %s; known: %s" % (",".join(unknown), ",".join(DEFAULT_WORKLOADS)))
+        sys.exit("compare: unknown workload(s) %s; known: %s" % (",".join(unknown), ",".join(DEFAULT_WORKLOADS + PHASE_WORKLOADS)))
     plan = []
     for n in names:
         if n == "scaling" or n.startswith("scaling-t"):
@@ -610,9 +751,14 @@ def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     ws = workspace_dir()
     out_root = os.path.abspath(a.out) if a.out else os.path.join(ws, "out", "compare")
+    learning_env = {}
+    if a.learn_ms is not None:
+        learning_env["HAKMEM_EVO_MIN_LEARN_MS"] = str(a.learn_ms)
+    if a.evo_window_ops is not None:
+        learning_env["HAKMEM_EVO_WINDOW_OPS"] = str(a.evo_window_ops)
     table = allocator_table(a.hakmem_lib or default_hakmem_lib(),
                             a.mimalloc_lib or find_system_lib("libmimalloc.so.2"),
-                            a.jemalloc_lib or find_system_lib("libjemalloc.so.2"))
+                            a.jemalloc_lib or find_system_lib("libjemalloc.so.2"), learning_env)
     allocs = choose_allocators(a, table)
     plan = plan_workloads(a)
     timeout = a.timeout or 120.0 * max(1.0, a.scale)
@@ -679,6 +825,9 @@ def main(argv=None):
         "results": results,
         "headline": headline(results),
     }
+    ls = learning_summary(results, allocs, [p["id"] for p in plan])
+    if ls:
+        doc["learning"] = ls
     errors = schema_check.validate_file(doc, schema_check.default_schema_path())
     if errors:
         sys.stderr.write("compare: INTERNAL: results do not match the schema:\n  " + "\n  ".join(errors[:20]) + "\n")

@@ -105,6 +105,89 @@ class SmokeTest(unittest.TestCase):
         self.assertGreater(os.path.getsize(os.path.join(report, "results.json")), 0)
 
 
+class LearningSmokeTest(unittest.TestCase):
+    """//compare:learning's plan at a tiny scale: the phase workloads under two
+    fixed strategies, BALANCED and LEARNING; the strategy check, the stats
+    capture, the LEARNING-vs-fixed table and the learning charts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="compare-learning-", dir=os.environ.get("TEST_TMPDIR"))
+        cls.rc = runner.main(["--target", "learning", "--allocators", "hakmem-T64K,hakmem-T512K,hakmem-BALANCED,hakmem-LEARNING",
+                              "--workloads", ",".join(runner.PHASE_WORKLOADS), "--scale", "0.02", "--reps", "1",
+                              "--evo-window-ops", "64", "--learn-ms", "1", "--out", cls.tmp, "--quiet", "--timeout", "60"])
+        cls.run_dir = [os.path.join(cls.tmp, d) for d in os.listdir(cls.tmp) if d[0].isdigit()][0]
+        with open(os.path.join(cls.run_dir, "results.json")) as f:
+            cls.doc = json.load(f)
+
+    def test_runs_ok_and_schema_valid(self):
+        bad = [(r["workload"], r["allocator"], r["status"], r["message"]) for r in self.doc["runs"] if r["status"] != "ok"]
+        self.assertEqual(bad, [])
+        self.assertEqual(self.rc, 0)
+        self.assertEqual(schema_check.validate_file(self.doc, schema_check.default_schema_path()), [])
+
+    def test_sites_are_distinct_and_named(self):
+        want = {"phase-size": ["site_buffer"], "phase-life": ["site_record"], "two-sites": ["site_batch", "site_window"]}
+        for r in self.doc["runs"]:
+            self.assertIsNotNone(r["learn"], (r["workload"], r["allocator"]))
+            if r["allocator"] == "hakmem-BALANCED":
+                self.assertEqual(r["learn"]["sites"], [])  # learning off: no per-site state
+                continue
+            # sites outside the workload's helpers (e.g. in a shared library) keep their address as name
+            names = [st["name"] for st in r["learn"]["sites"] if not st["name"].startswith("0x")]
+            if r["allocator"] == "hakmem-T512K" and r["workload"] != "phase-size":
+                # every request went to the pools, which count sites only when sampled:
+                # hak_stats_json does not list the site (allocator-side gap, see README)
+                self.assertTrue(set(names) <= set(want[r["workload"]]), names)
+                continue
+            self.assertEqual(names, want[r["workload"]], r["allocator"])
+
+    def test_fixed_strategy_pinned(self):
+        for r in self.doc["runs"]:
+            if r["allocator"] in ("hakmem-T64K", "hakmem-T512K"):
+                want = r["allocator"][len("hakmem-T"):].lower()
+                states = {(st["learn"]["state"], st["learn"]["strategy"]) for st in r["learn"]["sites"]}
+                self.assertTrue(states <= {("FROZEN", want)}, (r["workload"], r["allocator"], states))
+                if r["allocator"] == "hakmem-T64K" or r["workload"] == "phase-size":
+                    self.assertEqual(states, {("FROZEN", want)}, (r["workload"], r["allocator"]))
+
+    def test_learning_windows_ended(self):
+        # The workload's own sites (named after their helpers) end windows; a
+        # site inside a library (shown by address) may make too few requests.
+        for r in self.doc["runs"]:
+            if r["allocator"] == "hakmem-LEARNING":
+                named = [st for st in r["learn"]["sites"] if not st["name"].startswith("0x")]
+                self.assertTrue(named, r["workload"])
+                for st in named:
+                    self.assertGreater(st["learn"]["window"], 0, (r["workload"], st["name"]))
+                    self.assertTrue(st["learn"]["history"])
+
+    def test_learning_table(self):
+        ls = self.doc["learning"]
+        self.assertEqual([r["workload"] for r in ls["rows"]], runner.PHASE_WORKLOADS)
+        for r in ls["rows"]:
+            self.assertIsNotNone(r["ratio_to_best"])
+            self.assertRegex(r["verdict_best"], r"^(met|NOT met)")
+        with open(os.path.join(self.run_dir, "report.txt")) as f:
+            text = f.read()
+        self.assertIn("LEARNING vs fixed strategies", text)
+        self.assertRegex(text, r"phase-life +vs best fixed: (met|NOT met)")
+
+    def test_learning_charts(self):
+        report = os.path.join(self.run_dir, "report")
+        with open(os.path.join(report, "index.html")) as f:
+            page = f.read()
+        self.assertNotIn("Chart errors", page)
+        self.assertIn('id="learning"', page)
+        srcs = set(re.findall(r'<img src="([^"]+)"', page))
+        for w in runner.PHASE_WORKLOADS:
+            for kind in ("timeline", "leaderboard"):
+                name = "charts/%s-%s.png" % (kind, w)
+                self.assertIn(name, srcs)
+                with open(os.path.join(report, name), "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
+
+
 class BrokenAllocatorTest(unittest.TestCase):
     def test_failure_is_reported(self):
         lib = os.path.join(HERE, "testing", "libbroken_malloc.so")

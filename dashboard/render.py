@@ -33,7 +33,17 @@ COLOURS = {
     "hakmem-BALANCED": "#2ca02c",
     "hakmem-LEARNING": "#17becf",
     "hakmem-RESEARCH": "#8c564b",
+    # fixed per-site strategies (issue 6): shades of one hue, light = low threshold
+    "hakmem-T64K": "#fdd0a2",
+    "hakmem-T128K": "#fdae6b",
+    "hakmem-T256K": "#fd8d3c",
+    "hakmem-T512K": "#e6550d",
+    "hakmem-T1M": "#a63603",
+    "hakmem-T2M": "#7f2704",
 }
+# The learning lifecycle's states, bottom to top on the timeline chart.
+STATES = ["OFF", "LEARN", "CANARY", "FROZEN"]
+SITE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 EXTRA_COLOURS = ["#bcbd22", "#e377c2", "#393b79", "#637939"]
 TERMINAL = 'set terminal pngcairo size %d,%d font "DejaVu Sans,10" noenhanced'
 
@@ -239,6 +249,11 @@ def history_charts(charts, history, doc):
         for r in h["results"]:
             if r["allocator"] not in allocs:
                 allocs.append(r["allocator"])
+    # Relative to glibc in the same run; runs without glibc (e.g. //compare:learning) to hakmem-BALANCED.
+    ref = "glibc" if any(r["allocator"] == "glibc" for r in doc["results"]) else "hakmem-BALANCED"
+    same = [h for h in same if any(r["allocator"] == ref for r in h["results"])]
+    if not same:
+        return None, None
     header = "run\tlabel\t" + "\t".join(allocs) + "\n"
     rows, vm_rows = [], []
     for i, h in enumerate(same):
@@ -249,18 +264,19 @@ def history_charts(charts, history, doc):
         for a in allocs:
             logs = []
             for w in wids:
-                r, g = by.get((w, a)), by.get((w, "glibc"))
+                r, g = by.get((w, a)), by.get((w, ref))
                 if r and g and r["status"] == "ok" and g["status"] == "ok" and r["ns_per_op_median"] and g["ns_per_op_median"]:
                     logs.append(math.log(r["ns_per_op_median"] / g["ns_per_op_median"]))
             vals.append("%g" % math.exp(sum(logs) / len(logs)) if logs else "?")
         rows.append("%d\t%s\t%s\n" % (i, label, "\t".join(vals)))
         sp = (h.get("headline") or {}).get("vm_speedup_balanced_vs_minimal")
         vm_rows.append("%d\t%s\t%s\n" % (i, label, "?" if sp is None else "%g" % sp))
+    has_vm = any(not r.endswith("\t?\n") for r in vm_rows)
     styles = "".join("set linetype %d lc rgb %s lw 2 pt 7 ps 1\n" % (i + 1, q(colour(a, allocs))) for i, a in enumerate(allocs))
     xr = "set xrange [-0.5:%g]\n" % (len(same) - 0.5)
     script = """
-set title "History on this machine: geometric mean over workloads of ns/op relative to glibc in the same run"
-set ylabel "relative time (glibc = 1, lower is better)"
+set title "History on this machine: geometric mean over workloads of ns/op relative to %s in the same run"
+set ylabel "relative time (%s = 1, lower is better)"
 set xlabel "run (commit, + = uncommitted changes, date UTC)"
 set datafile missing "?"
 set yrange [0:*]
@@ -269,7 +285,7 @@ set grid ytics lc rgb "#dddddd"
 set key outside right top vertical Left reverse
 %s
 plot for [i=3:%d] DATA using 1:i:xticlabels(2) with linespoints lt (i-2) title columnheader(i)
-""" % (xr, styles, len(allocs) + 2)
+""" % (ref, ref, xr, styles, len(allocs) + 2)
     a = charts.plot("history", header + "".join(rows), ((1100, 420), script))
     script_vm = """
 set title "History: VM speedup of hakmem BALANCED over MINIMAL (median ns per iteration)"
@@ -284,8 +300,184 @@ set label "target 13.95x" at -0.4,13.95 offset 0,0.8 font ",9"
 unset key
 plot DATA using 1:3:xticlabels(2) with linespoints lw 2 pt 7 lc rgb "#2ca02c"
 """ % (xr, len(same) - 0.5)
-    b = charts.plot("history-vm", "run\tlabel\tspeedup\n" + "".join(vm_rows), ((900, 380), script_vm))
+    b = charts.plot("history-vm", "run\tlabel\tspeedup\n" + "".join(vm_rows), ((900, 380), script_vm)) if has_vm else None
     return a, b
+
+
+# --- learning (issue 6) ------------------------------------------------------------------
+
+def learning_run(doc, wid):
+    """The hakmem-LEARNING run of a workload whose ns/op is nearest the cell's median (its
+    learning state is the one shown), or None."""
+    runs = [r for r in doc["runs"] if r["workload"] == wid and r["allocator"] == "hakmem-LEARNING"
+            and r["status"] == "ok" and r.get("learn") and r["learn"]["sites"]]
+    if not runs:
+        return None
+    xs = sorted(r["inside"]["ns_per_op"] for r in runs)
+    med = xs[len(xs) // 2]
+    return min(runs, key=lambda r: abs(r["inside"]["ns_per_op"] - med))
+
+
+def leaderboard_chart(charts, wid, sites):
+    """Mean cost per strategy (the learner's window signal), one bar group per strategy, one bar per site."""
+    names = []
+    for st in sites:
+        for r in st["learn"]["ratings"]:
+            if r["name"] not in names:
+                names.append(r["name"])
+    names.sort(key=lambda n: float(n[:-1]) * (1024 if n.endswith("m") else 1))
+    if not any(r["n"] for st in sites for r in st["learn"]["ratings"]):
+        return None  # no window ended yet (a tiny run): nothing to chart
+    header = "strategy\t" + "\t".join(st["name"] for st in sites) + "\n"
+    rows = []
+    for n in names:
+        vals = []
+        for st in sites:
+            r = next((x for x in st["learn"]["ratings"] if x["name"] == n), None)
+            vals.append("?" if not r or not r["n"] else "%g" % r["mean"])
+        rows.append(n + "\t" + "\t".join(vals) + "\n")
+    styles = "".join("set linetype %d lc rgb %s\n" % (i + 1, q(SITE_COLOURS[i % len(SITE_COLOURS)])) for i in range(len(sites)))
+    script = """
+set title %s
+set ylabel "mean cost per request (cycles, log scale; lower is better)"
+set logscale y
+set xlabel "strategy = large-engine threshold (missing bar = never played)"
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border rgb "#333333"
+set boxwidth 0.9
+set yrange [10:*]
+set grid ytics lc rgb "#dddddd"
+set key outside right top vertical Left reverse
+%s
+plot for [i=2:%d] DATA using i:xticlabels(1) title columnheader(i)
+""" % (q("%s: the learner's mean cost per strategy, per call site (hakmem-LEARNING, median run)" % wid), styles, len(sites) + 1)
+    return charts.plot("leaderboard-" + wid, header + "".join(rows), ((900, 360), script))
+
+
+def timeline_chart(charts, wid, sites):
+    """LEARN / CANARY / FROZEN per site over windows, from each site's history ring."""
+    blocks, labels, top = [], [], 1
+    for i, st in enumerate(sites):
+        lr = st["learn"]
+        pts = []
+        for ev in lr["history"]:
+            pts.append((ev["window"], ev["to"], ev["strategy"], ev["reason"]))
+        end = max(lr["window"], pts[-1][0] if pts else 0)
+        top = max(top, end)
+        off = 0.08 * i  # sites side by side, not on top of each other
+        lines = ["%d\t%g\n" % (w, STATES.index(state) + off) for w, state, _, _ in pts]
+        lines.append("%d\t%g\n" % (end, STATES.index(lr["state"]) + off))
+        blocks.append("".join(lines))
+        for w, state, strat, reason in pts:
+            labels.append('set label %s at %d,%g offset 0.3,%g font ",8" tc rgb %s\n' % (
+                q("%s (%s)" % (strat, reason)), w, STATES.index(state) + off, 0.7 + 0.9 * i, q(SITE_COLOURS[i % len(SITE_COLOURS)])))
+    plots = ", ".join("DATA index %d using 1:2 with steps lw 3 lc rgb %s title %s" % (
+        i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s)" % (st["name"], st["learn"]["state"], st["learn"]["strategy"])))
+        for i, st in enumerate(sites))
+    first = min((st["learn"]["history"][0]["window"] for st in sites if st["learn"]["history"]), default=0)
+    script = """
+set title %s
+set xlabel "learning window of the site (history keeps the last 8 transitions; labels: strategy after it (reason))"
+set ytics ("OFF" 0, "LEARN" 1, "CANARY" 2, "FROZEN" 3)
+set yrange [0.5:3.9]
+set xrange [%g:%g]
+set grid lc rgb "#dddddd"
+set key outside bottom center horizontal
+%splot %s
+""" % (q("%s: lifecycle state per call site (hakmem-LEARNING, median run)" % wid), max(0, first - 1), top * 1.08 + 1,
+       "".join(labels), plots)
+    return charts.plot("timeline-" + wid, "\n\n".join(blocks), ((1100, 380), script))
+
+
+def learning_table(ls, allocs):
+    out = ['<table><tr><th class="name">workload</th><th>hakmem-LEARNING</th>']
+    out += ['<th><span style="color:%s">&#9632;</span> %s</th>' % (colour(a, allocs), esc(a)) for a in ls["fixed"]]
+    out.append('<th>BALANCED</th><th>LEARNING / best fixed</th><th>(on CPU time)</th><th>LEARNING / BALANCED</th>'
+               '<th class="name">verdict vs best fixed (goal &le; %.2f&times;)</th><th class="name">verdict vs BALANCED</th></tr>' % ls["goal"])
+    for r in ls["rows"]:
+        cells = ['<td class="name">%s</td><td><b>%s</b></td>' % (esc(r["workload"]), fmt(r["learning_ns"]))]
+        for a in ls["fixed"]:
+            v = r["fixed_ns"].get(a)
+            cells.append('<td class="%s">%s</td>' % ("best" if a == r["best_fixed"] else "", fmt(v)))
+        good = r["ratio_to_best"] is not None and r["ratio_to_best"] <= ls["goal"]
+        cells.append("<td>%s</td>" % fmt(r["balanced_ns"]))
+        cells.append('<td class="%s">%s</td>' % ("best" if good else "fail", "–" if r["ratio_to_best"] is None else "%.3f&times;" % r["ratio_to_best"]))
+        cells.append("<td>%s</td>" % ("–" if r["cpu_ratio_to_best"] is None else "%.3f&times;" % r["cpu_ratio_to_best"]))
+        cells.append("<td>%s</td>" % ("–" if r["ratio_to_balanced"] is None else "%.3f&times;" % r["ratio_to_balanced"]))
+        vb = r["verdict_balanced"]
+        cells.append('<td class="verdict %s">%s</td><td class="verdict %s">%s</td>' % (
+            "" if r["verdict_best"].startswith("met") else "fail", esc(r["verdict_best"]),
+            "fail" if vb.startswith("NOT") else "", esc(vb)))
+        out.append("<tr>%s</tr>" % "".join(cells))
+    out.append("</table>")
+    out.append('<p class="note">Median ns per operation. Green cell among the fixed strategies = best fixed strategy in hindsight '
+               'for that workload. The CPU-time ratio uses the workload&rsquo;s own CPU time per op (less disturbed by other '
+               'processes on a shared machine), where it reports one. %s.</p>' % esc(ls["note"]))
+    return "\n".join(out)
+
+
+def leaderboard_table(sites):
+    out = []
+    for st in sites:
+        lr = st["learn"]
+        c = lr.get("counts", {})
+        out.append('<p class="note"><b>%s</b> <code>%s</code>: %s on <b>%s</b> after %d windows, %s allocations &middot; '
+                   'learner %s &middot; p99 %s, baseline %s &middot; drifts %s, canaries %s, adoptions %s, rollbacks %s</p>' % (
+                       esc(st["name"]), esc(st["site"]), esc(lr["state"]), esc(lr["strategy"]), lr["window"], fmt(st["allocs"]),
+                       esc(lr.get("learner", "?")), fmt(lr.get("p99")), fmt(lr.get("baseline")), c.get("drifts", "–"),
+                       c.get("canaries", "–"), c.get("adoptions", "–"), c.get("rollbacks", "–")))
+        out.append('<table><tr><th>#</th><th class="name">strategy</th><th>plays n (windows)</th><th>mean cost</th>'
+                   '<th>rating</th><th>alive</th></tr>')
+        for i, r in enumerate(lr["ratings"]):
+            cls = ' class="best"' if r["name"] == lr["strategy"] else ""
+            out.append('<tr><td>%d</td><td class="name"%s>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+                i + 1, cls, esc(r["name"]), r["n"], fmt(r["mean"]) if r["n"] else "–",
+                fmt(r["rating"]) if r["rating"] else "– (UCB1)", "yes" if r["alive"] else "culled"))
+        out.append("</table>")
+        hist = lr["history"]
+        out.append('<table><tr><th>window</th><th class="name">from</th><th class="name">to</th><th class="name">reason</th>'
+                   '<th class="name">strategy after</th></tr>%s</table>' % "".join(
+                       '<tr><td>%d</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td></tr>' % (
+                           e["window"], esc(e["from"]), esc(e["to"]), esc(e["reason"]), esc(e["strategy"])) for e in hist))
+    return "\n".join(out)
+
+
+def final_strategies(doc, wid):
+    """Per site name: the strategy each LEARNING repetition ended on, e.g. {"site_a": ["512k", "512k", "64k"]}."""
+    out = {}
+    for r in doc["runs"]:
+        if r["workload"] == wid and r["allocator"] == "hakmem-LEARNING" and r["status"] == "ok" and r.get("learn"):
+            for st in r["learn"]["sites"]:
+                out.setdefault(st["name"], []).append("%s %s" % (st["learn"]["state"], st["learn"]["strategy"]))
+    return out
+
+
+def learning_section(doc, ids, allocs, charts):
+    ls = doc.get("learning")
+    shown = [(wid, learning_run(doc, wid)) for wid in ids]
+    shown = [(wid, r) for wid, r in shown if r]
+    if not ls and not shown:
+        return "", []
+    parts = ['<h2 id="learning">Learning engine: LEARNING vs fixed strategies</h2>']
+    if ls:
+        parts.append(learning_table(ls, allocs))
+    made = []
+    for wid, run in shown:
+        sites = run["learn"]["sites"]
+        lb = leaderboard_chart(charts, wid, sites)
+        tl = timeline_chart(charts, wid, sites)
+        made += [lb, tl]
+        fs = final_strategies(doc, wid)
+        parts.append("<h3>%s: %d learning call site%s</h3>" % (esc(wid), len(sites), "" if len(sites) == 1 else "s"))
+        parts.append('<p class="note">Final state per repetition: %s. Shown below: the repetition nearest the median '
+                     '(rep %d, %s ns/op).</p>' % (
+                         "; ".join("<b>%s</b>: %s" % (esc(k), esc(", ".join(v))) for k, v in sorted(fs.items())),
+                         run["rep"] + 1, fmt(run["inside"]["ns_per_op"])))
+        parts.append('<div class="charts">%s<br>%s</div>' % (img(tl, "timeline " + wid), img(lb, "leaderboard " + wid)))
+        parts.append(leaderboard_table(sites))
+    return "\n".join(parts), made
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -293,11 +485,13 @@ plot DATA using 1:3:xticlabels(2) with linespoints lw 2 pt 7 lc rgb "#2ca02c"
 CSS = """
 body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; margin: 24px; color: #222; max-width: 1400px; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ccc; }
+h3 { font-size: 15px; margin-top: 24px; }
 .meta { color: #555; font-size: 13px; line-height: 1.5; }
 table { border-collapse: collapse; margin: 8px 0 16px 0; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; vertical-align: top; }
 th { background: #f2f2f2; } td.name, th.name { text-align: left; white-space: nowrap; }
 td.best { background: #d8f0d0; font-weight: bold; }
+td.verdict { text-align: left; min-width: 220px; max-width: 320px; }
 td.fail { background: #f8d0d0; color: #900; font-weight: bold; }
 .ratio { color: #666; font-size: 11px; font-weight: normal; }
 .headline { border: 2px solid #2ca02c; padding: 8px 12px; display: inline-block; margin: 8px 0; font-size: 15px; }
@@ -467,8 +661,16 @@ def render(results_path, history_path, out_dir):
                      '(median %s ns vs %s ns per iteration; target &ge; %.2f&times;: <b>%s</b>)</div>' % (
                          "" if ok else " bad", h["vm_speedup_balanced_vs_minimal"], fmt(h["vm_balanced_iter_median_ns"]),
                          fmt(h["vm_minimal_iter_median_ns"]), h["vm_target_speedup"], "met" if ok else "not met"))
+    learning_html, _ = learning_section(doc, ids, allocs, charts)
+    if doc.get("learning"):
+        bad = [r["workload"] for r in doc["learning"]["rows"] if not r["verdict_best"].startswith("met")]
+        parts.append('<div class="headline%s">LEARNING within %.0f%% of the best fixed strategy on %d of %d workloads%s '
+                     '&mdash; see <a href="#learning">Learning engine</a></div>' % (
+                         " bad" if bad else "", (doc["learning"]["goal"] - 1) * 100, len(doc["learning"]["rows"]) - len(bad),
+                         len(doc["learning"]["rows"]), " (not on: %s)" % esc(", ".join(bad)) if bad else ""))
     parts.append("<h2>Summary: median ns per operation</h2>")
     parts.append(summary_table(doc, by, ids, allocs))
+    parts.append(learning_html)
     if has_modes:
         parts.append("<h2>hakmem MINIMAL vs BALANCED</h2>")
         parts.append('<div class="charts">%s</div>' % img(speedup, "speedup chart"))

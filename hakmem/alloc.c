@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include "hakmem/addrmap.h"
+#include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -36,7 +38,11 @@ HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THR
 size_t hak_fast_limit;
 
 void hak_apply_options(void) {
-  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) ? 0 : hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  hak_learn_configure();
+  hak_checked = hak_opt(HAK_OPT_CHECK) != 0;
+  size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked ? 0 : limit;
   hak_large_configure();
 }
 
@@ -60,8 +66,26 @@ static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site,
   return hak_large_alloc(size, align, hak_site_id(site), zero);
 }
 
-// Large requests, and small ones while sampling is on.
+// Checked mode: pools with canary and trailer, or the large engine with
+// canary bytes after the request.
+static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t site, bool zero) {
+  size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
+  if (size <= HAK_MAX_REQUEST - 4096 && !is_large(need) && need <= HAK_POOL_MAX)
+    return hak_checked_pool_alloc(size, align, zero);
+  char *p = alloc_large(size, align > HAK_MIN_ALIGN ? align : 0, site, zero);
+  if (p) hak_checked_large_mark(p, size, hak_large_usable(hak_large_lookup(p)));
+  return p;
+}
+
+// Large requests, requests the learning sites decide, checked mode, and
+// small ones while sampling is on.
 void *hak_alloc_slow(size_t size, uintptr_t site) {
+  ensure_init();  // the first request of the process decides the mode for all
+  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, 0, site, false);
+  if (hak_learn_on && size >= HAK_LEARN_MIN && size <= HAK_MAX_REQUEST) {
+    ensure_init();
+    return hak_learn_alloc(size, 0, hak_site_id(site), false);
+  }
   if (is_large(size)) return alloc_large(size, 0, site, false);
   sample_small(size, site);
   return hak_heap_alloc(size);
@@ -76,6 +100,7 @@ HAK_NOINLINE void *hak_alloc_cs(size_t size) {
 // A pointer that no part of hakmem owns.
 static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
   static _Atomic int warned;
+  if (hak_checked) hak_checked_foreign(p, call);
   HAK_STAT_INC(foreign_frees);
   if (hak_opt(HAK_OPT_VERBOSE) && !atomic_exchange(&warned, 1))
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
@@ -86,6 +111,7 @@ void hak_free_slow(void *p) {
   if (!p) return;
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
+  if (h && hak_checked && h->state == HAK_LARGE_LIVE) hak_checked_large_verify(p, h->req, hak_large_usable(h));
   if (h) hak_large_free(h);
   else foreign_pointer(p, "free");
   errno = saved;
@@ -98,6 +124,12 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return NULL;
+  }
+  ensure_init();
+  if (HAK_UNLIKELY(hak_checked)) return total > HAK_MAX_REQUEST ? (errno = ENOMEM, NULL) : checked_alloc(total, 0, site, true);
+  if (hak_learn_on && total >= HAK_LEARN_MIN && total <= HAK_MAX_REQUEST) {
+    ensure_init();
+    return hak_learn_alloc(total, 0, hak_site_id(site), true);
   }
   if (is_large(total)) return alloc_large(total, 0, site, true);
   sample_small(total, site);
@@ -122,8 +154,9 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
   }
   size_t old;
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
-    old = hak_heap_usable(p);
-    if (size <= old && (size >= old / 2 || old <= 64)) return p;  // fits, and not much too big
+    old = hak_usable_size(p);
+    // Checked mode always moves: the trailer holds the size asked for.
+    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64)) return p;  // fits, not much too big
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
@@ -131,7 +164,7 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
       errno = ENOMEM;
       return NULL;
     }
-    if (is_large(size)) return hak_large_realloc(h, size);
+    if (is_large(size) && !hak_checked) return hak_large_realloc(h, size);
     old = h->req;
   }
   void *n = hak_alloc_at(size, site);
@@ -156,6 +189,12 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
+  ensure_init();
+  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, false);
+  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
+    ensure_init();
+    return hak_learn_alloc(size, align, hak_site_id(site), false);
+  }
   if (is_large(size) || align > HAK_MAX_REQUEST - size || is_large(size + align)) return alloc_large(size, align, site, false);
   sample_small(size, site);
   return hak_heap_aligned(align, size);
@@ -167,10 +206,11 @@ HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
 
 size_t hak_usable_size(const void *p) {
   uint8_t owner = hak_addrmap_get(p);
-  if (owner == HAK_ADDR_SEGMENT) return hak_heap_usable(p);
+  if (owner == HAK_ADDR_SEGMENT) return hak_checked ? hak_checked_pool_usable(p) : hak_heap_usable(p);
   if (!p) return 0;
   hak_large_t *h = hak_large_lookup(p);
-  return h ? hak_large_usable(h) : 0;
+  if (!h) return 0;
+  return hak_checked ? h->req : hak_large_usable(h);
 }
 
 size_t hak_trim(void) {

@@ -29,6 +29,7 @@ static struct {
   size_t bytes;
   range_t inflight[HAK_BATCH_MAX_RANGES];
   unsigned inflight_n;       // > 0 while a flush advises outside the lock
+  unsigned waiting;          // threads waiting (lock released) for that flush
   _Atomic uint64_t epoch;    // completed flushes
 } bq = {.cfg = {.enabled = true, .max_bytes = (size_t)16 << 20, .max_ranges = HAK_BATCH_MAX_RANGES}};
 
@@ -93,11 +94,13 @@ static void flush_locked(void) {
 
 // Wait, with the lock held on entry and exit, until no flush is in flight.
 static void wait_inflight_locked(void) {
+  bq.waiting++;  // the queue may sit at a threshold meanwhile (see the walker)
   while (bq.inflight_n) {
     hak_unlock(&bq.lock);
     sched_yield();
     hak_lock(&bq.lock);
   }
+  bq.waiting--;
 }
 
 void hak_batch_add(void *addr, size_t len) {
@@ -181,7 +184,9 @@ bool hak_batch_is_valid(void) {
       if (bq.q[i].addr < bq.q[j].addr + bq.q[j].len && bq.q[j].addr < bq.q[i].addr + bq.q[i].len) ok = false;
   }
   if (bytes != bq.bytes || bq.n > HAK_BATCH_MAX_RANGES) ok = false;
-  if (bq.cfg.enabled && !bq.inflight_n && (bq.n >= bq.cfg.max_ranges || bq.bytes >= bq.cfg.max_bytes)) ok = false;
+  // Past a threshold only while a flush is in flight or a thread waits to flush.
+  if (bq.cfg.enabled && !bq.inflight_n && !bq.waiting && (bq.n >= bq.cfg.max_ranges || bq.bytes >= bq.cfg.max_bytes))
+    ok = false;
   hak_unlock(&bq.lock);
   return ok;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "hakmem/batch.h"
+#include "hakmem/checked.h"
+#include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -101,18 +103,26 @@ static size_t heap_maintain(hak_heap_t *h, uint64_t now, bool force) {
       hak_segment_return_page(hak_segment_of(pg), pg, pg->empty_since);  // page structs live in their segment's header
     }
   }
+  unsigned released = 0;
   for (unsigned k = 0; k < HAK_PAGE_KINDS; k++) {
     bool kept_one = force;
     for (hak_segment_t *seg = h->segments[k], *next; seg; seg = next) {
       next = seg->next;
       for (hak_page_t *pg = seg->unused; pg; pg = pg->next)
-        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) release_page(seg, pg);
+        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) {
+          release_page(seg, pg);
+          released++;
+        }
       if (seg->pages_used == 0 && (force || now - seg->empty_since >= delay)) {
         if (kept_one) unmapped += free_segment(h, seg);
         else kept_one = true;
       }
     }
   }
+  // These pages already waited out the release delay: advise them now (the
+  // batch still merges neighbours into one call) rather than leave up to
+  // 16 MiB resident until the queue fills.
+  if (released) hak_batch_flush();
   return unmapped;
 }
 
@@ -145,7 +155,9 @@ static void local_free_slow(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg) {
 void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg) { local_free_slow(seg->heap, seg, pg); }
 
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
-  hak_block_t *b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;
+  hak_block_t *b;
+  if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
+  else b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;
   if (seg->heap == hak_tls_heap) {  // an aligned block of our own heap
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);
     b->next = pg->free;
@@ -167,6 +179,7 @@ static void heap_collect(hak_heap_t *h) {
   hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
   uint64_t n = 0;
   while (b) {
+    if (HAK_UNLIKELY(hak_checked)) hak_checked_remote(b);
     hak_block_t *next = b->next;
     hak_segment_t *seg = hak_segment_of(b);
     hak_page_t *pg = hak_page_of(seg, b);
@@ -279,7 +292,10 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   }
   hak_page_t *pg = seg->unused;
   reclaim_page(seg, pg);
-  return hak_segment_take_page(seg, cls);
+  pg = hak_segment_take_page(seg, cls);
+  // Checked mode: every free of this page takes the careful path.
+  if (hak_checked) atomic_store_explicit(&pg->aligned, 1, memory_order_relaxed);
+  return pg;
 }
 
 // A page of class cls with a free block, made current; NULL when out of memory.
@@ -314,6 +330,13 @@ void *hak_heap_alloc_slow(size_t size) {
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));
+  if (HAK_UNLIKELY(!pg)) {
+    // The kernel refused a segment: cached large blocks and empty pool
+    // memory may hold the address space (RLIMIT_AS). Give it back, retry once.
+    hak_large_trim();
+    hak_heap_trim();
+    pg = find_page(h, hak_size_class(size));
+  }
   if (!pg) {
     errno = ENOMEM;
     return NULL;

@@ -172,7 +172,7 @@ static void tick(uint64_t now) {
   do {
     hak_spare_expire(now, &w);
     spare_work(&w, now);
-  } while (w.n_unmap);
+  } while (w.n_unmap || w.n_cool);
 }
 
 // --- the allocation side ------------------------------------------------------------
@@ -196,6 +196,10 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
 static size_t user_offset(size_t align) { return align > HAK_LARGE_HDR ? align : HAK_LARGE_HDR; }
 
 void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
+  return hak_large_alloc_ex(size, align, site, zero, true, NULL);
+}
+
+void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache, size_t *fresh_out) {
   size_t off = user_offset(align);
   if (align > HAK_LARGE_MAX_ALIGN || size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;
@@ -224,6 +228,11 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
   if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
   if (!h) {
     h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    if (HAK_UNLIKELY(!h)) {
+      // Refused: cached blocks may hold the address space (RLIMIT_AS).
+      hak_large_trim();
+      h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    }
     if (!h) {
       errno = ENOMEM;
       return NULL;
@@ -238,7 +247,9 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
   h->state = HAK_LARGE_LIVE;
   h->site = site;
   h->user_off = (uint32_t)off;
+  h->flags = cache ? 0 : HAK_LARGE_NOCACHE;
   h->req = size;
+  if (fresh_out) *fresh_out = fresh ? size : clean ? (size > hak_os_page_size() ? size - hak_os_page_size() : 0) : 0;
   char *p = user_of(h);
   UNPOISON(p, h->map_len - off);
   if (zero && !fresh) {
@@ -285,7 +296,8 @@ void hak_large_free(hak_large_t *h) {
   POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
   uint64_t now = hak_os_now_ms();
   tick(now);
-  if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE) {
+  if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&
+      !(h->flags & HAK_LARGE_NOCACHE)) {
     hak_bigcache_victims_t v;
     bool kept = hak_bigcache_put(h->site, h->cls, h, h->map_len, now, &v);
     release_victims(&v, now);

@@ -37,13 +37,15 @@
 
 typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_large_state_t;
 
+#define HAK_LARGE_NOCACHE 1u /* its site's strategy keeps it out of BigCache */
+
 typedef struct hak_large {
   uint32_t magic;     /* HAK_LARGE_MAGIC mixed with the base address */
   uint8_t state;      /* hak_large_state_t */
   uint8_t cls;        /* size class, or HAK_LARGE_NO_CLASS */
   hak_site_id_t site; /* who allocated it */
   uint32_t user_off;  /* program pointer = base + user_off */
-  uint32_t pad;
+  uint32_t flags;     /* HAK_LARGE_NOCACHE */
   size_t map_len;     /* bytes mapped at base */
   size_t req;         /* bytes the program asked for */
   hak_spare_node_t node;
@@ -59,6 +61,11 @@ HAK_INTERNAL size_t hak_large_class_bytes(uint8_t cls);
 /* A block for `size` bytes at `align` (a power of two, <= HAK_LARGE_MAX_ALIGN;
  * 0 for the default). zero: the bytes come back zeroed. */
 HAK_INTERNAL void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero);
+/* The same, for the learning front door: cache false keeps the block out of
+ * BigCache when it is freed; *fresh (if not NULL) receives the bytes of the
+ * block that will fault on first touch (fresh or DONTNEED'd memory). */
+HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache,
+                                      size_t *fresh);
 
 /* The header of the block whose program pointer is p, or NULL when p is not
  * in a large block. Aborts when p is inside a large block but not its

@@ -11,6 +11,7 @@
 #define HAK_LOCK_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 
 #include "hakmem/config.h"
@@ -31,6 +32,11 @@ HAK_INLINE void hak_lock(hak_lock_t *l) {
     else __builtin_ia32_pause();
 #endif
   }
+}
+
+HAK_INLINE bool hak_trylock(hak_lock_t *l) {
+  return !atomic_load_explicit(&l->held, memory_order_relaxed) &&
+         !atomic_exchange_explicit(&l->held, 1, memory_order_acquire);
 }
 
 HAK_INLINE void hak_unlock(hak_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_release); }

@@ -12,6 +12,8 @@
 #include "hakmem/log.h"
 
 const char *const hak_thp_names[] = {"off", "on", "auto", NULL};
+const char *const hak_evo_names[] = {"auto", "learn", "frozen", "off", NULL};
+const char *const hak_learner_names[] = {"ucb1", "elo", NULL};
 
 const hak_option_info_t hak_option_info[HAK_OPT_COUNT] = {
 #define HAK_OPT_INFO(id, type, def, lo, hi, names, meaning) {#id, type, def, lo, hi, names, meaning},
@@ -52,9 +54,11 @@ static const mode_preset_t mode_presets[] = {
     {HAK_MODE_FAST, HAK_OPT_HOT_MAX, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_COLD_MIN, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_SPARE_RESIDENT_BYTES, 256 * HAK_MiB},
-    // LEARNING: per-site size histograms from 1 in 64 small allocations.
-    {HAK_MODE_LEARNING, HAK_OPT_SITE_SAMPLE, 64},
+    // LEARNING: the per-site learning engine (it keeps its own histograms of
+    // the requests it decides; small requests stay on the fast path).
+    {HAK_MODE_LEARNING, HAK_OPT_EVO, 0 /* auto */},
     // RESEARCH: every allocation counted per site, report at exit.
+    {HAK_MODE_RESEARCH, HAK_OPT_EVO, 0 /* auto */},
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_VERBOSE, 2},
 };

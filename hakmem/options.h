@@ -65,6 +65,16 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "pool pages empty this long go back to the OS (batched MADV_DONTNEED); segments are unmapped") \
   X(SITE_SAMPLE, HAK_OPT_UINT, 0, 0, 1 << 20, NULL,                                               \
     "record 1 in N small allocations in the per-site counters (0: none; large ones: all)")      \
+  X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
+    "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
+  X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
+    "per-site learning: auto (LEARN, FROZEN, CANARY), learn (never freeze), frozen, off")       \
+  X(EVO_INITIAL, HAK_OPT_SIZE, 0, 0, 32 * HAK_MiB, NULL,                                           \
+    "strategy a site starts on: the row nearest this threshold (0: LARGE_THRESHOLD)")           \
+  X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names, "learner: ucb1 (6 thresholds) or elo (12)") \
+  X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after this many ops of a site...") \
+  X(EVO_WINDOW_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL, "... or after this long")                 \
+  X(EVO_MIN_LEARN_MS, HAK_OPT_UINT, 10000, 0, 3600000, NULL, "a site learns at least this long before it freezes") \
   X(VERBOSE, HAK_OPT_UINT, 0, 0, 2, NULL, "1: print statistics at exit; 2: also per-site detail")
 
 typedef enum hak_opt_id {
@@ -90,6 +100,8 @@ typedef struct hak_option_info {
 } hak_option_info_t;
 
 HAK_INTERNAL extern const char *const hak_thp_names[];
+HAK_INTERNAL extern const char *const hak_evo_names[];     /* in hak_evo_mode_t order (policy/evo.h) */
+HAK_INTERNAL extern const char *const hak_learner_names[]; /* in hak_evo_learner_t order */
 HAK_INTERNAL extern const hak_option_info_t hak_option_info[HAK_OPT_COUNT];
 HAK_INTERNAL extern hak_options_t hak_options; /* the process's options, set once by hak_init */
 

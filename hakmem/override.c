@@ -8,7 +8,9 @@
  *   malloc(0) unique pointer; realloc(p, 0) frees p, returns NULL;
  *   memalign/aligned_alloc round a non-power-of-two alignment up;
  *   posix_memalign returns EINVAL and leaves *out alone for bad alignments;
- *   valloc page-aligns; pvalloc also rounds the size up to a page.
+ *   valloc page-aligns; pvalloc also rounds the size up to a page;
+ *   malloc_trim gives cached and empty memory back (returns 1 when it did);
+ *   malloc_stats prints hakmem's report on stderr.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -42,7 +44,7 @@ HAK_EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 
 // glibc's memalign: alignments that are not powers of two are rounded up.
 static void *memalign_at(size_t align, size_t size, uintptr_t site) {
-  if (align > ((size_t)1 << (sizeof(size_t) * 8 - 2))) {
+  if (align > SIZE_MAX / 2 + 1) {  // as glibc: larger ones cannot be rounded to a power of two
     errno = EINVAL;
     return NULL;
   }
@@ -77,3 +79,10 @@ HAK_EXPORT void *pvalloc(size_t size) {
   }
   return hak_aligned_at(page, rounded, CALLER);
 }
+
+HAK_EXPORT int malloc_trim(size_t pad) {
+  (void)pad;  // hakmem keeps no top-of-heap pad to honour
+  return hak_trim() > 0;
+}
+
+HAK_EXPORT void malloc_stats(void) { hak_stats_print(STDERR_FILENO); }

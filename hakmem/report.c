@@ -10,6 +10,7 @@
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/include/hakmem.h"
+#include "hakmem/learn.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/site.h"
@@ -25,15 +26,20 @@ static const char *const counter_names[] = {
 };
 
 // Ids of the busiest sites by bytes, best first; returns how many (<= max).
+// Sites with learning state come first, whatever their byte counts (a site
+// the pools serve records no bytes).
 static unsigned top_sites(hak_site_id_t *ids, unsigned max) {
   unsigned n = 0;
+  for (unsigned i = 0; i < HAK_SITE_CAP && n < max; i++)
+    if (hak_learn_has((hak_site_id_t)i)) ids[n++] = (hak_site_id_t)i;
+  unsigned learning = n;
   for (unsigned i = 0; i < HAK_SITE_CAP; i++) {
     const hak_site_t *s = hak_site_get((hak_site_id_t)i);
     uint64_t allocs = atomic_load_explicit(&s->allocs, memory_order_relaxed);
-    if (!allocs) continue;
+    if (!allocs || hak_learn_has((hak_site_id_t)i)) continue;
     uint64_t bytes = atomic_load_explicit(&s->bytes, memory_order_relaxed);
     unsigned pos = n < max ? n++ : max;
-    while (pos > 0 && atomic_load_explicit(&hak_site_get(ids[pos - 1])->bytes, memory_order_relaxed) < bytes) {
+    while (pos > learning && atomic_load_explicit(&hak_site_get(ids[pos - 1])->bytes, memory_order_relaxed) < bytes) {
       if (pos < max) ids[pos] = ids[pos - 1];
       pos--;
     }
@@ -75,7 +81,9 @@ size_t hak_stats_json(char *buf, size_t cap) {
       uint64_t c = load(&s->hist[h]);
       if (c) hak_buf_printf(&b, "%s\"%u\":%llu", shown++ ? "," : "", h, (unsigned long long)c);
     }
-    hak_buf_puts(&b, "}}");
+    hak_buf_puts(&b, "},\"learn\":");
+    hak_learn_json(&b, ids[k]);
+    hak_buf_puts(&b, "}");
   }
   hak_buf_puts(&b, "]}");
   return hak_buf_finish(&b);
@@ -86,6 +94,10 @@ void hak_stats_print(int fd) {
   for (unsigned i = 0; i < HAK_STAT_COUNT; i++) {
     uint64_t v = hak_stat_read((hak_stat_id_t)i);
     if (v) hak_dprintf(fd, "  %s: %llu\n", counter_names[i], (unsigned long long)v);
+  }
+  if (hak_learn_on) {
+    hak_dprintf(fd, "  learning sites (state, strategy in force):\n");
+    hak_learn_print(fd);
   }
   hak_site_id_t ids[TOP_SITES];
   unsigned n = top_sites(ids, hak_options.v[HAK_OPT_VERBOSE] >= 2 ? TOP_SITES : 5);

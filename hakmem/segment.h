@@ -69,6 +69,9 @@ typedef struct hak_segment {
   uint32_t pages_used;            /* pages not UNUSED */
   uint64_t empty_since;           /* ms, when pages_used became 0 */
   hak_page_t pages[HAK_SEGMENT_MAX_PAGES];
+  /* Checked mode only (untouched, so never resident, otherwise): one bit per
+   * block, set while the block is handed out. */
+  _Atomic uint64_t live[HAK_SEGMENT_MAX_PAGES][64];
 } hak_segment_t;
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_SEGMENT_HEADER, "segment header must fit");

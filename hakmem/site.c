@@ -38,11 +38,6 @@ hak_site_id_t hak_site_id(uintptr_t addr) {
   return 0;
 }
 
-unsigned hak_site_bucket(size_t size) {
-  unsigned b = size ? hak_log2(size) : 0;
-  return b < HAK_SITE_HIST ? b : HAK_SITE_HIST - 1;
-}
-
 void hak_site_record_alloc(hak_site_id_t id, size_t size, uint64_t weight) {
   hak_site_t *s = &sites[id];
   atomic_fetch_add_explicit(&s->allocs, weight, memory_order_relaxed);

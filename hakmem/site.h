@@ -44,7 +44,10 @@ HAK_INTERNAL void hak_site_record_free(hak_site_id_t id);
 HAK_INTERNAL const hak_site_t *hak_site_get(hak_site_id_t id);
 
 /* Histogram bucket of a request size. */
-HAK_INTERNAL unsigned hak_site_bucket(size_t size);
+HAK_INLINE unsigned hak_site_bucket(size_t size) {
+  unsigned b = size ? 63u - (unsigned)__builtin_clzll((unsigned long long)size) : 0;
+  return b < HAK_SITE_HIST ? b : HAK_SITE_HIST - 1;
+}
 
 /* Forget every site (tests only; not safe while other threads allocate). */
 HAK_INTERNAL void hak_site_reset(void);

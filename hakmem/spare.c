@@ -37,6 +37,24 @@ static void unlink_node(hak_spare_node_t *n) {
   HAK_STAT_SUB(spare_bytes, n->bytes);
 }
 
+// Resident cap: cool the oldest HOT and WARM spares (MADV_FREE'd pages stay
+// resident until the kernel is short of memory) once they have been idle
+// for HAK_SPARE_COOL_MS, so that a program freeing and re-allocating a
+// working set larger than the cap in quick succession keeps it resident;
+// past 4x the cap they are cooled at once. The age list is oldest first.
+static void cool_locked(hak_spare_work_t *work) {
+  for (hak_spare_node_t *x = sp.oldest; x && sp.resident > sp.cfg.resident_bytes && work->n_cool < HAK_SPARE_WORK;) {
+    hak_spare_node_t *next = x->age_next;
+    bool hard = sp.resident > 4 * sp.cfg.resident_bytes;
+    if (!hard && sp.now - x->stamp < HAK_SPARE_COOL_MS) break;  // the rest are younger
+    if (x->thermal != HAK_COLD) {
+      unlink_node(x);
+      work->cool[work->n_cool++] = x;
+    }
+    x = next;
+  }
+}
+
 void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint64_t now,
                    hak_spare_work_t *work) {
   HAK_ASSERT(cls < HAK_SPARE_CLASSES);
@@ -64,16 +82,7 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
     work->unmap[work->n_unmap++] = victim;
     if (victim == n) break;
   }
-  // Resident cap: cool the oldest HOT and WARM spares (MADV_FREE'd pages
-  // stay resident until the kernel is short of memory).
-  for (hak_spare_node_t *x = sp.oldest; x && sp.resident > sp.cfg.resident_bytes && work->n_cool < HAK_SPARE_WORK;) {
-    hak_spare_node_t *next = x->age_next;
-    if (x->thermal != HAK_COLD) {
-      unlink_node(x);
-      work->cool[work->n_cool++] = x;
-    }
-    x = next;
-  }
+  cool_locked(work);
   hak_unlock(&sp.lock);
 }
 
@@ -98,6 +107,7 @@ void hak_spare_expire(uint64_t now, hak_spare_work_t *work) {
     unlink_node(old);
     work->unmap[work->n_unmap++] = old;
   }
+  cool_locked(work);
   hak_unlock(&sp.lock);
 }
 

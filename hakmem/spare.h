@@ -7,7 +7,8 @@
  *   COLD  queued for (or given) MADV_DONTNEED: no resident pages.
  * Bounds: max_bytes of address space (past it the oldest spare is unmapped),
  * resident_bytes of HOT and WARM spares (past it the oldest of them is
- * cooled; MADV_FREE'd pages count: they stay resident until reclaimed), and
+ * cooled once idle for HAK_SPARE_COOL_MS, at once past 4x the cap;
+ * MADV_FREE'd pages count: they stay resident until reclaimed), and
  * age_ms (older spares are unmapped). Bound enforcement returns work to the
  * caller (hak_spare_work_t) which it does after the lock is dropped; a
  * spare being cooled is out of the pool until the caller puts it back COLD.
@@ -26,6 +27,7 @@
 
 #define HAK_SPARE_CLASSES 64u
 #define HAK_SPARE_WORK 32u
+#define HAK_SPARE_COOL_MS 200u /* idle time before a spare over the resident cap is cooled */
 
 typedef enum hak_thermal { HAK_HOT = 0, HAK_WARM = 1, HAK_COLD = 2 } hak_thermal_t;
 
@@ -59,7 +61,8 @@ HAK_INTERNAL void hak_spare_put(hak_spare_node_t *node, uint8_t cls, size_t byte
  * that has one, out of the pool, or NULL. */
 HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now);
 
-/* Spares older than age_ms into work->unmap (call again while it fills). */
+/* Spares older than age_ms into work->unmap, and resident spares over the
+ * cap idle long enough into work->cool (call again while it fills). */
 HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);
 /* Every spare into work->unmap, in batches: call until nothing comes. */
 HAK_INTERNAL void hak_spare_drain(hak_spare_work_t *work);

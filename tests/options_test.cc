@@ -58,10 +58,13 @@ TEST(Options, MinimalTurnsEveryFeatureOff) {
   EXPECT_EQ(o.v[HAK_OPT_SITE_SAMPLE], 0u);
 }
 
-TEST(Options, OnlyLearningModesSampleSites) {
-  EXPECT_EQ(Parse({}).v[HAK_OPT_SITE_SAMPLE], 0u);  // BALANCED: learning frozen, nothing reads them
-  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_SITE_SAMPLE], 64u);
+TEST(Options, OnlyResearchSamplesSmallRequestsAndLearningModesLearn) {
+  EXPECT_EQ(Parse({}).v[HAK_OPT_SITE_SAMPLE], 0u);  // nothing reads them
+  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_SITE_SAMPLE], 0u);  // the learner keeps its own
   EXPECT_EQ(Parse({"HAKMEM_MODE=RESEARCH"}).v[HAK_OPT_SITE_SAMPLE], 1u);
+  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO], 3u);  // off
+  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_EVO], 0u);  // auto
+  EXPECT_EQ(Parse({"HAKMEM_MODE=RESEARCH"}).v[HAK_OPT_EVO], 0u);
 }
 
 TEST(Options, ModePresets) {

@@ -16,22 +16,24 @@ passed=0
 failed=0
 verbose=1
 
-# run NAME CMD...: runs CMD under glibc and under hakmem (BALANCED and
-# MINIMAL), compares stdout, checks that hakmem was loaded (its exit report,
+# run NAME CMD...: runs CMD under glibc and under hakmem (BALANCED, MINIMAL,
+# LEARNING, and BALANCED in checked mode), compares stdout, checks that hakmem was loaded (its exit report,
 # when $verbose is 1) and served large blocks (when $want_large is 1).
 run() {
   local name="$1"
   shift
   local ref got
   ref="$(timeout 120 "$@" 2>/dev/null)" || { echo "FAIL $name: failed under glibc"; failed=$((failed + 1)); return; }
-  for mode in BALANCED MINIMAL; do
-    if ! got="$(HAKMEM_MODE=$mode HAKMEM_VERBOSE=$verbose LD_PRELOAD="$lib" timeout 300 "$@" 2>"$work/err")"; then
+  for mode in BALANCED MINIMAL LEARNING CHECKED; do
+    local check=0 m=$mode
+    if [[ $mode == CHECKED ]]; then check=1 m=BALANCED; fi
+    if ! got="$(HAKMEM_MODE=$m HAKMEM_CHECK=$check HAKMEM_VERBOSE=$verbose LD_PRELOAD="$lib" timeout 300 "$@" 2>"$work/err")"; then
       echo "FAIL $name ($mode): exit status $?"; tail -5 "$work/err"; failed=$((failed + 1)); continue
     fi
     if [[ "$got" != "$ref" ]]; then
       echo "FAIL $name ($mode): output differs from glibc's"; failed=$((failed + 1)); continue
     fi
-    if [[ "$verbose" == 1 ]] && ! grep -q "hakmem statistics (mode $mode)" "$work/err"; then
+    if [[ "$verbose" == 1 ]] && ! grep -q "hakmem statistics (mode $m)" "$work/err"; then
       echo "FAIL $name ($mode): hakmem was not loaded"; failed=$((failed + 1)); continue
     fi
     if [[ "$want_large" == 1 ]] && ! grep -q "large_allocs: [1-9]" "$work/err"; then
@@ -51,6 +53,12 @@ for mode in BALANCED MINIMAL; do
     echo "FAIL glibc's allocator was used ($mode): $got"; failed=$((failed + 1))
   fi
 done
+got="$(LD_PRELOAD="$lib" "$probe" trim)"
+if [[ "$got" == "trim=1" ]]; then
+  echo "ok   malloc_trim gives memory back"; passed=$((passed + 1))
+else
+  echo "FAIL malloc_trim: $got"; failed=$((failed + 1))
+fi
 ref="$("$probe" glibc)"
 if [[ "$ref" == "arena=0 hblkhd=0 uordblks=0" ]]; then
   echo "FAIL the probe cannot tell: glibc alone reports $ref"; failed=$((failed + 1))

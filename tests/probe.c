@@ -4,7 +4,10 @@
  *                    prints glibc's own arena counters (mallinfo2): with
  *                    hakmem preloaded they must stay 0 — no request reached
  *                    glibc's allocator.
- *   probe pairs N    N malloc(32)/free pairs after a warm-up (for callgrind).
+ *   probe trim       frees 80 MB, then malloc_trim(0): prints trim=1 when
+ *                    memory went back.
+ *   probe pairs N [SIZE]  N malloc(SIZE)/free pairs (default 32) after a
+ *                    warm-up (for callgrind).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -36,19 +39,32 @@ static int glibc_probe(void) {
   return 0;
 }
 
-static int pairs(long n) {
+static int pairs(long n, size_t size) {
   void *volatile sink;
-  for (int i = 0; i < 1000; i++) free(malloc(32));  // warm: heap, page, TLS
+  for (int i = 0; i < 1000; i++) free(malloc(size));  // warm: heap, page, TLS, site
   for (long i = 0; i < n; i++) {
-    sink = malloc(32);
+    sink = malloc(size);
     free(sink);
   }
   return 0;
 }
 
+// Free a lot, then malloc_trim: with hakmem preloaded it must give memory back.
+static int trim_probe(void) {
+  enum { N = 20000 };
+  static void *v[N];
+  for (int i = 0; i < N; i++) memset(v[i] = malloc(4000), 1, 4000);
+  for (int i = 0; i < N; i++) free(v[i]);
+  void *big = malloc(8u << 20);
+  free(big);
+  printf("trim=%d\n", malloc_trim(0));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "glibc")) return glibc_probe();
-  if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]));
-  fprintf(stderr, "usage: probe glibc | probe pairs N\n");
+  if (argc >= 2 && !strcmp(argv[1], "trim")) return trim_probe();
+  if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]), argc >= 4 ? (size_t)atol(argv[3]) : 32);
+  fprintf(stderr, "usage: probe glibc | probe pairs N [SIZE]\n");
   return 2;
 }

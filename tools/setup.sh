@@ -18,7 +18,7 @@ packages=(
   # comparison suite and its report
   libmimalloc-dev libjemalloc-dev gnuplot-nox python3
   # real programs that the LD_PRELOAD tests run
-  sqlite3 git coreutils libpython3.11-testsuite
+  sqlite3 git coreutils libpython3.11-testsuite lua5.4 redis-server redis-tools xz-utils gcc
   # measurement helpers
   valgrind linux-perf hyperfine
 )

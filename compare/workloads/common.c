@@ -12,6 +12,13 @@
 #include <unistd.h>
 
 static const char *wl_name = "workload";
+static void wl_write_stats(void);
+
+static struct {
+  const char *name;
+  void *fn;
+} wl_sites[16];
+static int wl_n_sites;
 
 // --- arguments -----------------------------------------------------------------
 
@@ -29,6 +36,7 @@ static void wl_usage(const char *name, const char *help, int code) {
 void wl_parse_args(int argc, char **argv, wl_args_t *args, const char *name,
                    int default_threads, const char *help) {
   wl_name = name;
+  wl_name_site("wl_malloc", (void *)wl_malloc); /* the one shared site of the older workloads */
   args->name = name;
   args->scale = 1.0;
   args->threads = default_threads;
@@ -81,14 +89,23 @@ size_t wl_small_size(wl_rng_t *r, size_t max) {
 
 // --- blocks ---------------------------------------------------------------------
 
+void wl_oom(size_t n) {
+  fprintf(stderr, "%s: malloc(%zu) returned NULL\n", wl_name, n);
+  exit(WL_EXIT_OOM);
+}
+
 void *wl_malloc(size_t n) {
   void *p = malloc(n);
-  if (!p) {
-    fprintf(stderr, "%s: malloc(%zu) returned NULL\n", wl_name, n);
-    exit(WL_EXIT_OOM);
-  }
+  if (!p) wl_oom(n);
   wl_escape(p);
   return p;
+}
+
+void wl_name_site(const char *name, void *fn) {
+  if (wl_n_sites >= (int)(sizeof wl_sites / sizeof wl_sites[0])) return;
+  wl_sites[wl_n_sites].name = name;
+  wl_sites[wl_n_sites].fn = fn;
+  wl_n_sites++;
 }
 
 static inline uint64_t wl_word(uint64_t tag, size_t off) {
@@ -151,6 +168,12 @@ void wl_fail(const char *fmt, ...) {
   fprintf(stderr, "%s: CHECK FAILED: %s\n", wl_name, msg);
   fflush(stderr);
   _exit(WL_EXIT_CHECK);
+}
+
+uint64_t wl_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t wl_rss_kb(void) {
@@ -222,6 +245,41 @@ void wl_report(const wl_args_t *args, const wl_result_t *res) {
     if (w <= 0) break;
     off += (size_t)w;
   }
+  wl_write_stats();
+}
+
+/* The allocator's own statistics (hakmem's hak_stats_json) into the file
+ * named by HAK_COMPARE_STATS_OUT, wrapped with the names of the workload's
+ * call-site helpers. No hak_stats_json in this process: nothing written. */
+static void wl_write_stats(void) {
+  const char *path = getenv("HAK_COMPARE_STATS_OUT");
+  if (!path || !*path) return;
+  size_t (*stats_json)(char *, size_t) = (size_t(*)(char *, size_t))dlsym(RTLD_DEFAULT, "hak_stats_json");
+  if (!stats_json) return;
+  /* The document can grow between the sizing call and the real one (the
+   * buffer's own malloc is counted): leave room, and retry if it was not enough. */
+  char *buf = NULL;
+  size_t cap = stats_json(NULL, 0) * 2 + 4096, got = 0;
+  for (int tries = 0; tries < 4; tries++, cap = got * 2 + 4096) {
+    free(buf);
+    if (!(buf = malloc(cap))) return;
+    if ((got = stats_json(buf, cap)) < cap) break;
+  }
+  if (got >= cap) { /* still growing: write nothing rather than torn JSON */
+    free(buf);
+    return;
+  }
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs("{\"site_names\":[", f);
+    for (int i = 0; i < wl_n_sites; i++)
+      fprintf(f, "%s{\"name\":\"%s\",\"addr\":\"%p\"}", i ? "," : "", wl_sites[i].name, wl_sites[i].fn);
+    fputs("],\"stats\":", f);
+    fwrite(buf, 1, got, f);
+    fputs("}\n", f);
+    fclose(f);
+  }
+  free(buf);
 }
 
 static int wl_cmp_u64(const void *a, const void *b) {

@@ -67,8 +67,30 @@ static inline uint64_t wl_range(wl_rng_t *r, uint64_t lo, uint64_t hi) {
 size_t wl_small_size(wl_rng_t *r, size_t max);
 
 // --- blocks: allocate, fill, check -----------------------------------------------
-/* malloc that exits with WL_EXIT_OOM on NULL. */
+/* malloc that exits with WL_EXIT_OOM on NULL. Every caller of wl_malloc is
+ * ONE call site to a site-aware allocator (hakmem): workloads that need
+ * distinct sites write their own noinline helper per site (WL_SITE below). */
 void *wl_malloc(size_t n);
+
+/* Exits with WL_EXIT_OOM after a failed malloc(n). */
+_Noreturn void wl_oom(size_t n);
+
+/* Defines `static void *fn(size_t n)`: malloc from a call site of its own
+ * (noinline, a distinct body so the compiler cannot merge two of them), and
+ * registers nothing: call wl_name_site(#fn, fn) once so that stats can be
+ * labelled with the helper's name. */
+#define WL_SITE(fn)                                              \
+  static __attribute__((noinline)) void *fn(size_t n) {          \
+    __asm__ volatile("# call site " #fn);                        \
+    void *p = malloc(n);                                         \
+    if (!p) wl_oom(n);                                           \
+    wl_escape(p);                                                \
+    return p;                                                    \
+  }
+
+/* Names the call site(s) inside function fn (a WL_SITE helper) for the
+ * allocator statistics written at exit (see wl_report). At most 16 names. */
+void wl_name_site(const char *name, void *fn);
 
 /* Writes the pattern for `tag` into p[0..n): one 8-byte word per 64-byte line
  * for blocks up to 4 KiB, one word per 4 KiB page above that, always the first
@@ -86,6 +108,10 @@ _Noreturn void wl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 
 /* Makes the compiler believe the pointer escapes (no malloc/free elision). */
 static inline void wl_escape(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
+
+/* CPU time of the process so far (user + system, CLOCK_PROCESS_CPUTIME_ID):
+ * less disturbed than wall time on a shared machine. */
+uint64_t wl_cpu_ns(void);
 
 /* Resident set size now, in KiB, from /proc/self/statm (no allocation). */
 uint64_t wl_rss_kb(void);
@@ -106,7 +132,12 @@ void wl_extra(wl_result_t *res, const char *key, double value);
 
 /* Prints the one JSON line: workload, scale, threads, seed, ops, elapsed_ns,
  * ns_per_op, checksum, peak_rss_kb (VmHWM at exit), malloc_from (the shared object that provides malloc in
- * this process, so the runner can prove LD_PRELOAD took effect), extra{}. */
+ * this process, so the runner can prove LD_PRELOAD took effect), extra{}.
+ * Then, when the environment variable HAK_COMPARE_STATS_OUT names a file and
+ * the allocator in this process exports hak_stats_json (hakmem; looked up
+ * with dlsym, so there is no link dependency), writes there
+ *   {"site_names":[{"name":"site_a","addr":"0x..."},...],"stats":<hak_stats_json>}
+ * (after the measured loop; this part allocates). Other allocators: no file. */
 void wl_report(const wl_args_t *args, const wl_result_t *res);
 
 /* Median of n values (sorts the array in place). */

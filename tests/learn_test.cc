@@ -1,0 +1,139 @@
+// learn_test.cc — the learning engine wired into the front door: requests of
+// 64 KiB and more follow their site's policy record; windows end by request
+// count and feed the lifecycle; a site's state shows in the stats JSON; with
+// learning off nothing changes.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "tests/test_util.h"
+
+extern "C" {
+#include "hakmem/addrmap.h"
+#include "hakmem/learn.h"
+#include "hakmem/policy/strategy.h"
+#include "hakmem/site.h"
+}
+
+namespace {
+
+using namespace hakmem_test;
+
+constexpr size_t kKiB = 1024;
+
+class LearnTest : public HakTest {
+ protected:
+  void SetUp() override {
+    HakTest::SetUp();
+    hak_learn_reset();
+    hak_site_reset();
+  }
+  void TearDown() override {
+    hak_learn_reset();
+    HakTest::TearDown();
+  }
+  void Learn(unsigned mode /* index in hak_evo_names */) {
+    SetOption(HAK_OPT_EVO, mode);
+    SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);
+    SetOption(HAK_OPT_EVO_MIN_LEARN_MS, 0);
+  }
+  std::string Json() {
+    size_t n = hak_stats_json(nullptr, 0);
+    std::string s(n + 1, '\0');
+    hak_stats_json(s.data(), s.size());
+    s.resize(n);
+    return s;
+  }
+};
+
+HAK_NOINLINE void* SiteA(size_t n) { return hak_alloc_cs(n); }
+
+TEST_F(LearnTest, OffByDefaultInBalanced) {
+  EXPECT_FALSE(hak_learn_on);
+  EXPECT_EQ(hak_fast_limit, hak_opt(HAK_OPT_LARGE_THRESHOLD));
+  void* p = SiteA(128 * kKiB);
+  EXPECT_EQ(hak_addrmap_get(p), HAK_ADDR_SEGMENT);  // the static threshold (256 KiB): pools
+  hak_free(p);
+  hak_free(SiteA(300 * kKiB));  // a large block: the site shows in the JSON, not learning
+  EXPECT_NE(Json().find("\"learn\":null"), std::string::npos);
+}
+
+TEST_F(LearnTest, RequestsFollowTheSitesPolicyRecord) {
+  Learn(2 /* frozen */);
+  EXPECT_TRUE(hak_learn_on);
+  EXPECT_EQ(hak_fast_limit, 64 * kKiB);
+  void* p = SiteA(128 * kKiB);  // frozen on the initial strategy: 256 KiB
+  EXPECT_EQ(hak_addrmap_get(p), HAK_ADDR_SEGMENT);
+  hak_free(p);
+  hak_site_id_t id = hak_large_lookup(SiteA(300 * kKiB))->site;
+  ASSERT_NE(id, 0u);
+  // Move the site to the 64 KiB strategy: the same request goes large.
+  hak_policy_t pol = hak_strategy_info[HAK_STRAT_T64K].policy;
+  hak_learn_set_policy_word(id, hak_policy_to_word(pol));
+  void* q = SiteA(128 * kKiB);
+  EXPECT_GE(hak_addrmap_get(q), HAK_ADDR_LARGE);
+  hak_free(q);
+  // Small requests never look at a site.
+  void* s = SiteA(1000);
+  EXPECT_EQ(hak_addrmap_get(s), HAK_ADDR_SEGMENT);
+  hak_free(s);
+}
+
+TEST_F(LearnTest, BelowTheThresholdButTooBigForThePoolsGoesLargeWithoutBigCache) {
+  Learn(2);
+  hak_site_id_t id = hak_large_lookup(SiteA(600 * kKiB))->site;
+  hak_learn_set_policy_word(id, hak_policy_to_word(hak_strategy_info[HAK_STRAT_T2M].policy));
+  hak_stats_reset();
+  void* p = SiteA(600 * kKiB);  // < 2 MiB threshold, > the pools' 512 KiB
+  hak_large_t* h = hak_large_lookup(p);
+  ASSERT_NE(h, nullptr);
+  EXPECT_TRUE(h->flags & HAK_LARGE_NOCACHE);
+  hak_free(p);
+  EXPECT_EQ(Stat(HAK_STAT_bigcache_puts), 0u);
+}
+
+TEST_F(LearnTest, WindowsEndAndTheSiteLearns) {
+  Learn(1 /* learn: never freezes */);
+  for (int i = 0; i < 2000; i++) {
+    void* p = SiteA(96 * kKiB + (i % 7) * 4096);
+    static_cast<char*>(p)[0] = 1;
+    hak_free(p);
+  }
+  std::string js = Json();
+  EXPECT_NE(js.find("\"state\":\"LEARN\""), std::string::npos) << js.substr(0, 2000);
+  size_t w = js.find("\"window\":");
+  ASSERT_NE(w, std::string::npos);
+  EXPECT_GE(std::stoul(js.substr(w + 9)), 30u) << "2000 requests / 50 per window";
+  EXPECT_NE(js.find("\"ratings\":[{"), std::string::npos);
+}
+
+TEST_F(LearnTest, AutoModeFreezesAndTheRecordStaysPut) {
+  Learn(0 /* auto */);
+  for (int i = 0; i < 20000; i++) hak_free(SiteA(100 * kKiB));
+  std::string js = Json();
+  bool settled = js.find("\"state\":\"FROZEN\"") != std::string::npos || js.find("\"state\":\"CANARY\"") != std::string::npos;
+  EXPECT_TRUE(settled) << js.substr(0, 3000);
+  EXPECT_NE(js.find("\"reason\":\"stable\""), std::string::npos);
+}
+
+TEST_F(LearnTest, ResearchPrintsTheLeaderboard) {
+  Learn(0);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(80 * kKiB));
+  char path[] = "/tmp/hak_learn_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  hak_stats_print(fd);
+  lseek(fd, 0, SEEK_SET);
+  char buf[8192] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  unlink(path);
+  ASSERT_GT(n, 0);
+  std::string out(buf);
+  EXPECT_NE(out.find("learning sites"), std::string::npos);
+  EXPECT_NE(out.find("LEARN on"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ratings\":[{\"name\""), std::string::npos) << out;  // the leaderboard
+}
+
+}  // namespace
