@@ -42,7 +42,8 @@ ASAN_LINKOPTS = [
     "-fsanitize=address,undefined",
 ]
 
-# The hakmem sources by layer (//hakmem/BUILD.bazel lists the same files).
+# The hakmem sources by layer (//hakmem/BUILD.bazel and //hakmem/policy list
+# the same files; a file added there and missing here fails this build).
 HAK_BASE = ["libc.c", "log.c", "options.c", "stats.c"]
 HAK_BASE_HDRS = [
     "check.h",
@@ -61,11 +62,13 @@ HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
 HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
 HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "spare.c"]
 HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "spare.h"]
-HAK_CORE = ["alloc.c", "heap.c", "init.c", "report.c"]
-HAK_CORE_HDRS = ["alloc.h", "heap.h"]
+HAK_CORE = ["alloc.c", "checked.c", "heap.c", "init.c", "learn.c", "report.c"]
+HAK_CORE_HDRS = ["alloc.h", "checked.h", "heap.h", "learn.h"]
+HAK_POLICY = ["policy/" + f for f in ["dist.c", "elo.c", "evo.c", "p2.c", "strategy.c", "ucb1.c"]]
+HAK_POLICY_HDRS = ["policy/" + f for f in ["dist.h", "elo.h", "evo.h", "p2.h", "strategy.h", "ucb1.h"]]
 
 def hakmem_files(names):
-    return ["//hakmem:" + n for n in names]
+    return [("//hakmem/policy:" + n[len("policy/"):]) if n.startswith("policy/") else ("//hakmem:" + n) for n in names]
 
 def hak_fuzzer(name, srcs, deps = [], textual = []):
     """A libFuzzer binary `<name>_bin`, `bazel run` wrapper `<name>` and replay test `<name>_replay`."""
