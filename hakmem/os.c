@@ -160,6 +160,18 @@ bool hak_os_unmap(void *addr, size_t len) {
   return ok;
 }
 
+#if HAK_ASAN
+// The range may be poisoned (large.c poisons freed blocks, and DONTNEED is what
+// a COLD one gets): zero it without ASan's checks and leave its poisoning as it
+// was. Volatile stores keep the compiler from turning the loop into memset.
+__attribute__((no_sanitize("address"))) static void zero_by_hand(void *addr, size_t len) {
+  volatile unsigned char *b = addr;
+  for (size_t i = 0; i < len; i++) b[i] = 0;
+}
+#else
+static void zero_by_hand(void *addr, size_t len) { memset(addr, 0, len); }
+#endif
+
 bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   static const int native[HAK_ADVISE_COUNT] = {MADV_FREE, MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
   if (!len) return true;
@@ -177,7 +189,7 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   }
   // DONTNEED promises zeroed memory to the caller (calloc relies on it): if
   // the kernel (or the seam) refused, keep the promise by hand.
-  if (!ok && advice == HAK_ADVISE_DONTNEED) memset(addr, 0, len);
+  if (!ok && advice == HAK_ADVISE_DONTNEED) zero_by_hand(addr, len);
   errno = saved;
   observe(HAK_OS_ADVISE, addr, len, advice, ok);
   return ok;
