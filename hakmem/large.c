@@ -331,6 +331,9 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
   }
   size_t old_len = h->map_len;
   hak_addrmap_clear(h, old_len);  // before the old range can be reused by anyone
+  // The gap before an aligned block's pointer may still be poisoned from an
+  // earlier free; mremap leaves that shadow behind for the range's next owner.
+  UNPOISON(h, old_len);
   if (!hak_os_move(h, old_len, dest, bytes)) {
     HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
     hak_addrmap_clear(dest, bytes);
