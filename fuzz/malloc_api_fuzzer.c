@@ -4,7 +4,7 @@
  * THP) followed by calls: hak_alloc_at, hak_calloc, hak_realloc,
  * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim, a clock step (the OS
  * seam's clock, so BigCache and spare ageing run), and failure injection for
- * mmap/mremap. Sizes run from 0 to tens of MiB, around the large threshold
+ * mmap/mremap/madvise. Sizes run from 0 to tens of MiB, around the large threshold
  * and the large classes, plus impossible ones. Checked after every call:
  *   - every block is 16-byte aligned (and aligned as asked); usable size >=
  *     the request; no two live blocks overlap;
@@ -416,6 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t c = in_u8(&in);
         hooks.fail_every[HAK_OS_MAP] = c % 4 == 0 ? 1 + c / 4 % 4 : 0;
         hooks.fail_every[HAK_OS_REMAP] = c % 3 == 0 ? 1 + c / 3 % 3 : 0;
+        hooks.fail_every[HAK_OS_ADVISE] = c % 5 == 0 ? 1 + c / 5 % 4 : 0;  // refused advice: zeroed by hand
         hak_os_set_hooks(&hooks);
         break;
       }
