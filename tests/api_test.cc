@@ -161,8 +161,10 @@ TEST_F(ApiTest, CallocZeroesSmallAndLarge) {
   }
 }
 
-HAK_NOINLINE void* SiteA(size_t n) { return hak_alloc_cs(n); }
-HAK_NOINLINE void* SiteB(size_t n) { return hak_alloc_cs(n); }
+// Real calls, never tail jumps (-O1 under the sanitizers would make the
+// test body the caller hak_alloc_cs sees).
+__attribute__((noinline, disable_tail_calls)) void* SiteA(size_t n) { return hak_alloc_cs(n); }
+__attribute__((noinline, disable_tail_calls)) void* SiteB(size_t n) { return hak_alloc_cs(n); }
 
 TEST_F(ApiTest, AllocCsCapturesTheCallersAddress) {
   hak_site_reset();

@@ -24,7 +24,7 @@ constexpr size_t kMiB = 1 << 20, kKiB = 1 << 10;
 class LargeTest : public HakTest {};
 
 // One call site for every calloc of a test, so BigCache can recycle.
-HAK_NOINLINE void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
+__attribute__((noinline, disable_tail_calls)) void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 
 TEST_F(LargeTest, EverySizeMapsToTheSmallestClassThatFits) {
   uint8_t prev = 0;
@@ -145,7 +145,7 @@ TEST_F(LargeTest, ThermalPolicyHotWarmCold) {
   EXPECT_EQ(Stat(HAK_STAT_free_hot), 1u);
   EXPECT_EQ(Stat(HAK_STAT_free_warm), 1u);
   EXPECT_EQ(Stat(HAK_STAT_free_cold), 1u);
-  EXPECT_EQ(Stat(HAK_STAT_os_unmaps), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_free_unmapped), 0u);  // (os_unmaps counts sanitizer builds' trims)
   EXPECT_TRUE(hak_spare_is_valid());
 }
 

@@ -47,7 +47,7 @@ class LearnTest : public HakTest {
   }
 };
 
-HAK_NOINLINE void* SiteA(size_t n) { return hak_alloc_cs(n); }
+__attribute__((noinline, disable_tail_calls)) void* SiteA(size_t n) { return hak_alloc_cs(n); }
 
 TEST_F(LearnTest, OffByDefaultInBalanced) {
   EXPECT_FALSE(hak_learn_on);
