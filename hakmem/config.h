@@ -37,6 +37,17 @@
 #define HAK_ASAN 0
 #endif
 
+// Poisoning of memory hakmem holds but the program must not touch (cached,
+// spare and freed blocks): ASan reports a use after free inside hakmem.
+#if HAK_ASAN
+#include <sanitizer/asan_interface.h>
+#define HAK_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define HAK_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define HAK_POISON(p, n) ((void)(p), (void)(n))
+#define HAK_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define HAK_INTERNAL __attribute__((visibility("hidden")))
 #define HAK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)

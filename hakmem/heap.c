@@ -158,6 +158,7 @@ void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
   hak_block_t *b;
   if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
   else b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;
+  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // before anyone can reuse it
   if (seg->heap == hak_tls_heap) {  // an aligned block of our own heap
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);
     b->next = pg->free;
@@ -344,6 +345,7 @@ void *hak_heap_alloc_slow(size_t size) {
   hak_block_t *b = pg->free;
   pg->free = b->next;
   pg->used++;
+  HAK_UNPOISON(b, pg->block_size);
   return b;
 }
 

@@ -60,6 +60,7 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
     if (HAK_LIKELY(b != NULL)) {
       pg->free = b->next;
       pg->used++;
+      HAK_UNPOISON(b, pg->block_size);
       return (void *)b;
     }
   }
@@ -75,6 +76,7 @@ HAK_INLINE void hak_heap_free(void *p) {
     if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);  // the cheap check glibc makes too
     b->next = pg->free;
     pg->free = b;
+    HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but the link
     if (HAK_UNLIKELY(--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE)) {
       // An emptied current page stays (alloc/free pairs must not thrash);
       // maintenance stamps and retires it later.

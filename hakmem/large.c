@@ -25,14 +25,8 @@
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
-#if HAK_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#define POISON HAK_POISON
+#define UNPOISON HAK_UNPOISON
 
 #define HAK_LARGE_MAGIC 0x4c4b4148u  // "HAKL"
 

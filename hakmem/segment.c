@@ -40,6 +40,7 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
 }
 
 void hak_segment_free(hak_segment_t *seg) {
+  HAK_UNPOISON(seg, HAK_SEGMENT_SIZE);  // the next owner of these addresses starts clean
   hak_addrmap_clear(seg, HAK_SEGMENT_SIZE);
   seg->magic = 0;
   hak_os_unmap(seg, HAK_SEGMENT_SIZE);
@@ -54,6 +55,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   seg->pages_used++;
   size_t bs = hak_class_size(cls);
   char *start = hak_page_start(seg, pg);
+  HAK_UNPOISON(start, hak_page_area(seg, pg));  // the last class's freed blocks
   pg->free = NULL;
   pg->used = 0;
   pg->block_size = (uint32_t)bs;

@@ -205,7 +205,13 @@ TEST_F(HeapTest, MemoryGoesBackToTheOsAfterAFreeAll) {
   v.shrink_to_fit();
   hak_trim();
   long after = RssPages();
-  EXPECT_LT(after - base, (peak - base) / 10) << "base " << base << " peak " << peak << " after " << after;
+  long bound = (peak - base) / 10;
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  bound += (peak - base) / 8;  // ASan's shadow of the poisoned free blocks stays resident
+#endif
+#endif
+  EXPECT_LT(after - base, bound) << "base " << base << " peak " << peak << " after " << after;
 }
 
 TEST_F(HeapTest, ReleaseAfterTheDelayWithoutTrim) {
