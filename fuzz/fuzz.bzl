@@ -10,6 +10,22 @@ switch on libFuzzer, ASan and UBSan.
 """
 
 load("//hakmem:copts.bzl", "HAK_COPTS")
+load(
+    "//hakmem:sources.bzl",
+    _API_HDRS = "HAK_API_HDRS",
+    _BASE = "HAK_BASE",
+    _BASE_HDRS = "HAK_BASE_HDRS",
+    _CACHES = "HAK_CACHES",
+    _CACHES_HDRS = "HAK_CACHES_HDRS",
+    _CORE = "HAK_CORE",
+    _CORE_HDRS = "HAK_CORE_HDRS",
+    _MEMORY = "HAK_MEMORY",
+    _MEMORY_HDRS = "HAK_MEMORY_HDRS",
+    _OS = "HAK_OS",
+    _OS_HDRS = "HAK_OS_HDRS",
+    _POLICY = "HAK_POLICY",
+    _POLICY_HDRS = "HAK_POLICY_HDRS",
+)
 
 _SANITIZE = "-fsanitize=fuzzer-no-link,address,undefined"
 
@@ -42,30 +58,19 @@ ASAN_LINKOPTS = [
     "-fsanitize=address,undefined",
 ]
 
-# The hakmem sources by layer (//hakmem/BUILD.bazel and //hakmem/policy list
-# the same files; a file added there and missing here fails this build).
-HAK_BASE = ["libc.c", "log.c", "options.c", "stats.c"]
-HAK_BASE_HDRS = [
-    "check.h",
-    "config.h",
-    "libc.h",
-    "lock.h",
-    "log.h",
-    "options.h",
-    "stats.h",
-    "include/hakmem.h",
-    "include/hakmem_stats.h",
-]
-HAK_OS = ["os.c"]
-HAK_OS_HDRS = ["os.h"]
-HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
-HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
-HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "spare.c"]
-HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "spare.h"]
-HAK_CORE = ["alloc.c", "checked.c", "heap.c", "init.c", "learn.c", "report.c"]
-HAK_CORE_HDRS = ["alloc.h", "checked.h", "heap.h", "learn.h"]
-HAK_POLICY = ["policy/" + f for f in ["dist.c", "elo.c", "evo.c", "p2.c", "strategy.c", "ucb1.c"]]
-HAK_POLICY_HDRS = ["policy/" + f for f in ["dist.h", "elo.h", "evo.h", "p2.h", "strategy.h", "ucb1.h"]]
+# The hakmem sources by layer, from the list //hakmem itself builds from.
+HAK_BASE = _BASE
+HAK_BASE_HDRS = _BASE_HDRS + _API_HDRS
+HAK_OS = _OS
+HAK_OS_HDRS = _OS_HDRS
+HAK_MEMORY = _MEMORY
+HAK_MEMORY_HDRS = _MEMORY_HDRS
+HAK_CACHES = _CACHES
+HAK_CACHES_HDRS = _CACHES_HDRS
+HAK_CORE = _CORE
+HAK_CORE_HDRS = _CORE_HDRS
+HAK_POLICY = ["policy/" + f for f in _POLICY]
+HAK_POLICY_HDRS = ["policy/" + f for f in _POLICY_HDRS]
 
 def hakmem_files(names):
     return [("//hakmem/policy:" + n[len("policy/"):]) if n.startswith("policy/") else ("//hakmem:" + n) for n in names]
