@@ -57,12 +57,8 @@ HAK_INLINE void sample_small(size_t size, uintptr_t site) {
   HAK_STAT_ADD(small_allocs, rate);
 }
 
+// Callers have run start-up and checked size <= HAK_MAX_REQUEST.
 static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site, bool zero) {
-  ensure_init();
-  if (size > HAK_MAX_REQUEST) {
-    errno = ENOMEM;
-    return NULL;
-  }
   return hak_large_alloc(size, align, hak_site_id(site), zero);
 }
 
@@ -77,19 +73,27 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
   return p;
 }
 
-// Large requests, requests the learning sites decide, checked mode, and
-// small ones while sampling is on.
-void *hak_alloc_slow(size_t size, uintptr_t site) {
+// Every request off the fast path: checked mode, the sites the learning
+// engine decides, the large engine, and small requests while sampling is on
+// (or before start-up). align: 0, or a power of two above 16.
+HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, bool zero) {
   ensure_init();  // the first request of the process decides the mode for all
-  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, 0, site, false);
-  if (hak_learn_on && size >= HAK_LEARN_MIN && size <= HAK_MAX_REQUEST) {
-    ensure_init();
-    return hak_learn_alloc(size, 0, hak_site_id(site), false);
+  if (size > HAK_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
   }
-  if (is_large(size)) return alloc_large(size, 0, site, false);
+  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, zero);
+  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN)
+    return hak_learn_alloc(size, align, hak_site_id(site), zero);
+  if (is_large(size) || (align && (align > HAK_MAX_REQUEST - size || is_large(size + align))))
+    return alloc_large(size, align, site, zero);
   sample_small(size, site);
-  return hak_heap_alloc(size);
+  void *p = align ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
+  if (p && zero) memset(p, 0, size);
+  return p;
 }
+
+void *hak_alloc_slow(size_t size, uintptr_t site) { return alloc_routed(size, 0, site, false); }
 
 void *hak_alloc_at(size_t size, uintptr_t site) { return hak_front_alloc(size, site); }
 
@@ -125,17 +129,7 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
     errno = ENOMEM;
     return NULL;
   }
-  ensure_init();
-  if (HAK_UNLIKELY(hak_checked)) return total > HAK_MAX_REQUEST ? (errno = ENOMEM, NULL) : checked_alloc(total, 0, site, true);
-  if (hak_learn_on && total >= HAK_LEARN_MIN && total <= HAK_MAX_REQUEST) {
-    ensure_init();
-    return hak_learn_alloc(total, 0, hak_site_id(site), true);
-  }
-  if (is_large(total)) return alloc_large(total, 0, site, true);
-  sample_small(total, site);
-  void *p = hak_heap_alloc(total);
-  if (p) memset(p, 0, total);
-  return p;
+  return alloc_routed(total, 0, site, true);
 }
 
 HAK_NOINLINE void *hak_calloc(size_t n, size_t size) {
@@ -189,15 +183,7 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
-  ensure_init();
-  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, false);
-  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
-    ensure_init();
-    return hak_learn_alloc(size, align, hak_site_id(site), false);
-  }
-  if (is_large(size) || align > HAK_MAX_REQUEST - size || is_large(size + align)) return alloc_large(size, align, site, false);
-  sample_small(size, site);
-  return hak_heap_aligned(align, size);
+  return alloc_routed(size, align, site, false);
 }
 
 HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
