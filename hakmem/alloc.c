@@ -83,8 +83,14 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, bool ze
     return NULL;
   }
   if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, zero);
-  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN)
-    return hak_learn_alloc(size, align, hak_site_id(site), zero);
+  if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
+    hak_site_id_t id = hak_site_id(site);
+    hak_learn_quiet_t q = hak_learn_quiet_load(id);
+    // FROZEN (between watched windows) and OFF: the site's record and nothing else.
+    if (HAK_LIKELY(hak_learn_quiet_fits(q, size)))
+      return hak_learn_route(size, align, id, zero, q.large_threshold, q.cache_on, NULL);
+    return hak_learn_alloc(size, align, id, zero);
+  }
   if (is_large(size) || (align && (align > HAK_MAX_REQUEST - size || is_large(size + align))))
     return alloc_large(size, align, site, zero);
   sample_small(size, site);

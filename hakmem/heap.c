@@ -15,6 +15,7 @@
 #include "hakmem/batch.h"
 #include "hakmem/checked.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
@@ -328,6 +329,7 @@ void *hak_heap_alloc_slow(size_t size) {
     if (now - h->last_maintenance >= 16) {
       heap_maintain(h, now, false);
       tidy_one_abandoned(now);
+      if (hak_learn_on) hak_learn_wake(now);
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));

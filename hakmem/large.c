@@ -152,6 +152,8 @@ static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
 }
 
 // Age BigCache and the spare pool, at most once per tick, by whoever comes.
+void (*hak_large_tick_hook)(uint64_t now_ms);
+
 static void tick(uint64_t now) {
   static _Atomic uint64_t last;
   uint64_t prev = atomic_load_explicit(&last, memory_order_relaxed);
@@ -167,6 +169,8 @@ static void tick(uint64_t now) {
     hak_spare_expire(now, &w);
     spare_work(&w, now);
   } while (w.n_unmap || w.n_cool);
+  void (*hook)(uint64_t) = hak_large_tick_hook;
+  if (hook) hook(now);
 }
 
 // --- the allocation side ------------------------------------------------------------

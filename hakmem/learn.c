@@ -29,19 +29,35 @@ enum { ROUTE_MAIN = 0, ROUTE_CANARY = 1 };
 
 typedef struct site_learn {
   _Atomic uint64_t policy;         // hak_policy_t as a word: what requests read
-  _Atomic uint64_t ops;            // requests ever (the canary router's counter)
-  _Atomic uint64_t win_ops;        // requests in this window
+  _Atomic int counting;            // LEARN, CANARY, a FROZEN watch window: count requests
+  _Atomic uint64_t ops;            // CANARY: the router's op counter
+  _Atomic uint64_t win_ops;        // requests counted in this window
   _Atomic uint64_t hist[HAK_DIST_BUCKETS];
-  _Atomic uint64_t timed[2][3];    // LEARN/CANARY: per route {ops, cycles, fresh pages}
-  _Atomic int measuring;           // LEARN or CANARY: time requests
-  hak_lock_t lock;                 // window ends
-  uint64_t win_tsc, win_faults;    // at the window's start
+  _Atomic uint64_t timed[2][3];    // CANARY: per route {ops, cycles, fresh pages}
+  _Atomic uint64_t cut;            // LEARN: cycles per op that end an exploring window early (0: never)
+  _Atomic uint64_t watch_at;       // FROZEN, quiet: when (ns) the next watched window starts; 0 otherwise
+  hak_site_id_t id;
+  uint8_t lo, hi;                  // size buckets seen while watched (the quiet record's range)
+  uint32_t ref_events;             // evo.history_len when the range was last reset
+  hak_lock_t lock;                 // window ends, waking
+  _Atomic uint64_t win_tsc, win_faults;  // where the window's cost is measured from
+  _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
+  _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
+  _Atomic uint64_t limit;          // this window ends after this many requests (window_ops, or fewer)
   hak_evo_site_t evo;
 } site_learn_t;
 
 bool hak_learn_on;
 static hak_evo_config_t cfg;
 static _Atomic(site_learn_t *) sites[HAK_SITE_CAP];
+_Atomic uint64_t hak_learn_quiet[HAK_SITE_CAP];
+static uint64_t watch_ns;                  // HAKMEM_EVO_WATCH_MS in ns
+// The one LEARN site allowed to explore (play an arm that is not its
+// leader) right now: id + 1, or 0. Costs are whole-program cycles, so a site
+// exploring while another does would be charged for the other's trials.
+static _Atomic uint32_t explorer;
+static _Atomic uint64_t explorer_since;    // ns; a holder silent for 2 windows' time loses it
+static _Atomic uint64_t next_wake = UINT64_MAX;  // earliest watch_at of any quiet site
 static struct {
   hak_lock_t lock;
   char *chunk;
@@ -85,8 +101,46 @@ void hak_learn_configure(void) {
   c.window_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
   c.window_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
   c.min_learn_ns = hak_opt(HAK_OPT_EVO_MIN_LEARN_MS) * 1000000u;
+  watch_ns = hak_opt(HAK_OPT_EVO_WATCH_MS) * 1000000u;
   cfg = c;  // sites made before keep pointing at cfg: same storage, new values
   hak_learn_on = c.mode != HAK_EVO_MODE_OFF;
+  hak_large_tick_hook = hak_learn_on ? hak_learn_wake : NULL;
+}
+
+// What requests read: the record, and (quiet sites only) the quiet record
+// in hak_learn_quiet[id], which lets the front door skip this file.
+static void publish(site_learn_t *sl, bool counting) {
+  uint64_t w = hak_policy_to_word(sl->evo.policy);
+  atomic_store_explicit(&sl->policy, w, memory_order_relaxed);
+  atomic_store_explicit(&sl->counting, counting, memory_order_relaxed);
+  hak_learn_quiet_t q = {.large_threshold = sl->evo.policy.large_threshold, .cache_on = sl->evo.policy.cache_on,
+                         .lo = sl->lo, .hi = sl->hi, .valid = 1};
+  if (sl->evo.state == HAK_EVO_OFF) q.lo = 0, q.hi = HAK_SITE_HIST - 1;  // OFF: nothing to watch for
+  uint64_t qw = 0;
+  if (!counting && q.lo <= q.hi) __builtin_memcpy(&qw, &q, sizeof qw);
+  atomic_store_explicit(&hak_learn_quiet[sl->id], qw, memory_order_relaxed);
+}
+
+// The quiet range: the buckets of the reference distribution (reset when the
+// lifecycle moved on) and of every watched window since.
+static void widen(site_learn_t *sl, const uint64_t *hist) {
+  for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++)
+    if (hist[b]) sl->lo = (uint8_t)(b < sl->lo ? b : sl->lo), sl->hi = (uint8_t)(b > sl->hi ? b : sl->hi);
+}
+
+static void widen_range(site_learn_t *sl, const uint64_t *hist) {
+  if (sl->ref_events != sl->evo.history_len) {
+    sl->ref_events = sl->evo.history_len;
+    sl->lo = HAK_SITE_HIST - 1, sl->hi = 0;
+    widen(sl, sl->evo.ref_hist);
+  }
+  widen(sl, hist);
+}
+
+// Start measuring the window's cost here.
+static void mark_start(site_learn_t *sl) {
+  atomic_store_explicit(&sl->win_tsc, cycles(), memory_order_relaxed);
+  atomic_store_explicit(&sl->win_faults, minor_faults(), memory_order_relaxed);
 }
 
 // --- per-site state -----------------------------------------------------------------
@@ -107,11 +161,16 @@ static site_learn_t *site_new(hak_site_id_t id) {
       arena.left -= size;
       uint64_t t = now_ns();
       hak_evo_init(&sl->evo, &cfg, id, t);
-      sl->win_tsc = cycles();
-      sl->win_faults = minor_faults();
-      atomic_store_explicit(&sl->measuring, sl->evo.state == HAK_EVO_LEARN || sl->evo.state == HAK_EVO_CANARY,
-                            memory_order_relaxed);
-      atomic_store_explicit(&sl->policy, hak_policy_to_word(sl->evo.policy), memory_order_relaxed);
+      mark_start(sl);
+      sl->id = id;
+      atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
+      if (sl->evo.state == HAK_EVO_LEARN) {  // the first arm starts cold too (and with the program's start-up)
+        uint64_t w = cfg.window_ops / 8;
+        atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
+      }
+      sl->lo = HAK_SITE_HIST - 1, sl->hi = 0;  // empty: any size wakes it
+      sl->ref_events = sl->evo.history_len;
+      publish(sl, sl->evo.state != HAK_EVO_OFF);
       atomic_store_explicit(&sites[id], sl, memory_order_release);
     }
   }
@@ -120,6 +179,18 @@ static site_learn_t *site_new(hak_site_id_t id) {
 }
 
 static inline uint64_t take(_Atomic uint64_t *v) { return atomic_exchange_explicit(v, 0, memory_order_relaxed); }
+
+// May this LEARN site explore next window? Yes when no other site does (it
+// takes the turn), or the other has not ended a window for 2 windows' time.
+static bool may_explore(site_learn_t *sl, uint64_t t) {
+  uint32_t me = sl->id + 1u, cur = atomic_load_explicit(&explorer, memory_order_relaxed);
+  if (cur == me) return true;
+  if (cur && t - atomic_load_explicit(&explorer_since, memory_order_relaxed) < 2 * cfg.window_ns) return false;
+  if (!atomic_compare_exchange_strong_explicit(&explorer, &cur, me, memory_order_relaxed, memory_order_relaxed))
+    return false;
+  atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
+  return true;
+}
 
 // Close the window: gather its signals, let the lifecycle decide, publish.
 static void window_end(site_learn_t *sl, uint64_t t) {
@@ -131,7 +202,14 @@ static void window_end(site_learn_t *sl, uint64_t t) {
   for (unsigned r = 0; r < 2; r++)
     for (unsigned k = 0; k < 3; k++) timed[r][k] = take(&sl->timed[r][k]);
 
-  hak_window_stats_t ws = {.hist = hist};
+  // The requests before the warm-up mark are not costed (the window's cost
+  // runs from the mark), unless the window ended before reaching it.
+  uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
+  uint64_t costed = ops > warm ? ops - warm : ops;
+  atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
+  atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
+
+  hak_window_stats_t ws = {.hist = hist, .exploit_only = !may_explore(sl, t)};
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
   if (pol.canary) {
     // Both sides from the timed requests (the same measure, so comparable).
@@ -145,46 +223,101 @@ static void window_end(site_learn_t *sl, uint64_t t) {
     ws.main.ops = ops - timed[ROUTE_CANARY][0];
   } else {
     // The whole program's cycles per request of this site over the window.
-    ws.main.ops = ops;
-    ws.main.cpu_per_op = ops ? (double)(tsc - sl->win_tsc) / (double)ops : 0;
-    ws.main.faults = (int64_t)(faults - sl->win_faults);
+    ws.main.ops = costed;
+    ws.main.cpu_per_op = costed ? (double)(tsc - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed)) / (double)costed : 0;
+    ws.main.faults = (int64_t)(faults - atomic_load_explicit(&sl->win_faults, memory_order_relaxed));
     ws.main.bytes_mapped = bytes_mapped();
   }
-  sl->win_tsc = tsc;
-  sl->win_faults = faults;
-  if (hak_evo_window_end(&sl->evo, &ws, t))
-    atomic_store_explicit(&sl->policy, hak_policy_to_word(sl->evo.policy), memory_order_relaxed);
-  atomic_store_explicit(&sl->measuring, sl->evo.state == HAK_EVO_LEARN || sl->evo.state == HAK_EVO_CANARY,
-                        memory_order_relaxed);
+  atomic_store_explicit(&sl->win_tsc, tsc, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_faults, faults, memory_order_relaxed);
+  unsigned before = hak_evo_strategy(&sl->evo);
+  hak_evo_window_end(&sl->evo, &ws, t);
+  if (sl->evo.state == HAK_EVO_LEARN) {
+    // A new arm starts with its caches cold: leave its first requests out.
+    if (hak_evo_strategy(&sl->evo) != before) {
+      uint64_t w = cfg.window_ops / 8;
+      atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
+    }
+    if (hak_evo_exploring(&sl->evo)) {
+      atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
+    } else {
+      uint32_t me = sl->id + 1u;
+      atomic_compare_exchange_strong_explicit(&explorer, &me, 0, memory_order_relaxed, memory_order_relaxed);
+    }
+  }
+  double cut = hak_evo_cut_cost(&sl->evo);
+  atomic_store_explicit(&sl->cut, (uint64_t)cut, memory_order_relaxed);
+  // A FROZEN site with its baseline (pinned FROZEN: after any window) goes
+  // quiet until the next watched window.
+  if (sl->evo.state == HAK_EVO_FROZEN && (!sl->evo.baseline_pending || cfg.mode == HAK_EVO_MODE_FROZEN) && watch_ns) {
+    uint64_t at = t + watch_ns;
+    atomic_store_explicit(&sl->watch_at, at, memory_order_relaxed);
+    // Sizes join the range once a window could judge them (enough requests
+    // for the drift test); a size seen in fewer stays out and wakes the site
+    // again.
+    if (hak_dist_total(hist) >= cfg.drift_min_count) widen_range(sl, hist);
+    else widen_range(sl, (uint64_t[HAK_DIST_BUCKETS]){0});
+    publish(sl, false);
+    uint64_t w = atomic_load_explicit(&next_wake, memory_order_relaxed);
+    while (at < w && !atomic_compare_exchange_weak_explicit(&next_wake, &w, at, memory_order_relaxed,
+                                                            memory_order_relaxed)) {
+    }
+  } else {
+    publish(sl, sl->evo.state != HAK_EVO_OFF);
+  }
+}
+
+// A quiet site starts a watched window: what it counts from now on is the
+// window (nothing was counted while it was quiet).
+static void wake_site(site_learn_t *sl, uint64_t t) {
+  for (unsigned i = 0; i < HAK_DIST_BUCKETS; i++) atomic_store_explicit(&sl->hist[i], 0, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_ops, 0, memory_order_relaxed);
+  mark_start(sl);
+  hak_evo_window_restart(&sl->evo, t);
+  atomic_store_explicit(&sl->watch_at, 0, memory_order_relaxed);
+  publish(sl, true);
+}
+
+void hak_learn_wake(uint64_t now_ms) {
+  uint64_t w = atomic_load_explicit(&next_wake, memory_order_relaxed);
+  if (HAK_LIKELY(now_ms * 1000000u < w)) return;
+  uint64_t t = now_ns(), given = now_ms * 1000000u;
+  if (given > t) t = given;  // the caller's clock is coarse: it can only lag, unless a test moves it on
+  if (t < w || !atomic_compare_exchange_strong_explicit(&next_wake, &w, UINT64_MAX, memory_order_relaxed,
+                                                        memory_order_relaxed))
+    return;  // another thread is waking
+  uint64_t next = UINT64_MAX;
+  for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
+    site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
+    if (!sl) continue;
+    uint64_t at = atomic_load_explicit(&sl->watch_at, memory_order_relaxed);
+    if (!at) continue;
+    if (at <= t && hak_trylock(&sl->lock)) {
+      if (atomic_load_explicit(&sl->watch_at, memory_order_relaxed)) wake_site(sl, t);
+      hak_unlock(&sl->lock);
+    } else if (at < next) {
+      next = at > t ? at : t + 1000000u;  // locked: try again in a millisecond
+    }
+  }
+  // Sites that went quiet meanwhile lowered next_wake themselves: keep the minimum.
+  w = atomic_load_explicit(&next_wake, memory_order_relaxed);
+  while (next < w && !atomic_compare_exchange_weak_explicit(&next_wake, &w, next, memory_order_relaxed,
+                                                            memory_order_relaxed)) {
+  }
 }
 
 // --- requests -----------------------------------------------------------------------
 
-// Pools below the strategy's threshold when they can hold the block; the
-// large engine otherwise, with BigCache admission only from the threshold
-// up (the threshold is where the strategy wants caching to start).
-HAK_INLINE void *route(size_t size, size_t align, hak_site_id_t id, bool zero, hak_policy_t p, size_t *fresh) {
-  if (HAK_LIKELY(size < p.large_threshold && size < HAK_POOL_MAX && align <= HAK_MIN_ALIGN && !zero))
-    return hak_heap_alloc(size);
-  size_t span = align > HAK_MIN_ALIGN ? size + align : size;
-  if (size >= p.large_threshold || span >= HAK_POOL_MAX)
-    return hak_large_alloc_ex(size, align, id, zero, p.cache_on && size >= p.large_threshold, fresh);
-  void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
-  if (ptr && zero) memset(ptr, 0, size);
-  return ptr;
-}
-
-// LEARN and CANARY: time the request (the challenger's 1 in 20, and as many
-// of the incumbent's to compare with; in LEARN every request).
-static HAK_NOINLINE void *measured(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero,
-                                   hak_policy_t pol) {
+// CANARY: time the challenger's requests (1 in 20) and as many of the
+// incumbent's, to compare the two on the same measure.
+static void *canary_route(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero, hak_policy_t pol) {
   uint64_t op = atomic_fetch_add_explicit(&sl->ops, 1, memory_order_relaxed);
   bool canary = hak_policy_is_canary_op(pol, op);
-  bool sample = !pol.canary || canary || op % HAK_CANARY_EVERY == HAK_CANARY_EVERY / 2;
-  if (!sample) return route(size, align, id, zero, pol, NULL);
+  if (!canary && op % HAK_CANARY_EVERY != HAK_CANARY_EVERY / 2) return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
   size_t fresh = 0;
   uint64_t t0 = cycles();
-  void *p = route(size, align, id, zero, hak_policy_route(pol, op), &fresh);
+  hak_policy_t to = hak_policy_route(pol, op);
+  void *p = hak_learn_route(size, align, id, zero, to.large_threshold, to.cache_on, &fresh);
   if (p) {
     unsigned r = canary ? ROUTE_CANARY : ROUTE_MAIN;
     atomic_fetch_add_explicit(&sl->timed[r][0], 1, memory_order_relaxed);
@@ -194,31 +327,68 @@ static HAK_NOINLINE void *measured(site_learn_t *sl, size_t size, size_t align, 
   return p;
 }
 
-// Window boundary: by count, or by time (checked every 64 requests).
+// Window boundary: by count, by time, or (LEARN) early when the arm being
+// explored already costs more than the cut (checked every 64 requests).
 static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
   uint64_t t = now_ns();
-  if (hak_evo_window_due(&sl->evo, win, t) && hak_trylock(&sl->lock)) {
-    if (hak_evo_window_due(&sl->evo, atomic_load_explicit(&sl->win_ops, memory_order_relaxed), t)) window_end(sl, t);
+  uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
+  uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
+  bool losing = cut && win >= from + 256 &&
+                cycles() - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed) > cut * (win - from);
+  uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
+  // The count is ours (limit: window_ops, or a drift check's own length);
+  // hak_evo_window_due with no ops asks about the time alone.
+  if ((losing || win >= limit || hak_evo_window_due(&sl->evo, 0, t)) && hak_trylock(&sl->lock)) {
+    uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
+    if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
+        (losing || now_win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) ||
+         hak_evo_window_due(&sl->evo, 0, t)))
+      window_end(sl, t);
     hak_unlock(&sl->lock);
   }
+}
+
+// LEARN, CANARY and watched FROZEN windows: count the request for the
+// window (ops, size histogram), route it, and end the window when due.
+static HAK_NOINLINE void *counted(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero,
+                                  hak_policy_t pol) {
+  uint64_t win = atomic_fetch_add_explicit(&sl->win_ops, 1, memory_order_relaxed) + 1;
+  atomic_fetch_add_explicit(&sl->hist[hak_site_bucket(size)], 1, memory_order_relaxed);
+  if (HAK_UNLIKELY(win == atomic_load_explicit(&sl->warm, memory_order_relaxed))) {  // warmed up: cost from here
+    mark_start(sl);
+    atomic_store_explicit(&sl->warm_ops, win, memory_order_relaxed);
+  }
+  void *p = pol.canary ? canary_route(sl, size, align, id, zero, pol) : hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+  if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) || (win & 63) == 0))
+    window_check(sl, win);
+  return p;
 }
 
 void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero) {
   site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
   if (HAK_UNLIKELY(!sl) && !(sl = site_new(id))) {  // no memory for learning: the static way
     hak_policy_t p = {.large_threshold = (uint32_t)hak_opt(HAK_OPT_LARGE_THRESHOLD), .cache_on = 1};
-    return route(size, align, id, zero, p, NULL);
+    return hak_learn_route(size, align, id, zero, p.large_threshold, p.cache_on, NULL);
   }
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
-  uint64_t win = atomic_fetch_add_explicit(&sl->win_ops, 1, memory_order_relaxed) + 1;
-  atomic_fetch_add_explicit(&sl->hist[hak_site_bucket(size)], 1, memory_order_relaxed);
-  void *p;
-  if (HAK_LIKELY(!pol.canary && !atomic_load_explicit(&sl->measuring, memory_order_relaxed)))
-    p = route(size, align, id, zero, pol, NULL);  // FROZEN, OFF: the record and nothing else
-  else
-    p = measured(sl, size, align, id, zero, pol);
-  if (HAK_UNLIKELY(win >= cfg.window_ops || (win & 63) == 0)) window_check(sl, win);
-  return p;
+  if (!atomic_load_explicit(&sl->counting, memory_order_relaxed)) {
+    if (hak_learn_quiet_fits(hak_learn_quiet_load(id), size))  // quiet (the front door usually saw it)
+      return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+    // A size the site has not shown while watched: watch it now, for a
+    // short window (enough requests to judge a drift).
+    if (hak_trylock(&sl->lock)) {
+      if (!atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
+          atomic_load_explicit(&sl->watch_at, memory_order_relaxed)) {
+        atomic_store_explicit(&sl->limit, 4 * cfg.drift_min_count, memory_order_relaxed);
+        wake_site(sl, now_ns());
+      }
+      hak_unlock(&sl->lock);
+    }
+    pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
+    if (!atomic_load_explicit(&sl->counting, memory_order_relaxed))
+      return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+  }
+  return counted(sl, size, align, id, zero, pol);
 }
 
 // --- reports ------------------------------------------------------------------------
@@ -266,9 +436,30 @@ uint64_t hak_learn_policy_word(hak_site_id_t id) {
 void hak_learn_set_policy_word(hak_site_id_t id, uint64_t word) {
   site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
   if (!sl) sl = site_new(id);
-  if (sl) atomic_store_explicit(&sl->policy, word, memory_order_relaxed);
+  if (!sl) return;
+  hak_lock(&sl->lock);
+  sl->evo.policy = hak_policy_from_word(word);
+  publish(sl, atomic_load_explicit(&sl->counting, memory_order_relaxed));
+  hak_unlock(&sl->lock);
+}
+
+unsigned hak_learn_exploring(void) {
+  unsigned n = 0;
+  for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
+    site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
+    if (sl && hak_trylock(&sl->lock)) {
+      n += hak_evo_exploring(&sl->evo);
+      hak_unlock(&sl->lock);
+    }
+  }
+  return n;
 }
 
 void hak_learn_reset(void) {
-  for (unsigned id = 0; id < HAK_SITE_CAP; id++) atomic_store_explicit(&sites[id], NULL, memory_order_relaxed);
+  for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
+    atomic_store_explicit(&sites[id], NULL, memory_order_relaxed);
+    atomic_store_explicit(&hak_learn_quiet[id], 0, memory_order_relaxed);
+  }
+  atomic_store_explicit(&next_wake, UINT64_MAX, memory_order_relaxed);
+  atomic_store_explicit(&explorer, 0, memory_order_relaxed);
 }

@@ -10,13 +10,21 @@
  *     8-byte policy record (one relaxed atomic load), and goes to the pools
  *     (size < threshold and within the pools) or to the large engine (BigCache
  *     admission as the record says);
- *   - FROZEN/OFF sites: that load plus two relaxed counter adds (window ops,
- *     size histogram) is all; the cost of a window is read at its boundary
- *     (cycle counter, getrusage page faults, hakmem's mapped bytes);
- *   - LEARN and CANARY sites also time their own requests (cycle counter
- *     around the call, plus first-touch page faults estimated from the
- *     bytes the large engine hands out fresh) so that CANARY can compare
- *     the 5% of requests routed to the challenger with the rest.
+ *   - FROZEN (between watched windows) and OFF sites: that load and the
+ *     site's `counting` flag (same cache line) are all: no counter, no clock;
+ *   - LEARN, CANARY and a FROZEN site's watched window count each request
+ *     (window ops, size histogram: two relaxed adds); the cost of a window is
+ *     read at its boundary (cycle counter, getrusage page faults, hakmem's
+ *     mapped bytes). CANARY also times 2 requests in 20 (the challenger's
+ *     and as many of the incumbent's; cycle counter around the call plus
+ *     first-touch faults estimated from the bytes handed out fresh);
+ *   - a FROZEN site, once its baseline is measured, watches one window every
+ *     HAKMEM_EVO_WATCH_MS (drift and p99 checks) and is quiet in between;
+ *     hak_learn_wake, run by slow paths that read the clock anyway, starts
+ *     the watched windows;
+ *   - LEARN ends an exploring window early once its arm costs more than 1.5x
+ *     the learner's leader (checked every 64 requests), so a bad arm is
+ *     measured on a few hundred requests, not on a whole window.
  * Window ends run on the request that notices them, under the site's try
  * lock (a request that finds it taken just goes on).
  *
@@ -26,11 +34,16 @@
 #ifndef HAK_LEARN_H
 #define HAK_LEARN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "hakmem/config.h"
+#include "hakmem/heap.h"
+#include "hakmem/large.h"
 #include "hakmem/log.h"
+#include "hakmem/policy/strategy.h"
 #include "hakmem/site.h"
 
 #define HAK_LEARN_MIN ((size_t)64 << 10) /* the smallest threshold of any strategy */
@@ -40,8 +53,66 @@ HAK_INTERNAL extern bool hak_learn_on;
 /* Build the lifecycle configuration from the options (hak_apply_options). */
 HAK_INTERNAL void hak_learn_configure(void);
 
-/* A request of size >= HAK_LEARN_MIN from site id (align 0: default). */
+/* What a quiet site's requests read (FROZEN between watched windows, OFF):
+ * one 8-byte record, one relaxed load. The strategy's routing (threshold,
+ * BigCache admission) and the range of size buckets (site.h's log2 buckets)
+ * the site's requests fell in while it was watched. A request outside the
+ * range is a size this site has not shown: it leaves the quiet path and
+ * starts a watched window at once, so a change of sizes is seen at its
+ * first request without counting anything. */
+typedef struct hak_learn_quiet {
+  uint32_t large_threshold; /* hak_policy_t's */
+  uint8_t cache_on;         /* hak_policy_t's */
+  uint8_t lo, hi;           /* size buckets lo..hi, inclusive (lo <= hi) */
+  uint8_t valid;            /* 1 (a zero word means: not quiet) */
+} hak_learn_quiet_t;
+_Static_assert(sizeof(hak_learn_quiet_t) == 8, "the quiet record must stay one word");
+
+/* Per site: its quiet record as a word, or 0 while the site counts its
+ * requests (LEARN, CANARY, a watched window) or has no learning state. */
+HAK_INTERNAL extern _Atomic uint64_t hak_learn_quiet[HAK_SITE_CAP];
+
+HAK_INLINE hak_learn_quiet_t hak_learn_quiet_load(hak_site_id_t id) {
+  uint64_t w = atomic_load_explicit(&hak_learn_quiet[id], memory_order_relaxed);
+  hak_learn_quiet_t q;
+  __builtin_memcpy(&q, &w, sizeof q);
+  return q;
+}
+
+/* True when a request of size may take the quiet route of record q (a zero
+ * word has the range 0..0, which no request of HAK_LEARN_MIN or more fits;
+ * buckets past 31 never fit: such sizes take the slow way). */
+HAK_INLINE bool hak_learn_quiet_fits(hak_learn_quiet_t q, size_t size) {
+  unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)size | 1u);
+  return b - q.lo <= (unsigned)(q.hi - q.lo);
+}
+
+/* Where a request goes under a strategy: the pools below its threshold when
+ * they can hold the block; the large engine otherwise, with BigCache
+ * admission (cache_on) only from the threshold up (the threshold is where the
+ * strategy wants caching to start). fresh: see hak_large_alloc_ex. */
+HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bool zero, uint32_t threshold,
+                                 bool cache_on, size_t *fresh) {
+  if (HAK_LIKELY(size < threshold && size < HAK_POOL_MAX && align <= HAK_MIN_ALIGN && !zero))
+    return hak_heap_alloc(size);
+  size_t span = align > HAK_MIN_ALIGN ? size + align : size;
+  if (size >= threshold || span >= HAK_POOL_MAX)
+    return hak_large_alloc_ex(size, align, id, zero, cache_on && size >= threshold, fresh);
+  void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
+  if (ptr && zero) memset(ptr, 0, size);
+  return ptr;
+}
+
+/* A request of size >= HAK_LEARN_MIN from site id (align 0: default) that
+ * the quiet record did not settle: LEARN, CANARY, watched windows, new
+ * sites, new sizes. */
 HAK_INTERNAL void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero);
+
+/* Start the watched window of every quiet FROZEN site whose time has come.
+ * Called from slow paths that already read the clock (the large engine's
+ * tick, the pools' maintenance), never from a FROZEN site's requests; one
+ * load and compare when nothing is due. */
+HAK_INTERNAL void hak_learn_wake(uint64_t now_ms);
 
 /* The site's learning state as a JSON value ("null" when it has none). */
 HAK_INTERNAL void hak_learn_json(hak_buf_t *b, hak_site_id_t id);
@@ -57,6 +128,9 @@ HAK_INTERNAL void hak_learn_print(int fd);
  * replacing it (the next window end may change it again). */
 HAK_INTERNAL uint64_t hak_learn_policy_word(hak_site_id_t id);
 HAK_INTERNAL void hak_learn_set_policy_word(hak_site_id_t id, uint64_t word);
+/* Test hook: how many LEARN sites play an arm other than their leader now
+ * (at most one: the exploration turn). */
+HAK_INTERNAL unsigned hak_learn_exploring(void);
 /* Forget every site's learning state (tests; no allocation may run). */
 HAK_INTERNAL void hak_learn_reset(void);
 

@@ -75,6 +75,8 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
   X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after this many ops of a site...") \
   X(EVO_WINDOW_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL, "... or after this long")                 \
   X(EVO_MIN_LEARN_MS, HAK_OPT_UINT, 10000, 0, 3600000, NULL, "a site learns at least this long before it freezes") \
+  X(EVO_WATCH_MS, HAK_OPT_UINT, 1000, 0, 3600000, NULL,                                           \
+    "a frozen site counts its requests (drift, p99) for one window this often; between, nothing (0: always)") \
   X(VERBOSE, HAK_OPT_UINT, 0, 0, 2, NULL, "1: print statistics at exit; 2: also per-site detail")
 
 typedef enum hak_opt_id {

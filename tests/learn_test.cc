@@ -12,6 +12,7 @@
 extern "C" {
 #include "hakmem/addrmap.h"
 #include "hakmem/learn.h"
+#include "hakmem/os.h"
 #include "hakmem/policy/strategy.h"
 #include "hakmem/site.h"
 }
@@ -115,6 +116,95 @@ TEST_F(LearnTest, AutoModeFreezesAndTheRecordStaysPut) {
   bool settled = js.find("\"state\":\"FROZEN\"") != std::string::npos || js.find("\"state\":\"CANARY\"") != std::string::npos;
   EXPECT_TRUE(settled) << js.substr(0, 3000);
   EXPECT_NE(js.find("\"reason\":\"stable\""), std::string::npos);
+}
+
+// The one site with learning state.
+hak_site_id_t LearningSite() {
+  for (unsigned id = 0; id < HAK_SITE_CAP; id++)
+    if (hak_learn_has((hak_site_id_t)id)) return (hak_site_id_t)id;
+  return 0;
+}
+
+hak_learn_quiet_t Quiet(hak_site_id_t id) { return hak_learn_quiet_load(id); }
+
+unsigned Windows(const std::string& js) {
+  size_t w = js.find("\"window\":");
+  return w == std::string::npos ? 0 : (unsigned)std::stoul(js.substr(w + 9));
+}
+
+TEST_F(LearnTest, AFrozenSiteGoesQuietAndANewSizeWakesIt) {
+  Learn(2 /* frozen */);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 100);  // enough requests per window to judge a drift (64)
+  for (int i = 0; i < 200; i++) hak_free(SiteA(100 * kKiB));  // bucket 16
+  hak_site_id_t id = LearningSite();
+  ASSERT_NE(id, 0u);
+  hak_learn_quiet_t q = Quiet(id);
+  ASSERT_EQ(q.valid, 1u) << "a frozen site with a window behind it is quiet";
+  EXPECT_EQ(q.lo, 16u);
+  EXPECT_EQ(q.hi, 16u);
+  EXPECT_EQ(q.large_threshold, 256 * kKiB);
+  // Quiet: requests are not counted, so no window ends however many there are.
+  unsigned before = Windows(Json());
+  for (int i = 0; i < 1000; i++) hak_free(SiteA(100 * kKiB));
+  EXPECT_EQ(Windows(Json()), before);
+  EXPECT_EQ(Quiet(id).valid, 1u);
+  // A size the site never showed (1 MiB, bucket 20) leaves the quiet path
+  // and starts a watched window at once...
+  void* big = SiteA(1024 * kKiB);
+  EXPECT_EQ(Quiet(id).valid, 0u);
+  hak_free(big);
+  // ... a short one (4 x 64 requests to judge a drift), after which the site
+  // is quiet again with the new size in its range.
+  for (int i = 0; i < 300; i++) hak_free(SiteA(1024 * kKiB));
+  q = Quiet(id);
+  ASSERT_EQ(q.valid, 1u);
+  EXPECT_EQ(q.lo, 16u);
+  EXPECT_EQ(q.hi, 20u);
+  EXPECT_GT(Windows(Json()), before);
+}
+
+TEST_F(LearnTest, AQuietSiteIsWatchedAgainWhenItsTimeComes) {
+  Learn(2);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 100);
+  SetOption(HAK_OPT_EVO_WATCH_MS, 50);
+  for (int i = 0; i < 200; i++) hak_free(SiteA(100 * kKiB));
+  hak_site_id_t id = LearningSite();
+  ASSERT_EQ(Quiet(id).valid, 1u);
+  hak_learn_wake(hak_os_now_ms());  // not yet due
+  EXPECT_EQ(Quiet(id).valid, 1u);
+  hak_learn_wake(hak_os_now_ms() + 1000);  // a slow path, a second later
+  EXPECT_EQ(Quiet(id).valid, 0u) << "the watched window has started";
+  for (int i = 0; i < 120; i++) hak_free(SiteA(100 * kKiB));  // it ends after 100 requests
+  EXPECT_EQ(Quiet(id).valid, 1u);
+}
+
+TEST_F(LearnTest, AnAutoSiteThatFrozeSeesADriftAtTheFirstRequestsOfANewSize) {
+  Learn(0 /* auto */);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 100);
+  for (int i = 0; i < 20000 && Json().find("\"state\":\"FROZEN\"") == std::string::npos; i++)
+    hak_free(SiteA(100 * kKiB));
+  hak_site_id_t id = LearningSite();
+  for (int i = 0; i < 400; i++) hak_free(SiteA(100 * kKiB));  // baseline measured: quiet
+  ASSERT_EQ(Quiet(id).valid, 1u) << Json().substr(0, 3000);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(1536 * kKiB));
+  std::string js = Json();
+  EXPECT_NE(js.find("\"reason\":\"drift\""), std::string::npos) << js.substr(0, 3000);
+}
+
+__attribute__((noinline, disable_tail_calls)) void* SiteB(size_t n) { return hak_alloc_cs(n); }
+
+TEST_F(LearnTest, OneSiteExploresAtATime) {
+  Learn(1 /* learn */);
+  unsigned max_exploring = 0, both_learning_windows = 0;
+  for (int i = 0; i < 6000; i++) {
+    hak_free(SiteA(100 * kKiB));
+    hak_free(SiteB(300 * kKiB));
+    unsigned n = hak_learn_exploring();
+    max_exploring = n > max_exploring ? n : max_exploring;
+    both_learning_windows += n == 1;
+  }
+  EXPECT_EQ(max_exploring, 1u) << "sites are charged whole-program cycles: one explores, the other plays its leader";
+  EXPECT_GT(both_learning_windows, 0u);
 }
 
 TEST_F(LearnTest, ResearchPrintsTheLeaderboard) {
