@@ -30,6 +30,8 @@ hak_evo_config_t hak_evo_config_default(void) {
       .canary_challengers = 2,
       .canary_margin = 0.05,
       .canary_min_ops = 50,
+      .cut_factor = 1.5,
+      .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
       .ucb1 = HAK_UCB1_CONFIG_DEFAULT,
       .elo = HAK_ELO_CONFIG_DEFAULT,
@@ -50,6 +52,11 @@ static unsigned learner_incumbent(const hak_evo_site_t *s) {
 
 static unsigned learner_select(hak_evo_site_t *s) {
   return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1);
+}
+
+// The arm with the best measured cost (UCB1: lowest mean; ELO: top rating).
+static unsigned learner_leader(const hak_evo_site_t *s) {
+  return is_elo(s) ? hak_elo_leader(&s->l.elo) : hak_ucb1_leader(&s->l.ucb1);
 }
 
 static bool learner_settled(const hak_evo_site_t *s) {
@@ -158,6 +165,23 @@ bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_
   return ops_in_window >= s->cfg->window_ops || now_ns - s->window_start_ns >= s->cfg->window_ns;
 }
 
+void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { s->window_start_ns = now_ns; }
+
+double hak_evo_cut_cost(const hak_evo_site_t *s) {
+  if (s->state != HAK_EVO_LEARN || !(s->cfg->cut_factor > 0)) return 0;
+  double lead;
+  if (is_elo(s)) {
+    unsigned a = learner_leader(s);
+    if (a == s->cur || !s->l.elo.batches[a]) return 0;
+    lead = hak_elo_mean(&s->l.elo, a).cpu;
+  } else {
+    unsigned a = learner_leader(s);
+    if (a == s->cur || !s->l.ucb1.pulls[a]) return 0;
+    lead = hak_ucb1_mean(&s->l.ucb1, a);
+  }
+  return lead > 0 ? s->cfg->cut_factor * lead : 0;
+}
+
 unsigned hak_evo_strategy(const hak_evo_site_t *s) { return hak_evo_arm_strategy(s, s->cur); }
 
 // --- LEARN ------------------------------------------------------------------------
@@ -191,9 +215,11 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
     return;
   }
-  s->cur = (uint8_t)learner_select(s);
+  s->cur = (uint8_t)(ws->exploit_only ? learner_leader(s) : learner_select(s));
   s->policy = record_of(s, s->cur);
 }
+
+bool hak_evo_exploring(const hak_evo_site_t *s) { return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s); }
 
 // --- CANARY -------------------------------------------------------------------------
 
@@ -260,9 +286,14 @@ static void canary_window(hak_evo_site_t *s, const hak_window_stats_t *ws, uint6
   add_hist(s->new_hist, ws->hist);
   s->canary_done++;
   bool enough = s->acc[1][0] >= (double)cfg->canary_min_ops;
-  if (s->canary_done < cfg->canary_windows || (!enough && s->canary_done < 3 * cfg->canary_windows)) return;
-
   hak_elo_metrics_t inc = trial_mean(s, 0), ch = trial_mean(s, 1);
+  // A verdict no further window could change (one side costs less than
+  // `decisive` x the other) comes at once; otherwise after canary_windows.
+  bool decisive = enough && s->acc[0][0] > 0 && cfg->canary_decisive > 0 &&
+                  (ch.cpu < cfg->canary_decisive * inc.cpu || inc.cpu < cfg->canary_decisive * ch.cpu);
+  if (!decisive && (s->canary_done < cfg->canary_windows || (!enough && s->canary_done < 3 * cfg->canary_windows)))
+    return;
+
   bool won = false;
   if (enough && s->acc[0][0] > 0) {
     if (is_elo(s)) won = hak_elo_pair_score(&cfg->elo, &ch, &inc) <= -cfg->canary_margin;

@@ -54,7 +54,10 @@
  *      canary_windows (3) windows on 1 op in 20 (5%). A challenger WINS when,
  *      over its windows (and >= canary_min_ops of its ops), its cost is
  *      below the incumbent's by >= canary_margin (5%): UCB1 compares CPU per
- *      op, ELO the weighted pair score d (elo.h) < -margin. Both sides'
+ *      op, ELO the weighted pair score d (elo.h) < -margin. A trial where
+ *      one side costs under canary_decisive (0.5) x the other (CPU per op,
+ *      with >= canary_min_ops challenger ops) is decided at the window that
+ *      shows it, without waiting for canary_windows. Both sides'
  *      results also feed the learner. CANARY -> FROZEN: on a win with the
  *      challenger (reason "won"); when all lose, with the old strategy
  *      (reason "lost": rollback). Either way the reference histogram becomes
@@ -122,6 +125,8 @@ typedef struct hak_evo_config {
   uint32_t canary_challengers;  /* challengers per CANARY (2) */
   double canary_margin;         /* 0.05 */
   uint64_t canary_min_ops;      /* challenger ops needed for a verdict (50) */
+  double canary_decisive;       /* CANARY: a side costing < this x the other decides at once (0.5; 0: never) */
+  double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.5; 0: never) */
   uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
   hak_ucb1_config_t ucb1;
   hak_elo_config_t elo;
@@ -141,6 +146,8 @@ typedef struct hak_window_stats {
   hak_evo_obs_t main;   /* all ops, or in CANARY the incumbent's */
   hak_evo_obs_t canary; /* CANARY only: the challenger's ops */
   const uint64_t *hist; /* HAK_DIST_BUCKETS counts of this window's sizes, or NULL */
+  bool exploit_only;    /* LEARN: play the learner's leader next window, not an
+                           exploration (another site is exploring) */
 } hak_window_stats_t;
 
 typedef struct hak_evo_event {
@@ -192,10 +199,24 @@ HAK_INTERNAL void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, u
  * now_ns - (start of the window) >= window_ns. */
 HAK_INTERNAL bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns);
 
+/* Restart the window clock at now_ns without ending a window (the caller
+ * paused counting, e.g. a FROZEN site between watched windows). */
+HAK_INTERNAL void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns);
+
+/* LEARN: the cost per op above which the window being played may end early
+ * (an exploration that is clearly losing need not run its full length):
+ * cut_factor x the learner leader's mean cost, when the arm played is not
+ * the leader and the leader has been measured; 0 (never cut) otherwise. */
+HAK_INTERNAL double hak_evo_cut_cost(const hak_evo_site_t *s);
+
 /* End the current window with its stats; may change state and policy.
  * Returns true when s->policy changed (republish it). A window with
  * main.ops == 0 only restarts the window clock. */
 HAK_INTERNAL bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns);
+
+/* True when a LEARN site plays an arm other than its learner's leader
+ * (exploring). */
+HAK_INTERNAL bool hak_evo_exploring(const hak_evo_site_t *s);
 
 /* The strategy row in force (FROZEN/OFF: the frozen one; LEARN: the one
  * played this window; CANARY: the incumbent). */

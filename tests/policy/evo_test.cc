@@ -122,6 +122,68 @@ TEST(EvoTest, CostDriftTriggersCanaryAndTheBetterChallengerIsAdopted) {
   EXPECT_EQ(History(&d.site).size(), 4u);
 }
 
+TEST(EvoTest, ADecisiveCanaryEndsAtTheFirstWindowThatShowsIt) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Driver d(&cfg, 9);
+  LearnAndFreeze(d, Ucb1Env());
+  Env later = Ucb1Env();
+  later.cpu[HAK_STRAT_T512K] = 400;  // the frozen strategy is now 4x the best
+  later.cpu[HAK_STRAT_T1M] = 100;
+  d.RunUntil(later, 50, [&] { return d.State() == HAK_EVO_CANARY; });
+  ASSERT_EQ(d.site.policy.canary, 1 + HAK_STRAT_T1M);
+  unsigned w = d.RunUntil(later, 50, [&] { return d.State() != HAK_EVO_CANARY; });
+  EXPECT_EQ(w, 1u);  // 500 challenger ops at a quarter of the cost: no need for three windows
+  EXPECT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T1M);
+  EXPECT_EQ(History(&d.site).back().reason, HAK_EVO_R_WON);
+  // Not decisive (0.625x): the full three windows, as before.
+  hak_evo_config_t slow = Ucb1Config();
+  slow.canary_decisive = 0;
+  Driver e(&slow, 9);
+  LearnAndFreeze(e, Ucb1Env());
+  e.RunUntil(later, 50, [&] { return e.State() == HAK_EVO_CANARY; });
+  EXPECT_EQ(e.RunUntil(later, 50, [&] { return e.State() != HAK_EVO_CANARY; }), 3u);
+}
+
+TEST(EvoTest, AnExploringWindowMayBeCutAtOneAndAHalfTimesTheLeader) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Driver d(&cfg, 10);
+  const Env env = Ucb1Env();
+  bool saw_cut = false, saw_leader = false;
+  for (int i = 0; i < 40 && d.State() == HAK_EVO_LEARN; i++) {
+    double cut = hak_evo_cut_cost(&d.site);
+    unsigned lead = hak_ucb1_leader(&d.site.l.ucb1);
+    if (d.site.cur == lead || !d.site.l.ucb1.pulls[lead]) {
+      EXPECT_EQ(cut, 0.0);  // the leader itself (or nothing measured yet): never cut
+      EXPECT_FALSE(hak_evo_exploring(&d.site) && d.site.l.ucb1.pulls[lead]);
+      saw_leader = true;
+    } else {
+      EXPECT_DOUBLE_EQ(cut, 1.5 * hak_ucb1_mean(&d.site.l.ucb1, lead));
+      EXPECT_TRUE(hak_evo_exploring(&d.site));
+      saw_cut = true;
+    }
+    d.Window(env);
+  }
+  EXPECT_TRUE(saw_cut);
+  EXPECT_TRUE(saw_leader);
+}
+
+TEST(EvoTest, WithoutTheExplorationTurnASitePlaysItsLeader) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Driver d(&cfg, 11);
+  const Env env = Ucb1Env();
+  for (int i = 0; i < 12; i++) d.Window(env);  // every arm measured
+  d.exploit_only = true;
+  for (int i = 0; i < 20; i++) {
+    d.Window(env);
+    EXPECT_EQ(d.site.cur, hak_ucb1_leader(&d.site.l.ucb1)) << "window " << i;
+    EXPECT_FALSE(hak_evo_exploring(&d.site));
+  }
+  d.exploit_only = false;  // the turn comes back: exploration resumes
+  bool explored = false;
+  for (int i = 0; i < 40 && !explored; i++) d.Window(env), explored = hak_evo_exploring(&d.site);
+  EXPECT_TRUE(explored);
+}
+
 TEST(EvoTest, ALosingFirstChallengerIsFollowedByTheNext) {
   const hak_evo_config_t cfg = Ucb1Config();
   Driver d(&cfg, 8);

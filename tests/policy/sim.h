@@ -78,6 +78,7 @@ class Driver {
     std::array<uint64_t, HAK_DIST_BUCKETS> hist{};
     for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++) hist[b] = (uint64_t)std::llround(env.sizes[b] * (double)ops);
     ws.hist = hist.data();
+    ws.exploit_only = exploit_only;
     now_ += 500000000ull;
     EXPECT_TRUE(hak_evo_window_due(&site, ops, now_));
     return hak_evo_window_end(&site, &ws, now_);
@@ -96,6 +97,7 @@ class Driver {
   unsigned Strategy() const { return hak_evo_strategy(&site); }
 
   hak_evo_site_t site;
+  bool exploit_only = false;  // as when another site holds the exploration turn
 
  private:
   hak_evo_obs_t Obs(const Env &env, unsigned strat, uint64_t ops) {
