@@ -127,7 +127,9 @@ def parse_args(argv):
                         "250 x scale, so that a site can freeze within the first phase)")
     p.add_argument("--evo-window-ops", type=int, default=None, help="hakmem-LEARNING's HAKMEM_EVO_WINDOW_OPS (default: the allocator's)")
     p.add_argument("--reps", type=int, default=5, help="repetitions per workload and allocator (default %(default)s)")
-    p.add_argument("--scale", type=float, default=1.0, help="work multiplier passed to every workload (default %(default)s)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="work multiplier passed to every workload (default 1; target 'learning': 2, so that "
+                        "exploration is a small part of each run)")
     p.add_argument("--threads", type=int, default=None, help="threads for larson and prodcons (default 2)")
     p.add_argument("--scaling-threads", default="1,2,4,8", help="thread counts of the scaling workload (default %(default)s)")
     p.add_argument("--seed", type=int, default=42, help="seed passed to every workload (default %(default)s)")
@@ -141,6 +143,8 @@ def parse_args(argv):
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     a = p.parse_args(argv)
+    if a.scale is None:
+        a.scale = 2.0 if a.target == "learning" else 1.0
     if a.reps < 1:
         p.error("--reps must be >= 1")
     if not (a.scale > 0):
