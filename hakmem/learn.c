@@ -122,9 +122,9 @@ static void publish(site_learn_t *sl, bool counting) {
 }
 
 // The quiet range: the buckets of the reference distribution (reset when the
-// lifecycle moved on) and of every watched window since.
+// lifecycle moved on) and of every watched window since (hist NULL: none).
 static void widen(site_learn_t *sl, const uint64_t *hist) {
-  for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++)
+  for (unsigned b = 0; hist && b < HAK_DIST_BUCKETS; b++)
     if (hist[b]) sl->lo = (uint8_t)(b < sl->lo ? b : sl->lo), sl->hi = (uint8_t)(b > sl->hi ? b : sl->hi);
 }
 
@@ -209,7 +209,7 @@ static void window_end(site_learn_t *sl, uint64_t t) {
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
   atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
 
-  hak_window_stats_t ws = {.hist = hist, .exploit_only = !may_explore(sl, t)};
+  hak_window_stats_t ws = {.hist = hist, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
   if (pol.canary) {
     // Both sides from the timed requests (the same measure, so comparable).
@@ -232,18 +232,16 @@ static void window_end(site_learn_t *sl, uint64_t t) {
   atomic_store_explicit(&sl->win_faults, faults, memory_order_relaxed);
   unsigned before = hak_evo_strategy(&sl->evo);
   hak_evo_window_end(&sl->evo, &ws, t);
-  if (sl->evo.state == HAK_EVO_LEARN) {
-    // A new arm starts with its caches cold: leave its first requests out.
-    if (hak_evo_strategy(&sl->evo) != before) {
-      uint64_t w = cfg.window_ops / 8;
-      atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
-    }
-    if (hak_evo_exploring(&sl->evo)) {
-      atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
-    } else {
-      uint32_t me = sl->id + 1u;
-      atomic_compare_exchange_strong_explicit(&explorer, &me, 0, memory_order_relaxed, memory_order_relaxed);
-    }
+  // A new arm starts with its caches cold: leave its first requests out.
+  if (sl->evo.state == HAK_EVO_LEARN && hak_evo_strategy(&sl->evo) != before) {
+    uint64_t w = cfg.window_ops / 8;
+    atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
+  }
+  if (hak_evo_exploring(&sl->evo)) {  // keep the turn
+    atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
+  } else {  // give it back if it was ours (back on the leader, or no longer learning)
+    uint32_t me = sl->id + 1u;
+    atomic_compare_exchange_strong_explicit(&explorer, &me, 0, memory_order_relaxed, memory_order_relaxed);
   }
   double cut = hak_evo_cut_cost(&sl->evo);
   atomic_store_explicit(&sl->cut, (uint64_t)cut, memory_order_relaxed);
@@ -255,8 +253,7 @@ static void window_end(site_learn_t *sl, uint64_t t) {
     // Sizes join the range once a window could judge them (enough requests
     // for the drift test); a size seen in fewer stays out and wakes the site
     // again.
-    if (hak_dist_total(hist) >= cfg.drift_min_count) widen_range(sl, hist);
-    else widen_range(sl, (uint64_t[HAK_DIST_BUCKETS]){0});
+    widen_range(sl, hak_dist_total(hist) >= cfg.drift_min_count ? hist : NULL);
     publish(sl, false);
     uint64_t w = atomic_load_explicit(&next_wake, memory_order_relaxed);
     while (at < w && !atomic_compare_exchange_weak_explicit(&next_wake, &w, at, memory_order_relaxed,
