@@ -30,6 +30,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .canary_challengers = 2,
       .canary_margin = 0.05,
       .canary_min_ops = 50,
+      .explore_after = 3,
       .cut_factor = 1.5,
       .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
@@ -79,6 +80,48 @@ static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double
   } else {
     hak_ucb1_update(&s->l.ucb1, arm, cpu);
   }
+}
+
+// --- arms that route this site's sizes alike ---------------------------------------
+// Strategies differ only in where requests go; over the sizes a site shows,
+// two of them may send every request the same way (e.g. for a site of
+// ~96 KiB requests, thresholds 128 KiB ... 2 MiB all mean "the pools"). Such
+// arms are one choice: a window played on one is credited to all of them,
+// and CANARY never tries a challenger that routes like the incumbent.
+
+static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm);
+
+/* Where requests of log2 bucket b go under threshold t: all below it (the
+ * pools, or past the pools' limit the large engine without BigCache: the
+ * same for every t above the bucket), all from it up (the large engine with
+ * BigCache), or split at t itself. */
+static uint64_t bucket_route(uint32_t t, unsigned b) {
+  uint64_t lo = 1ull << b, hi = lo << 1;
+  if (hi <= t) return 1;
+  if (lo >= t) return 2;
+  return 3 + (uint64_t)t;
+}
+
+/* True when arms a and b route every bucket of hist alike (hist non-empty). */
+static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const uint64_t *hist) {
+  if (a == b) return true;
+  hak_policy_t pa = record_of(s, a), pb = record_of(s, b);
+  if (pa.cache_on != pb.cache_on || pa.hot_shift != pb.hot_shift || pa.cold_shift != pb.cold_shift) return false;
+  bool any = false;
+  for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++) {
+    if (!hist[k]) continue;
+    any = true;
+    if (bucket_route(pa.large_threshold, k) != bucket_route(pb.large_threshold, k)) return false;
+  }
+  return any;
+}
+
+/* The learner's update for arm and every arm routing the site's sizes
+ * (hist) like it. */
+static void learner_update_alike(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, uint64_t ops, double cpu,
+                                 double faults_per_op, double bytes) {
+  for (unsigned a = 0; a < s->n_arms; a++)
+    if (routes_alike(s, a, arm, hist)) learner_update(s, a, ops, cpu, faults_per_op, bytes);
 }
 
 // --- bookkeeping ----------------------------------------------------------------
@@ -153,7 +196,8 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
   hak_evo_state_t st = cfg->mode == HAK_EVO_MODE_OFF ? HAK_EVO_OFF
                        : cfg->mode == HAK_EVO_MODE_FROZEN ? HAK_EVO_FROZEN
                                                           : HAK_EVO_LEARN;
-  if (st == HAK_EVO_LEARN) s->cur = (uint8_t)learner_select(s);
+  s->initial = (uint8_t)initial;
+  if (st == HAK_EVO_LEARN && cfg->explore_after == 0) s->cur = (uint8_t)learner_select(s);
   if (st == HAK_EVO_FROZEN) s->baseline_pending = 1;
   s->state = (uint8_t)st;
   set_state(s, st, HAK_EVO_R_START, now_ns);
@@ -198,12 +242,12 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
 static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
   const hak_evo_config_t *cfg = s->cfg;
   unsigned played = s->cur;
-  learner_update(s, played, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
-                 ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
+  add_hist(s->new_hist, ws->hist);
+  learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
+                       ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
   unsigned inc = learner_incumbent(s);
   if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
-  if (played == inc) feed_p99(s, c);
-  add_hist(s->new_hist, ws->hist);
+  if (routes_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
 
   bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) && s->stable >= cfg->stable_windows &&
                s->window - s->state_start_window >= cfg->min_learn_windows &&
@@ -215,28 +259,41 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
     return;
   }
-  s->cur = (uint8_t)(ws->exploit_only ? learner_leader(s) : learner_select(s));
+  if (s->window - s->state_start_window < cfg->explore_after) s->cur = s->initial;
+  else s->cur = (uint8_t)(ws->exploit_only ? learner_leader(s) : learner_select(s));
   s->policy = record_of(s, s->cur);
 }
 
-bool hak_evo_exploring(const hak_evo_site_t *s) { return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s); }
+bool hak_evo_exploring(const hak_evo_site_t *s) {
+  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) &&
+         s->window - s->state_start_window >= s->cfg->explore_after;
+}
 
 // --- CANARY -------------------------------------------------------------------------
 
-/* The tried-th arm in the learner's order, skipping the one in force. */
-static unsigned pick_challenger(const hak_evo_site_t *s, unsigned tried) {
+/* The best arm in the learner's order (as it stands now) that routes the
+ * site's sizes (new_hist) unlike the one in force and unlike every arm tried
+ * in this CANARY; the one in force when there is none. */
+static unsigned pick_challenger(const hak_evo_site_t *s) {
   uint8_t order[HAK_STRATEGY_MAX];
   learner_rank(s, order);
-  unsigned k = 0;
   for (unsigned r = 0; r < s->n_arms; r++) {
-    if (order[r] == s->cur) continue;
-    if (k++ == tried) return order[r];
+    bool seen = routes_alike(s, order[r], s->cur, s->new_hist);
+    for (unsigned q = 0; q < s->n_arms && !seen; q++)
+      seen = (s->tried_mask >> q & 1u) && routes_alike(s, order[r], q, s->new_hist);
+    if (!seen) return order[r];
   }
   return s->cur;
 }
 
-static void begin_trial(hak_evo_site_t *s) {
-  s->challenger = (uint8_t)pick_challenger(s, s->tried);
+static void end_canary(hak_evo_site_t *s, hak_evo_reason_t why, uint64_t now_ns);
+
+static void begin_trial(hak_evo_site_t *s, uint64_t now_ns) {
+  s->challenger = (uint8_t)pick_challenger(s);
+  if (s->challenger == s->cur) {  // every other arm routes these sizes the same way: nothing to try
+    end_canary(s, HAK_EVO_R_LOST, now_ns);
+    return;
+  }
   s->canary_done = 0;
   __builtin_memset(s->acc, 0, sizeof s->acc);
   __builtin_memset(s->acc_known, 0, sizeof s->acc_known);
@@ -244,15 +301,20 @@ static void begin_trial(hak_evo_site_t *s) {
   s->policy.canary = (uint8_t)(1 + hak_evo_arm_strategy(s, s->challenger));
 }
 
-static void start_canary(hak_evo_site_t *s, hak_evo_reason_t why, uint64_t now_ns) {
+/* hist: the window that triggered it (the sizes the challengers must
+ * route differently). */
+static void start_canary(hak_evo_site_t *s, hak_evo_reason_t why, const uint64_t *hist, uint64_t now_ns) {
   if (s->n_arms < 2) return;
   if (why == HAK_EVO_R_DRIFT) s->drifts++;
   s->canaries++;
   s->tried = 0;
+  s->tried_mask = 0;
   s->worse = 0;
   __builtin_memset(s->new_hist, 0, sizeof s->new_hist);
+  add_hist(s->new_hist, hist);
+  if (!hak_dist_total(s->new_hist)) add_hist(s->new_hist, s->ref_hist);
   set_state(s, HAK_EVO_CANARY, why, now_ns);
-  begin_trial(s);
+  begin_trial(s, now_ns);
 }
 
 static void accumulate(double *acc, double *known, const hak_evo_obs_t *o) {
@@ -299,16 +361,17 @@ static void canary_window(hak_evo_site_t *s, const hak_window_stats_t *ws, uint6
     if (is_elo(s)) won = hak_elo_pair_score(&cfg->elo, &ch, &inc) <= -cfg->canary_margin;
     else won = ch.cpu <= (1.0 - cfg->canary_margin) * inc.cpu;
     // What the trial measured also teaches the learner (for the next canary's order).
-    learner_update(s, s->challenger, (uint64_t)s->acc[1][0], ch.cpu, ch.faults, ch.bytes);
-    learner_update(s, s->cur, (uint64_t)s->acc[0][0], inc.cpu, inc.faults, inc.bytes);
+    learner_update_alike(s, s->challenger, s->new_hist, (uint64_t)s->acc[1][0], ch.cpu, ch.faults, ch.bytes);
+    learner_update_alike(s, s->cur, s->new_hist, (uint64_t)s->acc[0][0], inc.cpu, inc.faults, inc.bytes);
   }
   if (won) {
     end_canary(s, HAK_EVO_R_WON, now_ns);
     return;
   }
   s->tried++;
+  s->tried_mask |= 1u << s->challenger;
   if (s->tried < cfg->canary_challengers && s->tried + 1u < s->n_arms) {
-    begin_trial(s);
+    begin_trial(s, now_ns);
     return;
   }
   end_canary(s, HAK_EVO_R_LOST, now_ns);
@@ -328,11 +391,11 @@ static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, doubl
   if (ws->hist && hak_dist_total(ws->hist) >= cfg->drift_min_count) {
     if (!hak_dist_total(s->ref_hist)) __builtin_memcpy(s->ref_hist, ws->hist, sizeof s->ref_hist);
     else if (hak_dist_drifted(s->ref_hist, ws->hist, cfg->drift)) {
-      start_canary(s, HAK_EVO_R_DRIFT, now_ns);
+      start_canary(s, HAK_EVO_R_DRIFT, ws->hist, now_ns);
       return;
     }
   }
-  if (s->worse >= cfg->worsen_windows) start_canary(s, HAK_EVO_R_WORSE, now_ns);
+  if (s->worse >= cfg->worsen_windows) start_canary(s, HAK_EVO_R_WORSE, ws->hist, now_ns);
 }
 
 bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns) {

@@ -42,15 +42,19 @@
  *      its final survivors), and LEARN lasted >= min_learn_windows windows
  *      and >= min_learn_ns (10 s). Freezes the incumbent; the baseline is
  *      that p99; the reference size-class histogram is the sum of LEARN's.
- *      In LEARN the record is the arm the learner plays this window.
+ *      In LEARN the record is the arm the learner plays this window; the
+ *      first explore_after (3) windows play the initial arm (a short-lived
+ *      program pays nothing for exploring; a long-lived one pays it once).
  *  FROZEN -> CANARY  three windows in a row (worsen_windows) each cost
  *      >= 1.2 x baseline (worsen: every one above 120% of what was the p99),
  *      or one window's histogram (>= drift_min_count requests) is at total
  *      variation distance >= 0.25 from the reference (dist.h). After a
  *      canary the baseline is re-measured: the first stable_windows windows
  *      of FROZEN only build it (running p99), and do not count as worse.
- *  CANARY  challengers are tried in the learner's order (best first, the
- *      frozen one skipped), at most canary_challengers of them, each for
+ *  CANARY  challengers are tried in the learner's order (best first as it
+ *      stands when a trial begins; the frozen one, arms already tried, and
+ *      arms routing the site's sizes like either skipped: see below), at
+ *      most canary_challengers of them, each for
  *      canary_windows (3) windows on 1 op in 20 (5%). A challenger WINS when,
  *      over its windows (and >= canary_min_ops of its ops), its cost is
  *      below the incumbent's by >= canary_margin (5%): UCB1 compares CPU per
@@ -62,6 +66,18 @@
  *      challenger (reason "won"); when all lose, with the old strategy
  *      (reason "lost": rollback). Either way the reference histogram becomes
  *      the canary windows' and the baseline is re-measured.
+ *
+ * ---- arms that route a site's sizes alike ------------------------------------
+ *  Strategies differ only in where requests go. Over the size buckets a
+ *  site has shown (LEARN: all of LEARN's windows; CANARY: the window that
+ *  triggered it and the canary's), two arms are ALIKE when each bucket lies
+ *  wholly below both thresholds, wholly at or above both, or is split by the
+ *  same threshold (and the other policy fields agree): then every request
+ *  goes the same way under either. A window's cost is credited to the arm
+ *  played and to every arm alike with it, so a site of ~96 KiB requests
+ *  chooses between 2 behaviours, not 6 arms; CANARY skips challengers alike
+ *  with the incumbent, and with nothing left to try returns to FROZEN at
+ *  once (reason "lost").
  *
  * ---- HAKMEM_EVO modes --------------------------------------------------------
  *  AUTO    LEARN, then FROZEN <-> CANARY as above.
@@ -126,6 +142,7 @@ typedef struct hak_evo_config {
   double canary_margin;         /* 0.05 */
   uint64_t canary_min_ops;      /* challenger ops needed for a verdict (50) */
   double canary_decisive;       /* CANARY: a side costing < this x the other decides at once (0.5; 0: never) */
+  uint32_t explore_after;       /* LEARN plays the initial arm for this many windows before exploring (3) */
   double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.5; 0: never) */
   uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
   hak_ucb1_config_t ucb1;
@@ -163,9 +180,11 @@ typedef struct hak_evo_site {
   uint8_t cur;                  /* arm in force (index into the learner's arms) */
   uint8_t challenger;           /* CANARY: the arm on trial */
   uint8_t tried;                /* CANARY: challengers tried so far */
+  uint32_t tried_mask;          /* CANARY: which arms (1 << arm) were tried */
   uint8_t baseline_pending;     /* FROZEN: baseline still being measured */
   uint8_t incumbent;            /* LEARN: the learner's incumbent last window */
   uint8_t n_arms;
+  uint8_t initial;              /* the arm nearest initial_threshold */
   const hak_evo_config_t *cfg;
   uint64_t window;              /* windows ended */
   uint64_t window_start_ns;

@@ -74,6 +74,8 @@ TEST(EvoTest, EloSiteFreezesOnTheBestStrategy) {
   hak_evo_config_t cfg = hak_evo_config_default();
   cfg.learner = HAK_EVO_ELO;
   Env env = FlatEnv(0);
+  env.sizes.fill(0);  // sizes across the ELO ladder (512 KiB ... 32 MiB): no two rows route them alike
+  for (unsigned b = 19; b <= 25; b++) env.sizes[b] = 1.0 / 7;
   uint8_t ids[HAK_STRATEGY_MAX];
   unsigned n = hak_strategy_set(HAK_STRAT_SET_ELO, ids, HAK_STRATEGY_MAX);
   for (unsigned i = 0; i < n; i++) {
@@ -184,6 +186,51 @@ TEST(EvoTest, WithoutTheExplorationTurnASitePlaysItsLeader) {
   EXPECT_TRUE(explored);
 }
 
+TEST(EvoTest, ArmsThatRouteTheSitesSizesAlikeShareTheirMeasurements) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Driver d(&cfg, 12);
+  Env env = Ucb1Env();
+  env.sizes.fill(0), env.sizes[16] = 1;  // every request ~96 KiB: 128 KiB ... 2 MiB all mean "the pools"
+  ASSERT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T256K);
+  d.Window(env);
+  const hak_ucb1_t &u = d.site.l.ucb1;
+  for (unsigned a = 0; a < u.n; a++) {
+    unsigned want = u.arm[a] == HAK_STRAT_T64K ? 0u : 1u;  // 64 KiB alone sends them to the large engine
+    EXPECT_EQ(u.pulls[a], want) << hak_strategy_info[u.arm[a]].name;
+  }
+  d.Window(env), d.Window(env);  // the first 3 windows play the initial arm
+  EXPECT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T64K) << "the only arm not measured yet";
+  // Two choices, not six: the site settles and freezes on the pools' side.
+  env.cpu[HAK_STRAT_T64K] = 200;
+  for (unsigned i = 0; i < u.n; i++)
+    if (u.arm[i] != HAK_STRAT_T64K) env.cpu[u.arm[i]] = 100;
+  unsigned w = d.RunUntil(env, 1000, [&] { return d.State() == HAK_EVO_FROZEN; });
+  EXPECT_LE(w, 40u);
+  EXPECT_NE(d.Strategy(), (unsigned)HAK_STRAT_T64K);
+}
+
+TEST(EvoTest, CanaryOnlyTriesChallengersThatRouteTheNewSizesDifferently) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Driver d(&cfg, 13);
+  LearnAndFreeze(d, Ucb1Env());
+  ASSERT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T512K);
+  Env small = Ucb1Env();
+  small.sizes.fill(0), small.sizes[16] = 1;  // drift to ~96 KiB: only 64 KiB routes them unlike 512 KiB
+  d.Window(small);
+  ASSERT_EQ(d.State(), HAK_EVO_CANARY);
+  EXPECT_EQ(d.site.policy.canary, 1 + HAK_STRAT_T64K);
+  d.RunUntil(small, 50, [&] { return d.State() != HAK_EVO_CANARY; });
+  EXPECT_EQ(d.site.rollbacks, 1u);  // 64 KiB costs 150 here, 512 KiB 100
+  // Sizes beyond every threshold (32 MiB+): every arm routes them alike, so
+  // a drift there has nothing to try and returns to FROZEN at once.
+  Env huge = Ucb1Env();
+  huge.sizes.fill(0), huge.sizes[25] = 1;
+  d.Window(huge);
+  EXPECT_EQ(d.State(), HAK_EVO_FROZEN);
+  EXPECT_EQ(History(&d.site).back().reason, HAK_EVO_R_LOST);
+  EXPECT_EQ(d.site.drifts, 2u);
+}
+
 TEST(EvoTest, ALosingFirstChallengerIsFollowedByTheNext) {
   const hak_evo_config_t cfg = Ucb1Config();
   Driver d(&cfg, 8);
@@ -227,8 +274,7 @@ TEST(EvoTest, SizeClassDriftTriggersCanaryAndAWorseChallengerIsRolledBack) {
   Driver d(&cfg, 10);
   LearnAndFreeze(d, Ucb1Env());
   Env moved = Ucb1Env();
-  moved.sizes.fill(0);
-  moved.sizes[12] = 0.5, moved.sizes[22] = 0.5;  // TV distance 0.5 from the learned one
+  policy_sim::MoveSizes(moved);  // TV distance 0.5 from the learned one
   EXPECT_TRUE(d.Window(moved));  // drift is judged on one window
   EXPECT_EQ(d.State(), HAK_EVO_CANARY);
   EXPECT_EQ(History(&d.site).back().reason, HAK_EVO_R_DRIFT);
@@ -241,7 +287,7 @@ TEST(EvoTest, SizeClassDriftTriggersCanaryAndAWorseChallengerIsRolledBack) {
   EXPECT_EQ(CountTransitionsTo(&d.site, HAK_EVO_CANARY), 1u);
   // A small move (10%) is not drift.
   Env nudged = moved;
-  nudged.sizes[12] = 0.4, nudged.sizes[13] = 0.1;
+  nudged.sizes[21] = 0.1, nudged.sizes[22] = 0.1;
   for (int i = 0; i < 50; i++) d.Window(nudged);
   EXPECT_EQ(CountTransitionsTo(&d.site, HAK_EVO_CANARY), 1u);
 }
@@ -251,7 +297,7 @@ TEST(EvoTest, CanaryRoutesFivePercentOfOps) {
   Driver d(&cfg, 11);
   LearnAndFreeze(d, Ucb1Env());
   Env moved = Ucb1Env();
-  moved.sizes.fill(0), moved.sizes[25] = 1;
+  policy_sim::MoveSizes(moved);
   d.Window(moved);
   ASSERT_EQ(d.State(), HAK_EVO_CANARY);
   unsigned ch = 0;
@@ -356,7 +402,7 @@ TEST(EvoTest, HistoryRingKeepsTheLastEightTransitions) {
   Driver d(&cfg, 12);
   LearnAndFreeze(d, Ucb1Env());
   Env a = Ucb1Env(), b = Ucb1Env();
-  b.sizes.fill(0), b.sizes[24] = 1;
+  policy_sim::MoveSizes(b);
   for (int cycle = 0; cycle < 6; cycle++) d.RunUntil(cycle % 2 ? a : b, 20, [] { return false; });
   EXPECT_EQ(d.site.history_len, 2u + 6 * 2);  // start, stable, then drift + lost per cycle
   auto h = History(&d.site);
@@ -376,7 +422,7 @@ TEST(EvoTest, JsonIsBalancedAndCarriesStateStrategyRatingsAndHistory) {
   EXPECT_NE(learning.find("\"state\":\"LEARN\""), std::string::npos) << learning;
   LearnAndFreeze(d, Ucb1Env());
   Env moved = Ucb1Env();
-  moved.sizes.fill(0), moved.sizes[25] = 1;
+  policy_sim::MoveSizes(moved);
   d.Window(moved);
   std::string j = Json(&d.site);
   EXPECT_TRUE(BalancedJson(j)) << j;

@@ -53,8 +53,19 @@ inline Env FlatEnv(double cpu) {
   e.cpu.fill(cpu);
   e.faults.fill(0.01);
   e.bytes.fill(64 << 20);
-  e.sizes[12] = 0.5, e.sizes[16] = 0.3, e.sizes[20] = 0.2;
+  // Requests in every bucket from 64 KiB to 2 MiB: each UCB1 threshold
+  // routes them differently, so no two arms are alike (evo.c credits arms
+  // that route a site's sizes alike together).
+  e.sizes[12] = 0.3, e.sizes[16] = 0.2, e.sizes[17] = 0.15, e.sizes[18] = 0.15, e.sizes[19] = 0.1, e.sizes[20] = 0.1;
   return e;
+}
+
+// A distribution at total variation distance 0.5 from FlatEnv's (a drift)
+// that still tells every arm apart.
+inline void MoveSizes(Env &e) {
+  e.sizes.fill(0);
+  e.sizes[16] = 0.1, e.sizes[17] = 0.1, e.sizes[18] = 0.1, e.sizes[19] = 0.1, e.sizes[20] = 0.1;
+  e.sizes[21] = 0.2, e.sizes[25] = 0.3;
 }
 
 // Drives one site window by window, as the front door would: 10,000 ops per
