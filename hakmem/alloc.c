@@ -122,7 +122,8 @@ void hak_free_slow(void *p) {
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
   if (h && hak_checked && h->state == HAK_LARGE_LIVE) hak_checked_large_verify(p, h->req, hak_large_usable(h));
-  if (h) hak_large_free(h);
+  if (h && HAK_UNLIKELY(h->flags & (HAK_LARGE_TIMED_MAIN | HAK_LARGE_TIMED_CANARY))) hak_learn_free_timed(h);
+  else if (h) hak_large_free(h);
   else foreign_pointer(p, "free");
   errno = saved;
 }

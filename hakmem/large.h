@@ -38,6 +38,8 @@
 typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_large_state_t;
 
 #define HAK_LARGE_NOCACHE 1u /* its site's strategy keeps it out of BigCache */
+#define HAK_LARGE_TIMED_MAIN 2u   /* CANARY: its free is timed for the incumbent (learn.c) */
+#define HAK_LARGE_TIMED_CANARY 4u /* ... for the challenger */
 
 typedef struct hak_large {
   uint32_t magic;     /* HAK_LARGE_MAGIC mixed with the base address */
@@ -45,7 +47,7 @@ typedef struct hak_large {
   uint8_t cls;        /* size class, or HAK_LARGE_NO_CLASS */
   hak_site_id_t site; /* who allocated it */
   uint32_t user_off;  /* program pointer = base + user_off */
-  uint32_t flags;     /* HAK_LARGE_NOCACHE */
+  uint32_t flags;     /* HAK_LARGE_NOCACHE, HAK_LARGE_TIMED_* */
   size_t map_len;     /* bytes mapped at base */
   size_t req;         /* bytes the program asked for */
   hak_spare_node_t node;

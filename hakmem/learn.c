@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "hakmem/addrmap.h"
 #include "hakmem/heap.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
@@ -178,6 +179,12 @@ static site_learn_t *site_new(hak_site_id_t id) {
   return sl;
 }
 
+static inline uint64_t bump(_Atomic uint64_t *v) {
+  uint64_t n = atomic_load_explicit(v, memory_order_relaxed) + 1;
+  atomic_store_explicit(v, n, memory_order_relaxed);
+  return n;
+}
+
 static inline uint64_t take(_Atomic uint64_t *v) { return atomic_exchange_explicit(v, 0, memory_order_relaxed); }
 
 // May this LEARN site explore next window? Yes when no other site does (it
@@ -320,8 +327,20 @@ static void *canary_route(site_learn_t *sl, size_t size, size_t align, hak_site_
     atomic_fetch_add_explicit(&sl->timed[r][0], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&sl->timed[r][1], cycles() - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&sl->timed[r][2], fresh / 4096, memory_order_relaxed);
+    if (hak_addrmap_get(p) != HAK_ADDR_SEGMENT) {  // a large block: its free is timed too
+      hak_large_t *h = hak_large_lookup(p);
+      if (h) h->flags |= canary ? HAK_LARGE_TIMED_CANARY : HAK_LARGE_TIMED_MAIN;
+    }
   }
   return p;
+}
+
+void hak_learn_free_timed(hak_large_t *h) {
+  unsigned r = h->flags & HAK_LARGE_TIMED_CANARY ? ROUTE_CANARY : ROUTE_MAIN;
+  site_learn_t *sl = atomic_load_explicit(&sites[h->site], memory_order_acquire);
+  uint64_t t0 = cycles();
+  hak_large_free(h);
+  if (sl) atomic_fetch_add_explicit(&sl->timed[r][1], cycles() - t0, memory_order_relaxed);
 }
 
 // Window boundary: by count, by time, or (LEARN) early when the arm being
@@ -349,8 +368,11 @@ static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
 // window (ops, size histogram), route it, and end the window when due.
 static HAK_NOINLINE void *counted(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero,
                                   hak_policy_t pol) {
-  uint64_t win = atomic_fetch_add_explicit(&sl->win_ops, 1, memory_order_relaxed) + 1;
-  atomic_fetch_add_explicit(&sl->hist[hak_site_bucket(size)], 1, memory_order_relaxed);
+  // Statistics, not bookkeeping: a relaxed load and store each (no locked
+  // read-modify-write; threads of one site racing may lose a count, which
+  // only makes a window a little longer).
+  uint64_t win = bump(&sl->win_ops);
+  bump(&sl->hist[hak_site_bucket(size)]);
   if (HAK_UNLIKELY(win == atomic_load_explicit(&sl->warm, memory_order_relaxed))) {  // warmed up: cost from here
     mark_start(sl);
     atomic_store_explicit(&sl->warm_ops, win, memory_order_relaxed);

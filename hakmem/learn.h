@@ -108,6 +108,11 @@ HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bo
  * sites, new sizes. */
 HAK_INTERNAL void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero);
 
+/* Free a large block whose request CANARY timed (HAK_LARGE_TIMED_*): the
+ * free's cycles count for the same side, so strategies whose cost lies in
+ * freeing (no BigCache: madvise, unmapping) are compared fairly. */
+HAK_INTERNAL void hak_learn_free_timed(hak_large_t *h);
+
 /* Start the watched window of every quiet FROZEN site whose time has come.
  * Called from slow paths that already read the clock (the large engine's
  * tick, the pools' maintenance), never from a FROZEN site's requests; one
