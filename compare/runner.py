@@ -124,7 +124,7 @@ def parse_args(argv):
                    "also known: %s" % (",".join(DEFAULT_WORKLOADS), ",".join(TARGET_WORKLOADS["learning"]), ",".join(PHASE_WORKLOADS)))
     p.add_argument("--learn-ms", type=int, default=None,
                    help="hakmem-LEARNING's HAKMEM_EVO_MIN_LEARN_MS (default: the allocator's 10 s; target 'learning': "
-                        "250 x scale, so that a site can freeze within the first phase)")
+                        "25 x scale, so that a site can freeze early in a run of 0.1-2 s)")
     p.add_argument("--evo-window-ops", type=int, default=None, help="hakmem-LEARNING's HAKMEM_EVO_WINDOW_OPS (default: the allocator's)")
     p.add_argument("--reps", type=int, default=5, help="repetitions per workload and allocator (default %(default)s)")
     p.add_argument("--scale", type=float, default=None,
@@ -152,7 +152,7 @@ def parse_args(argv):
     if a.workloads is None:
         a.workloads = ",".join(TARGET_WORKLOADS.get(a.target, DEFAULT_WORKLOADS))
     if a.learn_ms is None and a.target == "learning":
-        a.learn_ms = max(1, int(round(250 * a.scale)))
+        a.learn_ms = max(1, int(round(25 * a.scale)))
     return a
 
 

@@ -349,7 +349,11 @@ static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
   uint64_t t = now_ns();
   uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
   uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
-  bool losing = cut && win >= from + 256 &&
+  // Not before a quarter of a window: a site whose requests come in bursts
+  // (a batch of allocations, then other work) would look costlier at a
+  // check mid-burst; over a quarter window that error is small.
+  uint64_t least = cfg.window_ops / 4 > 256 ? cfg.window_ops / 4 : 256;
+  bool losing = cut && win >= from + least &&
                 cycles() - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed) > cut * (win - from);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
   // The count is ours (limit: window_ops, or a drift check's own length);

@@ -22,12 +22,21 @@ unsigned hak_ucb1_select(const hak_ucb1_t *u) {
     unsigned i = (u->first + k) % u->n;
     if (u->pulls[i] == 0) return i;
   }
-  double range = u->hi - u->lo, ln_n = log((double)u->total);
+  // Normalise over the arms' MEAN costs (best 0, worst 1): single-window
+  // extremes (a start-up window, one stall) would squeeze every mean
+  // together and leave the bonus to decide alone.
+  double lo = 0, hi = 0;
+  for (unsigned i = 0; i < u->n; i++) {
+    double m = hak_ucb1_mean(u, i);
+    if (i == 0 || m < lo) lo = m;
+    if (i == 0 || m > hi) hi = m;
+  }
+  double range = hi - lo, ln_n = log((double)u->total);
   unsigned best = 0;
   double best_v = 0;
   for (unsigned i = 0; i < u->n; i++) {
     double m = hak_ucb1_mean(u, i);
-    double norm = range > 0 ? (m - u->lo) / range : 0.0;
+    double norm = range > 0 ? (m - lo) / range : 0.0;
     double v = norm - sqrt(u->cfg.explore * ln_n / (double)u->pulls[i]);
     if (i == 0 || v < best_v) best = i, best_v = v;
   }
@@ -61,8 +70,6 @@ void hak_ucb1_rank(const hak_ucb1_t *u, uint8_t *order) {
 int hak_ucb1_update(hak_ucb1_t *u, unsigned arm, double cost) {
   HAK_CHECK(arm < u->n, "ucb1: arm out of range");
   if (!(cost >= 0)) cost = 0;  // NaN or negative: treat as free, never poison the sums
-  if (u->total == 0 || cost < u->lo) u->lo = cost;
-  if (u->total == 0 || cost > u->hi) u->hi = cost;
   u->pulls[arm]++;
   u->sum[arm] += cost;
   u->total++;

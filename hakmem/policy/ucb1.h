@@ -8,8 +8,10 @@
  * starting with the initial arm; then the arm minimising
  *     norm(mean_i) - sqrt(explore * ln N / n_i)        (explore = 2.0)
  * where N is the total number of updates, n_i the arm's, and norm() maps
- * mean costs onto [0, 1] with the lowest and highest single costs seen
- * (UCB1's bonus assumes rewards in [0, 1]).
+ * mean costs onto [0, 1], the lowest arm mean to 0 and the highest to 1
+ * (UCB1's bonus assumes rewards in [0, 1]; single-window extremes, e.g. a
+ * start-up window, would squeeze the means together and leave the choice to
+ * the bonus alone).
  *
  * Hysteresis (which arm is ADOPTED, the incumbent the lifecycle freezes):
  * after each update the leader is the arm with the lowest mean cost. When
@@ -46,7 +48,6 @@ typedef struct hak_ucb1 {
   uint64_t pulls[HAK_STRATEGY_MAX];  /* updates per arm */
   double sum[HAK_STRATEGY_MAX];      /* summed cost per arm */
   uint64_t total;                    /* N: all updates */
-  double lo, hi;                     /* lowest and highest single cost seen */
   uint8_t first;                     /* the initial arm (played first) */
   uint8_t incumbent;                 /* the adopted arm (index into arm[]) */
   uint8_t streak_arm;                /* leader whose streak is counting */
