@@ -45,6 +45,8 @@ typedef struct site_learn {
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
   _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
   _Atomic uint64_t limit;          // this window ends after this many requests (window_ops, or fewer)
+  _Atomic uint64_t seen_switches;  // `switches` when this site last re-marked its cost
+  _Atomic int learning;            // state LEARN (readable without the lock)
   hak_evo_site_t evo;
 } site_learn_t;
 
@@ -58,6 +60,11 @@ static uint64_t watch_ns;                  // HAKMEM_EVO_WATCH_MS in ns
 // exploring while another does would be charged for the other's trials.
 static _Atomic uint32_t explorer;
 static _Atomic uint64_t explorer_since;    // ns; a holder silent for 2 windows' time loses it
+// Arm changes of LEARN sites so far. Each disturbs the whole program's cost
+// for a while (caches refill), and every site's window cost is whole-program
+// cycles: a site that sees a new switch measures its window from a little
+// later (its warm-up mark moves on), not across another site's transition.
+static _Atomic uint64_t switches;
 static _Atomic uint64_t next_wake = UINT64_MAX;  // earliest watch_at of any quiet site
 static struct {
   hak_lock_t lock;
@@ -114,6 +121,7 @@ static void publish(site_learn_t *sl, bool counting) {
   uint64_t w = hak_policy_to_word(sl->evo.policy);
   atomic_store_explicit(&sl->policy, w, memory_order_relaxed);
   atomic_store_explicit(&sl->counting, counting, memory_order_relaxed);
+  atomic_store_explicit(&sl->learning, sl->evo.state == HAK_EVO_LEARN, memory_order_relaxed);
   hak_learn_quiet_t q = {.large_threshold = sl->evo.policy.large_threshold, .cache_on = sl->evo.policy.cache_on,
                          .lo = sl->lo, .hi = sl->hi, .valid = 1};
   if (sl->evo.state == HAK_EVO_OFF) q.lo = 0, q.hi = HAK_SITE_HIST - 1;  // OFF: nothing to watch for
@@ -137,6 +145,9 @@ static void widen_range(site_learn_t *sl, const uint64_t *hist) {
   }
   widen(sl, hist);
 }
+
+// Requests left out of a window's cost after an arm switch.
+static uint64_t warm_len(void) { return cfg.window_ops / 8 < 256 ? cfg.window_ops / 8 : 256; }
 
 // Start measuring the window's cost here.
 static void mark_start(site_learn_t *sl) {
@@ -165,10 +176,10 @@ static site_learn_t *site_new(hak_site_id_t id) {
       mark_start(sl);
       sl->id = id;
       atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
-      if (sl->evo.state == HAK_EVO_LEARN) {  // the first arm starts cold too (and with the program's start-up)
-        uint64_t w = cfg.window_ops / 8;
-        atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
-      }
+      if (sl->evo.state == HAK_EVO_LEARN)  // the first arm starts cold too (and with the program's start-up)
+        atomic_store_explicit(&sl->warm, warm_len(), memory_order_relaxed);
+      atomic_store_explicit(&sl->seen_switches, atomic_load_explicit(&switches, memory_order_relaxed),
+                            memory_order_relaxed);
       sl->lo = HAK_SITE_HIST - 1, sl->hi = 0;  // empty: any size wakes it
       sl->ref_events = sl->evo.history_len;
       publish(sl, sl->evo.state != HAK_EVO_OFF);
@@ -237,12 +248,13 @@ static void window_end(site_learn_t *sl, uint64_t t) {
   }
   atomic_store_explicit(&sl->win_tsc, tsc, memory_order_relaxed);
   atomic_store_explicit(&sl->win_faults, faults, memory_order_relaxed);
-  unsigned before = hak_evo_strategy(&sl->evo);
+  uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
   // A new arm starts with its caches cold: leave its first requests out.
-  if (sl->evo.state == HAK_EVO_LEARN && hak_evo_strategy(&sl->evo) != before) {
-    uint64_t w = cfg.window_ops / 8;
-    atomic_store_explicit(&sl->warm, w < 256 ? w : 256, memory_order_relaxed);
+  if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
+    if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, warm_len(), memory_order_relaxed);
+    uint64_t sw = atomic_fetch_add_explicit(&switches, 1, memory_order_relaxed) + 1;
+    atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
   }
   if (hak_evo_exploring(&sl->evo)) {  // keep the turn
     atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
@@ -346,6 +358,12 @@ void hak_learn_free_timed(hak_large_t *h) {
 // Window boundary: by count, by time, or (LEARN) early when the arm being
 // explored already costs more than the cut (checked every 64 requests).
 static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
+  uint64_t sw = atomic_load_explicit(&switches, memory_order_relaxed);
+  if (sw != atomic_load_explicit(&sl->seen_switches, memory_order_relaxed)) {
+    atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);
+    if (atomic_load_explicit(&sl->learning, memory_order_relaxed))  // another site switched: measure from later
+      atomic_store_explicit(&sl->warm, win + warm_len(), memory_order_relaxed);
+  }
   uint64_t t = now_ns();
   uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
   uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
@@ -356,13 +374,14 @@ static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
   bool losing = cut && win >= from + least &&
                 cycles() - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed) > cut * (win - from);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
-  // The count is ours (limit: window_ops, or a drift check's own length);
-  // hak_evo_window_due with no ops asks about the time alone.
+  // The count is ours (limit: window_ops, or a drift check's own length;
+  // a window whose warm-up mark was moved runs up to twice that, so that it
+  // has costed requests); hak_evo_window_due with no ops asks about the time.
+  if (atomic_load_explicit(&sl->warm, memory_order_relaxed) > win && limit < 2 * cfg.window_ops) limit *= 2;
   if ((losing || win >= limit || hak_evo_window_due(&sl->evo, 0, t)) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
-        (losing || now_win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) ||
-         hak_evo_window_due(&sl->evo, 0, t)))
+        (losing || now_win >= limit || hak_evo_window_due(&sl->evo, 0, t)))
       window_end(sl, t);
     hak_unlock(&sl->lock);
   }
