@@ -485,6 +485,14 @@ void hak_learn_set_policy_word(hak_site_id_t id, uint64_t word) {
   hak_unlock(&sl->lock);
 }
 
+void hak_learn_window_marks(hak_site_id_t id, uint64_t *counted, uint64_t *cost_from) {
+  site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
+  *counted = sl ? atomic_load_explicit(&sl->win_ops, memory_order_relaxed) : 0;
+  uint64_t warm = sl ? atomic_load_explicit(&sl->warm, memory_order_relaxed) : 0;
+  uint64_t from = sl ? atomic_load_explicit(&sl->warm_ops, memory_order_relaxed) : 0;
+  *cost_from = warm > from ? warm : from;
+}
+
 unsigned hak_learn_exploring(void) {
   unsigned n = 0;
   for (unsigned id = 0; id < HAK_SITE_CAP; id++) {

@@ -133,6 +133,9 @@ HAK_INTERNAL void hak_learn_print(int fd);
  * replacing it (the next window end may change it again). */
 HAK_INTERNAL uint64_t hak_learn_policy_word(hak_site_id_t id);
 HAK_INTERNAL void hak_learn_set_policy_word(hak_site_id_t id, uint64_t word);
+/* Test hook: site id's requests counted in its window so far, and the count
+ * from which the window's cost is (or will be) measured (0: its start). */
+HAK_INTERNAL void hak_learn_window_marks(hak_site_id_t id, uint64_t *counted, uint64_t *cost_from);
 /* Test hook: how many LEARN sites play an arm other than their leader now
  * (at most one: the exploration turn). */
 HAK_INTERNAL unsigned hak_learn_exploring(void);

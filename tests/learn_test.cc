@@ -209,6 +209,31 @@ TEST_F(LearnTest, OneSiteExploresAtATime) {
   EXPECT_GT(both_learning_windows, 0u);
 }
 
+TEST_F(LearnTest, AnotherSitesArmSwitchMovesThisWindowsCostMark) {
+  Learn(1 /* learn */);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 1000);
+  hak_free(SiteA(100 * kKiB));
+  hak_site_id_t a = LearningSite();
+  hak_free(SiteB(300 * kKiB));
+  hak_site_id_t b = 0;
+  for (unsigned id = 0; id < HAK_SITE_CAP; id++)
+    if (id != a && hak_learn_has((hak_site_id_t)id)) b = (hak_site_id_t)id;
+  ASSERT_NE(b, 0u);
+  // Site B runs 300 requests into its window; then site A plays until its
+  // arm changes (after its first 3 windows on the initial arm).
+  for (int i = 0; i < 300; i++) hak_free(SiteB(300 * kKiB));
+  uint64_t word = hak_learn_policy_word(a);
+  for (int i = 0; i < 20000 && hak_learn_policy_word(a) == word; i++) hak_free(SiteA(100 * kKiB));
+  ASSERT_NE(hak_learn_policy_word(a), word) << "site A never switched arms";
+  uint64_t counted, from;
+  hak_learn_window_marks(b, &counted, &from);
+  EXPECT_LT(from, counted + 1) << "nothing moved yet: B has not looked";
+  for (int i = 0; i < 64; i++) hak_free(SiteB(300 * kKiB));  // B's next check sees the switch
+  hak_learn_window_marks(b, &counted, &from);
+  EXPECT_GT(from, counted) << "B measures its window's cost from after A's switch (and its warm-up)";
+  EXPECT_LE(from, counted + 256);
+}
+
 TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {
   Learn(1 /* learn: counting */);
   hak_free(SiteA(1024 * kKiB));
