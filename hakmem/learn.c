@@ -223,7 +223,7 @@ static void window_end(site_learn_t *sl, uint64_t t) {
   // The requests before the warm-up mark are not costed (the window's cost
   // runs from the mark), unless the window ended before reaching it.
   uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
-  uint64_t costed = ops > warm ? ops - warm : ops;
+  uint64_t costed = ops > warm ? ops - warm : warm ? 0 : ops;  // 0: nothing costed yet (the mark is now)
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
   atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
 
@@ -377,7 +377,10 @@ static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
   // The count is ours (limit: window_ops, or a drift check's own length;
   // a window whose warm-up mark was moved runs up to twice that, so that it
   // has costed requests); hak_evo_window_due with no ops asks about the time.
-  if (atomic_load_explicit(&sl->warm, memory_order_relaxed) > win && limit < 2 * cfg.window_ops) limit *= 2;
+  uint64_t mark = atomic_load_explicit(&sl->warm, memory_order_relaxed);
+  if (mark < from) mark = from;
+  uint64_t want = least < limit / 2 ? least : limit / 2;
+  if (mark && mark + want > win && limit < 2 * cfg.window_ops) limit *= 2;  // too little costed yet
   if ((losing || win >= limit || hak_evo_window_due(&sl->evo, 0, t)) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
