@@ -147,7 +147,7 @@ static void widen_range(site_learn_t *sl, const uint64_t *hist) {
 }
 
 // Requests left out of a window's cost after an arm switch.
-static uint64_t warm_len(void) { return cfg.window_ops / 8 < 256 ? cfg.window_ops / 8 : 256; }
+static uint64_t warm_len(void) { return cfg.window_ops / 4; }
 
 // Start measuring the window's cost here.
 static void mark_start(site_learn_t *sl) {
