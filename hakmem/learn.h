@@ -7,17 +7,26 @@
  *   - requests below HAK_LEARN_MIN never see a site: the pools' fast path
  *     is unchanged;
  *   - a request of HAK_LEARN_MIN or more looks up its site, loads the site's
- *     8-byte policy record (one relaxed atomic load), and goes to the pools
+ *     8-byte record (one relaxed atomic load), and goes to the pools
  *     (size < threshold and within the pools) or to the large engine (BigCache
  *     admission as the record says);
- *   - FROZEN (between watched windows) and OFF sites: that load and the
- *     site's `counting` flag (same cache line) are all: no counter, no clock;
+ *   - FROZEN (between watched windows) and OFF sites: the front door reads
+ *     the site's quiet record (hak_learn_quiet) and routes the request
+ *     itself: no counter, no clock; a size outside the record's range comes
+ *     here and starts a watched window;
  *   - LEARN, CANARY and a FROZEN site's watched window count each request
- *     (window ops, size histogram: two relaxed adds); the cost of a window is
- *     read at its boundary (cycle counter, getrusage page faults, hakmem's
- *     mapped bytes). CANARY also times 2 requests in 20 (the challenger's
- *     and as many of the incumbent's; cycle counter around the call plus
- *     first-touch faults estimated from the bytes handed out fresh);
+ *     (window ops, size histogram: relaxed load+store each); the cost of a
+ *     window is read at its boundary (cycle counter, getrusage page faults,
+ *     hakmem's mapped bytes) as whole-program cycles per request of the
+ *     site, from a mark: a quarter window after an arm switch of this site
+ *     or any other (caches refill), so no window pays for a transition;
+ *   - one LEARN site at a time explores (plays an arm that is not its
+ *     leader); the others play their leaders, so that whole-program costs
+ *     can be attributed;
+ *   - CANARY also times 2 requests in 20 (the challenger's and as many of the
+ *     incumbent's: cycle counter around the call and around the free of a
+ *     large block, plus first-touch faults estimated from the bytes handed
+ *     out fresh);
  *   - a FROZEN site, once its baseline is measured, watches one window every
  *     HAKMEM_EVO_WATCH_MS (drift and p99 checks) and is quiet in between;
  *     hak_learn_wake, run by slow paths that read the clock anyway, starts
@@ -28,7 +37,7 @@
  * Window ends run on the request that notices them, under the site's try
  * lock (a request that finds it taken just goes on).
  *
- * Per-site state (3.7 KiB) is allocated on a site's first large-enough
+ * Per-site state (about 4 KiB) is allocated on a site's first large-enough
  * request, from an internal arena; the site table is bounded, so is this.
  */
 #ifndef HAK_LEARN_H
