@@ -31,7 +31,7 @@
  *     HAKMEM_EVO_WATCH_MS (drift and p99 checks) and is quiet in between;
  *     hak_learn_wake, run by slow paths that read the clock anyway, starts
  *     the watched windows;
- *   - LEARN ends an exploring window early once its arm costs more than 1.2x
+ *   - LEARN ends an exploring window early once its arm costs more than 1.1x
  *     the learner's leader (checked every 64 requests from a quarter window
  *     on), so a bad arm is measured on a quarter of a window, not a whole one.
  * Window ends run on the request that notices them, under the site's try

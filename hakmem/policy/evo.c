@@ -31,7 +31,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .canary_margin = 0.05,
       .canary_min_ops = 50,
       .explore_after = 3,
-      .cut_factor = 1.2,
+      .cut_factor = 1.1,
       .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
       .ucb1 = HAK_UCB1_CONFIG_DEFAULT,

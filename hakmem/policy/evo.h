@@ -143,7 +143,7 @@ typedef struct hak_evo_config {
   uint64_t canary_min_ops;      /* challenger ops needed for a verdict (50) */
   double canary_decisive;       /* CANARY: a side costing < this x the other decides at once (0.5; 0: never) */
   uint32_t explore_after;       /* LEARN plays the initial arm for this many windows before exploring (3) */
-  double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.2; 0: never) */
+  double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.1; 0: never) */
   uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
   hak_ucb1_config_t ucb1;
   hak_elo_config_t elo;
