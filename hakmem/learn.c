@@ -149,6 +149,14 @@ static void widen_range(site_learn_t *sl, const uint64_t *hist) {
 // Requests left out of a window's cost after an arm switch.
 static uint64_t warm_len(void) { return cfg.window_ops / 4; }
 
+// The request count from which the window's cost is (or will be) measured:
+// the pending warm-up mark, or the one taken (0: the window's start).
+static uint64_t cost_mark(site_learn_t *sl) {
+  uint64_t warm = atomic_load_explicit(&sl->warm, memory_order_relaxed);
+  uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
+  return warm > from ? warm : from;
+}
+
 // Start measuring the window's cost here.
 static void mark_start(site_learn_t *sl) {
   atomic_store_explicit(&sl->win_tsc, cycles(), memory_order_relaxed);
@@ -375,12 +383,16 @@ static HAK_NOINLINE void window_check(site_learn_t *sl, uint64_t win) {
                 cycles() - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed) > cut * (win - from);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
   // The count is ours (limit: window_ops, or a drift check's own length;
-  // a window whose warm-up mark was moved runs up to twice that, so that it
-  // has costed requests); hak_evo_window_due with no ops asks about the time.
-  uint64_t mark = atomic_load_explicit(&sl->warm, memory_order_relaxed);
-  if (mark < from) mark = from;
+  // a window whose warm-up mark was moved runs on until it has costed
+  // requests, up to twice window_ops: the new end is stored, so requests up
+  // to it are not each sent here); hak_evo_window_due with no ops asks about
+  // the time.
+  uint64_t mark = cost_mark(sl);
   uint64_t want = least < limit / 2 ? least : limit / 2;
-  if (mark && mark + want > win && limit < 2 * cfg.window_ops) limit *= 2;  // too little costed yet
+  if (mark && mark + want > win && limit < 2 * cfg.window_ops) {  // too little costed yet
+    uint64_t until = mark + want < 2 * cfg.window_ops ? mark + want : 2 * cfg.window_ops;
+    if (until > limit) atomic_store_explicit(&sl->limit, limit = until, memory_order_relaxed);
+  }
   if ((losing || win >= limit || hak_evo_window_due(&sl->evo, 0, t)) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
@@ -491,9 +503,7 @@ void hak_learn_set_policy_word(hak_site_id_t id, uint64_t word) {
 void hak_learn_window_marks(hak_site_id_t id, uint64_t *counted, uint64_t *cost_from) {
   site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
   *counted = sl ? atomic_load_explicit(&sl->win_ops, memory_order_relaxed) : 0;
-  uint64_t warm = sl ? atomic_load_explicit(&sl->warm, memory_order_relaxed) : 0;
-  uint64_t from = sl ? atomic_load_explicit(&sl->warm_ops, memory_order_relaxed) : 0;
-  *cost_from = warm > from ? warm : from;
+  *cost_from = sl ? cost_mark(sl) : 0;
 }
 
 unsigned hak_learn_exploring(void) {
