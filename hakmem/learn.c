@@ -334,7 +334,8 @@ void hak_learn_wake(uint64_t now_ms) {
 
 // CANARY: time the challenger's requests (1 in 20) and as many of the
 // incumbent's, to compare the two on the same measure.
-static void *canary_route(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero, hak_policy_t pol) {
+static HAK_NOINLINE void *canary_route(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero,
+                                       hak_policy_t pol) {
   uint64_t op = atomic_fetch_add_explicit(&sl->ops, 1, memory_order_relaxed);
   bool canary = hak_policy_is_canary_op(pol, op);
   if (!canary && op % HAK_CANARY_EVERY != HAK_CANARY_EVERY / 2) return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
@@ -421,9 +422,11 @@ static HAK_NOINLINE void *counted(site_learn_t *sl, size_t size, size_t align, h
   return p;
 }
 
-void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero) {
-  site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
-  if (HAK_UNLIKELY(!sl) && !(sl = site_new(id))) {  // no memory for learning: the static way
+// A site's first request (make its state), and requests of a site that is
+// not counting (quiet, or a size it has not shown while watched): off the
+// counting path, which LEARN takes for every request.
+static HAK_NOINLINE void *learn_alloc_rare(site_learn_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero) {
+  if (!sl && !(sl = site_new(id))) {  // no memory for learning: the static way
     hak_policy_t p = {.large_threshold = (uint32_t)hak_opt(HAK_OPT_LARGE_THRESHOLD), .cache_on = 1};
     return hak_learn_route(size, align, id, zero, p.large_threshold, p.cache_on, NULL);
   }
@@ -446,6 +449,14 @@ void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero) {
       return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
   }
   return counted(sl, size, align, id, zero, pol);
+}
+
+void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero) {
+  site_learn_t *sl = atomic_load_explicit(&sites[id], memory_order_acquire);
+  if (HAK_LIKELY(sl && atomic_load_explicit(&sl->counting, memory_order_relaxed)))  // LEARN, CANARY, watched
+    return counted(sl, size, align, id, zero,
+                   hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed)));
+  return learn_alloc_rare(sl, size, align, id, zero);
 }
 
 // --- reports ------------------------------------------------------------------------
