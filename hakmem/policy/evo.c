@@ -239,6 +239,21 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
   s->policy = record_of(s, arm);
 }
 
+/* The arm LEARN freezes on: the incumbent, unless another arm played at
+ * least stable_windows times measured cheaper on average (UCB1). The
+ * adoption hysteresis (ucb1.h) keeps LEARN from switching back and forth
+ * on noise; freezing is the last switch, so it takes the best measured arm.
+ * Where a site's gain is diluted in the whole program's cost (two sites of
+ * one program) a better arm can measure better by less than the margin and
+ * never become the incumbent. ELO's incumbent is its leader already. */
+static unsigned freeze_arm(const hak_evo_site_t *s, unsigned inc) {
+  if (is_elo(s)) return inc;
+  const hak_ucb1_t *u = &s->l.ucb1;
+  unsigned lead = hak_ucb1_leader(u);
+  if (lead == inc || u->pulls[lead] < s->cfg->stable_windows || !u->pulls[inc]) return inc;
+  return hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc) ? lead : inc;
+}
+
 static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
   const hak_evo_config_t *cfg = s->cfg;
   unsigned played = s->cur;
@@ -254,9 +269,15 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
                now_ns - s->state_start_ns >= cfg->min_learn_ns;
   if (ready) {
     __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
-    s->baseline = hak_p2_value(&s->p99);
-    s->baseline_pending = 0;
-    freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
+    unsigned arm = freeze_arm(s, inc);
+    if (arm == inc) {
+      s->baseline = hak_p2_value(&s->p99);
+      s->baseline_pending = 0;
+    } else {  // the p99 was the incumbent's: FROZEN measures the new arm's
+      reset_p99(s);
+      s->baseline_pending = 1;
+    }
+    freeze(s, arm, HAK_EVO_R_STABLE, now_ns);
     return;
   }
   if (s->window - s->state_start_window < cfg->explore_after) s->cur = s->initial;

@@ -40,8 +40,13 @@
  *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
  *      the learner is settled (UCB1: every arm played twice; ELO: culled to
  *      its final survivors), and LEARN lasted >= min_learn_windows windows
- *      and >= min_learn_ns (10 s). Freezes the incumbent; the baseline is
- *      that p99; the reference size-class histogram is the sum of LEARN's.
+ *      and >= min_learn_ns (10 s). Freezes the incumbent (the baseline is
+ *      that p99), or (UCB1) an arm played >= stable_windows times whose mean
+ *      cost is lower than the incumbent's (the baseline is then measured
+ *      over FROZEN's first 3 windows): the adoption margin guards LEARN
+ *      against switching on noise, but freezing is the last switch, and a
+ *      site's gain diluted in the whole program's cost may stay below the
+ *      margin. The reference size-class histogram is the sum of LEARN's.
  *      In LEARN the record is the arm the learner plays this window; the
  *      first explore_after (3) windows play the initial arm (a short-lived
  *      program pays nothing for exploring; a long-lived one pays it once).

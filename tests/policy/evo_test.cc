@@ -70,6 +70,26 @@ TEST(EvoTest, Ucb1SiteFreezesOnTheCheapestStrategyAndStaysFrozen) {
   EXPECT_LE(took.back(), 200u);
 }
 
+// An arm 4% cheaper than the initial one (T256K) never wins the 8% x 3
+// windows adoption margin, so it never becomes the incumbent; LEARN still
+// freezes on it, and on the initial arm when that is the cheaper one.
+TEST(EvoTest, Ucb1FreezesOnTheCheapestArmEvenWithinTheAdoptionMargin) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  for (double other : {96.0, 104.0}) {
+    Env env = FlatEnv(130);
+    env.cpu[HAK_STRAT_T256K] = 100, env.cpu[HAK_STRAT_T512K] = other;
+    const unsigned want = other < 100 ? HAK_STRAT_T512K : HAK_STRAT_T256K;
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+      Driver d(&cfg, seed, 0.01);
+      LearnAndFreeze(d, env);
+      EXPECT_EQ(d.site.l.ucb1.switches, 0u) << "seed " << seed;  // within the margin: never adopted
+      EXPECT_EQ(d.Strategy(), want) << "T512K costs " << other << ", seed " << seed;
+      // Frozen on another arm than the incumbent's: FROZEN measures its baseline.
+      EXPECT_EQ(d.site.baseline_pending, want == HAK_STRAT_T512K) << "seed " << seed;
+    }
+  }
+}
+
 TEST(EvoTest, EloSiteFreezesOnTheBestStrategy) {
   hak_evo_config_t cfg = hak_evo_config_default();
   cfg.learner = HAK_EVO_ELO;
