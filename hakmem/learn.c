@@ -467,9 +467,14 @@ void hak_learn_json(hak_buf_t *b, hak_site_id_t id) {
     hak_buf_puts(b, "null");
     return;
   }
+  // sizes_seen also shows the window in progress and the quiet range (a
+  // quiet site's requests are not counted, but fall inside that range).
+  uint32_t more = 0;
+  for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++)
+    if (atomic_load_explicit(&sl->hist[k], memory_order_relaxed) || (k >= sl->lo && k <= sl->hi)) more |= 1u << k;
   // hak_evo_to_json writes into a flat buffer: format into the space left.
   size_t room = b->len < b->cap ? b->cap - b->len : 0;
-  size_t n = hak_evo_to_json(room ? b->data + b->len : NULL, room, &sl->evo);
+  size_t n = hak_evo_to_json(room ? b->data + b->len : NULL, room, &sl->evo, more);
   b->len += n;
 }
 
@@ -483,8 +488,8 @@ void hak_learn_print(int fd) {
                 hak_evo_state_names[e->state], hak_strategy_info[hak_evo_strategy(e)].name,
                 (unsigned long long)e->window, e->canaries, e->adoptions, e->rollbacks);
     // The leaderboard itself: the site's ratings, best first, as JSON.
-    char buf[2048];
-    size_t n = hak_evo_to_json(buf, sizeof buf, e);
+    char buf[4096];  // ELO's 12 ratings and 8 events: ~2 KB
+    size_t n = hak_evo_to_json(buf, sizeof buf, e, 0);
     char *r = strstr(buf, "\"ratings\":");
     char *h = r ? strstr(r, ",\"history\"") : NULL;
     if (r && h && n < sizeof buf) {

@@ -426,6 +426,8 @@ bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_
   hak_policy_t before = s->policy;
   double c = clean_cost(ws->main.cpu_per_op);
   s->window++;
+  for (unsigned b = 0; ws->hist && b < HAK_DIST_BUCKETS; b++)
+    if (ws->hist[b]) s->sizes_seen |= 1u << b;
   switch ((hak_evo_state_t)s->state) {
     case HAK_EVO_LEARN: learn_window(s, ws, c, now_ns); break;
     case HAK_EVO_FROZEN: frozen_window(s, ws, c, now_ns); break;
@@ -457,7 +459,7 @@ static long long round_i(double x) {
   return (long long)(x < 0 ? x - 0.5 : x + 0.5);
 }
 
-size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s) {
+size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t more_sizes) {
   hak_buf_t b;
   hak_buf_init(&b, buf, cap);
   const hak_evo_config_t *cfg = s->cfg;
@@ -467,8 +469,10 @@ size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s) {
   if (s->state == HAK_EVO_CANARY)
     hak_buf_printf(&b, "\"%s\"", hak_strategy_info[hak_evo_arm_strategy(s, s->challenger)].name);
   else hak_buf_puts(&b, "null");
-  hak_buf_printf(&b, ",\"window\":%llu,\"p99\":%llu,\"baseline\":%llu", (unsigned long long)s->window,
-                 round_u(hak_p2_value(&s->p99)), round_u(s->baseline));
+  hak_buf_printf(&b, ",\"window\":%llu,\"sizes_seen\":[", (unsigned long long)s->window);
+  for (unsigned k = 0, first = 1; k < HAK_DIST_BUCKETS; k++)
+    if ((s->sizes_seen | more_sizes) >> k & 1u) hak_buf_printf(&b, "%s%u", first ? "" : ",", k), first = 0;
+  hak_buf_printf(&b, "],\"p99\":%llu,\"baseline\":%llu", round_u(hak_p2_value(&s->p99)), round_u(s->baseline));
   hak_buf_printf(&b, ",\"counts\":{\"drifts\":%u,\"canaries\":%u,\"adoptions\":%u,\"rollbacks\":%u}", s->drifts,
                  s->canaries, s->adoptions, s->rollbacks);
   hak_buf_puts(&b, ",\"ratings\":[");

@@ -209,6 +209,7 @@ typedef struct hak_evo_site {
   uint32_t drifts, canaries, adoptions, rollbacks;
   hak_evo_event_t history[HAK_EVO_HISTORY];
   uint32_t history_len;         /* events ever recorded (the ring keeps the last 8) */
+  uint32_t sizes_seen;          /* bit b: some window had requests in log2 bucket b */
   union {
     hak_ucb1_t ucb1;
     hak_elo_t elo;
@@ -254,12 +255,16 @@ HAK_INTERNAL bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_e
 /* The site as one JSON object into buf (snprintf-like: returns the length
  * the whole text needs; writes at most cap bytes, NUL included):
  *   {"state":"FROZEN","mode":"auto","learner":"ucb1","strategy":"512k",
- *    "challenger":null,"window":42,"p99":1234,"baseline":1230,
+ *    "challenger":null,"window":42,"sizes_seen":[17,18],"p99":1234,"baseline":1230,
  *    "counts":{"drifts":0,"canaries":1,"adoptions":1,"rollbacks":0},
  *    "ratings":[{"name":"512k","n":9,"mean":1201,"rating":1500,"alive":1},...],
  *    "history":[{"window":0,"from":"LEARN","to":"LEARN","reason":"start","strategy":"256k"},...]}
  * Numbers are integers (costs rounded); ratings best first; history oldest
- * first. UCB1 sites report rating 0; ELO sites report mean = mean CPU/op. */
-HAK_INTERNAL size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s);
+ * first. UCB1 sites report rating 0; ELO sites report mean = mean CPU/op.
+ * sizes_seen: the log2 size buckets of every window so far (a request of
+ * n bytes is in bucket floor(log2 n)) and those of more_sizes (bit b:
+ * bucket b; the caller's knowledge, e.g. a window in progress), to tell
+ * which strategies route the site's requests alike. */
+HAK_INTERNAL size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t more_sizes);
 
 #endif /* HAK_POLICY_EVO_H */

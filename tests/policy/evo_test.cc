@@ -404,9 +404,9 @@ bool BalancedJson(const std::string &s) {
 }
 
 std::string Json(const hak_evo_site_t *s) {
-  size_t need = hak_evo_to_json(nullptr, 0, s);
+  size_t need = hak_evo_to_json(nullptr, 0, s, 0);
   std::string out(need + 1, '\0');
-  EXPECT_EQ(hak_evo_to_json(&out[0], out.size(), s), need);
+  EXPECT_EQ(hak_evo_to_json(&out[0], out.size(), s, 0), need);
   out.resize(need);
   return out;
 }
@@ -440,6 +440,7 @@ TEST(EvoTest, JsonIsBalancedAndCarriesStateStrategyRatingsAndHistory) {
   std::string learning = Json(&d.site);
   EXPECT_TRUE(BalancedJson(learning)) << learning;
   EXPECT_NE(learning.find("\"state\":\"LEARN\""), std::string::npos) << learning;
+  EXPECT_NE(learning.find("\"sizes_seen\":[],"), std::string::npos) << learning;  // no window yet
   LearnAndFreeze(d, Ucb1Env());
   Env moved = Ucb1Env();
   policy_sim::MoveSizes(moved);
@@ -451,13 +452,15 @@ TEST(EvoTest, JsonIsBalancedAndCarriesStateStrategyRatingsAndHistory) {
                             "\"baseline\":", "\"ratings\":[{\"name\":\"512k\"", "\"history\":[",
                             "{\"window\":0,\"from\":\"LEARN\",\"to\":\"LEARN\",\"reason\":\"start\"",
                             "\"to\":\"FROZEN\",\"reason\":\"stable\",\"strategy\":\"512k\"",
-                            "\"to\":\"CANARY\",\"reason\":\"drift\""})
+                            "\"to\":\"CANARY\",\"reason\":\"drift\"",
+                            // the buckets of both distributions (FlatEnv's and MoveSizes')
+                            "\"sizes_seen\":[12,16,17,18,19,20,21,25],"})
     EXPECT_NE(j.find(field), std::string::npos) << field << " in " << j;
   EXPECT_EQ(Count(j, "\"name\":"), 6u);  // every arm of the UCB1 ladder
   std::printf("site JSON in CANARY: %s\n", j.c_str());
   // Truncation: same length reported, NUL-terminated prefix.
   char small[40];
-  EXPECT_EQ(hak_evo_to_json(small, sizeof small, &d.site), j.size());
+  EXPECT_EQ(hak_evo_to_json(small, sizeof small, &d.site, 0), j.size());
   EXPECT_EQ(std::string(small), j.substr(0, sizeof small - 1));
 
   hak_evo_config_t ecfg = hak_evo_config_default();
