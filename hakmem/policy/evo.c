@@ -63,7 +63,7 @@ static unsigned learner_leader(const hak_evo_site_t *s) {
 static bool learner_settled(const hak_evo_site_t *s) {
   if (is_elo(s)) return hak_elo_settled(&s->l.elo);
   for (unsigned i = 0; i < s->l.ucb1.n; i++)
-    if (s->l.ucb1.pulls[i] < 2) return false;
+    if (s->l.ucb1.pulls[i] < s->cfg->stable_windows) return false;
   return true;
 }
 

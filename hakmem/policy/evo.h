@@ -38,8 +38,11 @@
  * ---- transitions (defaults in hak_evo_config_default) ----------------------
  *  LEARN -> FROZEN  (mode AUTO only) the incumbent's running p99 changed by
  *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
- *      the learner is settled (UCB1: every arm played twice; ELO: culled to
- *      its final survivors), and LEARN lasted >= min_learn_windows windows
+ *      the learner is settled (UCB1: every arm played stable_windows (3)
+ *      times, alike arms counting together: an arm's first window after a
+ *      switch pays for the page faults of moving the site's blocks, and
+ *      over two windows it would weigh half the mean; ELO: culled to its
+ *      final survivors), and LEARN lasted >= min_learn_windows windows
  *      and >= min_learn_ns (10 s). Freezes the incumbent (the baseline is
  *      that p99), or (UCB1) an arm played >= stable_windows times whose mean
  *      cost is lower than the incumbent's (the baseline is then measured
