@@ -105,10 +105,20 @@ DEFAULT_WORKLOADS = ["json", "mir", "vm", "mixed", "small", "larson", "prodcons"
 PHASE_WORKLOADS = ["phase-size", "phase-life", "two-sites"]
 # Workloads a target runs when --workloads is not given (default: DEFAULT_WORKLOADS).
 TARGET_WORKLOADS = {"learning": PHASE_WORKLOADS + ["vm", "json", "mir"]}
-# The learning target runs these workloads longer (x the scale): at scale 1
-# vm, mir and json last 10-40 ms, too short for a learner to do anything but
-# explore, and short enough for start-up noise to decide the ranking.
-LEARNING_SCALE = {"vm": 20, "mir": 20, "json": 10}
+# The learning target runs these workloads longer (x the scale), so that at
+# its default scale (2) every workload lasts about a second or more: at scale
+# 1 vm, mir and json last 10-40 ms. A learner pays a fixed cost before it
+# freezes (on mir ~20 ms: its exploring windows, the page faults of touching
+# each candidate's memory once, and LEARN's counting), which is 7-8% of a
+# 330 ms run and ~2% of a 1 s one (compare/README.md).
+LEARNING_SCALE = {"vm": 60, "mir": 60, "json": 15}
+# ... and repeats these more (x --reps). A vm run reuses one 2 MiB block for
+# its whole life, and where the kernel placed that block's pages decides the
+# run's speed: the same touch loop over 8 fresh mappings in one process took
+# 1.40-1.64 us per pass, and vm runs of one allocator spread +-12% (3,470-
+# 4,960 ns/op in one 7-rep run). Its fixed strategies all route the block
+# alike, so only repetitions tell LEARNING's cost from that noise.
+LEARNING_REPS = {"vm": 3}
 
 EXIT_CHECK = 2  # compare/workloads/common.h WL_EXIT_CHECK
 EXIT_OOM = 3
@@ -130,7 +140,7 @@ def parse_args(argv):
                    help="hakmem-LEARNING's HAKMEM_EVO_MIN_LEARN_MS (default: the allocator's 10 s; target 'learning': "
                         "25 x scale, so that a site can freeze early in a run of 0.1-2 s)")
     p.add_argument("--evo-window-ops", type=int, default=None, help="hakmem-LEARNING's HAKMEM_EVO_WINDOW_OPS (default: the allocator's)")
-    p.add_argument("--reps", type=int, default=5, help="repetitions per workload and allocator (default %(default)s)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per workload and allocator (default 5; target 'learning': 7)")
     p.add_argument("--scale", type=float, default=None,
                    help="work multiplier passed to every workload (default 1; target 'learning': 2, so that "
                         "exploration is a small part of each run)")
@@ -149,6 +159,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if a.scale is None:
         a.scale = 2.0 if a.target == "learning" else 1.0
+    if a.reps is None:
+        a.reps = 7 if a.target == "learning" else 5
     if a.reps < 1:
         p.error("--reps must be >= 1")
     if not (a.scale > 0):
@@ -506,11 +518,92 @@ def aggregate(plan_ids, alloc_names, runs, workload_meta):
     return results
 
 
-def learning_summary(results, alloc_names, workload_ids):
+def paired_ratio(runs, wid, a, b):
+    """Median over repetitions of a's ns/op over b's in the same repetition
+    (None with fewer than 2 such pairs). The runs of one repetition are
+    adjacent in time, so a slow spell of the machine slows both sides of a
+    pair: the paired ratio carries less of that noise than a ratio of medians."""
+    per = {}
+    for r in runs:
+        if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in (a, b):
+            per.setdefault(r["rep"], {})[r["allocator"]] = r["inside"]["ns_per_op"]
+    ratios = [v[a] / v[b] for v in per.values() if a in v and b in v and v[b]]
+    return median(ratios) if len(ratios) >= 2 else None
+
+
+def fixed_threshold(alloc):
+    """hakmem-T512K -> 524288: the large-block threshold a fixed strategy pins."""
+    text = FIXED_STRATEGIES[alloc[len("hakmem-"):]][0]
+    return int(text[:-1]) << {"K": 10, "M": 20}[text[-1]]
+
+
+def bucket_route(t, b):
+    """Where threshold t sends the requests of log2 size bucket b
+    ([2^b, 2^(b+1))), as hakmem/policy/evo.c's bucket_route: all below it,
+    all from it up, or split at t itself (unlike any other threshold)."""
+    lo, hi = 1 << b, 2 << b
+    if hi <= t:
+        return "below"
+    if lo >= t:
+        return "above"
+    return "split at %d" % t
+
+
+def alike_groups(runs, wid, fixed):
+    """The fixed strategies of one workload, grouped by how they route its
+    requests: two are alike when every log2 size bucket that any learning
+    site of any hakmem run of the workload reported (sizes_seen) goes the
+    same way under both thresholds (BigCache admission is the same for all
+    of them). Alike strategies run the same allocator code on the workload;
+    their differences are noise, and the best of several noisy copies of one
+    behaviour would be chosen for its luck. One group per strategy when the
+    sizes are not known (a run without sizes_seen, or a site with none)."""
+    singles = [[a] for a in fixed]
+    seen = {}
+    for r in runs:
+        if r["workload"] != wid or r["status"] != "ok" or not r.get("learn"):
+            continue
+        for st in r["learn"].get("sites", []):
+            b = st["learn"].get("sizes_seen")
+            if not b:
+                return singles
+            seen.setdefault(st["name"], set()).update(b)
+    if not seen:
+        return singles
+    groups = {}
+    for a in fixed:
+        t = fixed_threshold(a)
+        key = tuple(bucket_route(t, b) for name in sorted(seen) for b in sorted(seen[name]))
+        groups.setdefault(key, []).append(a)
+    return list(groups.values())
+
+
+def group_runs(runs, wid, members, name):
+    """One run per repetition for a group of alike strategies: the median of
+    its members' ns/op in that repetition, under allocator `name`."""
+    per = {}
+    for r in runs:
+        if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in members:
+            per.setdefault(r["rep"], []).append(r["inside"]["ns_per_op"])
+    return [{"workload": wid, "allocator": name, "rep": rep, "status": "ok", "inside": {"ns_per_op": median(v)}}
+            for rep, v in sorted(per.items())]
+
+
+def alike_label(members):
+    """hakmem-T512K, or for a group of alike strategies hakmem-T512K=T1M=T2M."""
+    return "hakmem-" + "=".join(a[len("hakmem-"):] for a in members)
+
+
+def learning_summary(results, alloc_names, workload_ids, runs=()):
     """issue 6: per workload, hakmem-LEARNING against the best fixed strategy in
     hindsight (goal: ratio <= LEARNING_GOAL) and against hakmem-BALANCED (the
     default strategy: LEARNING should beat it where the best is not the default).
-    None when the run has no LEARNING or no fixed strategy."""
+    Fixed strategies that route the workload's requests alike count as one
+    (alike_groups; a group's ns/op per repetition is its members' median);
+    the best is the group with the lowest median ns/op. The ratios are paired
+    per repetition (paired_ratio) where the runs allow, else ratios of
+    medians (both are kept). None when the run has no LEARNING or no fixed
+    strategy."""
     fixed = [a for a in alloc_names if a[len("hakmem-"):] in FIXED_STRATEGIES]
     if "hakmem-LEARNING" not in alloc_names or not fixed:
         return None
@@ -525,24 +618,40 @@ def learning_summary(results, alloc_names, workload_ids):
     rows = []
     for wid in workload_ids:
         lr, bl = by.get((wid, "hakmem-LEARNING")), by.get((wid, "hakmem-BALANCED"))
-        good = [by[(wid, a)] for a in fixed if ok(by.get((wid, a)))]
-        best = min(good, key=lambda r: r["ns_per_op_median"]) if good else None
+        good = [a for a in fixed if ok(by.get((wid, a)))]
+        best = best_runs = None  # the best group: a result-like dict, and its runs per repetition
+        for members in alike_groups(runs, wid, good):
+            g_runs = group_runs(runs, wid, members, "group") if runs else []
+            ns = median([x["inside"]["ns_per_op"] for x in g_runs]) if g_runs else median(
+                [by[(wid, a)]["ns_per_op_median"] for a in members])
+            if best is None or ns < best["ns_per_op_median"]:
+                lead = min(members, key=lambda a: by[(wid, a)]["ns_per_op_median"])
+                best = {"allocator": lead, "members": members, "ns_per_op_median": ns,
+                        "extra": {"cpu_ns_per_op": median([cpu(by[(wid, a)]) for a in members])}}
+                best_runs = g_runs
         row = {"workload": wid, "learning_ns": lr["ns_per_op_median"] if ok(lr) else None,
                "best_fixed": best["allocator"] if best else None, "best_fixed_ns": best["ns_per_op_median"] if best else None,
+               "best_alike": best["members"] if best else [],
                "balanced_ns": bl["ns_per_op_median"] if ok(bl) else None,
                "fixed_ns": {a: (by[(wid, a)]["ns_per_op_median"] if ok(by.get((wid, a))) else None) for a in fixed},
-               "ratio_to_best": None, "ratio_to_balanced": None, "cpu_ratio_to_best": None,
+               "ratio_to_best": None, "ratio_to_balanced": None, "cpu_ratio_to_best": None, "median_ratio_to_best": None,
+               "paired_reps": None,
                "verdict_best": "unavailable", "verdict_balanced": "unavailable"}
         if ok(lr) and best:
-            row["ratio_to_best"] = lr["ns_per_op_median"] / best["ns_per_op_median"]
-            rb = row["ratio_to_best"]
-            row["verdict_best"] = ("met: within %.0f%% of %s" % ((LEARNING_GOAL - 1) * 100, best["allocator"]) if rb <= LEARNING_GOAL
-                                   else "NOT met: %.0f%% slower than %s" % ((rb - 1) * 100, best["allocator"]))
-            cl, cb = cpu(lr), cpu(best)
+            row["median_ratio_to_best"] = lr["ns_per_op_median"] / best["ns_per_op_median"]
+            pr = paired_ratio([r for r in runs if r["allocator"] == "hakmem-LEARNING"] + best_runs, wid,
+                              "hakmem-LEARNING", "group")
+            row["paired_reps"] = pr is not None
+            row["ratio_to_best"] = rb = pr if pr is not None else row["median_ratio_to_best"]
+            name = alike_label(best["members"])
+            row["verdict_best"] = ("met: within %.0f%% of %s" % ((LEARNING_GOAL - 1) * 100, name) if rb <= LEARNING_GOAL
+                                   else "NOT met: %.0f%% slower than %s" % ((rb - 1) * 100, name))
+            cl, cb = cpu(lr), best["extra"]["cpu_ns_per_op"]
             if cl and cb:
                 row["cpu_ratio_to_best"] = cl / cb
         if ok(lr) and ok(bl):
-            row["ratio_to_balanced"] = rbal = lr["ns_per_op_median"] / bl["ns_per_op_median"]
+            pb = paired_ratio(runs, wid, "hakmem-LEARNING", "hakmem-BALANCED")
+            row["ratio_to_balanced"] = rbal = pb if pb is not None else lr["ns_per_op_median"] / bl["ns_per_op_median"]
             default_best = best is None or bl["ns_per_op_median"] <= best["ns_per_op_median"] * LEARNING_GOAL
             if default_best:
                 row["verdict_balanced"] = "n/a: BALANCED is (within %.0f%%) the best; LEARNING %s it" % (
@@ -660,14 +769,19 @@ def text_report(doc):
     if ls:
         out.append("")
         out.append("LEARNING vs fixed strategies (median ns/op; goal: LEARNING <= %.2fx the best fixed strategy in hindsight, "
-                   "and faster than BALANCED where BALANCED is not the best):" % ls["goal"])
+                   "and faster than BALANCED where BALANCED is not the best; A=B: fixed strategies that route the workload's "
+                   "requests alike, counted as one; ratios are medians of per-repetition ratios, 'of medians' is the "
+                   "ratio of the medians):" % ls["goal"])
         rows = []
         for r in ls["rows"]:
-            rows.append([r["workload"], fmt_num(r["learning_ns"]), "%s %s" % (fmt_num(r["best_fixed_ns"]), (r["best_fixed"] or "-").replace("hakmem-", "")),
+            best = alike_label(r["best_alike"])[len("hakmem-"):] if r.get("best_alike") else (r["best_fixed"] or "-").replace("hakmem-", "")
+            rows.append([r["workload"], fmt_num(r["learning_ns"]), "%s %s" % (fmt_num(r["best_fixed_ns"]), best),
                          "-" if r["ratio_to_best"] is None else "%.3fx" % r["ratio_to_best"],
+                         "-" if r["median_ratio_to_best"] is None else "%.3fx" % r["median_ratio_to_best"],
                          "-" if r["cpu_ratio_to_best"] is None else "%.3fx" % r["cpu_ratio_to_best"],
                          fmt_num(r["balanced_ns"]), "-" if r["ratio_to_balanced"] is None else "%.3fx" % r["ratio_to_balanced"]])
-        out.append(md_table(["workload", "LEARNING", "best fixed", "LEARNING/best", "(CPU time)", "BALANCED", "LEARNING/BALANCED"], rows))
+        out.append(md_table(["workload", "LEARNING", "best fixed", "LEARNING/best", "(of medians)", "(CPU time)", "BALANCED",
+                               "LEARNING/BALANCED"], rows))
         for r in ls["rows"]:
             out.append("  %-10s vs best fixed: %s; vs BALANCED: %s" % (r["workload"], r["verdict_best"], r["verdict_balanced"]))
         out.append("  (%s)" % ls["note"])
@@ -704,6 +818,7 @@ def plan_workloads(a):
         p["op"] = op
         scale = a.scale * (LEARNING_SCALE.get(p["workload"], 1) if a.target == "learning" else 1)
         p["scale"] = scale
+        p["reps"] = a.reps * (LEARNING_REPS.get(p["workload"], 1) if a.target == "learning" else 1)
         p["args"] = ["--scale", repr(scale), "--seed", str(a.seed)]
         if p["workload"] in ("larson", "prodcons", "scaling"):
             p["args"] += ["--threads", str(p["threads"])]
@@ -789,17 +904,19 @@ def main(argv=None):
         if not perf_ok:
             sys.stderr.write("compare: perf cannot count instructions here; instructions reported as unavailable\n")
     runs = []
-    prog = Progress(len(plan) * len(allocs) * a.reps, a.quiet)
+    prog = Progress(sum(p["reps"] for p in plan) * len(allocs), a.quiet)
     last = ""
     with tempfile.TemporaryDirectory(prefix="hakmem-compare-") as tmp:
-        for rep in range(a.reps):
+        for rep in range(max(p["reps"] for p in plan)):
             for wi, p in enumerate(plan):
+                if rep >= p["reps"]:
+                    continue
                 # Rotate the allocator order per repetition and workload so that
                 # none always runs first (cold caches) or last.
                 k = (rep + wi) % len(allocs)
                 order = allocs[k:] + allocs[:k]
                 for pos, name in enumerate(order):
-                    prog.show(rep, a.reps, p["id"], name, last)
+                    prog.show(rep, p["reps"], p["id"], name, last)
                     r = run_once([p["binary"]] + p["args"], table[name], timeout, tmp)
                     r.update({"workload": p["id"], "allocator": name, "rep": rep, "order": pos})
                     runs.append(r)
@@ -830,12 +947,12 @@ def main(argv=None):
                         "version": versions.get(n.split("-")[0]) if not n.startswith("hakmem") else None}
                        for n in allocs],
         "workloads": [{"id": p["id"], "workload": p["workload"], "threads": p["threads"], "description": p["description"],
-                       "op": p["op"], "args": p["args"]} for p in plan],
+                       "op": p["op"], "args": p["args"], "reps": p["reps"]} for p in plan],
         "runs": runs,
         "results": results,
         "headline": headline(results),
     }
-    ls = learning_summary(results, allocs, [p["id"] for p in plan])
+    ls = learning_summary(results, allocs, [p["id"] for p in plan], runs)
     if ls:
         doc["learning"] = ls
     errors = schema_check.validate_file(doc, schema_check.default_schema_path())

@@ -168,6 +168,9 @@ class LearningSmokeTest(unittest.TestCase):
         for r in ls["rows"]:
             self.assertIsNotNone(r["ratio_to_best"])
             self.assertRegex(r["verdict_best"], r"^(met|NOT met)")
+            # one repetition: nothing to pair, the ratio is the ratio of medians
+            self.assertFalse(r["paired_reps"])
+            self.assertEqual(r["ratio_to_best"], r["median_ratio_to_best"])
         with open(os.path.join(self.run_dir, "report.txt")) as f:
             text = f.read()
         self.assertIn("LEARNING vs fixed strategies", text)
@@ -209,6 +212,75 @@ class BrokenAllocatorTest(unittest.TestCase):
             self.assertIn("FAILED", f.read())
         with open(os.path.join(run_dir, "report.txt")) as f:
             self.assertIn("FAIL(", f.read())
+
+
+class PairedRatioTest(unittest.TestCase):
+    """runner.paired_ratio on made-up runs: the median of per-repetition ratios."""
+
+    @staticmethod
+    def mk(rep, alloc, ns, status="ok", wid="w"):
+        return {"workload": wid, "allocator": alloc, "rep": rep, "status": status, "inside": {"ns_per_op": ns}}
+
+    def test_pairs_by_repetition(self):
+        # A slow spell (rep 1) slows both: the ratio of medians (110/100 = 1.1)
+        # is not what any repetition showed; every pair says 1.05 or 1.0.
+        runs = [self.mk(0, "a", 105), self.mk(0, "b", 100), self.mk(1, "a", 210), self.mk(1, "b", 200),
+                self.mk(2, "a", 100), self.mk(2, "b", 100)]
+        self.assertAlmostEqual(runner.paired_ratio(runs, "w", "a", "b"), 1.05)
+
+    def test_skips_failed_runs_and_other_workloads(self):
+        runs = [self.mk(0, "a", 100), self.mk(0, "b", 50, status="timeout"), self.mk(1, "a", 120),
+                self.mk(1, "b", 100), self.mk(2, "a", 90), self.mk(2, "b", 100), self.mk(2, "a", 1, wid="x")]
+        self.assertAlmostEqual(runner.paired_ratio(runs, "w", "a", "b"), (1.2 + 0.9) / 2)
+
+    def test_needs_two_pairs(self):
+        runs = [self.mk(0, "a", 100), self.mk(0, "b", 100), self.mk(1, "a", 100)]
+        self.assertIsNone(runner.paired_ratio(runs, "w", "a", "b"))
+
+
+class AlikeGroupsTest(unittest.TestCase):
+    """runner.alike_groups: fixed strategies that route a workload's sizes alike."""
+    FIXED = ["hakmem-T64K", "hakmem-T128K", "hakmem-T256K", "hakmem-T512K", "hakmem-T1M", "hakmem-T2M"]
+
+    @staticmethod
+    def mk(sites, wid="w", status="ok"):
+        return {"workload": wid, "status": status, "allocator": "hakmem-LEARNING", "rep": 0,
+                "learn": {"sites": [{"name": n, "learn": {"sizes_seen": b}} for n, b in sites.items()]}}
+
+    def test_thresholds(self):
+        self.assertEqual(runner.fixed_threshold("hakmem-T512K"), 512 << 10)
+        self.assertEqual(runner.fixed_threshold("hakmem-T2M"), 2 << 20)
+
+    def test_bucket_route(self):
+        self.assertEqual(runner.bucket_route(256 << 10, 17), "below")  # [128K, 256K) < 256K
+        self.assertEqual(runner.bucket_route(256 << 10, 18), "above")  # [256K, 512K) >= 256K
+        self.assertNotEqual(runner.bucket_route(96 << 10, 16), runner.bucket_route(80 << 10, 16))  # split apart
+
+    def test_vm_like_sizes_group_every_threshold_up_to_the_block(self):
+        # a 2 MiB block (bucket 21) and a 1.9 MB array (bucket 20): T2M sends the array below
+        groups = runner.alike_groups([self.mk({"wl_malloc": [20, 21]})], "w", self.FIXED)
+        self.assertEqual(groups, [self.FIXED[:5], ["hakmem-T2M"]])
+
+    def test_sizes_of_every_site_and_run_count(self):
+        runs = [self.mk({"a": [17]}), self.mk({"a": [19], "b": [18]}), self.mk({"c": [16]}, wid="x"),
+                self.mk({"d": [25]}, status="timeout")]
+        # buckets 17, 18, 19 (16 is another workload's, 25 a failed run's): T64K=T128K, T256K, T512K, T1M=T2M
+        self.assertEqual(runner.alike_groups(runs, "w", self.FIXED),
+                         [["hakmem-T64K", "hakmem-T128K"], ["hakmem-T256K"], ["hakmem-T512K"], ["hakmem-T1M", "hakmem-T2M"]])
+
+    def test_unknown_sizes_keep_every_strategy_apart(self):
+        singles = [[a] for a in self.FIXED]
+        self.assertEqual(runner.alike_groups([], "w", self.FIXED), singles)
+        self.assertEqual(runner.alike_groups([self.mk({"a": [20], "b": []})], "w", self.FIXED), singles)
+        old = self.mk({"a": [20]})
+        del old["learn"]["sites"][0]["learn"]["sizes_seen"]
+        self.assertEqual(runner.alike_groups([old], "w", self.FIXED), singles)
+
+    def test_group_runs_take_the_members_median_per_repetition(self):
+        runs = [{"workload": "w", "allocator": a, "rep": rep, "status": "ok", "inside": {"ns_per_op": ns}}
+                for a, rep, ns in [("x", 0, 10), ("y", 0, 14), ("z", 0, 100), ("x", 1, 20), ("y", 1, 22)]]
+        g = runner.group_runs(runs, "w", ["x", "y"], "g")
+        self.assertEqual([(r["rep"], r["inside"]["ns_per_op"]) for r in g], [(0, 12), (1, 21)])
 
 
 if __name__ == "__main__":

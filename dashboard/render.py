@@ -394,16 +394,18 @@ set key outside bottom center horizontal
 def learning_table(ls, allocs):
     out = ['<table><tr><th class="name">workload</th><th>hakmem-LEARNING</th>']
     out += ['<th><span style="color:%s">&#9632;</span> %s</th>' % (colour(a, allocs), esc(a)) for a in ls["fixed"]]
-    out.append('<th>BALANCED</th><th>LEARNING / best fixed</th><th>(on CPU time)</th><th>LEARNING / BALANCED</th>'
+    out.append('<th>BALANCED</th><th>LEARNING / best fixed</th><th>(ratio of medians)</th><th>(on CPU time)</th><th>LEARNING / BALANCED</th>'
                '<th class="name">verdict vs best fixed (goal &le; %.2f&times;)</th><th class="name">verdict vs BALANCED</th></tr>' % ls["goal"])
     for r in ls["rows"]:
         cells = ['<td class="name">%s</td><td><b>%s</b></td>' % (esc(r["workload"]), fmt(r["learning_ns"]))]
         for a in ls["fixed"]:
             v = r["fixed_ns"].get(a)
-            cells.append('<td class="%s">%s</td>' % ("best" if a == r["best_fixed"] else "", fmt(v)))
+            cells.append('<td class="%s">%s</td>' % ("best" if a in (r.get("best_alike") or [r["best_fixed"]]) else "", fmt(v)))
         good = r["ratio_to_best"] is not None and r["ratio_to_best"] <= ls["goal"]
         cells.append("<td>%s</td>" % fmt(r["balanced_ns"]))
         cells.append('<td class="%s">%s</td>' % ("best" if good else "fail", "–" if r["ratio_to_best"] is None else "%.3f&times;" % r["ratio_to_best"]))
+        mr = r.get("median_ratio_to_best")
+        cells.append("<td>%s</td>" % ("–" if mr is None else "%.3f&times;" % mr))
         cells.append("<td>%s</td>" % ("–" if r["cpu_ratio_to_best"] is None else "%.3f&times;" % r["cpu_ratio_to_best"]))
         cells.append("<td>%s</td>" % ("–" if r["ratio_to_balanced"] is None else "%.3f&times;" % r["ratio_to_balanced"]))
         vb = r["verdict_balanced"]
@@ -412,8 +414,12 @@ def learning_table(ls, allocs):
             "fail" if vb.startswith("NOT") else "", esc(vb)))
         out.append("<tr>%s</tr>" % "".join(cells))
     out.append("</table>")
-    out.append('<p class="note">Median ns per operation. Green cell among the fixed strategies = best fixed strategy in hindsight '
-               'for that workload. The CPU-time ratio uses the workload&rsquo;s own CPU time per op (less disturbed by other '
+    out.append('<p class="note">Median ns per operation. Green cells among the fixed strategies = best fixed strategy in hindsight '
+               'for that workload (lowest median); several green cells = strategies that route the workload&rsquo;s '
+               'requests alike (every log2 size bucket its sites showed goes the same way), counted as one, with '
+               'their median per repetition. The ratios are medians of per-repetition ratios (the runs of one '
+               'repetition are adjacent in time, so a slow spell of the machine slows both sides); the ratio of the '
+               'medians is shown beside them. The CPU-time ratio uses the workload&rsquo;s own CPU time per op (less disturbed by other '
                'processes on a shared machine), where it reports one. %s.</p>' % esc(ls["note"]))
     return "\n".join(out)
 
