@@ -34,6 +34,7 @@ typedef enum hak_opt_type {
 #define HAK_OPT_STR_MAX 256u
 
 typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_thp_t;
+typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_foreign_t;
 
 #define HAK_KiB ((uint64_t)1 << 10)
 #define HAK_MiB ((uint64_t)1 << 20)
