@@ -112,8 +112,9 @@ void hak_checked_foreign(const void *p, const char *call) {
 }
 
 /* --- allocation kinds (placeholder) --- */
-// A bounded side table of the blocks new and new[] handed out (a block not
-// in it is a malloc block); a full table forgets kinds, never aborts wrongly.
+// A bounded side table of the blocks new and new[] handed out: a block
+// found there has that kind; one not found is not checked (the table may
+// have been full), so a kind is never reported wrongly.
 #define KIND_SLOTS 4096u
 #define KIND_GONE ((uintptr_t)1)
 static _Atomic uintptr_t kind_keys[KIND_SLOTS];
@@ -137,7 +138,7 @@ void hak_checked_set_kind(void *p, hak_alloc_kind_t kind) {
 }
 
 void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size) {
-  hak_alloc_kind_t was = HAK_KIND_MALLOC;
+  hak_alloc_kind_t was = kind;
   unsigned h = kind_hash(p);
   for (unsigned i = 0; i < 16; i++) {
     unsigned k = (h + i) % KIND_SLOTS;

@@ -28,8 +28,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+// The pools' inline fast path (heap.h), with its miss going to new_pool_miss
+// in this file: a miss that finds no memory must run the new_handler loop,
+// and checking the pools' result after the call would give the fast path a
+// stack frame. (In this file only; nothing here uses malloc's front door.)
+#define hak_heap_alloc_slow hak_new_pool_miss
+#include "hakmem/heap.h"
+#undef hak_heap_alloc_slow
+HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
+
 #include "hakmem/alloc.h"
 #include "hakmem/checked.h"
+#include "hakmem/include/hakmem.h"
 #include "hakmem/log.h"
 
 #define HAK_EXPORT __attribute__((visibility("default")))
@@ -72,13 +82,30 @@ static HAK_NOINLINE void *new_slow(size_t size, size_t align, uintptr_t site, ha
   }
 }
 
-HAK_INLINE void *new_at(size_t size, uintptr_t site, hak_alloc_kind_t kind, int nothrow) {
-  if (HAK_LIKELY(size < hak_fast_limit)) {
-    void *p = hak_heap_alloc(size);
-    if (HAK_LIKELY(p != NULL)) return p;
-  }
-  return new_slow(size, 0, site, kind, nothrow);
+// The pools' miss for a throwing new. Below hak_fast_limit the site and the
+// kind play no part (no sampling, no checked mode: they set the limit to 0).
+void *hak_new_pool_miss(size_t size) {
+  void *p = hak_heap_alloc_slow(size);
+  return HAK_LIKELY(p != NULL) ? p : new_slow(size, 0, 0, HAK_KIND_NEW, 0);
 }
+
+// A throwing new: malloc's fast path. A macro so that CALLER is read only on
+// the slow branch.
+#define NEW_AT(size, kind)                                                   \
+  do {                                                                       \
+    if (HAK_LIKELY((size) < hak_fast_limit)) return hak_heap_alloc(size);    \
+    return new_slow((size), 0, CALLER, (kind), 0);                           \
+  } while (0)
+
+// A nothrow new: NULL instead of bad_alloc, so not the throwing miss.
+#define NEW_NOTHROW_AT(size, kind)                                  \
+  do {                                                              \
+    if (HAK_LIKELY((size) < hak_fast_limit)) {                      \
+      void *p_ = hak_alloc_at((size), 0);                           \
+      if (HAK_LIKELY(p_ != NULL)) return p_;                        \
+    }                                                               \
+    return new_slow((size), 0, CALLER, (kind), 1);                  \
+  } while (0)
 
 HAK_INLINE void delete_at(void *p, hak_alloc_kind_t kind, size_t size) {
   if (HAK_UNLIKELY(hak_checked)) hak_delete_checked(p, kind, size);
@@ -109,12 +136,10 @@ HAK_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align);
 HAK_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const hak_nothrow_t *nt);
 HAK_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const hak_nothrow_t *nt);
 
-void *_Znwm(size_t size) { return new_at(size, CALLER, HAK_KIND_NEW, 0); }
-void *_Znam(size_t size) { return new_at(size, CALLER, HAK_KIND_NEW_ARRAY, 0); }
-void *_ZnwmRKSt9nothrow_t(size_t size, const hak_nothrow_t *nt) { return new_at(size, CALLER, HAK_KIND_NEW, 1); }
-void *_ZnamRKSt9nothrow_t(size_t size, const hak_nothrow_t *nt) {
-  return new_at(size, CALLER, HAK_KIND_NEW_ARRAY, 1);
-}
+void *_Znwm(size_t size) { NEW_AT(size, HAK_KIND_NEW); }
+void *_Znam(size_t size) { NEW_AT(size, HAK_KIND_NEW_ARRAY); }
+void *_ZnwmRKSt9nothrow_t(size_t size, const hak_nothrow_t *nt) { NEW_NOTHROW_AT(size, HAK_KIND_NEW); }
+void *_ZnamRKSt9nothrow_t(size_t size, const hak_nothrow_t *nt) { NEW_NOTHROW_AT(size, HAK_KIND_NEW_ARRAY); }
 void *_ZnwmSt11align_val_t(size_t size, size_t align) { return new_slow(size, align, CALLER, HAK_KIND_NEW, 0); }
 void *_ZnamSt11align_val_t(size_t size, size_t align) {
   return new_slow(size, align, CALLER, HAK_KIND_NEW_ARRAY, 0);
