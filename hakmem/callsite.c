@@ -50,7 +50,7 @@ static uintptr_t self_lo, self_hi;
 static int add_object(struct dl_phdr_info *info, size_t size, void *arg) {
   seg_table_t *t = arg;
   if (info->dlpi_name && !strncmp(info->dlpi_name, "linux-vdso", 10)) return 0;
-  uintptr_t me = (uintptr_t)&hak_callsite_id;
+  uintptr_t me = (uintptr_t)&hak_callsite_slow;
   for (unsigned i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || t->n >= MAX_SEGS) continue;
@@ -280,7 +280,10 @@ static uintptr_t stack_top(uintptr_t sp) {
 #define FRAME_SCAN 512u /* words above ret's slot searched for frames */
 
 // Frames above ret (at most max) into out; 0 when the stack cannot be walked.
-static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max) {
+// *first_off (if not NULL): words from ret's slot to the first frame's;
+// *from: words from frame to ret's slot.
+static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max, unsigned *first_off,
+                     unsigned *from) {
   uintptr_t sp = (uintptr_t)frame & ~(uintptr_t)7;
   uintptr_t top = frame ? stack_top(sp) : 0;
   if (!top) return 0;
@@ -292,11 +295,14 @@ static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned 
   stop = w + FRAME_SCAN < end ? w + FRAME_SCAN : end;
   unsigned n = 0;
   uintptr_t below = ret;
+  const uintptr_t *slot = w;
+  if (from) *from = (unsigned)(slot - (const uintptr_t *)sp);
   for (w++; w < stop && n < max; w++) {
     uintptr_t v = *w;
     if (v == ret || v == below || (v >= self_lo && v < self_hi)) continue;
     const code_seg_t *s = code_seg(t, v);
     if (!s || !after_call(v, below, s)) continue;
+    if (!n && first_off) *first_off = (unsigned)(w - slot);
     out[n++] = below = v;
   }
   return n;
@@ -307,12 +313,39 @@ unsigned hak_callsite_walk_here(uintptr_t *out, unsigned max) {
   uintptr_t ret = (uintptr_t)__builtin_return_address(0);
   if (!max) return 0;
   out[0] = ret;
-  return 1 + walk(ret, __builtin_frame_address(0), out + 1, max - 1);
+  return 1 + walk(ret, __builtin_frame_address(0), out + 1, max - 1, NULL, NULL);
 }
 
 // --- decisions per return address (kept in its site entry) -------------------------
 
 #define CANDIDATE_WALKS 64u /* a one-caller candidate is walked every request this often, then 1 in 64 */
+
+// A wrapper's frame has the same size every time: its caller's return
+// address sits the same number of words above ret's slot, and ret's slot the
+// same number above the entry point's frame. A context seen before is found
+// by reading those two words and comparing with the callers remembered for
+// the site: no walk, no hashing. Only words of the stack this thread has
+// been seen on are read; anything else takes the walk.
+static hak_site_id_t seen_context(hak_site_t *site, uintptr_t ret, const void *frame) {
+  unsigned off = atomic_load_explicit(&site->wrap_slot, memory_order_relaxed);
+  const uintptr_t *w = (const uintptr_t *)((uintptr_t)frame & ~(uintptr_t)7);
+  const uintptr_t *slot = w + atomic_load_explicit(&site->wrap_from, memory_order_relaxed);
+  if (!off || w < (const uintptr_t *)stack_seen_lo || slot + off >= (const uintptr_t *)stack_seen_top || *slot != ret)
+    return 0;
+  uintptr_t caller = slot[off];
+  for (unsigned k = 0; k < 4; k++) {
+    uint64_t e = atomic_load_explicit(&site->wrap_seen[k], memory_order_relaxed);
+    if (e >> 16 == caller) return (hak_site_id_t)(e & 0xffff);
+  }
+  return 0;
+}
+
+static void remember_context(hak_site_t *site, unsigned from, unsigned off, uintptr_t caller, hak_site_id_t ctx) {
+  atomic_store_explicit(&site->wrap_from, (uint16_t)from, memory_order_relaxed);
+  atomic_store_explicit(&site->wrap_slot, (uint16_t)off, memory_order_relaxed);
+  uint32_t k = atomic_fetch_add_explicit(&site->wrap_walks, 1, memory_order_relaxed) % 4;
+  atomic_store_explicit(&site->wrap_seen[k], (uint64_t)caller << 16 | ctx, memory_order_relaxed);
+}
 
 // Does HAKMEM_SITE_WRAP name ret's function or object file?
 static bool named_wrapper(uintptr_t ret) {
@@ -350,22 +383,34 @@ static HAK_NOINLINE uint8_t classify(hak_site_id_t id, uintptr_t ret) {
   return kind;
 }
 
-hak_site_id_t hak_callsite_id(uintptr_t ret, const void *frame) {
-  hak_site_id_t id = hak_site_id(ret);
+static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t ret, const void *frame);
+
+// A wrapper's context seen before costs what seen_context does; the rest walks.
+hak_site_id_t hak_callsite_slow(hak_site_id_t id, uintptr_t ret, const void *frame) {
+  hak_site_t *site = hak_site_entry(id);
+  if (atomic_load_explicit(&site->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_WRAPPER &&
+      hak_opt(HAK_OPT_SITE_DEPTH) == 1) {
+    hak_site_id_t ctx = seen_context(site, ret, frame);
+    if (HAK_LIKELY(ctx)) return ctx;
+  }
+  return callsite_walked(id, ret, frame);
+}
+
+static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t ret, const void *frame) {
   hak_site_t *site = hak_site_entry(id);
   uint8_t kind = atomic_load_explicit(&site->wrap_kind, memory_order_relaxed);
-  if (HAK_LIKELY(kind == HAK_CALLSITE_PLAIN)) return id;
   if (kind == HAK_CALLSITE_UNKNOWN) kind = classify(id, ret);
   if (kind == HAK_CALLSITE_PLAIN) return id;
   if (kind == HAK_CALLSITE_CANDIDATE) {
     uint32_t n = atomic_fetch_add_explicit(&site->wrap_walks, 1, memory_order_relaxed);
     if (n >= CANDIDATE_WALKS && n % CANDIDATE_WALKS) return id;
   }
+  unsigned depth = (unsigned)hak_opt(HAK_OPT_SITE_DEPTH);
   uintptr_t frames[HAK_SITE_FRAMES];
   frames[0] = ret;
-  unsigned depth = (unsigned)hak_opt(HAK_OPT_SITE_DEPTH);
   if (depth > HAK_SITE_FRAMES - 1) depth = HAK_SITE_FRAMES - 1;
-  unsigned n = walk(ret, frame, frames + 1, depth);
+  unsigned off = 0, from = 0;
+  unsigned n = walk(ret, frame, frames + 1, depth, &off, &from);
   if (!n) return id;
   if (kind == HAK_CALLSITE_CANDIDATE) {
     uintptr_t expected = 0;
@@ -375,7 +420,9 @@ hak_site_id_t hak_callsite_id(uintptr_t ret, const void *frame) {
       return id;  // one caller so far: still its own site
     atomic_store_explicit(&site->wrap_kind, HAK_CALLSITE_WRAPPER, memory_order_relaxed);
   }
-  return hak_site_ctx_id(frames, n + 1);
+  hak_site_id_t ctx = hak_site_ctx_id(frames, n + 1);
+  if (n == 1 && ctx && frames[1] < ((uintptr_t)1 << 48) && off < 0xffff) remember_context(site, from, off, frames[1], ctx);
+  return ctx;
 }
 
 hak_callsite_kind_t hak_callsite_kind(uintptr_t ret) {

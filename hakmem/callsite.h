@@ -31,16 +31,12 @@
 #ifndef HAK_CALLSITE_H
 #define HAK_CALLSITE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hakmem/config.h"
 #include "hakmem/site.h"
-
-/* The site id of a request whose allocation call returns to ret. frame: an
- * address in the frame of hakmem's entry point (the scan for ret's slot
- * starts there; NULL: do not walk). */
-HAK_INTERNAL hak_site_id_t hak_callsite_id(uintptr_t ret, const void *frame);
 
 /* What hakmem decided about return address ret (tests, reports). */
 typedef enum hak_callsite_kind {
@@ -49,6 +45,21 @@ typedef enum hak_callsite_kind {
   HAK_CALLSITE_CANDIDATE = 2, /* hands the result straight back; one caller so far */
   HAK_CALLSITE_WRAPPER = 3    /* keyed by the context above it */
 } hak_callsite_kind_t;
+
+/* Every return address not decided PLAIN (plain site id, ret, frame). */
+HAK_INTERNAL hak_site_id_t hak_callsite_slow(hak_site_id_t id, uintptr_t ret, const void *frame);
+
+/* The site id of a request whose allocation call returns to ret. frame: an
+ * address in the frame of hakmem's entry point (the scan for ret's slot
+ * starts there; NULL: do not walk). A plain site: one site-table lookup
+ * and one byte load. */
+HAK_INLINE hak_site_id_t hak_callsite_id(uintptr_t ret, const void *frame) {
+  hak_site_id_t id = hak_site_id(ret);
+  if (HAK_LIKELY(atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_PLAIN))
+    return id;
+  return hak_callsite_slow(id, ret, frame);
+}
+
 HAK_INTERNAL hak_callsite_kind_t hak_callsite_kind(uintptr_t ret);
 
 /* True when the code at ret (a return address) hands rax straight back to

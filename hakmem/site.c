@@ -10,7 +10,8 @@
 #include "hakmem/libc.h"
 #include "hakmem/stats.h"
 
-static hak_site_t sites[HAK_SITE_CAP];
+hak_site_t hak_sites[HAK_SITE_CAP];
+#define sites hak_sites
 
 static inline unsigned site_hash(uintptr_t addr) {
   // Fibonacci hashing: code addresses differ in their low and middle bits.
@@ -86,8 +87,5 @@ void hak_site_record_alloc(hak_site_id_t id, size_t size, uint64_t weight) {
 
 void hak_site_record_free(hak_site_id_t id) { atomic_fetch_add_explicit(&sites[id].frees, 1, memory_order_relaxed); }
 
-const hak_site_t *hak_site_get(hak_site_id_t id) { return &sites[id % HAK_SITE_CAP]; }
-
-hak_site_t *hak_site_entry(hak_site_id_t id) { return &sites[id % HAK_SITE_CAP]; }
 
 void hak_site_reset(void) { memset((void *)sites, 0, sizeof sites); }

@@ -46,8 +46,11 @@ typedef struct hak_site {
   /* callsite.c's decision about a plain site's return address and its
    * evidence (kept here so that hak_site_reset forgets them too) */
   _Atomic uint8_t wrap_kind;
+  _Atomic uint16_t wrap_slot;   /* words from ret's slot to the caller's (a wrapper's frame), 0: unknown */
+  _Atomic uint16_t wrap_from;   /* words from the entry point's frame to ret's slot, last seen */
   _Atomic uint32_t wrap_walks;
   _Atomic uintptr_t wrap_caller;
+  _Atomic uint64_t wrap_seen[4]; /* caller << 16 | context id: the contexts last seen (depth 1) */
 } hak_site_t;
 
 /* The id of site addr, inserting it when new. addr 0 and overflow give 0. */
@@ -64,10 +67,12 @@ HAK_INTERNAL unsigned hak_site_frames(hak_site_id_t id, uintptr_t *out, unsigned
 HAK_INTERNAL void hak_site_record_alloc(hak_site_id_t id, size_t size, uint64_t weight);
 HAK_INTERNAL void hak_site_record_free(hak_site_id_t id);
 
+HAK_INTERNAL extern hak_site_t hak_sites[HAK_SITE_CAP];
+
 /* The entry for id (id < HAK_SITE_CAP). */
-HAK_INTERNAL const hak_site_t *hak_site_get(hak_site_id_t id);
+HAK_INLINE const hak_site_t *hak_site_get(hak_site_id_t id) { return &hak_sites[id % HAK_SITE_CAP]; }
 /* The same, for callsite.c's wrap_* fields. */
-HAK_INTERNAL hak_site_t *hak_site_entry(hak_site_id_t id);
+HAK_INLINE hak_site_t *hak_site_entry(hak_site_id_t id) { return &hak_sites[id % HAK_SITE_CAP]; }
 
 /* Histogram bucket of a request size. */
 HAK_INLINE unsigned hak_site_bucket(size_t size) {
