@@ -90,7 +90,7 @@ class CallsiteTest : public hakmem_test::HakTest {
  protected:
   void SetUp() override {
     HakTest::SetUp();
-    SetOption(HAK_OPT_SITE_WRAPPERS, 1);
+    hakmem_test::SetOption(HAK_OPT_SITE_WRAPPERS, 1);
     hak_site_reset();
   }
   void TearDown() override {
