@@ -79,7 +79,7 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
   X(SITE_WRAP, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                    \
     "more wrappers: comma-separated function names or object files (libfoo.so)")              \
   X(FOREIGN_FREE, HAK_OPT_ENUM, 0, 0, 1, hak_foreign_names,                                       \
-    "free of a pointer hakmem never handed out: abort (as glibc) or ignore and count")         \
+    "free or realloc of a pointer hakmem never handed out: abort as glibc does, or ignore and count")         \
   X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
     "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
   X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
