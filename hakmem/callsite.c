@@ -26,6 +26,11 @@
 
 extern void *__libc_stack_end;
 
+// The walk and the decoder read other frames' stack words and code bytes
+// (an executable segment may hold read-only data): valid memory that
+// AddressSanitizer would call redzones.
+#define RAW_READS __attribute__((no_sanitize("address")))
+
 // --- executable segments ------------------------------------------------------
 
 #define MAX_SEGS 128u
@@ -119,7 +124,7 @@ static unsigned modrm_len(const uint8_t *p) {
 #define DECODE_STEPS 64u
 #define DECODE_PATHS 8u
 
-int hak_callsite_passes_through(uintptr_t ret) {
+RAW_READS int hak_callsite_passes_through(uintptr_t ret) {
   const code_seg_t *s = find_code(ret);
   uintptr_t end = s ? s->hi : ret + 64;  // tests may call it on code the cache has not seen
   uintptr_t limit = ret + 64 < end ? ret + 64 : end;
@@ -222,7 +227,7 @@ int hak_callsite_passes_through(uintptr_t ret) {
 // True when return address v follows a call whose target may be the function
 // holding `below` (a direct call to an address at most 1 MiB before it, or to
 // a PLT stub, or any indirect call). s: v's segment.
-static bool after_call(uintptr_t v, uintptr_t below, const code_seg_t *s) {
+RAW_READS static bool after_call(uintptr_t v, uintptr_t below, const code_seg_t *s) {
   if (v < s->lo + 7) return false;
   const uint8_t *c = (const uint8_t *)v;
   if (c[-5] == 0xe8) {
@@ -282,7 +287,7 @@ static uintptr_t stack_top(uintptr_t sp) {
 // Frames above ret (at most max) into out; 0 when the stack cannot be walked.
 // *first_off (if not NULL): words from ret's slot to the first frame's;
 // *from: words from frame to ret's slot.
-static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max, unsigned *first_off,
+RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max, unsigned *first_off,
                      unsigned *from) {
   uintptr_t sp = (uintptr_t)frame & ~(uintptr_t)7;
   uintptr_t top = frame ? stack_top(sp) : 0;
@@ -326,7 +331,7 @@ unsigned hak_callsite_walk_here(uintptr_t *out, unsigned max) {
 // by reading those two words and comparing with the callers remembered for
 // the site: no walk, no hashing. Only words of the stack this thread has
 // been seen on are read; anything else takes the walk.
-static hak_site_id_t seen_context(hak_site_t *site, uintptr_t ret, const void *frame) {
+RAW_READS static hak_site_id_t seen_context(hak_site_t *site, uintptr_t ret, const void *frame) {
   unsigned off = atomic_load_explicit(&site->wrap_slot, memory_order_relaxed);
   const uintptr_t *w = (const uintptr_t *)((uintptr_t)frame & ~(uintptr_t)7);
   const uintptr_t *slot = w + atomic_load_explicit(&site->wrap_from, memory_order_relaxed);

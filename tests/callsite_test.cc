@@ -74,6 +74,17 @@ extern "C" __attribute__((noinline)) void own_caller_c(void) { test_own_use(kLar
 
 namespace {
 
+// ThreadSanitizer calls __tsan_func_exit after every call: the wrapper no
+// longer hands rax straight back, so it is rightly not found.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SKIP_IF_INSTRUMENTED() GTEST_SKIP() << "ThreadSanitizer instruments the wrapper's return"
+#endif
+#endif
+#ifndef SKIP_IF_INSTRUMENTED
+#define SKIP_IF_INSTRUMENTED() (void)0
+#endif
+
 std::string Name(hak_site_id_t id) {
   uintptr_t f[HAK_SITE_FRAMES];
   unsigned n = hak_site_frames(id, f, HAK_SITE_FRAMES);
@@ -107,6 +118,7 @@ class CallsiteTest : public hakmem_test::HakTest {
 };
 
 TEST_F(CallsiteTest, WrapperIsKeyedByItsCallers) {
+  SKIP_IF_INSTRUMENTED();
   // The first request finds the code hands rax back: a candidate, its own
   // site while it has one caller; the second caller makes it a wrapper.
   hak_site_id_t first = wrap_caller_a();
@@ -163,6 +175,7 @@ TEST_F(CallsiteTest, DetectionOffGivesOneSite) {
 }
 
 TEST_F(CallsiteTest, DepthTwoKeepsTwoFramesAboveTheWrapper) {
+  SKIP_IF_INSTRUMENTED();
   Env("HAKMEM_SITE_DEPTH=2");
   wrap_caller_a();
   wrap_caller_b();
