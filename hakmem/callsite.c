@@ -234,8 +234,14 @@ RAW_READS static bool after_call(uintptr_t v, uintptr_t below, const code_seg_t 
     uintptr_t t = v + (uintptr_t)(intptr_t)rel32(c - 4);
     if (t <= below && below - t < ((uintptr_t)1 << 20)) return true;
     const code_seg_t *ts = find_code(t);
-    if (!ts || t + 12 > ts->hi) return false;
+    if (!ts || t + 32 > ts->hi) return false;
     const uint8_t *p = (const uint8_t *)t;
+    // A function that ends in a tail call of the function holding `below`
+    // (a wrapper reduced to a jump): a jmp in its first 32 bytes lands there.
+    for (unsigned i = 0; i + 5 <= 32; i++) {
+      uintptr_t j = p[i] == 0xe9 ? t + i + 5 + (uintptr_t)(intptr_t)rel32(p + i + 1) : 0;
+      if (j && j <= below && below - j < ((uintptr_t)1 << 20)) return true;
+    }
     if (p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa) p += 4;  // endbr64
     if (p[0] == 0xf2) p++;                                                     // bnd
     return p[0] == 0xff && p[1] == 0x25;                                       // jmp *GOT(%rip)
@@ -284,11 +290,13 @@ static uintptr_t stack_top(uintptr_t sp) {
 #define SLOT_SCAN 128u /* words from the entry point's frame to ret's slot */
 #define FRAME_SCAN 512u /* words above ret's slot searched for frames */
 
-// Frames above ret (at most max) into out; 0 when the stack cannot be walked.
-// *first_off (if not NULL): words from ret's slot to the first frame's;
-// *from: words from frame to ret's slot.
-RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max, unsigned *first_off,
-                     unsigned *from) {
+// Frames above ret into out: max of them, plus one more for each frame that
+// is itself a wrapper's (its code hands rax back: a wrapper of a wrapper,
+// at most 2), at most cap; 0 when the stack cannot be walked. *first_off
+// (if not NULL): words from ret's slot to the first frame's; *from: words
+// from frame to ret's slot; *nested: the wrapper frames added.
+RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out, unsigned max, unsigned cap,
+                               unsigned *first_off, unsigned *from, unsigned *nested) {
   uintptr_t sp = (uintptr_t)frame & ~(uintptr_t)7;
   uintptr_t top = frame ? stack_top(sp) : 0;
   if (!top) return 0;
@@ -309,6 +317,10 @@ RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out,
     if (!s || !after_call(v, below, s)) continue;
     if (!n && first_off) *first_off = (unsigned)(w - slot);
     out[n++] = below = v;
+    if (nested && max < cap && *nested < 2 && hak_callsite_passes_through(v)) {
+      ++*nested;
+      max++;
+    }
   }
   return n;
 }
@@ -318,7 +330,7 @@ unsigned hak_callsite_walk_here(uintptr_t *out, unsigned max) {
   uintptr_t ret = (uintptr_t)__builtin_return_address(0);
   if (!max) return 0;
   out[0] = ret;
-  return 1 + walk(ret, __builtin_frame_address(0), out + 1, max - 1, NULL, NULL);
+  return 1 + walk(ret, __builtin_frame_address(0), out + 1, max - 1, max - 1, NULL, NULL, NULL);
 }
 
 // --- decisions per return address (kept in its site entry) -------------------------
@@ -414,8 +426,8 @@ static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t re
   uintptr_t frames[HAK_SITE_FRAMES];
   frames[0] = ret;
   if (depth > HAK_SITE_FRAMES - 1) depth = HAK_SITE_FRAMES - 1;
-  unsigned off = 0, from = 0;
-  unsigned n = walk(ret, frame, frames + 1, depth, &off, &from);
+  unsigned off = 0, from = 0, nested = 0;
+  unsigned n = walk(ret, frame, frames + 1, depth, HAK_SITE_FRAMES - 1, &off, &from, &nested);
   if (!n) return id;
   if (kind == HAK_CALLSITE_CANDIDATE) {
     uintptr_t expected = 0;
@@ -426,7 +438,8 @@ static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t re
     atomic_store_explicit(&site->wrap_kind, HAK_CALLSITE_WRAPPER, memory_order_relaxed);
   }
   hak_site_id_t ctx = hak_site_ctx_id(frames, n + 1);
-  if (n == 1 && ctx && frames[1] < ((uintptr_t)1 << 48) && off < 0xffff) remember_context(site, from, off, frames[1], ctx);
+  if (n == 1 && !nested && ctx && frames[1] < ((uintptr_t)1 << 48) && off < 0xffff)
+    remember_context(site, from, off, frames[1], ctx);
   return ctx;
 }
 

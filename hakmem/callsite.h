@@ -15,6 +15,8 @@
  * to the ret) is a candidate. A candidate whose requests come from two or
  * more different callers is a wrapper. HAKMEM_SITE_WRAP adds functions or
  * object files by name (resolved with dladdr on that first request only).
+ * A frame above a wrapper whose code hands rax back as well is a wrapper of
+ * the wrapper: the context goes up past it (at most 2 such layers).
  * HAKMEM_SITE_WRAPPERS=0 turns it all off: every site is its return address.
  *
  * The walk: the return address's slot is found by scanning up from the

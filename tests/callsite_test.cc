@@ -35,6 +35,14 @@ extern "C" __attribute__((noinline)) void* test_xalloc(size_t n) {
   return p;
 }
 
+// A wrapper of the wrapper (not a tail call: then it would not be on the
+// stack at all).
+extern "C" __attribute__((noinline, disable_tail_calls)) void* test_outer_alloc(size_t n) {
+  void* p = test_xalloc(n);
+  g_keep = static_cast<char*>(p);
+  return p;
+}
+
 // Called from many places, but allocates for itself.
 extern "C" __attribute__((noinline)) size_t test_own_use(size_t n) {
   char* p = (char*)hak_alloc_cs(n);
@@ -66,6 +74,9 @@ static hak_site_id_t SiteOf(void* p) { return hak_large_lookup(p)->site; }
 CALLERS(wrap_caller_a, test_xalloc(kLarge))
 CALLERS(wrap_caller_b, test_xalloc(kLarge))
 CALLERS(wrap_caller_c, test_xalloc(kLarge))
+CALLERS(outer_caller_a, test_outer_alloc(kLarge))
+CALLERS(outer_caller_b, test_outer_alloc(kLarge))
+CALLERS(outer_caller_c, test_outer_alloc(kLarge))
 CALLERS(named_caller_a, test_named_alloc(kLarge))
 CALLERS(named_caller_b, test_named_alloc(kLarge))
 extern "C" __attribute__((noinline)) void own_caller_a(void) { test_own_use(kLarge); }
@@ -137,6 +148,23 @@ TEST_F(CallsiteTest, WrapperIsKeyedByItsCallers) {
     EXPECT_EQ(hak_callsite_kind(f[0]), HAK_CALLSITE_WRAPPER);
     EXPECT_NE(Name(id).find("test_xalloc+0x"), std::string::npos) << Name(id);
     EXPECT_NE(Name(id).find("wrap_caller_"), std::string::npos) << Name(id);
+  }
+}
+
+TEST_F(CallsiteTest, AWrapperOfAWrapperIsSeenThrough) {
+  SKIP_IF_INSTRUMENTED();
+  wrap_caller_a();
+  wrap_caller_b();  // test_xalloc is a wrapper
+  std::set<hak_site_id_t> ids;
+  for (int i = 0; i < 3; i++) {
+    ids.insert(outer_caller_a());
+    ids.insert(outer_caller_b());
+    ids.insert(outer_caller_c());
+  }
+  EXPECT_EQ(ids.size(), 3u) << "one site per caller of the outer wrapper";
+  for (hak_site_id_t id : ids) {
+    EXPECT_NE(Name(id).find("test_outer_alloc+0x"), std::string::npos) << Name(id);
+    EXPECT_NE(Name(id).find("outer_caller_"), std::string::npos) << Name(id);
   }
 }
 
