@@ -5,7 +5,7 @@
  * byte load.
  *
  * Nothing here allocates or blocks: the executable-segment cache is two
- * static arrays swapped under a spin lock (filled by dl_iterate_phdr on a
+ * static arrays swapped under a try-lock (filled by dl_iterate_phdr on a
  * rare path: a return address the cache does not know), the stack bounds
  * are per-thread words, names come from dladdr at report time only.
  */
@@ -68,8 +68,10 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg) {
   return 0;
 }
 
+// Try only: a thread that finds another refreshing (or a fork child that
+// inherited the lock taken) goes on with the table it has.
 static void refresh_segments(void) {
-  hak_lock(&seg_lock);
+  if (!hak_trylock(&seg_lock)) return;
   seg_table_t *cur = atomic_load_explicit(&segs, memory_order_acquire);
   seg_table_t *t = cur == &seg_tables[0] ? &seg_tables[1] : &seg_tables[0];
   t->n = 0;
