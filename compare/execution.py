@@ -192,17 +192,29 @@ def check_pinned(res, strategy):
             strategy, ", ".join("%s %s on %s" % w for w in wrong))
 
 
-def run_once(argv, alloc, timeout, tmpdir):
-    """Runs one workload process; returns the run dict (status 'ok' or a failure)."""
-    out_path = os.path.join(tmpdir, "stdout")
-    err_path = os.path.join(tmpdir, "stderr")
-    stats_path = os.path.join(tmpdir, "stats.json")
-    if os.path.exists(stats_path):
-        os.unlink(stats_path)
-    res = empty_run()
+def preload_missing(res, alloc):
+    """True (and res marked failed) when the allocator's library is not there."""
     if alloc.preload and not os.path.exists(alloc.preload):
         res["status"] = "error"
         res["message"] = "preload library not found: " + alloc.preload
+        return True
+    return False
+
+
+def scratch(tmpdir, prefix, result):
+    """Paths of a run's stdout, stderr and result file in tmpdir, without a
+    result file left by the previous run."""
+    paths = [os.path.join(tmpdir, prefix + n) for n in ("stdout", "stderr", result)]
+    if os.path.exists(paths[2]):
+        os.unlink(paths[2])
+    return paths
+
+
+def run_once(argv, alloc, timeout, tmpdir):
+    """Runs one workload process; returns the run dict (status 'ok' or a failure)."""
+    out_path, err_path, stats_path = scratch(tmpdir, "", "stats.json")
+    res = empty_run()
+    if preload_missing(res, alloc):
         return res
     env = child_env(alloc)
     # The workload writes the allocator's statistics there at exit (wl_report
@@ -253,16 +265,10 @@ def run_command(launcher, command, alloc, timeout, tmpdir, cwd=None):
     """A user command (--cmd): /bin/sh -c COMMAND under the allocator, through
     cmd_launch (see the module comment). Its run dict has no inside line; a
     non-zero exit is an error with the exit status and the stderr tail."""
-    out_path = os.path.join(tmpdir, "cmd-stdout")
-    err_path = os.path.join(tmpdir, "cmd-stderr")
-    result_path = os.path.join(tmpdir, "cmd-result.json")
-    if os.path.exists(result_path):
-        os.unlink(result_path)
+    out_path, err_path, result_path = scratch(tmpdir, "cmd-", "result.json")
     res = empty_run()
     del res["learn"]
-    if alloc.preload and not os.path.exists(alloc.preload):
-        res["status"] = "error"
-        res["message"] = "preload library not found: " + alloc.preload
+    if preload_missing(res, alloc):
         return res
     env = child_env(alloc, preload_var="HAK_COMPARE_PRELOAD")
     status, ru, wall, timed_out = spawn([launcher, result_path, command], env, timeout, out_path, err_path, cwd=cwd)

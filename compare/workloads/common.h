@@ -111,6 +111,14 @@ void wl_fill(void *p, size_t n, uint64_t tag);
  * the compiler cannot drop the reads). */
 uint64_t wl_check(const void *p, size_t n, uint64_t tag, const char *what);
 
+/* Thread-local churn over `slots` live blocks (obj/len/tag arrays of that
+ * many entries, obj all NULL on entry): `ops` times, check + free the block
+ * in a random slot and malloc + fill a new one of wl_small_size(max) bytes;
+ * then check + free every block left. Returns the checksum of all checks.
+ * The loop of scaling.c and mixed-random (what: the check's message). */
+uint64_t wl_churn(wl_rng_t *rng, void **obj, size_t *len, uint64_t *tag, unsigned slots, uint64_t ops,
+                  size_t max, const char *what);
+
 /* Fails the run: prints "<workload>: CHECK FAILED: <msg>" and exits 2. */
 WL_NORETURN void wl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
