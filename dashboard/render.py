@@ -1,14 +1,17 @@
 """render.py — turns comparison results (JSON + history) into an offline HTML report.
 
 Owns: the report folder layout and everything in it:
-  <out>/index.html        summary table, VM headline, charts, details, failures
+  <out>/index.html        summary table (+ geometric mean), headlines, your --cmd commands,
+                          the learning section, charts, the wrapper pair, details, failures
   <out>/charts/*.png      gnuplot charts (pngcairo); their data and scripts in charts/src/
   <out>/results.json      a copy of the input, so the folder stands alone
 No scripts, no web fonts, no network: the folder opens from disk in any browser.
 
 Reads only what compare/runner.py wrote (schema compare/results.schema.json and
 the history.jsonl summary lines); computes nothing that is not in the JSON
-except presentation (colours, geometric means for the trend chart).
+except presentation (colours, geometric means for the trend chart). Older
+results files (without reference, geomean, kinds, commands, site names)
+still render. render() only strings the section functions together.
 
 Called by: compare/runner.py after a run, and by hand:
   bazel run //dashboard:render -- out/compare/<run_id>/results.json [--history out/compare/history.jsonl] [--out DIR]
