@@ -125,19 +125,15 @@ def extra_cell_lines(doc, by):
     """Workloads that also ran under an extra allocator (e.g. BALANCED without
     wrapper detection): the pair side by side."""
     out = []
-    for w in doc["workloads"]:
-        for extra in w.get("extra_allocators", []):
-            base = tables.EXTRA_BASE.get(extra)
-            b, e = by.get((w["id"], base)), by.get((w["id"], extra))
-            if not (b and e):
-                continue
-            ratio = "-"
-            if b["status"] == "ok" and e["status"] == "ok" and b["ns_per_op_median"]:
-                ratio = "%.2fx" % (e["ns_per_op_median"] / b["ns_per_op_median"])
-            out += ["", "%s: %s against %s (%s):" % (w["id"], base, extra, env_text(doc, extra)),
-                    md_table(["allocator", "ns/op", "peak RSS MiB / minor faults"],
-                             [[base, cell(b, None), rss_cell(b)], [extra, cell(e, None), rss_cell(e)],
-                              ["%s / %s" % (extra, base), ratio, ""]])]
+    for pr in doc.get("pairs") or []:
+        b, e = by.get((pr["workload"], pr["base"])), by.get((pr["workload"], pr["allocator"]))
+        if not (b and e):
+            continue
+        out += ["", "%s: %s against %s (%s):" % (pr["workload"], pr["base"], pr["allocator"], env_text(doc, pr["allocator"])),
+                md_table(["allocator", "ns/op", "peak RSS MiB / minor faults"],
+                         [[pr["base"], cell(b, None), rss_cell(b)], [pr["allocator"], cell(e, None), rss_cell(e)],
+                          ["%s / %s" % (pr["allocator"], pr["base"]), "%s (paired: %s)" % (
+                              fmt_ratio(pr["ratio"]), fmt_ratio(pr["paired_ratio"])), ""]])]
     return out
 
 

@@ -73,6 +73,7 @@ def make_doc(with_commands=True):
                                             "env": {"HAKMEM_MODE": "BALANCED", "HAKMEM_SITE_WRAPPERS": "0"}, "version": None}],
         "workloads": workloads, "runs": [r for r in runs if r["workload"] != "two-sites"], "results": results,
         "geomean": statistics.geomean(results, [(w["id"], w["kind"]) for w in workloads], ALLOCS, "mimalloc"),
+        "pairs": statistics.pairs(results, runs, [("wrapper", tables.NOWRAP, "hakmem-BALANCED")]),
         "headline": statistics.headline(results),
     }
     doc["runs"] += [r for r in runs if r["workload"] == "two-sites"]
@@ -118,7 +119,7 @@ class TextReportTest(unittest.TestCase):
         self.assertRegex(text, r"\| geomean \(general\) +\| 2\.000x +\| 1\.000x +\| 8\.000x +\| 1\.200x +\|")
         self.assertIn("over small (", text)
         self.assertIn("wrapper: hakmem-BALANCED against hakmem-BALANCED-nowrap (HAKMEM_MODE=BALANCED HAKMEM_SITE_WRAPPERS=0)", text)
-        self.assertRegex(text, r"\| hakmem-BALANCED-nowrap / hakmem-BALANCED +\| 1\.50x")
+        self.assertRegex(text, r"\| hakmem-BALANCED-nowrap / hakmem-BALANCED +\| 1\.50x \(paired: 1\.50x\)")
         self.assertRegex(text, r"\| echo +\| [0-9.]+ \([0-9.]+x\) / 2\.0 / 100 ")
         self.assertRegex(text, r"\| fails +\| [0-9.]+ .*\| FAIL\(error 2/2\) ")
         self.assertIn("fails / mimalloc rep 0: error exit status 3: no such file", text)
@@ -148,6 +149,7 @@ class RenderTest(unittest.TestCase):
         self.assertNotIn("Chart errors", page)
         self.assertIn("geomean (general)", page)
         self.assertIn("Site wrappers", page)
+        self.assertRegex(page, r"<td>1\.50&times;</td><td>1\.50&times;</td>")
         self.assertIn('id="commands"', page)
         self.assertIn("<code>echo hi</code>", page)
         self.assertIn("FAILED (error)", page)
@@ -158,7 +160,7 @@ class RenderTest(unittest.TestCase):
 
     def test_older_files_render(self):
         doc = make_doc(with_commands=False)
-        for key in ("geomean",):
+        for key in ("geomean", "pairs"):
             del doc[key]
         del doc["config"]["reference"]
         for w in doc["workloads"]:

@@ -276,6 +276,8 @@ def build_doc(a, argv, run_dir, now, ws, perf_ok, timeout, allocs, table, worklo
         "runs": wl_runs,
         "results": results,
         "geomean": statistics.geomean(results, [(p.id, p.kind) for p in workloads], allocs, ref),
+        "pairs": statistics.pairs(results, wl_runs, [(p.id, n, tables.EXTRA_BASE[n]) for p in workloads
+                                                     for n in p.allocators if n not in allocs]),
         "headline": statistics.headline(results),
     }
     if commands:

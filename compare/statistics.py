@@ -195,6 +195,22 @@ def group_runs(runs, wid, members, name):
             for rep, v in sorted(per.items())]
 
 
+def pairs(results, runs, extras):
+    """Each extra allocator of a workload against its base (extras: [(workload
+    id, extra, base)]): the ratio of their ns/op medians and the paired
+    per-repetition ratio (None with fewer than 2 repetitions with both ok)."""
+    by = {(r["workload"], r["allocator"]): r for r in results}
+    out = []
+    for wid, extra, base in extras:
+        e, b = by.get((wid, extra)), by.get((wid, base))
+        ratio = None
+        if e and b and e["status"] == "ok" and b["status"] == "ok" and b["ns_per_op_median"]:
+            ratio = e["ns_per_op_median"] / b["ns_per_op_median"]
+        out.append({"workload": wid, "allocator": extra, "base": base, "ratio": ratio,
+                    "paired_ratio": paired_ratio(runs, wid, extra, base) if ratio is not None else None})
+    return out
+
+
 def headline(results):
     """The VM numbers: hakmem MINIMAL vs BALANCED, median ns per iteration."""
     by = {(r["workload"], r["allocator"]): r for r in results}

@@ -104,6 +104,18 @@ class CommandAggregateTest(unittest.TestCase):
         self.assertFalse(m["best"])
 
 
+class PairsTest(unittest.TestCase):
+    def test_pair_ratios(self):
+        runs = [run("w", "base", 0, 100), run("w", "x", 0, 90), run("w", "base", 1, 200), run("w", "x", 1, 200),
+                run("w", "base", 2, 100), run("w", "x", 2, 80)]
+        res = statistics.aggregate([("w", "base"), ("w", "x")], runs)
+        p = statistics.pairs(res, runs, [("w", "x", "base")])
+        self.assertEqual(p[0]["ratio"], 0.9)
+        self.assertAlmostEqual(p[0]["paired_ratio"], 0.9)  # median of 0.9, 1.0, 0.8
+        res[0]["status"] = "failed"
+        self.assertEqual(statistics.pairs(res, runs, [("w", "x", "base")])[0]["ratio"], None)
+
+
 class GeomeanTest(unittest.TestCase):
     @staticmethod
     def res(wid, alloc, ns, status="ok"):

@@ -610,31 +610,31 @@ def extra_section(doc, by):
     with and without wrapper detection), the pair side by side."""
     envs = {a["name"]: a["env"] for a in doc["allocators"]}
     rows = []
-    for w in doc["workloads"]:
-        for extra in w.get("extra_allocators", []):
-            base = "hakmem-BALANCED" if extra.startswith("hakmem-BALANCED") else None
-            b, e = by.get((w["id"], base)), by.get((w["id"], extra))
-            if not (b and e):
-                continue
-            ratio = "–"
-            if b["status"] == "ok" and e["status"] == "ok" and b["ns_per_op_median"]:
-                ratio = "%.2f&times;" % (e["ns_per_op_median"] / b["ns_per_op_median"])
-            cells = []
-            for r in (b, e):
-                if r["status"] != "ok":
-                    cells.append(failed_cell(r) + "<td>–</td>")
-                else:
-                    cells.append("<td>%s</td><td>%s</td>" % (fmt(r["ns_per_op_median"]), fmt(mib(r["maxrss_kb_median"]))))
-            rows.append('<tr><td class="name">%s</td>%s<td>%s</td><td class="name">%s</td></tr>' % (
-                esc(w["id"]), "".join(cells), ratio, esc(" ".join("%s=%s" % kv for kv in sorted(envs.get(extra, {}).items())))))
+    for pr in doc.get("pairs") or []:
+        b, e = by.get((pr["workload"], pr["base"])), by.get((pr["workload"], pr["allocator"]))
+        if not (b and e):
+            continue
+        cells = []
+        for r in (b, e):
+            if r["status"] != "ok":
+                cells.append(failed_cell(r) + "<td>–</td>")
+            else:
+                cells.append("<td>%s</td><td>%s</td>" % (fmt(r["ns_per_op_median"]), fmt(mib(r["maxrss_kb_median"]))))
+        ratios = "".join("<td>%s</td>" % ("–" if v is None else "%.2f&times;" % v) for v in (pr["ratio"], pr["paired_ratio"]))
+        rows.append('<tr><td class="name">%s</td><td class="name">%s</td>%s%s<td class="name">%s</td></tr>' % (
+            esc(pr["workload"]), esc(pr["allocator"]), "".join(cells), ratios,
+            esc(" ".join("%s=%s" % kv for kv in sorted(envs.get(pr["allocator"], {}).items())))))
     if not rows:
         return ""
     return ("<h2>Site wrappers: hakmem-BALANCED with and without wrapper detection</h2>"
-            '<table><tr><th class="name">workload</th><th>BALANCED ns/op</th><th>BALANCED peak RSS MiB</th>'
-            '<th>nowrap ns/op</th><th>nowrap peak RSS MiB</th><th>nowrap / BALANCED</th><th class="name">nowrap environment</th></tr>'
+            '<table><tr><th class="name">workload</th><th class="name">against BALANCED</th><th>BALANCED ns/op</th>'
+            '<th>BALANCED peak RSS MiB</th><th>ns/op</th><th>peak RSS MiB</th><th>ratio (of medians)</th>'
+            '<th>ratio (paired per repetition)</th><th class="name">environment</th></tr>'
             + "".join(rows) + "</table>"
             '<p class="note">All blocks of the workload are allocated through one <code>xmalloc</code> wrapper from three '
-            'callers that want different policies. With wrapper detection off, the three are one site to hakmem.</p>')
+            'callers that want different policies. With wrapper detection off, the three are one site to hakmem. '
+            'Below 1&times;: faster than BALANCED. The paired ratio is the median over repetitions of the ratio within '
+            'one repetition (needs 2 or more).</p>')
 
 
 def commands_section(doc, allocs):
