@@ -334,6 +334,9 @@ def main(argv=None):
     allocs = choose_allocators(a, table)
     workloads = plan_workloads(a, allocs)
     commands = plan_commands(a, allocs)
+    clash = sorted({p.id for p in workloads} & {p.id for p in commands})
+    if clash:
+        sys.exit("compare: --cmd name(s) %s are workload ids; choose other names" % ",".join(clash))
     launcher = os.path.join(a.bin_dir, "cmd_launch")
     if commands and not os.access(launcher, os.X_OK):
         sys.exit("compare: %s missing (run through bazel run //compare:...)" % launcher)
