@@ -260,7 +260,7 @@ static bool find_library(char *lib, size_t cap, bool *from_bazel) {
 static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   size_t n = strlen(flag);
   if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (*i + 1 >= argc) usage_error("%s needs a value", flag);
+  if (*i + 1 >= argc || strcmp(argv[*i + 1], "--") == 0) usage_error("%s needs a value", flag);
   return argv[++*i];
 }
 
