@@ -300,6 +300,17 @@ void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t 
 uint64_t hak_profile_samples(void) { return prof.samples; }
 uint64_t hak_profile_live(void) { return prof.live; }
 
+void hak_profile_reset(void) {
+  hak_lock(&prof.lock);
+  if (prof.mapped) {
+    memset(prof.cells, 0, (size_t)HAK_SITE_CAP * HAK_SITE_HIST * sizeof(cell_t));
+    for (unsigned i = 0; i < FILTER_SLOTS; i++) atomic_store_explicit(&prof.filter[i], 0, memory_order_relaxed);
+    if (prof.table) memset(prof.table, 0, prof.cap * sizeof(sample_t));
+  }
+  prof.live = prof.samples = prof.dropped = 0;
+  hak_unlock(&prof.lock);
+}
+
 // --- the writer ---------------------------------------------------------------------
 
 static char out_buf[64 * 1024];

@@ -69,8 +69,10 @@ HAK_INLINE void *hak_profile_resized(void *p, size_t size, uintptr_t site) {
   return p;
 }
 
-/* Tests: the samples taken and the live samples now. */
+/* Tests: the samples taken and the live samples now; forget every sample
+ * (not safe while other threads allocate). */
 HAK_INTERNAL uint64_t hak_profile_samples(void);
 HAK_INTERNAL uint64_t hak_profile_live(void);
+HAK_INTERNAL void hak_profile_reset(void);
 
 #endif /* HAK_PROFILE_H */
