@@ -6,7 +6,7 @@
  * probing, backward-shift deletion) and a counting filter over the table's
  * keys. All three are mapped through os.h when the profile is first turned
  * on and are only changed under `prof.lock`; the filter is also read without
- * it (see hak_profile_free). One lock is enough: with the default period a
+ * it (hak_profile_note_free, profile.h). One lock is enough: with the default period a
  * sample is taken once per 512 KiB allocated.
  *
  * Records are per (site, size bucket) rather than per site because pprof
@@ -41,7 +41,7 @@
 
 bool hak_profile_on;
 
-#define FILTER_SLOTS (1u << 16)
+#define FILTER_SLOTS HAK_PROFILE_FILTER_SLOTS
 #define FRAMES_MAX 32u
 #define TABLE_MIN 4096u
 
@@ -59,7 +59,6 @@ typedef struct sample {
 static struct {
   hak_lock_t lock;
   cell_t *cells;                /* HAK_SITE_CAP * HAK_SITE_HIST */
-  _Atomic uint32_t *filter;     /* FILTER_SLOTS counters of keys hashing there */
   sample_t *table;
   size_t cap, live;             /* cap: a power of two */
   uint64_t period;
@@ -70,12 +69,10 @@ static struct {
 
 // --- sampling ---------------------------------------------------------------------
 
-typedef struct tls_state {
-  uint64_t until; /* bytes before the next sample */
-  uint64_t rng;   /* 0 until seeded */
-} tls_state_t;
-
-static __thread tls_state_t tls __attribute__((tls_model("initial-exec")));
+// FILTER_SLOTS counters of the table's keys hashing there (mapped once).
+_Atomic uint32_t *hak_profile_filter;
+__thread uint64_t hak_profile_until __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));  // 0 until seeded
 
 static uint64_t rng_next(uint64_t *s) {
   // xorshift64*: enough for sampling; seeded per thread.
@@ -103,8 +100,8 @@ static double neg_ln(double u) {
 
 // Bytes to the next sample: exponential with mean `period`, at least 1.
 static uint64_t next_gap(uint64_t period) {
-  if (!tls.rng) tls.rng = ((uintptr_t)&tls ^ (hak_os_now_ms() << 20) ^ 0x9E3779B97F4A7C15ull) | 1;
-  double u = (double)((rng_next(&tls.rng) >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
+  if (!rng_state) rng_state = ((uintptr_t)&rng_state ^ (hak_os_now_ms() << 20) ^ 0x9E3779B97F4A7C15ull) | 1;
+  double u = (double)((rng_next(&rng_state) >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
   double gap = neg_ln(u) * (double)period;
   if (gap < 1) return 1;
   if (gap > 1e18) return (uint64_t)1e18;
@@ -113,7 +110,7 @@ static uint64_t next_gap(uint64_t period) {
 
 // --- the pointer table and the filter (under prof.lock) ----------------------------
 
-static unsigned hash_ptr(uintptr_t p) { return (unsigned)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> 32); }
+#define hash_ptr hak_profile_hash
 
 static bool table_grow(void) {
   size_t cap = prof.cap ? prof.cap * 2 : TABLE_MIN;
@@ -138,7 +135,7 @@ static bool table_insert(uintptr_t p, uint64_t size, uint32_t cell) {
   if (prof.table[j].p == p) return false;  // cannot happen: p was handed out once
   prof.table[j] = (sample_t){.p = p, .size = size, .cell = cell};
   prof.live++;
-  atomic_fetch_add_explicit(&prof.filter[hash_ptr(p) & (FILTER_SLOTS - 1)], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hak_profile_filter[hash_ptr(p) & (FILTER_SLOTS - 1)], 1, memory_order_relaxed);
   return true;
 }
 
@@ -163,7 +160,7 @@ static bool table_remove(uintptr_t p, sample_t *out) {
   }
   prof.table[hole].p = 0;
   prof.live--;
-  atomic_fetch_sub_explicit(&prof.filter[hash_ptr(p) & (FILTER_SLOTS - 1)], 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&hak_profile_filter[hash_ptr(p) & (FILTER_SLOTS - 1)], 1, memory_order_relaxed);
   return true;
 }
 
@@ -180,8 +177,8 @@ void hak_profile_configure(void) {
     size_t cells = ((size_t)HAK_SITE_CAP * HAK_SITE_HIST * sizeof(cell_t) + page - 1) & ~(page - 1);
     size_t filter = (FILTER_SLOTS * sizeof(uint32_t) + page - 1) & ~(page - 1);
     prof.cells = hak_os_map(cells, page);
-    prof.filter = prof.cells ? hak_os_map(filter, page) : NULL;
-    if (prof.filter) {
+    hak_profile_filter = prof.cells ? hak_os_map(filter, page) : NULL;
+    if (hak_profile_filter) {
       prof.mapped = true;
     } else {
       if (prof.cells) hak_os_unmap(prof.cells, cells);
@@ -243,22 +240,17 @@ void hak_profile_alloc(void *p, size_t size, uintptr_t site) {
   // the next event falls inside its bytes (probability 1 - exp(-size/period),
   // what pprof's heap_v2 correction assumes). The gap is memoryless, so a
   // fresh draw after each sample keeps the process exact.
-  if (!tls.until) tls.until = next_gap(prof.period);
-  if (size < tls.until) {
-    tls.until -= size;
+  if (!hak_profile_until) hak_profile_until = next_gap(prof.period);
+  if (size < hak_profile_until) {
+    hak_profile_until -= size;
     return;
   }
-  tls.until = next_gap(prof.period);
+  hak_profile_until = next_gap(prof.period);
   take_sample(p, size, site);
 }
 
 void hak_profile_free(const void *p) {
   if (!p || !prof.mapped) return;
-  // Lock-free "not sampled": p's own insert happened before p was handed
-  // to the program, so a zero here means p is not in the table. Most frees
-  // of flagged pages end here.
-  if (!atomic_load_explicit(&prof.filter[hash_ptr((uintptr_t)p) & (FILTER_SLOTS - 1)], memory_order_relaxed))
-    return;
   sample_t s;
   hak_lock(&prof.lock);
   if (table_remove((uintptr_t)p, &s)) {
@@ -304,7 +296,7 @@ void hak_profile_reset(void) {
   hak_lock(&prof.lock);
   if (prof.mapped) {
     memset(prof.cells, 0, (size_t)HAK_SITE_CAP * HAK_SITE_HIST * sizeof(cell_t));
-    for (unsigned i = 0; i < FILTER_SLOTS; i++) atomic_store_explicit(&prof.filter[i], 0, memory_order_relaxed);
+    for (unsigned i = 0; i < FILTER_SLOTS; i++) atomic_store_explicit(&hak_profile_filter[i], 0, memory_order_relaxed);
     if (prof.table) memset(prof.table, 0, prof.cap * sizeof(sample_t));
   }
   prof.live = prof.samples = prof.dropped = 0;

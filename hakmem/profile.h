@@ -24,6 +24,7 @@
 #ifndef HAK_PROFILE_H
 #define HAK_PROFILE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,13 +51,31 @@ HAK_INTERNAL void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t siz
  * profile is off or the file could not be written. */
 HAK_INTERNAL bool hak_profile_write(void);
 
+/* Bytes this thread allocates before its next sample (0: not drawn yet),
+ * and the counting filter over the sampled pointers (FILTER_SLOTS slots,
+ * NULL while the profile was never on): both read inline so that the
+ * requests and frees that are not sampled cost a few instructions. */
+HAK_INTERNAL extern __thread uint64_t hak_profile_until __attribute__((tls_model("initial-exec")));
+HAK_INTERNAL extern _Atomic uint32_t *hak_profile_filter;
+#define HAK_PROFILE_FILTER_SLOTS (1u << 16)
+
+HAK_INLINE unsigned hak_profile_hash(uintptr_t p) { return (unsigned)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> 32); }
+
 HAK_INLINE void *hak_profile_note(void *p, size_t size, uintptr_t site) {
-  if (HAK_UNLIKELY(hak_profile_on) && p) hak_profile_alloc(p, size, site);
+  if (HAK_UNLIKELY(hak_profile_on) && p) {
+    if (HAK_LIKELY(size < hak_profile_until)) hak_profile_until -= size;
+    else hak_profile_alloc(p, size, site);
+  }
   return p;
 }
 
 HAK_INLINE void hak_profile_note_free(const void *p) {
-  if (HAK_UNLIKELY(hak_profile_on)) hak_profile_free(p);
+  // Lock-free "not sampled": p's own insert happened before p was handed
+  // to the program, so a zero slot means p is not in the table.
+  if (HAK_UNLIKELY(hak_profile_on) && p && hak_profile_filter &&
+      atomic_load_explicit(&hak_profile_filter[hak_profile_hash((uintptr_t)p) & (HAK_PROFILE_FILTER_SLOTS - 1)],
+                           memory_order_relaxed))
+    hak_profile_free(p);
 }
 
 /* realloc that kept the block at p: the profile counts it as a free and a
