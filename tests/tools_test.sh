@@ -177,6 +177,14 @@ got="$("$bin" --stats --option large_threshold=32K -- python3 -c 'x = [bytearray
 n="$(sed -n 's/^  large_allocs: //p' <<<"$got")"
 [[ "${n:-0}" -ge 200 ]] && pass || fail "--option large_threshold=32K: large_allocs '${n:-}' (want >= 200)"
 
+# What the program sees: each flag as its variable, canonical names and
+# values, an absolute profile path, and the caller's LD_PRELOAD kept after
+# hakmem's.
+got="$(cd "$tmp" && LD_PRELOAD=/lib/x86_64-linux-gnu/libm.so.6 "$bin" --check --mode fast --profile p.heap \
+  --option evo_learner=ELO -- sh -c 'echo "$HAKMEM_CHECK $HAKMEM_MODE $HAKMEM_PROFILE $HAKMEM_EVO_LEARNER|$LD_PRELOAD"')"
+want="1 FAST $tmp/p.heap ELO|$prefix/lib/libhakmem.so.0.1.0 /lib/x86_64-linux-gnu/libm.so.6"
+[[ "$got" == "$want" ]] && pass || fail "the program's environment: '$got', want '$want'"
+
 # Bad flags: exit 2, a message naming the problem, and the program never runs.
 bad_case() {  # bad_case "expected message" launcher-args...
   local want="$1"
