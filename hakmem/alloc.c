@@ -101,7 +101,16 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, bool ze
   return p;
 }
 
-void *hak_alloc_slow(size_t size, uintptr_t site) { return hak_profile_note(alloc_routed(size, 0, site, false), size, site); }
+// The heap profile's view of every request (profile.h); out of line so that
+// without a profile the routes above keep their tail calls.
+static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t site, bool zero) {
+  return hak_profile_note(alloc_routed(size, align, site, zero), size, site);
+}
+
+void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, 0, site, false);
+  return alloc_routed(size, 0, site, false);
+}
 
 void *hak_alloc_at(size_t size, uintptr_t site) { return hak_front_alloc(size, site); }
 
@@ -139,7 +148,8 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
     errno = ENOMEM;
     return NULL;
   }
-  return hak_profile_note(alloc_routed(total, 0, site, true), total, site);
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(total, 0, site, true);
+  return alloc_routed(total, 0, site, true);
 }
 
 HAK_NOINLINE void *hak_calloc(size_t n, size_t size) {
@@ -194,7 +204,8 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
-  return hak_profile_note(alloc_routed(size, align, site, false), size, site);
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, align, site, false);
+  return alloc_routed(size, align, site, false);
 }
 
 HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
