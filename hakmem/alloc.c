@@ -170,7 +170,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
     old = hak_usable_size(p);
     // Checked mode always moves: the trailer holds the size asked for.
-    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64)) return hak_profile_resized(p, size, site);  // fits, not much too big
+    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))
+      return hak_profile_resized(p, size, site);  // fits, not much too big
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
