@@ -20,6 +20,7 @@
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
+#include "hakmem/profile.h"
 #include "hakmem/stats.h"
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
@@ -156,6 +157,7 @@ static void local_free_slow(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg) {
 void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg) { local_free_slow(seg->heap, seg, pg); }
 
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
+  hak_profile_note_free(p);  // sampled blocks' pages route their frees here
   hak_block_t *b;
   if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
   else b = atomic_load_explicit(&pg->aligned, memory_order_relaxed) ? hak_page_block_start(seg, pg, p) : p;

@@ -50,3 +50,12 @@ void hak_site_record_free(hak_site_id_t id) { atomic_fetch_add_explicit(&sites[i
 const hak_site_t *hak_site_get(hak_site_id_t id) { return &sites[id % HAK_SITE_CAP]; }
 
 void hak_site_reset(void) { memset((void *)sites, 0, sizeof sites); }
+
+/* --- site frames (placeholder) --- */
+unsigned hak_site_frames(hak_site_id_t id, uintptr_t *out, unsigned max) {
+  uintptr_t addr = atomic_load_explicit(&sites[id % HAK_SITE_CAP].addr, memory_order_acquire);
+  if (!addr || !max) return 0;
+  out[0] = addr;
+  return 1;
+}
+/* --- end site frames --- */

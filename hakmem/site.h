@@ -52,4 +52,11 @@ HAK_INLINE unsigned hak_site_bucket(size_t size) {
 /* Forget every site (tests only; not safe while other threads allocate). */
 HAK_INTERNAL void hak_site_reset(void);
 
+/* --- site frames (placeholder) --- */
+/* The calling context of site id, innermost first (return addresses), into
+ * out[0 .. max); returns how many. This placeholder gives the site's own
+ * address (0 frames for the shared "other sites" entry). */
+HAK_INTERNAL unsigned hak_site_frames(hak_site_id_t id, uintptr_t *out, unsigned max);
+/* --- end site frames --- */
+
 #endif /* HAK_SITE_H */
