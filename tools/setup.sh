@@ -24,6 +24,8 @@ packages=(
   valgrind linux-perf hyperfine
   # google-pprof (reads hakmem's heap profiles)
   google-perftools
+  # the installer's test: pkg-config builds, man reads the page, pprof --svg draws with dot
+  pkg-config man-db graphviz
 )
 if [[ "${1:-}" == "--with-extras" ]]; then
   packages+=(chromium)
