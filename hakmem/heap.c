@@ -200,7 +200,7 @@ static __attribute__((noreturn, cold)) void invalid_pointer(const void *p, const
 }
 
 static __attribute__((noreturn, cold)) void remote_corrupt(const void *where) {
-  hak_log("corrupted free list: the remote link at %p names no freed block of its heap (a write after free?)", where);
+  hak_log("corrupted free list at %p: its remote link names no freed block of its heap (a write after free?)", where);
   hak_fatal("corrupted remote free list", __FILE__, __LINE__);
 }
 

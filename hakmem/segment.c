@@ -170,6 +170,16 @@ bool hak_page_extend(hak_page_t *pg) {
 }
 
 void hak_page_corrupt(const hak_page_t *pg, const void *where) {
+  if (!where) {
+    // The head came from the block the fast path popped last: name it when
+    // its link still reads so (the program may have written it since).
+    where = pg->start;
+    for (uint64_t i = 0; i < pg->carved; i++)
+      if (hak_page_link(pg, hak_page_block(pg, i)->link) == pg->head) {
+        where = hak_page_block(pg, i);
+        break;
+      }
+  }
   hak_log("corrupted free list at %p: its link names no block of its page (free list corrupted by a write after free?)",
           where);
   hak_fatal("corrupted free list", __FILE__, __LINE__);
@@ -178,7 +188,7 @@ void hak_page_corrupt(const hak_page_t *pg, const void *where) {
 hak_block_t *hak_page_pop(hak_page_t *pg) {
   uint64_t i = pg->head;
   if (i == HAK_LIST_END) return NULL;
-  if (HAK_UNLIKELY(i >= pg->carved)) hak_page_corrupt(pg, pg->free ? (const void *)pg->free : (const void *)pg);
+  if (HAK_UNLIKELY(i >= pg->carved)) hak_page_corrupt(pg, NULL);
   hak_block_t *b = hak_page_block(pg, i);
   HAK_UNPOISON(b, pg->block_size);
   uint64_t next = hak_page_link(pg, b->link);

@@ -191,7 +191,8 @@ HAK_INTERNAL void hak_page_push(hak_page_t *page, uint64_t i);
 /* True when block i is on page's free list (bounded walk, every link
  * checked: aborts on a corrupt one). */
 HAK_INTERNAL bool hak_page_list_has(const hak_page_t *page, uint64_t i);
-/* Abort: a page list link that names no block of the page. */
+/* Abort: a page list link that names no block of the page; where: the
+ * block holding it, or NULL for the head (the block is looked for). */
 HAK_INTERNAL __attribute__((noreturn, cold)) void hak_page_corrupt(const hak_page_t *page, const void *where);
 
 /* The start of the block that contains p (p inside page's block area). */
