@@ -224,7 +224,7 @@ void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg) {
 // p's page belongs to another thread (its fields are read with relaxed
 // loads; they are stable while the block is out, and only garbage frees can
 // see them change).
-static uint64_t block_of(hak_segment_t *seg, hak_page_t *pg, const void *p, bool remote) {
+static HAK_NOINLINE uint64_t block_of_slow(hak_segment_t *seg, hak_page_t *pg, const void *p, bool remote) {
   if ((const char *)p < (const char *)seg + HAK_SEGMENT_HEADER) invalid_pointer(p, "inside a segment header");
   uint8_t state = remote ? __atomic_load_n(&pg->state, __ATOMIC_RELAXED) : pg->state;
   // No block of an UNUSED page is out: its blocks were all freed already.
@@ -248,6 +248,20 @@ static uint64_t block_of(hak_segment_t *seg, hak_page_t *pg, const void *p, bool
   }
   if ((uintptr_t)p % HAK_MIN_ALIGN) invalid_pointer(p, "misaligned");
   invalid_pointer(p, "not the start of a block");
+}
+
+// The common case inline: the start of a carved block. That is all to
+// check: UNUSED pages and page 0 of a small segment (the header) have
+// nothing carved, and the header's addresses below the first page of the
+// other kinds map to indices above every bound.
+HAK_INLINE bool carved_block(const hak_page_t *pg, const void *p, bool remote) {
+  if (remote) return hak_page_index_remote(pg, p) < __atomic_load_n(&pg->carved, __ATOMIC_RELAXED);
+  return hak_page_index(pg, p) < pg->carved;
+}
+
+HAK_INLINE uint64_t block_of(hak_segment_t *seg, hak_page_t *pg, const void *p, bool remote) {
+  if (HAK_LIKELY(carved_block(pg, p, remote))) return remote ? hak_page_index_remote(pg, p) : hak_page_index(pg, p);
+  return block_of_slow(seg, pg, p, remote);
 }
 
 static void heap_collect(hak_heap_t *h);
@@ -276,22 +290,24 @@ static inline uint64_t remote_link(const hak_block_t *b, const hak_block_t *next
   return (uintptr_t)next ^ ((uintptr_t)b >> 12) ^ hak_pool_secret;
 }
 
-void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
-  hak_block_t *b;
-  if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
-  else b = (hak_block_t *)(__atomic_load_n(&pg->start, __ATOMIC_RELAXED) +
-                           (size_t)block_of(seg, pg, p, true) * __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED));
+static HAK_NOINLINE void remote_suspect(hak_heap_t *owner, hak_block_t *b, const void *p) {
+  for (unsigned s = 0; s < HAK_HEAP_SUSPECTS; s++) {
+    hak_block_t *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&owner->suspect[s], &expected, b, memory_order_release,
+                                                memory_order_relaxed))
+      return;
+  }
+  double_free(p);  // more suspects than slots before the owner looked: no program stores the key that often
+}
+
+// b: the start of p's block, checked.
+HAK_INLINE void remote_push(hak_segment_t *seg, hak_page_t *pg, hak_block_t *b, const void *p) {
   hak_heap_t *owner = seg->heap;
   // Of two racing frees of one block exactly one sees no key. A block that
   // held it is a suspect: only the owner can look it up on its lists.
-  if (__atomic_exchange_n(&b->key, hak_pool_key, __ATOMIC_RELAXED) == hak_pool_key) {
-    for (unsigned s = 0; s < HAK_HEAP_SUSPECTS; s++) {
-      hak_block_t *expected = NULL;
-      if (atomic_compare_exchange_strong_explicit(&owner->suspect[s], &expected, b, memory_order_release,
-                                                  memory_order_relaxed))
-        return;
-    }
-    double_free(p);  // more suspects than slots before the owner looked: no program stores the key that often
+  if (HAK_UNLIKELY(__atomic_exchange_n(&b->key, hak_pool_key, __ATOMIC_RELAXED) == hak_pool_key)) {
+    remote_suspect(owner, b, p);
+    return;
   }
   HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // before anyone can reuse it
   hak_block_t *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
@@ -301,18 +317,39 @@ void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
                                                   memory_order_relaxed));
 }
 
-// A block of h other threads freed (pushed with the key, carved, its page
-// in use), or NULL; aborts on anything else.
-static hak_block_t *remote_decode(hak_heap_t *h, const hak_block_t *from, uint64_t link) {
-  uint64_t v = link ^ ((uintptr_t)from >> 12) ^ hak_pool_secret;
-  if (!v) return NULL;
-  hak_block_t *n = (hak_block_t *)(uintptr_t)v;
-  if (hak_addrmap_get(n) != HAK_ADDR_SEGMENT) remote_corrupt(from);
+static HAK_NOINLINE void free_remote_slow(hak_segment_t *seg, hak_page_t *pg, void *p) {
+  hak_block_t *b;
+  if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
+  else b = (hak_block_t *)(__atomic_load_n(&pg->start, __ATOMIC_RELAXED) +
+                           (size_t)block_of_slow(seg, pg, p, true) * __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED));
+  remote_push(seg, pg, b, p);
+}
+
+void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
+  if (HAK_LIKELY(!hak_checked && carved_block(pg, p, true))) remote_push(seg, pg, (hak_block_t *)p, p);
+  else free_remote_slow(seg, pg, p);
+}
+
+// Where a drained block goes back: its page and index there.
+typedef struct drained {
+  hak_segment_t *seg;
+  hak_page_t *pg;
+  uint64_t i;
+} drained_t;
+
+// The block a remote link names: a block of h that other threads freed
+// (pushed with the key, carved), found in *at; NULL at the list's end;
+// aborts on anything else. A link into from's own segment (the common
+// case) needs no address-map lookup.
+HAK_INLINE hak_block_t *remote_decode(hak_heap_t *h, const hak_block_t *from, drained_t *at) {
+  hak_block_t *n = (hak_block_t *)(uintptr_t)remote_link(from, (const hak_block_t *)(uintptr_t)from->link);
+  if (!n) return NULL;
   hak_segment_t *seg = hak_segment_of(n);
+  if (seg != hak_segment_of(from) && hak_addrmap_get(n) != HAK_ADDR_SEGMENT) remote_corrupt(from);
   hak_page_t *pg = hak_page_of(seg, n);
-  if (seg->heap != h || (const char *)n < (const char *)seg + HAK_SEGMENT_HEADER || pg->state == HAK_PAGE_UNUSED ||
-      hak_page_index(pg, n) >= pg->carved || n->key != hak_pool_key)
-    remote_corrupt(from);
+  uint64_t i = hak_page_index(pg, n);
+  if (HAK_UNLIKELY(seg->heap != h || i >= pg->carved || n->key != hak_pool_key)) remote_corrupt(from);
+  *at = (drained_t){seg, pg, i};
   return n;
 }
 
@@ -322,15 +359,23 @@ static void heap_collect(hak_heap_t *h) {
   uint64_t n = 0;
   if (atomic_load_explicit(&h->remote, memory_order_relaxed)) {
     hak_block_t *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    drained_t at = {NULL, NULL, 0};
+    if (b) {
+      // The head was stored by a remote free's CAS, not read from a block.
+      at.seg = hak_segment_of(b);
+      at.pg = hak_page_of(at.seg, b);
+      at.i = hak_page_index(at.pg, b);
+      if (HAK_UNLIKELY(b->key != hak_pool_key || at.i >= at.pg->carved)) remote_corrupt(b);
+    }
     while (b) {
       if (HAK_UNLIKELY(hak_checked)) hak_checked_remote(b);
-      // Pushed with the key (the links after it are checked as decoded).
-      if (HAK_UNLIKELY(b->key != hak_pool_key)) remote_corrupt(b);
-      hak_block_t *next = remote_decode(h, b, b->link);
-      hak_segment_t *seg = hak_segment_of(b);
-      hak_page_t *pg = hak_page_of(seg, b);
-      hak_page_push(pg, hak_page_index(pg, b));
-      if (pg->used == 0 || pg->state != HAK_PAGE_ACTIVE) local_free_slow(h, seg, pg);
+      drained_t here = at;
+      hak_block_t *next = remote_decode(h, b, &at);  // before the push rewrites the link
+      hak_page_t *pg = here.pg;
+      b->link = hak_page_link(pg, pg->head);  // the key is there already
+      pg->head = here.i;
+      if (HAK_UNLIKELY(pg->careful)) pg->free = b;
+      if (--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE) local_free_slow(h, here.seg, pg);
       b = next;
       n++;
     }
