@@ -336,6 +336,11 @@ TEST_F(PoolSafetyTest, ThreadsFreeingEachOthersBlocks) {
 // the list; the child must still be able to adopt every one of them (and
 // the heap of the trimming thread).
 TEST_F(PoolSafetyTest, ForkDuringATrimKeepsTheAbandonedHeaps) {
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "ThreadSanitizer does not support threads in the child of a multi-threaded fork";
+#endif
+#endif
   constexpr int kAbandoned = 4;
   std::atomic<bool> stop{false}, trimmer_has_heap{false};
   std::thread trimmer([&] {
