@@ -36,6 +36,7 @@
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
+#include "hakmem/heap.h"
 #include "hakmem/segment.h"
 #include "hakmem/site.h"
 
@@ -214,11 +215,8 @@ static void take_sample(void *p, size_t size, uintptr_t site) {
     cell->live_b += size;
     prof.samples++;
     // A pool block's page routes all its frees to the slow path from now on
-    // (see profile.h); the page keeps the flag until it is empty again.
-    if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
-      hak_segment_t *seg = hak_segment_of(p);
-      atomic_store_explicit(&hak_page_of(seg, p)->aligned, 1, memory_order_relaxed);
-    }
+    // (see profile.h); the page stays careful for its whole life.
+    if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) hak_heap_watch(p);
   } else {
     prof.dropped++;
   }
