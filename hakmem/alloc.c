@@ -31,6 +31,7 @@
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
+#include "hakmem/profile.h"
 #include "hakmem/site.h"
 #include "hakmem/stats.h"
 
@@ -48,9 +49,10 @@ size_t hak_fast_limit;
 void hak_apply_options(void) {
   hak_learn_configure();
   hak_checked = hak_opt(HAK_OPT_CHECK) != 0;
+  hak_profile_configure();
   size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
-  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked ? 0 : limit;
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked || hak_profile_on ? 0 : limit;
   hak_large_configure();
 }
 
@@ -109,7 +111,14 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
   return p;
 }
 
+// The heap profile's view of every request (profile.h); out of line so that
+// without a profile the routes above keep their tail calls.
+static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
+  return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site);
+}
+
 void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, 0, site, __builtin_frame_address(0), false);
   return alloc_routed(size, 0, site, __builtin_frame_address(0), false);
 }
 
@@ -137,6 +146,7 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
 // Large blocks, NULL and foreign pointers.
 void hak_free_slow(void *p) {
   if (!p) return;
+  hak_profile_note_free(p);
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
   if (h && hak_checked && h->state == HAK_LARGE_LIVE) hak_checked_large_verify(p, h->req, hak_large_usable(h));
@@ -154,6 +164,7 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
     errno = ENOMEM;
     return NULL;
   }
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(total, 0, site, __builtin_frame_address(0), true);
   return alloc_routed(total, 0, site, __builtin_frame_address(0), true);
 }
 
@@ -175,7 +186,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
     old = hak_usable_size(p);
     // Checked mode always moves: the trailer holds the size asked for.
-    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64)) return p;  // fits, not much too big
+    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))
+      return hak_profile_resized(p, size, site);  // fits, not much too big
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
@@ -183,7 +195,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
       errno = ENOMEM;
       return NULL;
     }
-    if (is_large(size) && !hak_checked) return hak_large_realloc(h, size);
+    if (is_large(size) && !hak_checked)
+      return HAK_UNLIKELY(hak_profile_on) ? hak_profile_large_realloc(h, p, size, site) : hak_large_realloc(h, size);
     old = h->req;
   }
   void *n = hak_alloc_at(size, site);
@@ -208,6 +221,7 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, align, site, __builtin_frame_address(0), false);
   return alloc_routed(size, align, site, __builtin_frame_address(0), false);
 }
 
@@ -222,13 +236,15 @@ void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_alloc_kind_t kin
       errno = EINVAL;
       return NULL;
     }
-    p = alloc_routed(size, align, site, __builtin_frame_address(0), false);
+    p = HAK_UNLIKELY(hak_profile_on) ? alloc_profiled(size, align, site, __builtin_frame_address(0), false)
+                                     : alloc_routed(size, align, site, __builtin_frame_address(0), false);
   } else {
     if (size > HAK_MAX_REQUEST) {
       errno = ENOMEM;
       return NULL;
     }
-    p = alloc_routed(size, 0, site, __builtin_frame_address(0), false);
+    p = HAK_UNLIKELY(hak_profile_on) ? alloc_profiled(size, 0, site, __builtin_frame_address(0), false)
+                                     : alloc_routed(size, 0, site, __builtin_frame_address(0), false);
   }
   if (p && hak_checked) hak_checked_set_kind(p, kind);
   return p;

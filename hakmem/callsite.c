@@ -458,7 +458,7 @@ void hak_callsite_name(uintptr_t a, char *buf, size_t cap) {
     obj = obj ? obj + 1 : (info.dli_fname && info.dli_fname[0] ? info.dli_fname : "?");
     if (info.dli_sname && info.dli_saddr)
       hak_buf_printf(&b, "%s+0x%zx (%s)", info.dli_sname, (size_t)(a - (uintptr_t)info.dli_saddr), obj);
-    else hak_buf_printf(&b, "%s+0x%zx", obj, (size_t)(a - (uintptr_t)info.dli_fbase));
+    else hak_buf_printf(&b, "0x%zx (%s+0x%zx)", (size_t)a, obj, (size_t)(a - (uintptr_t)info.dli_fbase));
   } else {
     hak_buf_printf(&b, "0x%zx", (size_t)a);
   }

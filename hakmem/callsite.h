@@ -69,7 +69,8 @@ HAK_INTERNAL hak_callsite_kind_t hak_callsite_kind(uintptr_t ret);
  * executable segment (tests call it on their own functions). */
 HAK_INTERNAL int hak_callsite_passes_through(uintptr_t ret);
 
-/* Name of code address a: "function+0xoff (object)" or "object+0xoff",
+/* Name of code address a: "function+0xoff (object)", or without a dynamic
+ * symbol "0xADDR (object+0xoff)" (readers tell unnamed sites by the "0x"),
  * resolved with dladdr (report time only, never on the allocation path). */
 HAK_INTERNAL void hak_callsite_name(uintptr_t a, char *buf, size_t cap);
 
