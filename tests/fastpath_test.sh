@@ -48,7 +48,7 @@ if (( small_frozen != small_off )); then failed=$((failed + 1)); else passed=$((
 #   128 KiB: static takes the inline pool fast path; FROZEN leaves it to find
 #          the site (hak_site_id, 20, and whether its return address is a
 #          wrapper: one byte; the entry point keeps a frame pointer for the
-#          walk), read and check its record: measured +75.
+#          walk), read and check its record: measured +77.
 check_frozen() {  # SIZE ALLOWED_EXTRA WHAT
   local off frozen extra
   off=$(HAKMEM_EVO=off per_pair "$1")
@@ -78,7 +78,7 @@ if (( n > m + 2 )); then failed=$((failed + 1)); else passed=$((passed + 1)); fi
 # xmalloc (found to be a wrapper, so the site is its caller: a stack walk per
 # request) against the same pair called directly; the wrapped run may cost
 # at most 1.12x the direct one (the wrapper's own instructions included;
-# measured 1.10x: 812 direct, 894 wrapped, of which BigCache ~16 for the
+# measured 1.10x: 814 direct, 896 wrapped, of which BigCache ~16 for the
 # context's site).
 large_pair() {  # direct|wrapped
   local base full
