@@ -114,7 +114,7 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
 // The heap profile's view of every request (profile.h); out of line so that
 // without a profile the routes above keep their tail calls.
 static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
-  return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site);
+  return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site, frame);
 }
 
 void *hak_alloc_slow(size_t size, uintptr_t site) {
@@ -187,7 +187,7 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
     old = hak_usable_size(p);
     // Checked mode always moves: the trailer holds the size asked for.
     if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))
-      return hak_profile_resized(p, size, site);  // fits, not much too big
+      return hak_profile_resized(p, size, site, __builtin_frame_address(0));  // fits, not much too big
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
@@ -196,7 +196,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
       return NULL;
     }
     if (is_large(size) && !hak_checked)
-      return HAK_UNLIKELY(hak_profile_on) ? hak_profile_large_realloc(h, p, size, site) : hak_large_realloc(h, size);
+      return HAK_UNLIKELY(hak_profile_on) ? hak_profile_large_realloc(h, p, size, site, __builtin_frame_address(0))
+                                          : hak_large_realloc(h, size);
     old = h->req;
   }
   void *n = hak_alloc_at(size, site);

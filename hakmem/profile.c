@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hakmem/addrmap.h"
+#include "hakmem/callsite.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
@@ -203,8 +204,8 @@ void hak_profile_configure(void) {
 
 static void write_locked(void);
 
-static void take_sample(void *p, size_t size, uintptr_t site) {
-  hak_site_id_t id = hak_site_id(site);
+static void take_sample(void *p, size_t size, uintptr_t site, const void *frame) {
+  hak_site_id_t id = hak_callsite_id(site, frame);  // the calling context above any wrapper
   uint32_t c = (uint32_t)id * HAK_SITE_HIST + hak_site_bucket(size);
   hak_lock(&prof.lock);
   if (table_insert((uintptr_t)p, size, c)) {
@@ -233,7 +234,7 @@ static void take_sample(void *p, size_t size, uintptr_t site) {
   hak_unlock(&prof.lock);
 }
 
-void hak_profile_alloc(void *p, size_t size, uintptr_t site) {
+void hak_profile_alloc(void *p, size_t size, uintptr_t site, const void *frame) {
   // A Poisson process over the bytes allocated: the request is sampled when
   // the next event falls inside its bytes (probability 1 - exp(-size/period),
   // what pprof's heap_v2 correction assumes). The gap is memoryless, so a
@@ -244,7 +245,7 @@ void hak_profile_alloc(void *p, size_t size, uintptr_t site) {
     return;
   }
   hak_profile_until = next_gap(prof.period);
-  take_sample(p, size, site);
+  take_sample(p, size, site, frame);
 }
 
 void hak_profile_free(const void *p) {
@@ -259,7 +260,7 @@ void hak_profile_free(const void *p) {
   hak_unlock(&prof.lock);
 }
 
-void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t site) {
+void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t site, const void *frame) {
   // Forget first: once the block moved, another thread may be handed the
   // old address and sample it.
   sample_t s;
@@ -275,7 +276,7 @@ void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t 
       prof.cells[s.cell].live_b -= s.size;
       hak_unlock(&prof.lock);
     }
-    hak_profile_alloc(n, size, site);
+    hak_profile_alloc(n, size, site, frame);
   } else if (had) {
     hak_lock(&prof.lock);
     if (!table_insert((uintptr_t)p, s.size, s.cell)) {

@@ -40,13 +40,15 @@ HAK_INTERNAL extern bool hak_profile_on;
  * hak_fast_limit. Maps the profile's tables the first time it is on. */
 HAK_INTERNAL void hak_profile_configure(void);
 
-/* An allocation of size bytes for site just returned p (not NULL). */
-HAK_INTERNAL void hak_profile_alloc(void *p, size_t size, uintptr_t site);
+/* An allocation of size bytes for site just returned p (not NULL); frame:
+ * the entry point's frame, from which hak_callsite_id sees through wrappers
+ * (NULL: the plain site). */
+HAK_INTERNAL void hak_profile_alloc(void *p, size_t size, uintptr_t site, const void *frame);
 /* p is about to be freed (or moved): forget it if it was sampled. */
 HAK_INTERNAL void hak_profile_free(const void *p);
 /* hak_large_realloc of the large block h at p, with p's sample (if any)
  * forgotten before the block can move and the result sampled anew. */
-HAK_INTERNAL void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t site);
+HAK_INTERNAL void *hak_profile_large_realloc(hak_large_t *h, void *p, size_t size, uintptr_t site, const void *frame);
 
 /* Write the profile now (at exit: hak_shutdown). Returns false when the
  * profile is off or the file could not be written. */
@@ -62,10 +64,10 @@ HAK_INTERNAL extern _Atomic uint32_t *hak_profile_filter;
 
 HAK_INLINE unsigned hak_profile_hash(uintptr_t p) { return (unsigned)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> 32); }
 
-HAK_INLINE void *hak_profile_note(void *p, size_t size, uintptr_t site) {
+HAK_INLINE void *hak_profile_note(void *p, size_t size, uintptr_t site, const void *frame) {
   if (HAK_UNLIKELY(hak_profile_on) && p) {
     if (HAK_LIKELY(size < hak_profile_until)) hak_profile_until -= size;
-    else hak_profile_alloc(p, size, site);
+    else hak_profile_alloc(p, size, site, frame);
   }
   return p;
 }
@@ -81,10 +83,10 @@ HAK_INLINE void hak_profile_note_free(const void *p) {
 
 /* realloc that kept the block at p: the profile counts it as a free and a
  * new allocation of size bytes, as pprof expects. */
-HAK_INLINE void *hak_profile_resized(void *p, size_t size, uintptr_t site) {
+HAK_INLINE void *hak_profile_resized(void *p, size_t size, uintptr_t site, const void *frame) {
   if (HAK_UNLIKELY(hak_profile_on)) {
     hak_profile_free(p);
-    hak_profile_alloc(p, size, site);
+    hak_profile_alloc(p, size, site, frame);
   }
   return p;
 }

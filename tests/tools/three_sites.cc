@@ -9,9 +9,10 @@
 static void *keep[1 << 18];
 static int kept;
 
-// Each function allocates through its own call site.
+// Each function allocates through its own call site (one with new[], whose
+// site is its caller as malloc's is).
 __attribute__((noinline)) void make_names(int n) {
-  for (int i = 0; i < n; i++) keep[kept++] = std::malloc(64);  // 64 B each
+  for (int i = 0; i < n; i++) keep[kept++] = new char[64];  // 64 B each
 }
 __attribute__((noinline)) void make_buffers(int n) {
   for (int i = 0; i < n; i++) keep[kept++] = std::calloc(1, 16384);  // 16 KiB each
