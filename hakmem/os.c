@@ -283,15 +283,16 @@ bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
 // free address space that another thread's mmap has just taken, so it must
 // not be unmapped blindly. Reserving dest with MAP_FIXED_NOREPLACE tells the
 // cases apart: it succeeds only when all of dest is free (the kernel
-// unmapped it); when something is there, dest is still ours if it is one
-// mapping (a no-op mremap fails across a hole or a foreign mapping's edge).
+// unmapped it); when something is there, dest is still ours only if no page
+// of it is unmapped (msync fails with ENOMEM across a hole; it needs no
+// buffer, unlike mincore, and does nothing to anonymous memory).
 static void release_failed_dest(void *dest, size_t len) {
   void *r = mmap(dest, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   if (r != MAP_FAILED) {
     munmap(r, len);  // the kernel had unmapped dest (or, old kernel, r is elsewhere)
     if (r == dest) return;
   }
-  if (mremap(dest, len, len, 0) == dest) raw_unmap(dest, len);
+  if (msync(dest, len, MS_ASYNC) == 0) raw_unmap(dest, len);
 }
 
 bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
