@@ -473,6 +473,11 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
 }
 
 void *hak_large_realloc(hak_large_t *h, size_t size) {
+  // A FREE block may sit in a cache, about to be handed to someone else.
+  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
+    hak_log("realloc of freed large block %p", (void *)user_of(h));
+    hak_fatal("realloc of a freed block (double free)", __FILE__, __LINE__);
+  }
   size_t off = h->user_off;
   if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;

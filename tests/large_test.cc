@@ -338,6 +338,13 @@ TEST_F(LargeDeathTest, DoubleFreeAbortsWithAMessage) {
   EXPECT_DEATH(hak_free(p), "double free");
 }
 
+// A freed block may be in BigCache: resizing it would hand it out twice.
+TEST_F(LargeDeathTest, ReallocOfAFreedBlockAborts) {
+  void* p = hak_alloc_at(kMiB, 1);
+  hak_free(p);
+  EXPECT_DEATH(hak_realloc(p, 2 * kMiB), "realloc of a freed block");
+}
+
 TEST_F(LargeDeathTest, InteriorPointerAbortsWithAMessage) {
   char* p = static_cast<char*>(hak_alloc_at(kMiB, 1));
   EXPECT_DEATH(hak_free(p + 4096), "invalid pointer");
