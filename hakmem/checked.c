@@ -43,6 +43,12 @@ static inline _Atomic uint64_t *live_word(hak_segment_t *seg, hak_page_t *pg, si
 }
 
 static inline uint64_t *trailer(char *b, const hak_page_t *pg) { return (uint64_t *)(b + pg->block_size - 8); }
+// A word of a block that may be freed (ASan: heap.c poisons freed blocks).
+#if HAK_ASAN
+__attribute__((no_sanitize("address"))) static uint64_t peek(const void *a) { return *(const volatile uint64_t *)a; }
+#else
+static inline uint64_t peek(const void *a) { return *(const uint64_t *)a; }
+#endif
 static inline uint64_t freed_tag(const char *b) { return QTAG ^ (uint64_t)(uintptr_t)b; }
 static inline size_t t_off(uint64_t t) { return (size_t)(t & FIELD_MASK); }
 static inline size_t t_size(uint64_t t) { return (size_t)((t >> FIELD_BITS) & FIELD_MASK); }
@@ -145,7 +151,7 @@ static void q_adopt(void) {
   hak_segment_t *seg = hak_segment_of(b);
   hak_page_t *pg = hak_page_of(seg, b);
   if (seg->heap != hak_tls_heap || pg->state == HAK_PAGE_UNUSED || pg->free != (hak_block_t *)b ||
-      *trailer(b, pg) != freed_tag(b))
+      peek(trailer(b, pg)) != freed_tag(b))
     return;
   HAK_UNPOISON(b, pg->block_size);
   check_free_block(seg, pg, ((hak_block_t *)b)->next, "free list corrupted (a freed block was written to)");
@@ -227,7 +233,7 @@ static char *live_pool_block(hak_segment_t *seg, hak_page_t *pg, const void *p, 
   char *b = hak_page_block_start(seg, pg, p);
   *w = live_word(seg, pg, block_index(seg, pg, b), bit);
   if (!(atomic_load_explicit(*w, memory_order_relaxed) & *bit)) {
-    if (*trailer(b, pg) == freed_tag(b)) misuse("double free (the block is in the quarantine)", p);
+    if (peek(trailer(b, pg)) == freed_tag(b)) misuse("double free (the block is in the quarantine)", p);
     misuse("double free (or free of a block never handed out)", p);
   }
   uint64_t t = *trailer(b, pg);
