@@ -30,7 +30,6 @@
 #include "hakmem/alloc.h"
 #include "hakmem/checked.h"
 #include "hakmem/libc.h"
-#include "hakmem/os.h"
 #include "hakmem/stats.h"
 
 #define HAK_EXPORT __attribute__((visibility("default")))
@@ -54,26 +53,11 @@ HAK_EXPORT void __libc_free(void *p) { hak_front_free(p); }
 HAK_EXPORT void *__libc_calloc(size_t n, size_t size) { return hak_calloc_at(n, size, CALLER); }
 HAK_EXPORT void *__libc_realloc(void *p, size_t size) { return hak_realloc_at(p, size, CALLER); }
 
-// glibc's __libc_memalign rounds like memalign (override.c's rules).
-HAK_EXPORT void *__libc_memalign(size_t align, size_t size) {
-  if (align > SIZE_MAX / 2 + 1) {
-    errno = EINVAL;
-    return NULL;
-  }
-  if (!hak_is_pow2(align)) align = align ? (size_t)1 << (hak_log2(align) + 1) : 1;
-  return hak_aligned_at(align, size, CALLER);
-}
-
-HAK_EXPORT void *__libc_valloc(size_t size) { return hak_aligned_at(hak_os_page_size(), size, CALLER); }
-
-HAK_EXPORT void *__libc_pvalloc(size_t size) {
-  size_t page = hak_os_page_size(), rounded;
-  if (!hak_align_up(size ? size : 1, page, &rounded)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return hak_aligned_at(page, rounded, CALLER);
-}
+// As override.c's memalign, valloc and pvalloc (their rounding rules); a
+// tail call keeps the program's return address as the call site.
+HAK_EXPORT void *__libc_memalign(size_t align, size_t size) { __attribute__((musttail)) return memalign(align, size); }
+HAK_EXPORT void *__libc_valloc(size_t size) { __attribute__((musttail)) return valloc(size); }
+HAK_EXPORT void *__libc_pvalloc(size_t size) { __attribute__((musttail)) return pvalloc(size); }
 
 // C23: size (and align) must be what the block was asked for; checked mode
 // verifies the size, release mode trusts it.
