@@ -14,7 +14,7 @@
  *     canary bytes in the gap before the pointer and after the request;
  *   - a write after free: a freed pool block is scrubbed (HAK_SCRUB) and
  *     kept out of reuse by the quarantine below; its scrub is verified when
- *     the pools hand it out again or when it leaves the quarantine;
+ *     it leaves the quarantine and, for the blocks still in it, at exit;
  *   - any access to a freed large block: its pages are made PROT_NONE
  *     (large.c's quarantine, see large.h), so the access faults (SIGSEGV);
  *   - a free-list pointer overwritten after free: each pop checks the new
@@ -23,18 +23,20 @@
  *   - operator new/delete mismatches and sized frees whose size is wrong
  *     (hak_checked_set_kind / hak_checked_verify_free below).
  * Not caught: a read after free of a pool block (it reads the scrub
- * pattern), a write after free that lands on the freed block's first 8
- * bytes is caught as free-list corruption only when the block is popped;
- * an underflow or overflow that jumps over the canaries into other memory
- * (1 MiB away) is caught only if it faults or hits another block's canary.
+ * pattern); a write after free into a block freed by another thread than
+ * its heap's (it travels on a remote list, unheld) or whose page emptied and
+ * was returned before the block could be held; an underflow or overflow
+ * that jumps over the canaries (1 MiB away) unless it faults or lands on
+ * another block's canary.
  *
  * The pool quarantine: a fixed ring of HAK_CHECKED_QUARANTINE_BLOCKS blocks
  * and at most HAK_CHECKED_QUARANTINE_BYTES bytes (no option: bounded memory
- * by construction). A freed block goes back to its page's free list as in
- * release mode (heap.c pushes it) but is recorded in the ring; when the pools
- * hand a block that is still in the ring to checked mode, checked mode keeps
- * it ("held") and asks for another one. Held blocks go back to the pools when
- * the ring evicts them, after their scrub is verified once more.
+ * by construction). heap.c puts a freed block back on its page's free list
+ * as in release mode; at the freeing thread's next checked-mode call, before
+ * anything can pop it, checked mode takes it back off ("holds" it: it
+ * counts as used, so its page cannot be reset under it) and records it in
+ * the ring. The ring's oldest held block goes back to the pools, after its
+ * scrub is verified, when a new one needs the room.
  *
  * How: every allocation takes the slow path (hak_fast_limit is 0) and every
  * pool page is flagged so that its frees take the careful path too; the
