@@ -158,13 +158,17 @@ static void q_adopt(void) {
   pg->free = ((hak_block_t *)b)->next;
   pg->used++;
   memset(b, HAK_SCRUB, sizeof(hak_block_t));
+  // What holding it costs: its block, or its whole page when it is the
+  // page's only block in use (it alone keeps the page from being reset).
+  size_t cost = pg->used == 1 ? hak_page_area(seg, pg) : pg->block_size;
+  if (cost > UINT32_MAX) cost = UINT32_MAX;
   uint64_t seq = 0;
   char *out[8];
   unsigned n = 0;
   q_lock();
   if (!atomic_exchange_explicit(&atfork_registered, 1, memory_order_relaxed)) seq = 1;  // register below
   while (quarantine.head - quarantine.tail >= HAK_CHECKED_QUARANTINE_BLOCKS ||
-         (quarantine.head != quarantine.tail && quarantine.bytes + pg->block_size > HAK_CHECKED_QUARANTINE_BYTES)) {
+         (quarantine.head != quarantine.tail && quarantine.bytes + cost > HAK_CHECKED_QUARANTINE_BYTES)) {
     if (n == 8) break;
     q_entry_t *e = &quarantine.e[quarantine.tail % HAK_CHECKED_QUARANTINE_BLOCKS];
     quarantine.tail++;
@@ -174,9 +178,9 @@ static void q_adopt(void) {
   bool room = quarantine.head - quarantine.tail < HAK_CHECKED_QUARANTINE_BLOCKS;
   if (room) {
     q_entry_t *e = &quarantine.e[quarantine.head % HAK_CHECKED_QUARANTINE_BLOCKS];
-    *e = (q_entry_t){.b = b, .seq = quarantine.head, .bytes = pg->block_size};
+    *e = (q_entry_t){.b = b, .seq = quarantine.head, .bytes = (uint32_t)cost};
     quarantine.head++;
-    quarantine.bytes += pg->block_size;
+    quarantine.bytes += cost;
   }
   q_unlock();
   if (seq) pthread_atfork(q_fork_prepare, q_fork_release, q_fork_release);

@@ -371,6 +371,23 @@ static void quarantine(hak_large_t *h) {
   for (unsigned i = 0; i < n_out; i++) unmap_block(out[i]);
 }
 
+// Give the quarantine's address space back (trim, or a refused mmap).
+static void quarantine_drain(void) {
+  for (;;) {
+    hak_large_t *out[QUARANTINE_BLOCKS];
+    unsigned n = 0;
+    hak_lock(&q.lock);
+    while (q.n) {
+      out[n++] = q.ring[(q.head + QUARANTINE_BLOCKS - q.n) % QUARANTINE_BLOCKS];
+      q.bytes -= out[n - 1]->map_len;
+      q.n--;
+    }
+    hak_unlock(&q.lock);
+    if (!n) return;
+    for (unsigned i = 0; i < n; i++) unmap_block(out[i]);
+  }
+}
+
 void hak_large_free(hak_large_t *h) {
   if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
     hak_log("double free of large block %p", (void *)user_of(h));
@@ -561,6 +578,7 @@ size_t hak_large_trim(void) {
     spare_work(&w, now);
   } while (w.n_unmap);
   hak_batch_flush();
+  quarantine_drain();
   validate_caches();
   // Other threads' unmaps in the meantime count too: trim's answer is a hint.
   return atomic_load_explicit(&unmapped_total, memory_order_relaxed) - before;
