@@ -158,8 +158,12 @@ static void *map_with_hint(size_t len, size_t align) {
   return NULL;
 }
 
+static void release_failed_dest(void *dest, size_t len);
+
 // Reserve len + align, commit the part that starts where (p + skew) is
-// aligned, give the rest back.
+// aligned, give the rest back. A refused commit may already have unmapped
+// its part of the reservation (the kernel unmaps before it accounts): that
+// part is given back as a failed move's destination is.
 static void *map_trimmed(size_t len, size_t align, size_t skew) {
   if (len > SIZE_MAX - align) return NULL;
   size_t over = len + align;
@@ -168,13 +172,11 @@ static void *map_trimmed(size_t len, size_t align, size_t skew) {
   char *p = (char *)((((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew);
   if (p < raw) p += align;
   // MAP_FIXED over our own reservation: the kernel accounts the commit here.
-  if (raw_map(p, len, MAP_FIXED) != p) {
-    raw_unmap(raw, over);
-    return NULL;
-  }
+  bool ok = raw_map(p, len, MAP_FIXED) == p;
   raw_unmap(raw, (size_t)(p - raw));
   raw_unmap(p + len, (size_t)((raw + over) - (p + len)));
-  return p;
+  if (!ok) release_failed_dest(p, len);
+  return ok ? p : NULL;
 }
 
 static void *map_skewed(size_t len, size_t align, size_t skew) {
