@@ -335,12 +335,19 @@ hak_large_t *hak_large_lookup(const void *p) {
 }
 
 // --- checked mode's quarantine -----------------------------------------------------
-// A freed block's pages after its header page are dropped and made PROT_NONE
-// (any access faults) and stay so while the block is among the last
-// QUARANTINE_BLOCKS / QUARANTINE_BYTES freed; then it is unmapped. Its header
-// stays readable, so a second free still finds the block FREE.
-#define QUARANTINE_BLOCKS 64u
+// A freed block's pages after its header page are made PROT_NONE (any access
+// faults) and stay so while the block is among the last QUARANTINE_BLOCKS /
+// QUARANTINE_BYTES freed; then they are made accessible again and the block
+// takes the release path (BigCache, spare pool or munmap) like any other.
+// Blocks above QUARANTINE_KEEP are dropped (DONTNEED) on the way in, smaller
+// ones keep their pages (at most 128 MiB resident), so that reusing them does
+// not fault every page in again. Its header stays readable, so a second free
+// still finds the block FREE.
+#define QUARANTINE_BLOCKS 32u
 #define QUARANTINE_BYTES ((size_t)1 << 30)
+#define QUARANTINE_KEEP ((size_t)4 << 20)
+
+static void give_back(hak_large_t *h);
 
 static struct {
   hak_lock_t lock;
@@ -352,7 +359,7 @@ static struct {
 static void quarantine(hak_large_t *h) {
   size_t len;
   char *a = advisable(h, &len);
-  hak_os_advise(a, len, HAK_ADVISE_DONTNEED);
+  if (h->map_len > QUARANTINE_KEEP) hak_os_advise(a, len, HAK_ADVISE_DONTNEED);
   hak_os_protect(a, len, false);
   hak_large_t *out[QUARANTINE_BLOCKS];
   unsigned n_out = 0;
@@ -368,7 +375,11 @@ static void quarantine(hak_large_t *h) {
   q.n++;
   q.bytes += h->map_len;
   hak_unlock(&q.lock);
-  for (unsigned i = 0; i < n_out; i++) unmap_block(out[i]);
+  for (unsigned i = 0; i < n_out; i++) {
+    a = advisable(out[i], &len);
+    if (hak_os_protect(a, len, true)) give_back(out[i]);
+    else unmap_block(out[i]);
+  }
 }
 
 // Give the quarantine's address space back (trim, or a refused mmap).
@@ -402,6 +413,11 @@ void hak_large_free(hak_large_t *h) {
     quarantine(h);
     return;
   }
+  give_back(h);
+}
+
+// A FREE block, to BigCache or the free policy.
+static void give_back(hak_large_t *h) {
   uint64_t now = hak_os_now_ms();
   tick(now);
   if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&

@@ -25,10 +25,10 @@
  * BigCache and the free policy are off or a site's strategy releases. Others
  * wait in BigCache or the spare pool (HOT: mapped; WARM: MADV_FREE; COLD:
  * batched MADV_DONTNEED) and are unmapped when they age out or on trim.
- * Checked mode (HAKMEM_CHECK) caches nothing: a freed block's pages past its
- * header page are dropped and made PROT_NONE in a quarantine of the last 64
- * blocks / 1 GiB freed, then unmapped (at once on trim or when an mmap is
- * refused: out of address space, detection gives way).
+ * Checked mode (HAKMEM_CHECK): a freed block's pages past its header page
+ * are made PROT_NONE (and dropped, above 4 MiB) in a quarantine of the last
+ * 32 blocks / 1 GiB freed before it takes that path (emptied at once on trim
+ * or when an mmap is refused: out of address space, detection gives way).
  *
  * Thread-safe. Errors: NULL with errno ENOMEM. Misuse that can be detected
  * (double free, a pointer inside a block) aborts with a message; a pointer
