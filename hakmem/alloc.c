@@ -184,6 +184,7 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
   }
   size_t old;
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+    if (!hak_checked) hak_heap_check_block(p);  // an interior pointer aborts, as its free would
     old = hak_usable_size(p);
     // Checked mode always moves: the trailer holds the size asked for.
     if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))

@@ -122,6 +122,7 @@ void hak_batch_add(void *addr, size_t len) {
     wait_inflight_locked();
     if (bq.n >= bq.cfg.max_ranges) flush_locked();
   }
+  HAK_ASSERT_INTERNAL(bq.n < bq.cfg.max_ranges && bq.n < HAK_BATCH_MAX_RANGES);
   bq.q[bq.n++] = (range_t){addr, len};
   bq.bytes += len;
   HAK_STAT_INC(batch_queued);
@@ -136,6 +137,7 @@ hak_batch_take_t hak_batch_take(void *addr) {
   hak_lock(&bq.lock);
   for (unsigned i = 0; i < bq.n; i++) {
     if (bq.q[i].addr != addr) continue;
+    HAK_ASSERT_INTERNAL(bq.bytes >= bq.q[i].len);
     bq.bytes -= bq.q[i].len;
     bq.q[i] = bq.q[--bq.n];
     hak_unlock(&bq.lock);

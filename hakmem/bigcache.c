@@ -182,6 +182,8 @@ bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint6
     victim_add(out, slot_id(r, (unsigned)ring_pick(r, false)));
   }
   unsigned s = (unsigned)__builtin_ctz(~(unsigned)r->used);
+  HAK_ASSERT_INTERNAL(s < bc.cfg.slots && s < HAK_BIGCACHE_MAX_SLOTS);
+  HAK_ASSERT_INTERNAL(bc.bytes + bytes <= bc.cfg.max_bytes);
   r->used |= (uint16_t)(1u << s);
   r->e[s] = (entry_t){.blk = blk, .bytes = bytes, .stamp = now, .seq = ++bc.seq};
   r->last_use = now;

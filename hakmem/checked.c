@@ -1,9 +1,16 @@
 /* checked.c — checked mode (layer L5). See checked.h. Called by alloc.c
- * (allocation, foreign pointers), heap.c (frees, remote lists) and large.c
- * (large canaries) when hak_checked is set.
+ * (allocation, foreign pointers), heap.c (frees, remote lists), large.c's
+ * callers (large canaries) and the C++ entry layer (allocation kinds) when
+ * hak_checked is set.
+ *
+ * Pool block layout while live: [canary .. p) p [request) [canary .. trailer)
+ * [trailer: kind << 62 | check << 40 | size << 20 | offset of p]. While freed:
+ * [next pointer (heap.c's)] [quarantine sequence number] [HAK_SCRUB ...]
+ * [trailer: QTAG ^ block address].
  */
 #include "hakmem/checked.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -11,9 +18,15 @@
 #include "hakmem/check.h"
 #include "hakmem/heap.h"
 #include "hakmem/large.h"
+#include "hakmem/lock.h"
 #include "hakmem/log.h"
 
 bool hak_checked;
+
+#define QTAG 0x5155415241544e45ull /* "QUARANTE" */
+#define FIELD_BITS 20                /* size and offset: pool blocks are at most 512 KiB */
+#define FIELD_MASK (((uint64_t)1 << FIELD_BITS) - 1)
+#define CHECK_MASK (((uint64_t)1 << 22) - 1)
 
 static __attribute__((noreturn)) void misuse(const char *what, const void *p) {
   hak_log("checked mode: %s at %p", what, p);
@@ -29,9 +42,31 @@ static inline _Atomic uint64_t *live_word(hak_segment_t *seg, hak_page_t *pg, si
   return &seg->live[pg->index][i >> 6];
 }
 
-// The trailer: the last 8 bytes of a block hold the requested size and the
-// program pointer's offset in the block.
 static inline uint64_t *trailer(char *b, const hak_page_t *pg) { return (uint64_t *)(b + pg->block_size - 8); }
+// A word of a block that may be freed (ASan: heap.c poisons freed blocks).
+#if HAK_ASAN
+__attribute__((no_sanitize("address"))) static uint64_t peek(const void *a) { return *(const volatile uint64_t *)a; }
+#else
+static inline uint64_t peek(const void *a) { return *(const uint64_t *)a; }
+#endif
+static inline uint64_t freed_tag(const char *b) { return QTAG ^ (uint64_t)(uintptr_t)b; }
+static inline size_t t_off(uint64_t t) { return (size_t)(t & FIELD_MASK); }
+static inline size_t t_size(uint64_t t) { return (size_t)((t >> FIELD_BITS) & FIELD_MASK); }
+static inline hak_alloc_kind_t t_kind(uint64_t t) { return (hak_alloc_kind_t)(t >> 62); }
+// 22 check bits over the fields and the block's address: an overflow that
+// reaches the trailer is told apart from an interior pointer.
+static inline uint64_t t_check(const char *b, uint64_t fields) {
+  uint64_t x = (fields ^ (uint64_t)(uintptr_t)b) * 0x9e3779b97f4a7c15ull;
+  return (x >> 40) & CHECK_MASK;
+}
+static inline uint64_t t_make(const char *b, size_t size, size_t off, hak_alloc_kind_t kind) {
+  uint64_t fields = (uint64_t)kind << 62 | (uint64_t)size << FIELD_BITS | off;
+  return fields | t_check(b, fields) << (2 * FIELD_BITS);
+}
+static inline bool t_valid(const char *b, uint64_t t) {
+  uint64_t fields = t & ~(CHECK_MASK << (2 * FIELD_BITS));
+  return (t >> (2 * FIELD_BITS) & CHECK_MASK) == t_check(b, fields);
+}
 
 // A free-list head (or remote-list entry) we are about to trust.
 static void check_free_block(hak_segment_t *seg, hak_page_t *pg, const hak_block_t *b, const char *where) {
@@ -44,41 +79,196 @@ static void check_free_block(hak_segment_t *seg, hak_page_t *pg, const hak_block
     misuse(where, b);
 }
 
-void *hak_checked_pool_alloc(size_t size, size_t align, bool zero) {
-  size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
-  char *b = hak_heap_alloc(need);
-  if (!b) return NULL;
+static bool all_bytes(const unsigned char *c, const unsigned char *end, unsigned char v) {
+  for (; c < end; c++)
+    if (*c != v) return false;
+  return true;
+}
+
+// --- the pool quarantine ------------------------------------------------------------
+// heap.c puts every freed block back on its page's free list. A block freed
+// by its own heap's thread is taken back off that list ("adopted", held) at
+// this thread's next checked-mode operation, before anything can pop it: it
+// is then counted as used again, so its page cannot be reset while checked
+// mode holds it, and its scrub can be trusted when the ring evicts it. A
+// block whose page was emptied and returned meanwhile, and blocks freed by
+// other threads (they travel on a remote list), are not held: their writes
+// after free are not caught.
+
+typedef struct q_entry {
+  char *b;
+  uint64_t seq;
+  uint32_t bytes;
+} q_entry_t;
+
+static struct {
+  hak_lock_t lock;
+  uint64_t head, tail;  // sequence numbers: [tail, head) are in the ring
+  size_t bytes;
+  q_entry_t e[HAK_CHECKED_QUARANTINE_BLOCKS];
+} quarantine;
+
+static __thread bool releasing;  // a held block on its way back to the pools
+static __thread char *pending;   // freed by this thread, not adopted yet
+static _Atomic int atfork_registered;
+
+static void q_lock(void) { hak_lock(&quarantine.lock); }
+static void q_unlock(void) { hak_unlock(&quarantine.lock); }
+
+static inline char *scrub_start(char *b) { return b + sizeof(hak_block_t); }
+
+static void verify_scrub(char *b, const hak_page_t *pg) {
+  const unsigned char *c = (const unsigned char *)scrub_start(b), *end = (const unsigned char *)trailer(b, pg);
+  for (; c < end; c++)
+    if (*c != HAK_SCRUB) {
+      hak_log("checked mode: byte %u of the freed block at %p (%u bytes) was written to",
+              (unsigned)((const char *)c - b), (void *)b, (unsigned)pg->block_size);
+      misuse("write after free (a freed block's scrub pattern changed)", b);
+    }
+}
+
+static void q_fork_prepare(void) { q_lock(); }
+static void q_fork_release(void) { q_unlock(); }
+
+// Held blocks the ring evicted: verified, then given back to the pools.
+static void q_release(char **blocks, unsigned n) {
+  for (unsigned i = 0; i < n; i++) {
+    char *b = blocks[i];
+    hak_segment_t *seg = hak_segment_of(b);
+    verify_scrub(b, hak_page_of(seg, b));
+    releasing = true;
+    hak_heap_free(b);
+    releasing = false;
+  }
+}
+
+// Take the pending block off its page's free list if it is still its head.
+static void q_adopt(void) {
+  char *b = pending;
+  if (!b) return;
+  pending = NULL;
+  if (hak_addrmap_get(b) != HAK_ADDR_SEGMENT) return;  // its segment is gone
   hak_segment_t *seg = hak_segment_of(b);
   hak_page_t *pg = hak_page_of(seg, b);
+  if (seg->heap != hak_tls_heap || pg->state == HAK_PAGE_UNUSED || pg->free != (hak_block_t *)b ||
+      peek(trailer(b, pg)) != freed_tag(b))
+    return;
+  // The pop decodes and checks the link before anyone follows it (a
+  // corrupted one aborts), counts the block as used and keeps pg->free.
+  hak_block_t *got = hak_page_pop(pg);
+  HAK_CHECK(got == (hak_block_t *)b, "checked mode: the quarantined block is no longer its page's head");
+  memset(b, HAK_SCRUB, sizeof(hak_block_t));
+  // What holding it costs: its block, or its whole page when it is the
+  // page's only block in use (it alone keeps the page from being reset).
+  size_t cost = pg->used == 1 ? hak_page_area(seg, pg) : pg->block_size;
+  if (cost > UINT32_MAX) cost = UINT32_MAX;
+  uint64_t seq = 0;
+  char *out[8];
+  unsigned n = 0;
+  q_lock();
+  if (!atomic_exchange_explicit(&atfork_registered, 1, memory_order_relaxed)) seq = 1;  // register below
+  while (quarantine.head - quarantine.tail >= HAK_CHECKED_QUARANTINE_BLOCKS ||
+         (quarantine.head != quarantine.tail && quarantine.bytes + cost > HAK_CHECKED_QUARANTINE_BYTES)) {
+    if (n == 8) break;
+    q_entry_t *e = &quarantine.e[quarantine.tail % HAK_CHECKED_QUARANTINE_BLOCKS];
+    quarantine.tail++;
+    quarantine.bytes -= e->bytes;
+    out[n++] = e->b;
+  }
+  bool room = quarantine.head - quarantine.tail < HAK_CHECKED_QUARANTINE_BLOCKS;
+  if (room) {
+    q_entry_t *e = &quarantine.e[quarantine.head % HAK_CHECKED_QUARANTINE_BLOCKS];
+    *e = (q_entry_t){.b = b, .seq = quarantine.head, .bytes = (uint32_t)cost};
+    quarantine.head++;
+    quarantine.bytes += cost;
+  }
+  q_unlock();
+  if (seq) pthread_atfork(q_fork_prepare, q_fork_release, q_fork_release);
+  if (!room) out[n++] = b;
+  q_release(out, n);
+}
+
+// At exit every held block is verified: a write after free is caught even
+// when the program made too few frees afterwards for the ring to evict it.
+__attribute__((destructor)) static void q_verify_at_exit(void) {
+  if (!hak_checked) return;
+  q_lock();
+  for (uint64_t s = quarantine.tail; s < quarantine.head; s++) {
+    char *b = quarantine.e[s % HAK_CHECKED_QUARANTINE_BLOCKS].b;
+    hak_segment_t *seg = hak_segment_of(b);
+    verify_scrub(b, hak_page_of(seg, b));
+  }
+  q_unlock();
+}
+
+// --- pool blocks --------------------------------------------------------------------
+
+void *hak_checked_pool_alloc(size_t size, size_t align, bool zero) {
+  size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
+  char *b;
+  hak_segment_t *seg;
+  hak_page_t *pg;
+  q_adopt();
+  b = hak_heap_alloc(need);
+  if (!b) return NULL;
+  seg = hak_segment_of(b);
+  pg = hak_page_of(seg, b);
   check_free_block(seg, pg, pg->free, "free list corrupted (a freed block was written to)");
   uint64_t bit;
   _Atomic uint64_t *w = live_word(seg, pg, block_index(seg, pg, b), &bit);
   if (atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit) misuse("block handed out twice (free list corrupted)", b);
-  char *p = align > HAK_MIN_ALIGN ? (char *)(((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1)) : b;
+  size_t a = align > HAK_MIN_ALIGN ? align : HAK_MIN_ALIGN;
+  char *p = (char *)(((uintptr_t)b + HAK_CHECKED_HEAD + a - 1) & ~(uintptr_t)(a - 1));
   size_t off = (size_t)(p - b);
-  char *end = b + pg->block_size - 8;
+  char *end = (char *)trailer(b, pg);
+  HAK_ASSERT_INTERNAL(p + size <= end);
+  memset(b, HAK_CANARY, off);
   memset(p + size, HAK_CANARY, (size_t)(end - (p + size)));
-  *trailer(b, pg) = (uint64_t)size << 16 | off;
+  *trailer(b, pg) = t_make(b, size, off, HAK_KIND_MALLOC);
   if (zero) memset(p, 0, size);
   return p;
 }
 
-hak_block_t *hak_checked_pool_free(hak_segment_t *seg, hak_page_t *pg, const void *p) {
+// The live block at p (aborts unless p is exactly a live block's pointer).
+static char *live_pool_block(hak_segment_t *seg, hak_page_t *pg, const void *p, _Atomic uint64_t **w,
+                             uint64_t *bit) {
   if (pg->state == HAK_PAGE_UNUSED || (const char *)p < hak_page_start(seg, pg) || (const char *)p >= pg->end)
     misuse("invalid free (not a live block)", p);
   char *b = hak_page_block_start(seg, pg, p);
-  uint64_t bit;
-  _Atomic uint64_t *w = live_word(seg, pg, block_index(seg, pg, b), &bit);
-  if (!(atomic_load_explicit(w, memory_order_relaxed) & bit)) misuse("double free (or free of a block never handed out)", p);
+  *w = live_word(seg, pg, block_index(seg, pg, b), bit);
+  if (!(atomic_load_explicit(*w, memory_order_relaxed) & *bit)) {
+    if (peek(trailer(b, pg)) == freed_tag(b)) misuse("double free (the block is in the quarantine)", p);
+    misuse("double free (or free of a block never handed out)", p);
+  }
   uint64_t t = *trailer(b, pg);
-  size_t size = (size_t)(t >> 16), off = (size_t)(t & 0xffff);
-  if ((const char *)p != b + off) misuse("invalid free (pointer inside a block)", p);
-  const unsigned char *c = (const unsigned char *)p + size, *end = (const unsigned char *)b + pg->block_size - 8;
+  if (!t_valid(b, t)) misuse("heap overflow: the block's trailer was overwritten, found at free", p);
+  if ((const char *)p != b + t_off(t)) misuse("invalid free (pointer inside a block)", p);
+  return b;
+}
+
+hak_block_t *hak_checked_pool_free(hak_segment_t *seg, hak_page_t *pg, const void *p) {
+  if (releasing) {  // a held block leaving the quarantine: the pools take it back
+    HAK_CHECK(*trailer((char *)p, pg) == freed_tag(p), "checked mode: quarantine release of a block not held");
+    return (hak_block_t *)p;
+  }
+  q_adopt();
+  _Atomic uint64_t *w;
+  uint64_t bit;
+  char *b = live_pool_block(seg, pg, p, &w, &bit);
+  uint64_t t = *trailer(b, pg);
+  size_t size = t_size(t), off = t_off(t);
+  if (t_kind(t) != HAK_KIND_MALLOC)
+    misuse(t_kind(t) == HAK_KIND_NEW ? "free() of memory from operator new" : "free() of memory from operator new[]", p);
+  const unsigned char *c = (const unsigned char *)p + size, *end = (const unsigned char *)trailer(b, pg);
   if (c > end) misuse("block trailer corrupted (overflow)", p);
-  for (; c < end; c++)
-    if (*c != HAK_CANARY) misuse("heap overflow past the end of a block, found at free", p);
-  // Clear the bit last: of two racing frees exactly one gets here first.
+  if (!all_bytes(c, end, HAK_CANARY)) misuse("heap overflow past the end of a block, found at free", p);
+  if (!all_bytes((const unsigned char *)b, (const unsigned char *)b + off, HAK_CANARY))
+    misuse("heap underflow before the start of a block, found at free", p);
+  // Clear the bit before scrubbing: of two racing frees exactly one gets here first.
   if (!(atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed) & bit)) misuse("double free", p);
+  memset(scrub_start(b), HAK_SCRUB, (size_t)((char *)trailer(b, pg) - scrub_start(b)));
+  *trailer(b, pg) = freed_tag(b);
+  if (seg->heap == hak_tls_heap) pending = b;
   return (hak_block_t *)b;
 }
 
@@ -92,18 +282,37 @@ size_t hak_checked_pool_usable(const void *p) {
   hak_segment_t *seg = hak_segment_of(p);
   hak_page_t *pg = hak_page_of(seg, p);
   char *b = hak_page_block_start(seg, pg, p);
-  return (size_t)(*trailer(b, pg) >> 16);
+  return t_size(*trailer(b, pg));
+}
+
+// --- large blocks -------------------------------------------------------------------
+
+// The canary before a large block's pointer: the gap after its header, at
+// most a page (large.c gives checked-mode blocks a page of gap).
+static size_t large_head(const char *p, const hak_large_t *h) {
+  size_t gap = (size_t)(p - (const char *)h) - sizeof(hak_large_t);
+  return gap < 4096 ? gap : 4096;
 }
 
 void hak_checked_large_mark(char *p, size_t req, size_t usable) {
   size_t n = usable - req < 64 ? usable - req : 64;
   memset(p + req, HAK_CANARY, n);
+  hak_large_t *h = hak_large_lookup(p);
+  size_t head = large_head(p, h);
+  memset(p - head, HAK_CANARY, head);
 }
 
 void hak_checked_large_verify(const char *p, size_t req, size_t usable) {
   size_t n = usable - req < 64 ? usable - req : 64;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)p[req + i] != HAK_CANARY) misuse("heap overflow past the end of a large block, found at free", p);
+  const hak_large_t *h = hak_large_lookup(p);
+  hak_alloc_kind_t kind = (hak_alloc_kind_t)hak_large_kind(h);
+  if (kind != HAK_KIND_MALLOC)
+    misuse(kind == HAK_KIND_NEW ? "free() of memory from operator new" : "free() of memory from operator new[]", p);
+  if (!all_bytes((const unsigned char *)p + req, (const unsigned char *)p + req + n, HAK_CANARY))
+    misuse("heap overflow past the end of a large block, found at free", p);
+  size_t head = large_head(p, h);
+  if (!all_bytes((const unsigned char *)p - head, (const unsigned char *)p, HAK_CANARY))
+    misuse("heap underflow before the start of a large block, found at free", p);
 }
 
 void hak_checked_foreign(const void *p, const char *call) {
@@ -111,60 +320,59 @@ void hak_checked_foreign(const void *p, const char *call) {
   hak_fatal("invalid free (not a pointer hakmem handed out)", __FILE__, __LINE__);
 }
 
-/* --- allocation kinds (placeholder) --- */
-// A bounded side table of the blocks new and new[] handed out: a block
-// found there has that kind; one not found is not checked (the table may
-// have been full), so a kind is never reported wrongly.
-#define KIND_SLOTS 4096u
-#define KIND_GONE ((uintptr_t)1)
-static _Atomic uintptr_t kind_keys[KIND_SLOTS];
-static _Atomic uint8_t kind_vals[KIND_SLOTS];
-static const char *const kind_names[] = {"malloc", "new", "new[]"};
-
-static unsigned kind_hash(const void *p) { return (unsigned)(((uintptr_t)p * 0x9E3779B97F4A7C15ull) >> 52) % KIND_SLOTS; }
+/* --- allocation kinds ------------------------------------------------------------ */
+static const char *kind_name(hak_alloc_kind_t k) {
+  return k == HAK_KIND_NEW ? "operator new" : k == HAK_KIND_NEW_ARRAY ? "operator new[]" : "malloc";
+}
+static const char *free_name(hak_alloc_kind_t k) {
+  return k == HAK_KIND_NEW ? "delete" : k == HAK_KIND_NEW_ARRAY ? "delete[]" : "free";
+}
 
 void hak_checked_set_kind(void *p, hak_alloc_kind_t kind) {
-  unsigned h = kind_hash(p);
-  for (unsigned i = 0; i < 16; i++) {
-    unsigned k = (h + i) % KIND_SLOTS;
-    uintptr_t cur = atomic_load_explicit(&kind_keys[k], memory_order_acquire);
-    if ((cur == 0 || cur == KIND_GONE) &&
-        atomic_compare_exchange_strong_explicit(&kind_keys[k], &cur, (uintptr_t)p, memory_order_acq_rel,
-                                                memory_order_acquire)) {
-      atomic_store_explicit(&kind_vals[k], (uint8_t)kind, memory_order_release);
-      return;
-    }
+  if (!hak_checked || !p) return;
+  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+    hak_segment_t *seg = hak_segment_of(p);
+    hak_page_t *pg = hak_page_of(seg, p);
+    char *b = hak_page_block_start(seg, pg, p);
+    uint64_t t = *trailer(b, pg);
+    *trailer(b, pg) = t_make(b, t_size(t), t_off(t), kind);
+    return;
   }
+  hak_large_t *h = hak_large_lookup(p);
+  if (h) hak_large_set_kind(h, (unsigned)kind);
 }
 
 void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size) {
-  hak_alloc_kind_t was = kind;
-  unsigned h = kind_hash(p);
-  for (unsigned i = 0; i < 16; i++) {
-    unsigned k = (h + i) % KIND_SLOTS;
-    uintptr_t cur = atomic_load_explicit(&kind_keys[k], memory_order_acquire);
-    if (cur == 0) break;
-    if (cur == (uintptr_t)p) {
-      was = (hak_alloc_kind_t)atomic_load_explicit(&kind_vals[k], memory_order_acquire);
-      atomic_store_explicit(&kind_keys[k], KIND_GONE, memory_order_release);
-      break;
-    }
+  if (!hak_checked || !p) return;
+  hak_alloc_kind_t was;
+  size_t req;
+  uint64_t *tp = NULL;
+  char *blk = NULL;
+  hak_large_t *h = NULL;
+  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+    hak_segment_t *seg = hak_segment_of(p);
+    hak_page_t *pg = hak_page_of(seg, p);
+    _Atomic uint64_t *w;
+    uint64_t bit;
+    blk = live_pool_block(seg, pg, p, &w, &bit);
+    tp = trailer(blk, pg);
+    was = t_kind(*tp);
+    req = t_size(*tp);
+  } else {
+    h = hak_large_lookup(p);
+    if (!h) hak_checked_foreign(p, free_name(kind));
+    if (h->state != HAK_LARGE_LIVE) misuse("double free", p);
+    was = (hak_alloc_kind_t)hak_large_kind(h);
+    req = h->req;
   }
-  if (kind != HAK_KIND_MALLOC && was != kind) {
-    hak_log("checked mode: %s of a block from %s at %p", kind == HAK_KIND_NEW ? "delete" : "delete[]",
-            kind_names[was], p);
-    hak_fatal("allocation and deallocation kinds do not match", __FILE__, __LINE__);
+  if (was != kind) {
+    hak_log("checked mode: %s of memory from %s at %p", free_name(kind), kind_name(was), p);
+    misuse("allocation and deallocation functions do not match", p);
   }
-  if (size) {
-    size_t req = hak_addrmap_get(p) == HAK_ADDR_SEGMENT ? hak_checked_pool_usable(p) : 0;
-    if (!req) {
-      hak_large_t *lh = hak_large_lookup(p);
-      req = lh ? lh->req : 0;
-    }
-    if (req != size) {
-      hak_log("checked mode: sized free of %zu bytes of a block of %zu bytes at %p", size, req, p);
-      hak_fatal("sized free does not match the block's size", __FILE__, __LINE__);
-    }
+  if (size && size != req) {
+    hak_log("checked mode: sized free of %zu bytes, the block at %p was asked for %zu", size, p, req);
+    misuse("sized free with the wrong size", p);
   }
+  if (tp) *tp = t_make(blk, t_size(*tp), t_off(*tp), HAK_KIND_MALLOC);
+  else hak_large_set_kind(h, (unsigned)HAK_KIND_MALLOC);
 }
-/* --- end allocation kinds --- */

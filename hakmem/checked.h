@@ -2,17 +2,42 @@
  * message naming the problem and the address, then abort (layer L5).
  *
  * What it catches:
- *   - double free, immediate, delayed or interleaved, from any thread (a
- *     live bit per pool block, cleared atomically by the free; large
- *     blocks by their state);
+ *   - double free, immediate, delayed, interleaved or after the memory was
+ *     reused, from any thread (a live bit per pool block, cleared atomically
+ *     by the free; large blocks by their state);
  *   - invalid free: a pointer inside a block, misaligned, on the stack, in
  *     static data, from another allocator or never handed out;
- *   - overflow past the requested size, found at free: pool blocks carry
- *     canary bytes up to a trailer (the requested size and the pointer's
- *     offset in its block); large blocks canary bytes after the request;
+ *   - overflow past the requested size and underflow before the pointer,
+ *     found at free: pool blocks carry canary bytes before the pointer
+ *     (HAK_CHECKED_HEAD bytes) and up to a trailer (the requested size, the
+ *     pointer's offset in its block and the allocation kind); large blocks
+ *     canary bytes in the gap before the pointer and after the request;
+ *   - a write after free: a freed pool block is scrubbed (HAK_SCRUB) and
+ *     kept out of reuse by the quarantine below; its scrub is verified when
+ *     it leaves the quarantine and, for the blocks still in it, at exit;
+ *   - any access to a freed large block: its pages are made PROT_NONE
+ *     (large.c's quarantine, see large.h), so the access faults (SIGSEGV);
  *   - a free-list pointer overwritten after free: each pop checks the new
  *     head (inside its page, on a block boundary, not live) before anyone
- *     can follow it; remote lists are checked the same way when drained.
+ *     can follow it; remote lists are checked the same way when drained;
+ *   - operator new/delete mismatches and sized frees whose size is wrong
+ *     (hak_checked_set_kind / hak_checked_verify_free below).
+ * Not caught: a read after free of a pool block (it reads the scrub
+ * pattern); a write after free into a block freed by another thread than
+ * its heap's (it travels on a remote list, unheld) or whose page emptied and
+ * was returned before the block could be held; an underflow or overflow
+ * that jumps over the canaries (1 MiB away) unless it faults or lands on
+ * another block's canary.
+ *
+ * The pool quarantine: a fixed ring of HAK_CHECKED_QUARANTINE_BLOCKS blocks
+ * and at most HAK_CHECKED_QUARANTINE_BYTES bytes (no option: bounded memory
+ * by construction). heap.c puts a freed block back on its page's free list
+ * as in release mode; at the freeing thread's next checked-mode call, before
+ * anything can pop it, checked mode takes it back off ("holds" it: it
+ * counts as used, so its page cannot be reset under it) and records it in
+ * the ring. The ring's oldest held block goes back to the pools, after its
+ * scrub is verified, when a new one needs the room.
+ *
  * How: every allocation takes the slow path (hak_fast_limit is 0) and every
  * pool page is flagged so that its frees take the careful path too; the
  * release build's fast paths are unchanged.
@@ -30,32 +55,38 @@
 HAK_INTERNAL extern bool hak_checked;
 
 #define HAK_CANARY 0xCBu
+#define HAK_SCRUB 0xDFu
+#define HAK_CHECKED_HEAD 16u /* canary bytes before a pool pointer */
+#define HAK_CHECKED_QUARANTINE_BLOCKS 4096u
+#define HAK_CHECKED_QUARANTINE_BYTES ((size_t)16 << 20)
 
-/* A pool request in checked mode (size + trailer fits the pools). */
+typedef enum hak_alloc_kind { HAK_KIND_MALLOC = 0, HAK_KIND_NEW = 1, HAK_KIND_NEW_ARRAY = 2 } hak_alloc_kind_t;
+
+/* A pool request in checked mode (size + canaries + trailer fits the pools). */
 HAK_INTERNAL void *hak_checked_pool_alloc(size_t size, size_t align, bool zero);
 /* Validate a pool free and return the block's start (aborts on misuse). */
 HAK_INTERNAL hak_block_t *hak_checked_pool_free(hak_segment_t *seg, hak_page_t *pg, const void *p);
 /* A block on a remote list about to be followed: abort unless sane. */
 HAK_INTERNAL void hak_checked_remote(const hak_block_t *b);
-/* Pool bytes the program may use at p (checked mode: up to the trailer). */
+/* Pool bytes the program may use at p (checked mode: the requested size). */
 HAK_INTERNAL size_t hak_checked_pool_usable(const void *p);
-/* Large blocks: canary bytes after the request, written / verified. */
+/* Large blocks: canary bytes before the pointer and after the request,
+ * written / verified (verify also refuses a block new'd but free()d). */
 HAK_INTERNAL void hak_checked_large_mark(char *p, size_t req, size_t usable);
 HAK_INTERNAL void hak_checked_large_verify(const char *p, size_t req, size_t usable);
 /* Abort on a pointer no part of hakmem owns. */
 HAK_INTERNAL __attribute__((noreturn)) void hak_checked_foreign(const void *p, const char *call);
 
-/* Bytes a pool request of size needs in checked mode (canary + trailer). */
-HAK_INLINE size_t hak_checked_pool_need(size_t size) { return size + 1 + sizeof(uint64_t); }
-
-/* --- allocation kinds (placeholder) --- */
-typedef enum hak_alloc_kind { HAK_KIND_MALLOC = 0, HAK_KIND_NEW = 1, HAK_KIND_NEW_ARRAY = 2 } hak_alloc_kind_t;
 /* Checked mode: record how block p (just allocated in checked mode) was asked for. */
 HAK_INTERNAL void hak_checked_set_kind(void *p, hak_alloc_kind_t kind);
-/* Checked mode, before p is freed by delete/delete[] (kind) or a sized free (size != 0): abort naming both kinds or
- * both sizes and the address when they do not match the block; afterwards the block counts as HAK_KIND_MALLOC so the
- * common free path accepts it. */
+/* Checked mode, before p is freed by delete/delete[] (kind) or a sized free
+ * (size != 0): abort naming both kinds or both sizes and the address when
+ * they do not match the block; afterwards the block counts as
+ * HAK_KIND_MALLOC so the common free path accepts it. */
 HAK_INTERNAL void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size);
-/* --- end allocation kinds --- */
+
+/* Bytes a pool request of size needs in checked mode (canaries + trailer). */
+HAK_INLINE size_t hak_checked_pool_need(size_t size) { return size + HAK_CHECKED_HEAD + 1 + sizeof(uint64_t); }
+
 
 #endif /* HAK_CHECKED_H */

@@ -327,6 +327,12 @@ static HAK_NOINLINE void free_remote_slow(hak_segment_t *seg, hak_page_t *pg, vo
   remote_push(seg, pg, b, p);
 }
 
+void hak_heap_check_block(const void *p) {
+  hak_segment_t *seg = hak_segment_of(p);
+  hak_page_t *pg = hak_page_of(seg, p);
+  (void)block_of(seg, pg, p, seg->heap != hak_tls_heap);
+}
+
 void hak_heap_watch(void *p) {
   hak_page_t *pg = hak_page_of(hak_segment_of(p), p);
   pg->careful = 1;

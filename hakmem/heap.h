@@ -62,6 +62,9 @@ HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
 HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg);
 HAK_INTERNAL void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p);
 HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p);
+/* p (in a pool segment) is the start of a carved block, or this aborts with
+ * "free(): invalid pointer" as a free of p would: realloc's in-place path. */
+HAK_INTERNAL void hak_heap_check_block(const void *p);
 /* Every later malloc and free of p's page takes the slow path (careful), so
  * that a free of p is seen there. p: a block this thread just got from its
  * own heap. The heap profile watches the pages of its sampled blocks. */

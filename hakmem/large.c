@@ -7,6 +7,10 @@
  * touches the header page, so a header stays readable while its block is
  * FREE. A COLD spare's range is queued in the batch; it is taken back out
  * (hak_batch_take) before the block is reused or unmapped.
+ *
+ * Counters (stats.h) only count: nothing here reads them to decide or to
+ * answer (HAK_STATS=0 behaves the same). At HAK_DEBUG >= 3 the caches'
+ * walkers run after every slow-path operation.
  */
 #include "hakmem/large.h"
 
@@ -20,6 +24,7 @@
 #include "hakmem/check.h"
 #include "hakmem/freepolicy.h"
 #include "hakmem/libc.h"
+#include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
@@ -38,6 +43,20 @@ static inline char *user_of(hak_large_t *h) { return (char *)h + h->user_off; }
 static inline hak_large_t *from_node(hak_spare_node_t *n) {
   return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
 }
+
+// The caches' own invariants, after each slow-path operation (HAK_DEBUG >= 3).
+#if HAK_DEBUG >= 3
+static void validate_caches(void) {
+  HAK_CHECK(hak_bigcache_is_valid(), "large: BigCache invariants broken");
+  HAK_CHECK(hak_spare_is_valid(), "large: spare pool invariants broken");
+  HAK_CHECK(hak_batch_is_valid(), "large: batch queue invariants broken");
+}
+#else
+static inline void validate_caches(void) {}
+#endif
+
+// Checked mode (HAKMEM_CHECK): freed blocks wait PROT_NONE in a quarantine.
+static bool checked_mode;
 
 // --- size classes -------------------------------------------------------------------
 // Class 0 holds blocks up to 32 KiB; above, each doubling [2^b, 2^(b+1)) is cut
@@ -68,10 +87,13 @@ static void advise_thp(hak_large_t *h) {
   }
 }
 
-static hak_large_t *map_block(size_t bytes, size_t align) {
-  if (align < HAK_SEGMENT_SIZE) align = HAK_SEGMENT_SIZE;
-  void *base = hak_os_map(bytes, align);
+// A fresh block whose base is 4 MiB-aligned and whose base + off is aligned
+// to align (off is the slot size when align is larger than a slot).
+static hak_large_t *map_block(size_t bytes, size_t align, size_t off) {
+  void *base = align > HAK_SEGMENT_SIZE ? hak_os_map_skewed(bytes, align, off) : hak_os_map(bytes, HAK_SEGMENT_SIZE);
   if (!base) return NULL;
+  HAK_ASSERT_INTERNAL(((uintptr_t)base & (HAK_SEGMENT_SIZE - 1)) == 0);
+  HAK_ASSERT_INTERNAL(align <= HAK_SEGMENT_SIZE || (((uintptr_t)base + off) & (align - 1)) == 0);
   if (!hak_addrmap_set_large(base, bytes)) {
     hak_os_unmap(base, bytes);
     HAK_STAT_INC(os_map_failures);
@@ -84,12 +106,16 @@ static hak_large_t *map_block(size_t bytes, size_t align) {
   return h;
 }
 
+// Bytes unmapped, for hak_large_trim's answer (the counters only count).
+static _Atomic size_t unmapped_total;
+
 static void unmap_block(hak_large_t *h) {
   size_t len = h->map_len;
   // Clear the map first: once munmap returns, another thread may map here.
   hak_addrmap_clear(h, len);
   UNPOISON(h, len);
   hak_os_unmap(h, len);
+  atomic_fetch_add_explicit(&unmapped_total, len, memory_order_relaxed);
   HAK_STAT_SUB(os_bytes_mapped, len);
   HAK_STAT_INC(free_unmapped);
 }
@@ -191,7 +217,15 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
   return h;
 }
 
-static size_t user_offset(size_t align) { return align > HAK_LARGE_HDR ? align : HAK_LARGE_HDR; }
+// Where the program's pointer sits: after the header, at the alignment; a
+// slot past the base for alignments above a slot (the mapping is placed so
+// that this is aligned). Checked mode keeps the header page to itself, so
+// that the rest of a freed block can be made PROT_NONE.
+static size_t user_offset(size_t align) {
+  if (align > HAK_SEGMENT_SIZE) return HAK_SEGMENT_SIZE;
+  size_t min = checked_mode ? hak_os_page_size() : HAK_LARGE_HDR;
+  return align > min ? align : min;
+}
 
 void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
   return hak_large_alloc_ex(size, align, site, zero, true, NULL);
@@ -199,7 +233,7 @@ void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) 
 
 void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache, size_t *fresh_out) {
   size_t off = user_offset(align);
-  if (align > HAK_LARGE_MAX_ALIGN || size > HAK_MAX_REQUEST - off) {
+  if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;
     return NULL;
   }
@@ -218,18 +252,18 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   hak_large_t *h = NULL;
   bool fresh = false, clean = false;
   // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
-  bool reusable = cls != HAK_LARGE_NO_CLASS && off <= HAK_SEGMENT_SIZE;
+  bool reusable = cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE;
   if (reusable && hak_opt(HAK_OPT_BIGCACHE)) {
     size_t got;
     h = hak_bigcache_get(site, cls, now, &got);
   }
   if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
   if (!h) {
-    h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+    h = map_block(bytes, align, off);
     if (HAK_UNLIKELY(!h)) {
       // Refused: cached blocks may hold the address space (RLIMIT_AS).
       hak_large_trim();
-      h = map_block(bytes, off > HAK_SEGMENT_SIZE ? off : HAK_SEGMENT_SIZE);
+      h = map_block(bytes, align, off);
     }
     if (!h) {
       errno = ENOMEM;
@@ -260,17 +294,35 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     }
     memset(p, 0, dirty);
   }
+  HAK_ASSERT_INTERNAL(off + size <= h->map_len);
+  HAK_ASSERT_INTERNAL(h->cls == HAK_LARGE_NO_CLASS || h->map_len == hak_large_class_bytes(h->cls));
   HAK_STAT_INC(large_allocs);
   HAK_STAT_ADD(large_bytes_live, size);
   hak_site_record_alloc(site, size, 1);
+  validate_caches();
   return p;
+}
+
+// The header of the block a slot marked HAK_ADDR_LARGE_FAR belongs to: walk
+// back by the farthest distance the map can say until a slot says more.
+// NULL when the map changes under us (the block is being unmapped).
+static hak_large_t *far_base(const void *p) {
+  const uintptr_t step = (uintptr_t)(HAK_ADDR_LARGE_FAR - 1 - HAK_ADDR_LARGE) << HAK_SEGMENT_SHIFT;
+  uintptr_t a = (uintptr_t)p;
+  for (;;) {
+    if (a < step) return NULL;
+    a -= step;
+    uint8_t e = hak_addrmap_get((const void *)a);
+    if (e != HAK_ADDR_LARGE_FAR) return e >= HAK_ADDR_LARGE ? hak_addrmap_large_base((const void *)a) : NULL;
+  }
 }
 
 hak_large_t *hak_large_lookup(const void *p) {
   hak_large_t *h = hak_addrmap_large_base(p);
   if (!h) {
-    if (HAK_UNLIKELY(hak_addrmap_get(p) == HAK_ADDR_LARGE_FAR)) hak_fatal("invalid pointer inside a large block", __FILE__, __LINE__);
-    return NULL;
+    if (HAK_LIKELY(hak_addrmap_get(p) != HAK_ADDR_LARGE_FAR)) return NULL;
+    h = far_base(p);
+    if (!h) return NULL;
   }
   if (HAK_UNLIKELY(h->magic != magic_for(h) || user_of(h) != (const char *)p)) {
     // A block owns only its mapping: the rest of its last 4 MiB slot is free
@@ -280,6 +332,71 @@ hak_large_t *hak_large_lookup(const void *p) {
     hak_fatal("invalid pointer inside a large block", __FILE__, __LINE__);
   }
   return h;
+}
+
+// --- checked mode's quarantine -----------------------------------------------------
+// A freed block's pages after its header page are made PROT_NONE (any access
+// faults) and stay so while the block is among the last QUARANTINE_BLOCKS /
+// QUARANTINE_BYTES freed; then they are made accessible again and the block
+// takes the release path (BigCache, spare pool or munmap) like any other.
+// Blocks above QUARANTINE_KEEP are dropped (DONTNEED) on the way in, smaller
+// ones keep their pages (at most 128 MiB resident), so that reusing them does
+// not fault every page in again. Its header stays readable, so a second free
+// still finds the block FREE.
+#define QUARANTINE_BLOCKS 32u
+#define QUARANTINE_BYTES ((size_t)1 << 30)
+#define QUARANTINE_KEEP ((size_t)4 << 20)
+
+static void give_back(hak_large_t *h);
+
+static struct {
+  hak_lock_t lock;
+  hak_large_t *ring[QUARANTINE_BLOCKS];
+  unsigned head, n;
+  size_t bytes;
+} q;
+
+static void quarantine(hak_large_t *h) {
+  size_t len;
+  char *a = advisable(h, &len);
+  if (h->map_len > QUARANTINE_KEEP) hak_os_advise(a, len, HAK_ADVISE_DONTNEED);
+  hak_os_protect(a, len, false);
+  hak_large_t *out[QUARANTINE_BLOCKS];
+  unsigned n_out = 0;
+  hak_lock(&q.lock);
+  while (q.n && (q.n == QUARANTINE_BLOCKS || q.bytes + h->map_len > QUARANTINE_BYTES)) {
+    hak_large_t *old = q.ring[(q.head + QUARANTINE_BLOCKS - q.n) % QUARANTINE_BLOCKS];
+    q.n--;
+    q.bytes -= old->map_len;
+    out[n_out++] = old;
+  }
+  q.ring[q.head] = h;
+  q.head = (q.head + 1) % QUARANTINE_BLOCKS;
+  q.n++;
+  q.bytes += h->map_len;
+  hak_unlock(&q.lock);
+  for (unsigned i = 0; i < n_out; i++) {
+    a = advisable(out[i], &len);
+    if (hak_os_protect(a, len, true)) give_back(out[i]);
+    else unmap_block(out[i]);
+  }
+}
+
+// Give the quarantine's address space back (trim, or a refused mmap).
+static void quarantine_drain(void) {
+  for (;;) {
+    hak_large_t *out[QUARANTINE_BLOCKS];
+    unsigned n = 0;
+    hak_lock(&q.lock);
+    while (q.n) {
+      out[n++] = q.ring[(q.head + QUARANTINE_BLOCKS - q.n) % QUARANTINE_BLOCKS];
+      q.bytes -= out[n - 1]->map_len;
+      q.n--;
+    }
+    hak_unlock(&q.lock);
+    if (!n) return;
+    for (unsigned i = 0; i < n; i++) unmap_block(out[i]);
+  }
 }
 
 void hak_large_free(hak_large_t *h) {
@@ -292,6 +409,15 @@ void hak_large_free(hak_large_t *h) {
   HAK_STAT_SUB(large_bytes_live, h->req);
   hak_site_record_free(h->site);
   POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
+  if (checked_mode) {
+    quarantine(h);
+    return;
+  }
+  give_back(h);
+}
+
+// A FREE block, to BigCache or the free policy.
+static void give_back(hak_large_t *h) {
   uint64_t now = hak_os_now_ms();
   tick(now);
   if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&
@@ -299,9 +425,13 @@ void hak_large_free(hak_large_t *h) {
     hak_bigcache_victims_t v;
     bool kept = hak_bigcache_put(h->site, h->cls, h, h->map_len, now, &v);
     release_victims(&v, now);
-    if (kept) return;
+    if (kept) {
+      validate_caches();
+      return;
+    }
   }
   release(h, now);
+  validate_caches();
 }
 
 size_t hak_large_usable(const hak_large_t *h) { return h->map_len - h->user_off; }
@@ -318,26 +448,56 @@ static bool grow_in_place(hak_large_t *h, size_t bytes) {
   return true;
 }
 
+// A block that now needs at most half its mapping gives the tail back: the
+// mapping is cut to the class (or pages) the new size needs. The map's
+// entries for the tail go first (another thread may map there once it is
+// free); if the kernel refuses, the block stays as it was.
+static void shrink(hak_large_t *h, size_t total) {
+  if (total > h->map_len / 2 || h->map_len <= HAK_LARGE_MIN_CLASS_BYTES) return;
+  uint8_t cls = hak_large_class(total);
+  size_t bytes;
+  if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
+  else if (!hak_align_up(total, hak_os_page_size(), &bytes)) return;
+  if (bytes >= h->map_len) return;
+  size_t keep_slots = (bytes + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  size_t old_len = h->map_len;
+  if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
+  UNPOISON(base_of(h) + bytes, old_len - bytes);
+  if (!hak_os_grow_in_place(h, old_len, bytes)) {
+    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
+    return;
+  }
+  atomic_fetch_add_explicit(&unmapped_total, old_len - bytes, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, old_len - bytes);
+  h->map_len = bytes;
+  h->cls = cls;
+  HAK_ASSERT_INTERNAL(total <= h->map_len);
+}
+
 // Move the pages of h to a fresh aligned range of `bytes`; NULL if impossible.
 static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
-  size_t align = h->user_off > HAK_SEGMENT_SIZE ? h->user_off : HAK_SEGMENT_SIZE;
-  void *dest = hak_os_map(bytes, align);
+  // realloc keeps no alignment beyond malloc's: a slot boundary will do
+  // (user_off is at most a slot, so base + user_off keeps its alignment up to there).
+  void *dest = hak_os_map(bytes, HAK_SEGMENT_SIZE);
   if (!dest) return NULL;
+  // Make sure the map's leaves exist (the only way setting can fail), then
+  // leave dest unmarked until the move has worked: if it fails, the kernel may
+  // already have unmapped dest and another thread may be marking a block there.
   if (!hak_addrmap_set_large(dest, bytes)) {
     hak_os_unmap(dest, bytes);
     return NULL;
   }
+  hak_addrmap_clear(dest, bytes);
   size_t old_len = h->map_len;
   hak_addrmap_clear(h, old_len);  // before the old range can be reused by anyone
   // The gap before an aligned block's pointer may still be poisoned from an
   // earlier free; mremap leaves that shadow behind for the range's next owner.
   UNPOISON(h, old_len);
-  if (!hak_os_move(h, old_len, dest, bytes)) {
+  if (!hak_os_move(h, old_len, dest, bytes)) {  // dest is given back by hak_os_move
     HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
-    hak_addrmap_clear(dest, bytes);
-    hak_os_unmap(dest, bytes);
     return NULL;
   }
+  HAK_CHECK(hak_addrmap_set_large(dest, bytes), "large: cannot mark a moved block");
   hak_large_t *n = dest;
   HAK_STAT_ADD(os_bytes_mapped, bytes - old_len);
   n->magic = magic_for(n);
@@ -346,6 +506,11 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
 }
 
 void *hak_large_realloc(hak_large_t *h, size_t size) {
+  // A FREE block may sit in a cache, about to be handed to someone else.
+  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
+    hak_log("realloc of freed large block %p", (void *)user_of(h));
+    hak_fatal("realloc of a freed block (double free)", __FILE__, __LINE__);
+  }
   size_t off = h->user_off;
   if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;
@@ -353,6 +518,7 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
   }
   size_t total = off + size;
   if (total <= h->map_len) {
+    shrink(h, total);
     HAK_STAT_INC(realloc_in_place);
     HAK_STAT_ADD(large_bytes_live, size);
     HAK_STAT_SUB(large_bytes_live, h->req);
@@ -392,6 +558,7 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
 // --- configuration and trimming -----------------------------------------------------
 
 void hak_large_configure(void) {
+  checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
   hak_bigcache_cfg_t bc = {
       .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,
       .slots = (unsigned)hak_opt(HAK_OPT_BIGCACHE_SLOTS),
@@ -414,7 +581,7 @@ void hak_large_configure(void) {
 }
 
 size_t hak_large_trim(void) {
-  size_t before = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
+  size_t before = atomic_load_explicit(&unmapped_total, memory_order_relaxed);
   uint64_t now = hak_os_now_ms();
   hak_bigcache_victims_t v;
   do {  // out of BigCache, straight to munmap
@@ -427,11 +594,14 @@ size_t hak_large_trim(void) {
     spare_work(&w, now);
   } while (w.n_unmap);
   hak_batch_flush();
-  size_t after = (size_t)hak_stat_read(HAK_STAT_os_bytes_mapped);
-  return before > after ? before - after : 0;
+  quarantine_drain();
+  validate_caches();
+  // Other threads' unmaps in the meantime count too: trim's answer is a hint.
+  return atomic_load_explicit(&unmapped_total, memory_order_relaxed) - before;
 }
 
 void hak_large_fork_prepare(void) {
+  hak_lock(&q.lock);
   hak_batch_fork_prepare();
   hak_bigcache_fork_prepare();
   hak_spare_fork_prepare();
@@ -441,4 +611,5 @@ void hak_large_fork_release(void) {
   hak_spare_fork_release();
   hak_bigcache_fork_release();
   hak_batch_fork_release();
+  hak_unlock(&q.lock);
 }

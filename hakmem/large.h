@@ -13,8 +13,26 @@
  * BigCache and the spare pool) runs on the large path itself at most every
  * HAK_LARGE_TICK_MS; nothing runs in the background.
  *
+ * Alignment: up to a slot (4 MiB) the pointer is base + align; above, the
+ * mapping is placed so that base + 4 MiB is aligned (hak_os_map_skewed), so
+ * any power of two the address space can hold is served at the cost of one
+ * slot, not of the alignment. Only blocks of alignment <= 4 MiB are reused.
+ * A realloc that needs at most half a block's mapping cuts the mapping
+ * (the tail is unmapped).
+ *
+ * Which frees give memory back to the OS at once (so that a later access
+ * faults, as under glibc): blocks above 1 GiB (no class), and any block when
+ * BigCache and the free policy are off or a site's strategy releases. Others
+ * wait in BigCache or the spare pool (HOT: mapped; WARM: MADV_FREE; COLD:
+ * batched MADV_DONTNEED) and are unmapped when they age out or on trim.
+ * Checked mode (HAKMEM_CHECK): a freed block's pages past its header page
+ * are made PROT_NONE (and dropped, above 4 MiB) in a quarantine of the last
+ * 32 blocks / 1 GiB freed before it takes that path (emptied at once on trim
+ * or when an mmap is refused: out of address space, detection gives way).
+ *
  * Thread-safe. Errors: NULL with errno ENOMEM. Misuse that can be detected
- * (double free, a pointer inside a block) aborts with a message.
+ * (double free, a pointer inside a block) aborts with a message; a pointer
+ * past the end of a block's mapping (the rest of its last slot) is foreign.
  */
 #ifndef HAK_LARGE_H
 #define HAK_LARGE_H
@@ -32,6 +50,8 @@
 #define HAK_LARGE_NO_CLASS 255u
 #define HAK_LARGE_MIN_CLASS_BYTES ((size_t)32 << 10)
 #define HAK_LARGE_MAX_CLASS_BYTES ((size_t)1 << 30)
+/* The largest alignment the learning engine routes (alloc.c); the engine
+ * itself serves any. */
 #define HAK_LARGE_MAX_ALIGN ((size_t)256 << 20)
 #define HAK_LARGE_TICK_MS 50u
 
@@ -40,13 +60,14 @@ typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_larg
 #define HAK_LARGE_NOCACHE 1u /* its site's strategy keeps it out of BigCache */
 #define HAK_LARGE_TIMED_MAIN 2u   /* CANARY: its free is timed for the incumbent (learn.c) */
 #define HAK_LARGE_TIMED_CANARY 4u /* ... for the challenger */
+#define HAK_LARGE_KIND_SHIFT 8u   /* bits 8-9: checked mode's allocation kind (checked.h) */
 
 typedef struct hak_large {
   uint32_t magic;     /* HAK_LARGE_MAGIC mixed with the base address */
   uint8_t state;      /* hak_large_state_t */
   uint8_t cls;        /* size class, or HAK_LARGE_NO_CLASS */
   hak_site_id_t site; /* who allocated it */
-  uint32_t user_off;  /* program pointer = base + user_off */
+  uint32_t user_off;  /* program pointer = base + user_off (at most 4 MiB) */
   uint32_t flags;     /* HAK_LARGE_NOCACHE, HAK_LARGE_TIMED_* */
   size_t map_len;     /* bytes mapped at base */
   size_t req;         /* bytes the program asked for */
@@ -60,8 +81,7 @@ HAK_INTERNAL uint8_t hak_large_class(size_t bytes);
 /* The mapping size of class cls (its upper bound). */
 HAK_INTERNAL size_t hak_large_class_bytes(uint8_t cls);
 
-/* A block for `size` bytes at `align` (a power of two, <= HAK_LARGE_MAX_ALIGN;
- * 0 for the default). zero: the bytes come back zeroed. */
+/* A block for `size` bytes at `align` (a power of two; 0 for the default). zero: the bytes come back zeroed. */
 HAK_INTERNAL void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero);
 /* The same, for the learning front door: cache false keeps the block out of
  * BigCache when it is freed; *fresh (if not NULL) receives the bytes of the
@@ -79,6 +99,12 @@ HAK_INTERNAL void hak_large_free(hak_large_t *h);
  * block as it was. */
 HAK_INTERNAL void *hak_large_realloc(hak_large_t *h, size_t size);
 HAK_INTERNAL size_t hak_large_usable(const hak_large_t *h);
+
+/* Checked mode's allocation kind of a live block (hak_alloc_kind_t). */
+HAK_INLINE unsigned hak_large_kind(const hak_large_t *h) { return (h->flags >> HAK_LARGE_KIND_SHIFT) & 3u; }
+HAK_INLINE void hak_large_set_kind(hak_large_t *h, unsigned kind) {
+  h->flags = (h->flags & ~(3u << HAK_LARGE_KIND_SHIFT)) | (kind & 3u) << HAK_LARGE_KIND_SHIFT;
+}
 
 /* Apply the options in force (hak_options) to BigCache, the spare pool and
  * the batch queue. Called by hak_apply_options (alloc.h). */

@@ -4,8 +4,16 @@
  * Aligned mappings: large blocks and segments must start on a 4 MiB boundary
  * (addrmap.c finds owners by address). We first ask for an aligned address
  * from a moving hint with MAP_FIXED_NOREPLACE (one system call, and it never
- * replaces anything); when that is refused we map len + align and trim the
- * ends. Hints are off under sanitizers, which keep their own address layout.
+ * replaces anything); when that is refused we reserve len + align, commit the
+ * aligned part over it and give the ends back. Hints are off under
+ * sanitizers, which keep their own address layout. The hints start at a
+ * random place (getrandom, else AT_RANDOM), not derived from any address a
+ * program can leak.
+ *
+ * Commit accounting: memory hakmem hands out is mapped without MAP_NORESERVE,
+ * so the kernel's overcommit policy sees it and refuses what it would refuse
+ * glibc (NULL + ENOMEM, not the OOM killer on first touch). Only reservations
+ * (PROT_NONE address space on its way to being trimmed) are NORESERVE.
  *
  * suppress_advice exists for harnesses that check the batching logic alone:
  * with it DONTNEED'd memory is not really zeroed, so it must never be used by
@@ -16,7 +24,9 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,12 +72,19 @@ size_t hak_os_page_size(void) {
 
 // --- mapping ----------------------------------------------------------------------
 
+// Committed (accounted) read-write memory.
 static void *raw_map(void *hint, size_t len, int extra_flags) {
   if (injected_failure(HAK_OS_MAP)) {
     errno = ENOMEM;
     return NULL;
   }
-  void *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra_flags, -1, 0);
+  void *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+// Address space only: not accounted, not accessible.
+static void *raw_reserve(size_t len) {
+  void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
@@ -89,10 +106,27 @@ static bool raw_unmap(void *addr, size_t len) {
 
 // Aligned hints walk upward through [HINT_LO, HINT_HI): far from the heap,
 // the stack and the kernel's top-down mmap area on x86-64 and AArch64 (47/48-bit).
+// The walk starts at a random 4 MiB slot of the first three quarters.
 #define HINT_LO ((uintptr_t)32 << 40)
 #define HINT_HI ((uintptr_t)96 << 40)
+#define HINT_GRAIN ((uintptr_t)4 << 20)
 static _Atomic uintptr_t hint_next;
 static _Atomic uint32_t hint_refusals;  // consecutive refusals; past 64 hints stop
+
+// 64 random bits from the kernel: getrandom (never blocks: GRND_NONBLOCK),
+// else the 16 bytes of AT_RANDOM the kernel gave the process. No allocation.
+static uint64_t random_bits(void) {
+  uint64_t r = 0;
+  if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
+  const unsigned char *at = (const unsigned char *)getauxval(AT_RANDOM);
+  if (at) memcpy(&r, at + 8, sizeof r);  // the first 8 are glibc's stack guard
+  return r ^ (uint64_t)hak_os_now_ms() * 0x9e3779b97f4a7c15ull;
+}
+
+uintptr_t hak_os_hint_start(void) {
+  uintptr_t slots = (HINT_HI - HINT_LO) / HINT_GRAIN / 4 * 3;
+  return HINT_LO + (uintptr_t)(random_bits() % slots) * HINT_GRAIN;
+}
 
 static void *map_with_hint(size_t len, size_t align) {
   if (HAK_OS_NO_HINTS || sizeof(void *) != 8 || atomic_load_explicit(&hint_refusals, memory_order_relaxed) > 64)
@@ -101,15 +135,14 @@ static void *map_with_hint(size_t len, size_t align) {
   if (!hak_align_up(len, align, &step)) return NULL;
   uintptr_t start = atomic_load_explicit(&hint_next, memory_order_relaxed);
   if (!start) {
-    // Spread processes a little (ASLR-like) using the stack's address.
-    uintptr_t noise = ((uintptr_t)&start >> 12) & 0xfff;
-    start = HINT_LO + (noise << 30);
-    atomic_store_explicit(&hint_next, start, memory_order_relaxed);
+    uintptr_t zero = 0;
+    atomic_compare_exchange_strong_explicit(&hint_next, &zero, hak_os_hint_start(), memory_order_relaxed,
+                                            memory_order_relaxed);
   }
   for (int attempt = 0; attempt < 3; attempt++) {
     uintptr_t h = atomic_fetch_add_explicit(&hint_next, step, memory_order_relaxed);
     h = (h + align - 1) & ~(uintptr_t)(align - 1);
-    if (h < HINT_LO || h + len > HINT_HI) {  // wrap around to the start
+    if (h < HINT_LO || h + len > HINT_HI || h + len < h) {  // wrap around to the start
       atomic_store_explicit(&hint_next, HINT_LO, memory_order_relaxed);
       continue;
     }
@@ -125,24 +158,37 @@ static void *map_with_hint(size_t len, size_t align) {
   return NULL;
 }
 
-void *hak_os_map(size_t len, size_t align) {
+static void release_failed_dest(void *dest, size_t len);
+
+// Reserve len + align, commit the part that starts where (p + skew) is
+// aligned, give the rest back. A refused commit may already have unmapped
+// its part of the reservation (the kernel unmaps before it accounts): that
+// part is given back as a failed move's destination is.
+static void *map_trimmed(size_t len, size_t align, size_t skew) {
+  if (len > SIZE_MAX - align) return NULL;
+  size_t over = len + align;
+  char *raw = raw_reserve(over);
+  if (!raw) return NULL;
+  char *p = (char *)((((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew);
+  if (p < raw) p += align;
+  // MAP_FIXED over our own reservation: the kernel accounts the commit here.
+  bool ok = raw_map(p, len, MAP_FIXED) == p;
+  raw_unmap(raw, (size_t)(p - raw));
+  raw_unmap(p + len, (size_t)((raw + over) - (p + len)));
+  if (!ok) release_failed_dest(p, len);
+  return ok ? p : NULL;
+}
+
+static void *map_skewed(size_t len, size_t align, size_t skew) {
   size_t page = hak_os_page_size();
   if (align < page) align = page;
+  int saved = errno;
   void *p = NULL;
   if (align <= page) {
     p = raw_map(NULL, len, 0);
   } else {
-    p = map_with_hint(len, align);
-    if (!p && len <= SIZE_MAX - align) {
-      size_t over = len + align;  // room to trim to an aligned start
-      char *raw = raw_map(NULL, over, 0);
-      if (raw) {
-        char *aligned = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
-        raw_unmap(raw, (size_t)(aligned - raw));
-        raw_unmap(aligned + len, (size_t)((raw + over) - (aligned + len)));
-        p = aligned;
-      }
-    }
+    if (!skew) p = map_with_hint(len, align);
+    if (!p) p = map_trimmed(len, align, skew);
   }
   observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, p != NULL);
   if (!p) {
@@ -150,9 +196,14 @@ void *hak_os_map(size_t len, size_t align) {
     errno = ENOMEM;
     return NULL;
   }
+  errno = saved;  // a refused hint leaves EEXIST behind
   HAK_STAT_INC(os_maps);
   return p;
 }
+
+void *hak_os_map_skewed(size_t len, size_t align, size_t skew) { return map_skewed(len, align, skew); }
+
+void *hak_os_map(size_t len, size_t align) { return map_skewed(len, align, 0); }
 
 bool hak_os_unmap(void *addr, size_t len) {
   bool ok = raw_unmap(addr, len);
@@ -229,14 +280,43 @@ bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
   return ok;
 }
 
+// mremap(MREMAP_FIXED) unmaps dest before it can still fail (for instance
+// when the kernel's commit accounting refuses the growth): dest may then be
+// free address space that another thread's mmap has just taken, so it must
+// not be unmapped blindly. Reserving dest with MAP_FIXED_NOREPLACE tells the
+// cases apart: it succeeds only when all of dest is free (the kernel
+// unmapped it); when something is there, dest is still ours only if no page
+// of it is unmapped (msync fails with ENOMEM across a hole; it needs no
+// buffer, unlike mincore, and does nothing to anonymous memory).
+static void release_failed_dest(void *dest, size_t len) {
+  void *r = mmap(dest, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (r != MAP_FAILED) {
+    munmap(r, len);  // the kernel had unmapped dest (or, old kernel, r is elsewhere)
+    if (r == dest) return;
+  }
+  if (msync(dest, len, MS_ASYNC) == 0) raw_unmap(dest, len);
+}
+
 bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
-  bool ok = false;
+  bool ok = false, tried = false;
+  int saved = errno;
   if (!injected_failure(HAK_OS_REMAP)) {
-    int saved = errno;
+    tried = true;
     ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
-    errno = saved;
   }
   observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
+  if (!ok) {
+    if (tried) release_failed_dest(dest, new_len);
+    else raw_unmap(dest, new_len);
+  }
+  errno = saved;
+  return ok;
+}
+
+bool hak_os_protect(void *addr, size_t len, bool access) {
+  int saved = errno;
+  bool ok = mprotect(addr, len, access ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+  errno = saved;
   return ok;
 }
 

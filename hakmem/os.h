@@ -45,8 +45,20 @@ HAK_INTERNAL void hak_os_set_hooks(const hak_os_hooks_t *hooks);
 HAK_INTERNAL size_t hak_os_page_size(void);
 
 /* Anonymous read-write memory of len bytes (a page multiple), aligned to
- * align (a power of two; at least a page). Fresh memory reads as zero. */
+ * align (a power of two; at least a page). Fresh memory reads as zero. It is
+ * committed: the kernel's overcommit accounting may refuse it (NULL, ENOMEM).
+ * errno is preserved on success. */
 HAK_INTERNAL void *hak_os_map(size_t len, size_t align);
+/* The same, placed so that p + skew is aligned to align (skew < align, a
+ * page multiple): a block whose header sits one slot before an address of a
+ * larger alignment. Never uses the hints. */
+HAK_INTERNAL void *hak_os_map_skewed(size_t len, size_t align, size_t skew);
+/* Where the aligned hints of this process start: random (getrandom, else
+ * AT_RANDOM), 4 MiB-grained, drawn once per call (tests). */
+HAK_INTERNAL uintptr_t hak_os_hint_start(void);
+/* Make [addr, addr+len) inaccessible (false) or read-write again (true);
+ * false if the kernel refused. errno preserved. */
+HAK_INTERNAL bool hak_os_protect(void *addr, size_t len, bool access);
 HAK_INTERNAL bool hak_os_unmap(void *addr, size_t len);
 HAK_INTERNAL bool hak_os_advise(void *addr, size_t len, hak_advice_t advice);
 
@@ -55,7 +67,9 @@ HAK_INTERNAL bool hak_os_advise(void *addr, size_t len, hak_advice_t advice);
 HAK_INTERNAL bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len);
 /* Move the pages of [addr, addr+old_len) to dest (which the caller mapped,
  * new_len bytes) and grow them to new_len: page tables move, bytes do not.
- * On success the old range is gone and dest holds the contents. */
+ * On success the old range is gone and dest holds the contents. On failure
+ * addr is intact and dest is given back here (the caller must not unmap
+ * it: the kernel may already have, and someone else may have mapped there). */
 HAK_INTERNAL bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len);
 
 /* Milliseconds of a monotonic clock (or the hook's). */

@@ -24,6 +24,10 @@ void hak_spare_configure(const hak_spare_cfg_t *cfg) {
 }
 
 static void unlink_node(hak_spare_node_t *n) {
+  HAK_ASSERT_INTERNAL(sp.count > 0 && sp.bytes >= n->bytes);
+  HAK_ASSERT_INTERNAL(n->thermal == HAK_COLD || sp.resident >= n->bytes);
+  HAK_ASSERT_INTERNAL(n->cls_prev ? n->cls_prev->cls_next == n : sp.cls_top[n->cls] == n);
+  HAK_ASSERT_INTERNAL(n->age_prev ? n->age_prev->age_next == n : sp.oldest == n);
   if (n->cls_prev) n->cls_prev->cls_next = n->cls_next;
   else sp.cls_top[n->cls] = n->cls_next;
   if (n->cls_next) n->cls_next->cls_prev = n->cls_prev;
@@ -83,6 +87,7 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
     if (victim == n) break;
   }
   cool_locked(work);
+  HAK_ASSERT_INTERNAL(sp.bytes <= sp.cfg.max_bytes && work->n_unmap <= HAK_SPARE_WORK);
   hak_unlock(&sp.lock);
 }
 
@@ -108,6 +113,7 @@ void hak_spare_expire(uint64_t now, hak_spare_work_t *work) {
     work->unmap[work->n_unmap++] = old;
   }
   cool_locked(work);
+  HAK_ASSERT_INTERNAL(sp.bytes <= sp.cfg.max_bytes && work->n_unmap <= HAK_SPARE_WORK);
   hak_unlock(&sp.lock);
 }
 

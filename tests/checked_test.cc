@@ -5,6 +5,7 @@
 // overflows of small and large blocks, and a free-list pointer overwritten
 // after free. Correct programs run unchanged. The binary re-executes itself
 // with HAKMEM_CHECK=1 so the whole process runs checked from the start.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,6 +24,26 @@ namespace {
 using namespace hakmem_test;
 
 constexpr size_t kMiB = 1 << 20;
+
+// Under AddressSanitizer freed blocks are poisoned: ASan reports the access
+// itself before checked mode can.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SKIP_UNDER_ASAN() GTEST_SKIP() << "ASan catches the access first"
+#endif
+#endif
+#ifndef SKIP_UNDER_ASAN
+#define SKIP_UNDER_ASAN() (void)0
+#endif
+// ThreadSanitizer turns a fault into its own report and exit status.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SKIP_UNDER_TSAN() GTEST_SKIP() << "TSan reports the fault itself"
+#endif
+#endif
+#ifndef SKIP_UNDER_TSAN
+#define SKIP_UNDER_TSAN() (void)0
+#endif
 static char static_buffer[64];
 
 TEST(Checked, IsOn) {
@@ -140,12 +161,88 @@ TEST(CheckedDeathTest, FreeListPointerOverwrittenAfterFreeIsNotFollowed) {
   void* b = hak_alloc_at(300, 8);
   hak_free(a);
   hak_free(b);  // b is the head, b->next == a
+  // The link is the block's first word, HAK_CHECKED_HEAD bytes before the pointer.
   EXPECT_DEATH(
       {
-        *static_cast<uintptr_t*>(b) = 0xdeadbeef000;  // use after free
+        static_cast<uintptr_t*>(b)[-(int)(HAK_CHECKED_HEAD / 8)] = 0xdeadbeef000;  // use after free
         hak_free(hak_alloc_at(300, 8));
       },
       "free list corrupted");
+}
+
+// The trailer's offset field once had 16 bits: 128 KiB alignments aborted.
+TEST(Checked, AlignmentsOf128KiBAndMoreFreeCleanly) {
+  for (size_t align : {(size_t)65536, (size_t)131072, (size_t)262144}) {
+    void* p = hak_aligned_alloc(align, 16);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ((uintptr_t)p % align, 0u);
+    EXPECT_EQ(hak_usable_size(p), 16u);
+    memset(p, 1, 16);
+    hak_free(p);
+  }
+}
+
+TEST(CheckedDeathTest, UnderflowsAreFoundAtFree) {
+  for (size_t n : {(size_t)8, (size_t)4096, 256 * (size_t)1024}) {
+    for (size_t under : {(size_t)1, (size_t)16}) {
+      char* p = static_cast<char*>(hak_alloc_at(n, 9));
+      char saved = p[-(ptrdiff_t)under];
+      p[-(ptrdiff_t)under] = 'X';
+      EXPECT_DEATH(hak_free(p), "underflow") << n << " - " << under;
+      p[-(ptrdiff_t)under] = saved;
+      hak_free(p);
+    }
+  }
+}
+
+TEST(CheckedDeathTest, WriteAfterFreeIsFoundWhenTheBlockComesBack) {
+  SKIP_UNDER_ASAN();
+  for (size_t n : {(size_t)8, (size_t)4096}) {
+    char* p = static_cast<char*>(hak_alloc_at(n, 10));
+    hak_free(p);
+    EXPECT_DEATH(
+        {
+          p[n / 2] = 'X';
+          for (int i = 0; i < 5000; i++) hak_free(hak_alloc_at(n, 10));
+        },
+        "write after free")
+        << n;
+  }
+}
+
+TEST(CheckedDeathTest, FreedLargeBlocksFault) {
+  SKIP_UNDER_ASAN();
+  SKIP_UNDER_TSAN();
+  char* p = static_cast<char*>(hak_alloc_at(256 * 1024, 11));
+  memset(p, 1, 256 * 1024);
+  hak_free(p);
+  EXPECT_EXIT(p[100] = 'X', ::testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(if (*(volatile char*)(p + 5000) == 1) abort(), ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+TEST(CheckedDeathTest, DoubleFreeAfterReuseIsCaught) {
+  void* p = hak_alloc_at(48, 12);
+  hak_free(p);
+  void* q = hak_alloc_at(48, 12);
+  EXPECT_NE(p, q);  // the quarantine keeps p out of reuse
+  EXPECT_DEATH(hak_free(p), "double free");
+  hak_free(q);
+}
+
+TEST(CheckedDeathTest, AllocationKindsMustMatch) {
+  for (size_t n : {(size_t)8, (size_t)4096, 256 * (size_t)1024}) {
+    void* p = hak_alloc_at(n, 13);
+    hak_checked_set_kind(p, HAK_KIND_NEW);
+    EXPECT_DEATH(hak_free(p), "operator new") << n;
+    EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW_ARRAY, 0), "do not match") << n;
+    EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW, n + 1), "wrong size") << n;
+    hak_checked_verify_free(p, HAK_KIND_NEW, n);  // sized delete, right size
+    hak_free(p);  // now accepted as malloc's
+    void* m = hak_alloc_at(n, 13);
+    EXPECT_DEATH(hak_checked_verify_free(m, HAK_KIND_NEW, 0), "do not match") << n;
+    hak_checked_verify_free(m, HAK_KIND_MALLOC, n);  // free_sized, right size
+    hak_free(m);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 /* probe.c — a plain C program run with libhakmem.so preloaded by
  * preload_test.sh and fastpath_test.sh.
  *   probe glibc      exercises every allocation call and size range, then
- *                    prints glibc's own arena counters (mallinfo2): with
+ *                    prints glibc's own arena counters (libc.so.6's own
+ *                    mallinfo2, hakmem reports its own under that name): with
  *                    hakmem preloaded they must stay 0 — no request reached
  *                    glibc's allocator.
  *   probe trim       frees 80 MB, then malloc_trim(0): prints trim=1 when
@@ -16,6 +17,7 @@
  *   probe foreign    frees a pointer to the stack (HAKMEM_FOREIGN_FREE).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,10 @@ static int glibc_probe(void) {
     if (k < 64) keep[k++] = strdup("hakmem");
   }
   for (int i = 0; i < k; i++) free(keep[i]);
-  struct mallinfo2 mi = mallinfo2();
+  void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+  struct mallinfo2 (*glibc_mallinfo2)(void) = libc ? (struct mallinfo2(*)(void))dlsym(libc, "mallinfo2") : NULL;
+  if (!glibc_mallinfo2) return 1;
+  struct mallinfo2 mi = glibc_mallinfo2();
   printf("arena=%zu hblkhd=%zu uordblks=%zu\n", mi.arena, mi.hblkhd, mi.uordblks);
   return 0;
 }
