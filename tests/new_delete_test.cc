@@ -124,14 +124,14 @@ TEST(NewDeleteDeathTest, SizedDeleteOfTheWrongSizeAborts) {
         void* p = ::operator new(100);
         ::operator delete(p, (size_t)200);
       },
-      "sized free of 200 bytes of a block of 100 bytes at 0x");
+      "sized free of 200 bytes, the block at 0x[0-9a-f]+ was asked for 100");
   EXPECT_DEATH(
       {
         CheckedMode();
         void* p = ::operator new[](300 << 10);
         ::operator delete[](p, (size_t)(300 << 10) + 8);
       },
-      "sized free of 307208 bytes of a block of 307200 bytes");
+      "sized free of 307208 bytes, the block at 0x[0-9a-f]+ was asked for 307200");
 }
 
 TEST(NewDeleteDeathTest, DeleteOfANewArrayAborts) {
@@ -141,14 +141,14 @@ TEST(NewDeleteDeathTest, DeleteOfANewArrayAborts) {
         void* p = ::operator new[](64);
         ::operator delete(p);
       },
-      "delete of a block from new\\[\\] at 0x");
+      "delete of memory from operator new\\[\\] at 0x");
   EXPECT_DEATH(
       {
         CheckedMode();
         void* p = ::operator new(64);
         ::operator delete[](p);
       },
-      "delete\\[\\] of a block from new at 0x");
+      "delete\\[\\] of memory from operator new at 0x");
 }
 
 TEST(NewDeleteTest, CheckedModeAcceptsMatchingPairs) {

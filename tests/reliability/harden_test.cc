@@ -23,6 +23,8 @@ extern "C" {
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/options.h"
+#include "hakmem/stats.h"
 #include "hakmem/os.h"
 }
 
@@ -137,7 +139,13 @@ TEST(Harden, PointerPastAHugeBlockIsForeign) {
   ASSERT_NE((uintptr_t)end % HAK_SEGMENT_SIZE, 0u);
   char* past = end + 64;
   EXPECT_EQ(hak_usable_size(past), 0u);
-  hak_free(past);  // ignored and counted, as any foreign pointer
+  // A foreign pointer: the default aborts as glibc does; ignored, it is counted.
+  EXPECT_DEATH(hak_free(past), "free\\(\\): invalid pointer");
+  hak_options.v[HAK_OPT_FOREIGN_FREE] = HAK_FOREIGN_IGNORE;
+  uint64_t before = hak_stat_read(HAK_STAT_foreign_frees);
+  hak_free(past);
+  if (HAK_STATS) EXPECT_EQ(hak_stat_read(HAK_STAT_foreign_frees), before + 1);
+  hak_options.v[HAK_OPT_FOREIGN_FREE] = HAK_FOREIGN_ABORT;
   EXPECT_DEATH(hak_free(p + 1100 * kMiB), "invalid pointer inside a large block");
   hak_free(p);
 }
