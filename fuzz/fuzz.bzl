@@ -42,22 +42,19 @@ COVERAGE_IGNORE = "coverage_ignore.txt"
 def _fuzz_copts(sanitize):
     return HAK_COPTS + [
         "-fno-sanitize=all",
-        "-fsanitize=fuzzer-no-link," + sanitize,
         "-fsanitize-coverage-ignorelist=fuzz/" + COVERAGE_IGNORE,
         "-fno-sanitize-recover=all",
         "-fno-omit-frame-pointer",
         "-O1",
         "-g",
-    ] + select({
+    ] + sanitize + select({
         "//fuzz:debug_config": [],
         "//conditions:default": ["-DHAK_DEBUG=2"],
     })
 
-FUZZ_COPTS = _fuzz_copts("address,undefined")
+_ASAN = ["-fsanitize=fuzzer-no-link,address,undefined"]
 
-# ThreadSanitizer (the multi-threaded harness). --config=asan's -DHAK_ASAN=1
-# must not reach a TSan build.
-TSAN_FUZZ_COPTS = _fuzz_copts("thread") + ["-UHAK_ASAN"]
+FUZZ_COPTS = _fuzz_copts(_ASAN)
 
 # lld: gold warns about every ASan helper symbol of a -fsanitize link.
 FUZZ_LINKOPTS = [
@@ -66,11 +63,23 @@ FUZZ_LINKOPTS = [
     "-fsanitize=fuzzer,address,undefined",
 ]
 
-TSAN_FUZZ_LINKOPTS = [
-    "-fuse-ld=lld",
-    "-fno-sanitize=all",
-    "-fsanitize=fuzzer,thread",
-]
+# ThreadSanitizer (the multi-threaded harness; -DHAK_ASAN=1 must not reach
+# it). Under --config=asan it is built with ASan + UBSan like the others:
+# that config's --linkopt=-fsanitize=address comes after a rule's linkopts,
+# and clang refuses address with thread in one link.
+TSAN_FUZZ_COPTS = _fuzz_copts(select({
+    "//fuzz:asan_config": _ASAN,
+    "//conditions:default": ["-fsanitize=fuzzer-no-link,thread", "-UHAK_ASAN"],
+}))
+
+TSAN_FUZZ_LINKOPTS = select({
+    "//fuzz:asan_config": FUZZ_LINKOPTS,
+    "//conditions:default": [
+        "-fuse-ld=lld",
+        "-fno-sanitize=all",
+        "-fsanitize=fuzzer,thread",
+    ],
+})
 
 # Ordinary programs (tests) built from the same instrumented objects.
 ASAN_LINKOPTS = [
