@@ -1,12 +1,16 @@
 """Fuzz targets: each harness gets its own instrumented copy of the hakmem
 sources it needs, so `bazel run //fuzz:<name>` works without --config.
 
-The sources are compiled here, in //fuzz, with FUZZ_COPTS rather than taken
-from //hakmem's libraries (which are built with the configuration's flags):
-no transition is needed and the allocator itself is instrumented. FUZZ_COPTS
-first switch off whatever sanitizer the configuration asked for (a
---config=tsan build would otherwise mix thread and address sanitizers), then
-switch on libFuzzer, ASan and UBSan.
+The sources are compiled here, in //fuzz, with FUZZ_COPTS (or TSAN_FUZZ_COPTS)
+rather than taken from //hakmem's libraries (which are built with the
+configuration's flags): no transition is needed and the allocator itself is
+instrumented. The copts first switch off whatever sanitizer the configuration
+asked for (a --config=tsan build would otherwise mix thread and address
+sanitizers), then switch on libFuzzer and ASan + UBSan (or TSan).
+
+In these copies fuzz/fake_os.c stands in for the kernel behind hakmem/os.h:
+os.c is compiled with the functions the fake replaces renamed to
+hak_real_os_* (FAKE_OS_RENAMES), and the fake falls back to them.
 """
 
 load("//hakmem:copts.bzl", "HAK_COPTS")
@@ -27,22 +31,30 @@ load(
     _POLICY_HDRS = "HAK_POLICY_HDRS",
 )
 
-_SANITIZE = "-fsanitize=fuzzer-no-link,address,undefined"
+# The invariant walkers and harness checks get no coverage instrumentation
+# (coverage_ignore.txt says why); the file is a compile input of every
+# instrumented library (COVERAGE_IGNORE).
+COVERAGE_IGNORE = "coverage_ignore.txt"
 
 # HAK_COPTS, then the instrumentation (the later -O1 wins over HAK_COPTS's
 # level). Internal asserts (HAK_DEBUG=2) are on unless --config=debug already
 # asked for 3.
-FUZZ_COPTS = HAK_COPTS + [
-    "-fno-sanitize=all",
-    _SANITIZE,
-    "-fno-sanitize-recover=all",
-    "-fno-omit-frame-pointer",
-    "-O1",
-    "-g",
-] + select({
-    "//fuzz:debug_config": [],
-    "//conditions:default": ["-DHAK_DEBUG=2"],
-})
+def _fuzz_copts(sanitize):
+    return HAK_COPTS + [
+        "-fno-sanitize=all",
+        "-fsanitize-coverage-ignorelist=fuzz/" + COVERAGE_IGNORE,
+        "-fno-sanitize-recover=all",
+        "-fno-omit-frame-pointer",
+        "-O1",
+        "-g",
+    ] + sanitize + select({
+        "//fuzz:debug_config": [],
+        "//conditions:default": ["-DHAK_DEBUG=2"],
+    })
+
+_ASAN = ["-fsanitize=fuzzer-no-link,address,undefined"]
+
+FUZZ_COPTS = _fuzz_copts(_ASAN)
 
 # lld: gold warns about every ASan helper symbol of a -fsanitize link.
 FUZZ_LINKOPTS = [
@@ -50,6 +62,24 @@ FUZZ_LINKOPTS = [
     "-fno-sanitize=all",
     "-fsanitize=fuzzer,address,undefined",
 ]
+
+# ThreadSanitizer (the multi-threaded harness; -DHAK_ASAN=1 must not reach
+# it). Under --config=asan it is built with ASan + UBSan like the others:
+# that config's --linkopt=-fsanitize=address comes after a rule's linkopts,
+# and clang refuses address with thread in one link.
+TSAN_FUZZ_COPTS = _fuzz_copts(select({
+    "//fuzz:asan_config": _ASAN,
+    "//conditions:default": ["-fsanitize=fuzzer-no-link,thread", "-UHAK_ASAN"],
+}))
+
+TSAN_FUZZ_LINKOPTS = select({
+    "//fuzz:asan_config": FUZZ_LINKOPTS,
+    "//conditions:default": [
+        "-fuse-ld=lld",
+        "-fno-sanitize=all",
+        "-fsanitize=fuzzer,thread",
+    ],
+})
 
 # Ordinary programs (tests) built from the same instrumented objects.
 ASAN_LINKOPTS = [
@@ -72,16 +102,60 @@ HAK_CORE_HDRS = _CORE_HDRS
 HAK_POLICY = ["policy/" + f for f in _POLICY]
 HAK_POLICY_HDRS = ["policy/" + f for f in _POLICY_HDRS]
 
+# The os.h functions fuzz/fake_os.c implements: os.c is compiled with them
+# renamed hak_real_<name without hak_>, which the fake falls back to. A new
+# os.h function is the real one until it is added here and to fake_os.c.
+FAKE_OS_RENAMES = [
+    "hak_os_set_hooks",
+    "hak_os_map",
+    "hak_os_unmap",
+    "hak_os_advise",
+    "hak_os_grow_in_place",
+    "hak_os_move",
+]
+
 def hakmem_files(names):
     return [("//hakmem/policy:" + n[len("policy/"):]) if n.startswith("policy/") else ("//hakmem:" + n) for n in names]
 
-def hak_fuzzer(name, srcs, deps = [], textual = []):
+def hak_instrumented(suffix = "", copts = FUZZ_COPTS):
+    """The instrumented hakmem: `hakmem_base<suffix>` (L0: libc, log, options,
+    stats) and `hakmem_core<suffix>` (everything else, over fuzz/fake_os.c)."""
+    native.cc_library(
+        name = "hakmem_base" + suffix,
+        testonly = True,
+        srcs = hakmem_files(HAK_BASE),
+        hdrs = hakmem_files(HAK_BASE_HDRS),
+        textual_hdrs = [COVERAGE_IGNORE],
+        copts = copts,
+        linkstatic = True,
+    )
+    native.cc_library(
+        name = "os_real" + suffix,
+        testonly = True,
+        srcs = hakmem_files(HAK_OS),
+        hdrs = hakmem_files(HAK_OS_HDRS),
+        copts = copts + ["-D%s=hak_real_%s" % (n, n[len("hak_"):]) for n in FAKE_OS_RENAMES],
+        linkstatic = True,
+        deps = [":hakmem_base" + suffix],
+    )
+    native.cc_library(
+        name = "hakmem_core" + suffix,
+        testonly = True,
+        srcs = ["fake_os.c"] + hakmem_files(HAK_MEMORY + HAK_CACHES + HAK_POLICY + HAK_CORE),
+        hdrs = ["fake_os.h"] + hakmem_files(HAK_OS_HDRS + HAK_MEMORY_HDRS + HAK_CACHES_HDRS + HAK_POLICY_HDRS + HAK_CORE_HDRS),
+        copts = copts,
+        linkopts = ["-ldl", "-lm", "-pthread"],
+        linkstatic = True,
+        deps = [":hakmem_base" + suffix, ":os_real" + suffix],
+    )
+
+def hak_fuzzer(name, srcs, deps = [], tsan = False):
     """A libFuzzer binary `<name>_bin`, `bazel run` wrapper `<name>` and replay test `<name>_replay`."""
     native.cc_binary(
         name = name + "_bin",
         srcs = srcs,
-        copts = FUZZ_COPTS + ["-fsanitize=fuzzer"],
-        linkopts = FUZZ_LINKOPTS,
+        copts = (TSAN_FUZZ_COPTS if tsan else FUZZ_COPTS) + ["-fsanitize=fuzzer"],
+        linkopts = TSAN_FUZZ_LINKOPTS if tsan else FUZZ_LINKOPTS,
         deps = deps,
         tags = ["own_sanitizers"],
         testonly = True,

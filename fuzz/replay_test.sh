@@ -5,8 +5,11 @@
 set -euo pipefail
 bin=$1
 name=$2
-if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" ]] && command -v llvm-symbolizer >/dev/null; then
-  export ASAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
+# By its real path: the sanitizers refuse a symlink named otherwise. TSan needs
+# it for threads_fuzzer's suppression of libFuzzer's own counter race.
+if command -v llvm-symbolizer >/dev/null; then
+  [[ -n "${ASAN_SYMBOLIZER_PATH:-}" ]] || export ASAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
+  [[ -n "${TSAN_SYMBOLIZER_PATH:-}" ]] || export TSAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
 fi
 inputs=()
 for d in "fuzz/corpus/$name" "fuzz/regressions/$name"; do

@@ -7,12 +7,13 @@
  * 4 MiB slot the address map marks as that block's. Where the kernel puts a
  * mapping is not under an input's control, so this test forces the layout: it
  * maps a page just past a large block (MAP_FIXED_NOREPLACE) and asks whether
- * hakmem claims it.
+ * hakmem claims it. It runs over the real os.c (hak_fake_os_bypass).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "fuzz/fake_os.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
 #include "hakmem/os.h"
@@ -22,6 +23,7 @@
 #endif
 
 int main(void) {
+  hak_fake_os_bypass();  // the kernel's layout, not the fuzz build's region
   hak_init();
   size_t page = hak_os_page_size();
   char *p = hak_alloc_at((size_t)1 << 20, 0x1234);  // a 1.25 MiB mapping in a 4 MiB slot

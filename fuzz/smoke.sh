@@ -20,8 +20,11 @@ for f in $fuzzers; do targets+=("//fuzz:${f}_bin"); done
 # shellcheck disable=SC2086
 "$bazel" build ${BAZEL_FLAGS:-} "${targets[@]}" || exit 2
 bin_dir=$("$bazel" info ${BAZEL_FLAGS:-} bazel-bin 2>/dev/null)
-if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" ]] && command -v llvm-symbolizer >/dev/null; then
-  export ASAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
+# By its real path: the sanitizers refuse a symlink named otherwise. TSan needs
+# it for threads_fuzzer's suppression of libFuzzer's own counter race.
+if command -v llvm-symbolizer >/dev/null; then
+  [[ -n "${ASAN_SYMBOLIZER_PATH:-}" ]] || export ASAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
+  [[ -n "${TSAN_SYMBOLIZER_PATH:-}" ]] || export TSAN_SYMBOLIZER_PATH="$(readlink -f "$(command -v llvm-symbolizer)")"
 fi
 
 failed=0

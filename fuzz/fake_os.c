@@ -1,0 +1,343 @@
+/* fake_os.c — an in-process stand-in for the kernel's side of hakmem/os.h,
+ * linked only into the fuzz build's copy of hakmem (fuzz/, layer L1).
+ *
+ * Why: with the real os.c a fuzz input spent its time in the kernel, not in
+ * hakmem: every large block was a fresh mmap (plus two trimming munmaps for
+ * its 4 MiB alignment), its first touches faulted in and cleared 2 MiB huge
+ * pages, and a refused DONTNEED (the seam's failure injection) zeroed tens of
+ * MiB byte by byte. Here one region is reserved once (PROT_NONE, no swap
+ * reserve, no huge pages) and mappings are aligned ranges handed out from it:
+ *   map     carve a free range (first fit, address order) and mprotect it
+ *           read-write: it reads as zero because its pages were dropped
+ *           when it was last unmapped;
+ *   unmap   drop the pages (MADV_DONTNEED), then PROT_NONE, so a stale
+ *           access faults as after a real munmap; unmapping what is not
+ *           mapped aborts (hakmem must never do that);
+ *   advise  DONTNEED and FREE drop the pages the same way (FREE may drop
+ *           the contents, so here it does), also where the seam refused the
+ *           advice (os.h promises zero either way; dropping leaves ASan's
+ *           poisoning as it was);
+ *           HUGEPAGE / NOHUGEPAGE are accepted and not issued;
+ *   grow    takes the free range after a mapping, shrink frees its tail;
+ *   move    mremap within the region (pages move, bytes are not copied).
+ * The seam (hak_os_hooks_t) works as in os.c: every call is observed, the
+ * Nth call of a kind fails, suppress_advice records advice without acting on
+ * it, the clock hook is os.c's own.
+ *
+ * Everything else, and anything outside the region, is the real os.c: the
+ * fuzz build compiles os.c with the functions below renamed hak_real_os_*
+ * (FAKE_OS_RENAMES in fuzz.bzl), and a request the region cannot hold (it is
+ * full, or its range list is) goes to the real function. A function os.h
+ * gains later is therefore the real one until it is added here (rename it in
+ * FAKE_OS_RENAMES, declare hak_real_<name> below, implement it). Thread-safe
+ * (one lock; TSan sees it as the hand-over of ranges between threads).
+ * hak_fake_os_bypass() (fake_os.h) sends everything to os.c.
+ */
+#include "fuzz/fake_os.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "hakmem/libc.h"
+#include "hakmem/lock.h"
+#include "hakmem/os.h"
+#include "hakmem/stats.h"
+
+// The real implementations (os.c compiled with FAKE_OS_RENAMES), typed by os.h.
+extern __typeof__(hak_os_set_hooks) hak_real_os_set_hooks;
+extern __typeof__(hak_os_map) hak_real_os_map;
+extern __typeof__(hak_os_unmap) hak_real_os_unmap;
+extern __typeof__(hak_os_advise) hak_real_os_advise;
+extern __typeof__(hak_os_grow_in_place) hak_real_os_grow_in_place;
+extern __typeof__(hak_os_move) hak_real_os_move;
+
+#define REGION_BYTES ((uintptr_t)64 << 30)
+#define REGION_ALIGN ((uintptr_t)256 << 20)  // HAK_LARGE_MAX_ALIGN: any alignment asked fits
+#define MAX_FREE 4096u                       // free ranges the list can hold
+
+typedef struct range {
+  uintptr_t lo, hi;
+} range_t;
+
+static hak_lock_t lock = HAK_LOCK_INIT;
+static uintptr_t region_lo, region_hi;  // 0: not reserved (yet, or it failed)
+static bool region_tried;
+static range_t free_list[MAX_FREE];  // disjoint, not adjacent, in address order
+static unsigned nfree;
+
+static const hak_os_hooks_t *hooks;
+static _Atomic uint32_t call_counts[HAK_OS_CALL_COUNT];
+
+static _Noreturn void fake_abort(const char *what, uintptr_t addr, size_t len) {
+  fprintf(stderr, "fake_os: %s [%#lx, +%zu)\n", what, (unsigned long)addr, len);
+  abort();
+}
+
+void hak_os_set_hooks(const hak_os_hooks_t *h) {
+  hooks = h;
+  for (unsigned i = 0; i < HAK_OS_CALL_COUNT; i++) atomic_store(&call_counts[i], 0);
+  hak_real_os_set_hooks(h);  // for os.c's own calls (the clock, functions not faked)
+}
+
+static bool injected_failure(hak_os_call_t call) {
+  if (!hooks || !hooks->fail_every[call]) return false;
+  uint32_t n = atomic_fetch_add_explicit(&call_counts[call], 1, memory_order_relaxed) + 1;
+  return n % hooks->fail_every[call] == 0;
+}
+
+static void observe(hak_os_call_t call, void *addr, size_t len, hak_advice_t advice, bool ok) {
+  if (hooks && hooks->observe) hooks->observe(hooks->ctx, call, addr, len, advice, ok);
+}
+
+// --- the region and its free list (under lock) ------------------------------------
+
+static bool reserve_locked(void) {
+  if (region_lo) return true;
+  if (region_tried) return false;
+  region_tried = true;
+  char *raw = mmap(NULL, REGION_BYTES + REGION_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return false;  // everything goes to the real os.c
+  uintptr_t lo = ((uintptr_t)raw + REGION_ALIGN - 1) & ~(REGION_ALIGN - 1);
+  madvise((void *)lo, REGION_BYTES, MADV_NOHUGEPAGE);  // touches clear 4 KiB, not 2 MiB
+  region_lo = lo;
+  region_hi = lo + REGION_BYTES;
+  free_list[0] = (range_t){region_lo, region_hi};
+  nfree = 1;
+  return true;
+}
+
+void hak_fake_os_bypass(void) {
+  hak_lock(&lock);
+  if (!region_lo) region_tried = true;  // never reserved: everything goes to os.c
+  hak_unlock(&lock);
+}
+
+static inline bool in_region(uintptr_t a, size_t len) {
+  return region_lo && a >= region_lo && a < region_hi && len <= region_hi - a;
+}
+
+static bool list_insert(unsigned at, range_t r) {
+  if (nfree == MAX_FREE) return false;
+  for (unsigned i = nfree; i > at; i--) free_list[i] = free_list[i - 1];
+  free_list[at] = r;
+  nfree++;
+  return true;
+}
+
+static void list_remove(unsigned at) {
+  for (unsigned i = at; i + 1 < nfree; i++) free_list[i] = free_list[i + 1];
+  nfree--;
+}
+
+// Takes [a, a + len) out of free range i (which holds it); false when the
+// list has no room for the split.
+static bool carve(unsigned i, uintptr_t a, size_t len) {
+  range_t r = free_list[i];
+  if (a > r.lo && a + len < r.hi) {
+    if (!list_insert(i + 1, (range_t){a + len, r.hi})) return false;
+    free_list[i].hi = a;
+  } else if (a > r.lo) {
+    free_list[i].hi = a;
+  } else if (a + len < r.hi) {
+    free_list[i].lo = a + len;
+  } else {
+    list_remove(i);
+  }
+  return true;
+}
+
+// The first free range i with free_list[i].hi > a (nfree if none).
+static unsigned find(uintptr_t a) {
+  unsigned lo = 0, hi = nfree;
+  while (lo < hi) {
+    unsigned mid = (lo + hi) / 2;
+    if (free_list[mid].hi > a) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+// [a, a + len) goes back on the list, merged with its neighbours; it must
+// be mapped (overlap no free range). False when the list has no room.
+static bool give_back(uintptr_t a, size_t len) {
+  uintptr_t e = a + len;
+  unsigned i = find(a);
+  if (i < nfree && free_list[i].lo < e) fake_abort("unmap of memory that is not mapped", a, len);
+  bool prev = i > 0 && free_list[i - 1].hi == a, next = i < nfree && free_list[i].lo == e;
+  if (prev && next) {
+    free_list[i - 1].hi = free_list[i].hi;
+    list_remove(i);
+  } else if (prev) {
+    free_list[i - 1].hi = e;
+  } else if (next) {
+    free_list[i].lo = a;
+  } else {
+    return list_insert(i, (range_t){a, e});
+  }
+  return true;
+}
+
+// Zero bytes by hand without ASan's checks, leaving its poisoning as it was
+// (the range may be a freed block's); volatile keeps this from memset.
+__attribute__((no_sanitize("address"))) static void zero_bytes(uintptr_t a, size_t len) {
+  volatile unsigned char *b = (volatile unsigned char *)a;
+  for (size_t i = 0; i < len; i++) b[i] = 0;
+}
+
+// Whole pages [a, a + len) must read as zero: the kernel drops them (it is
+// the cheap way: zeroing resident pages in place instead was slower, as
+// every page ever touched then stayed resident for mprotect to walk).
+static void discard_pages(uintptr_t a, size_t len) {
+  int saved = errno;
+  if (madvise((void *)a, len, MADV_DONTNEED)) fake_abort("cannot discard", a, len);
+  errno = saved;
+}
+
+// Pages that leave the caller: their contents go (the next owner reads zero)
+// and access faults until they are mapped again.
+static void discard(uintptr_t a, size_t len) {
+  discard_pages(a, len);
+  if (mprotect((void *)a, len, PROT_NONE)) fake_abort("cannot close", a, len);
+}
+
+// ASan's shadow is left as it is, as by a real munmap and mmap: hakmem
+// unpoisons what it unmaps.
+static void *open_range(uintptr_t a, size_t len) {
+  if (mprotect((void *)a, len, PROT_READ | PROT_WRITE)) fake_abort("cannot open", a, len);
+  return (void *)a;
+}
+
+// --- os.h ------------------------------------------------------------------------------
+
+void *hak_os_map(size_t len, size_t align) {
+  size_t page = hak_os_page_size();
+  if (align < page) align = page;
+  if (injected_failure(HAK_OS_MAP)) {
+    observe(HAK_OS_MAP, NULL, len, HAK_ADVISE_COUNT, false);
+    HAK_STAT_INC(os_map_failures);
+    errno = ENOMEM;
+    return NULL;
+  }
+  uintptr_t got = 0;
+  hak_lock(&lock);
+  if (len && len % page == 0 && len <= REGION_BYTES && hak_is_pow2(align) && align <= REGION_ALIGN &&
+      reserve_locked()) {
+    for (unsigned i = 0; i < nfree; i++) {
+      uintptr_t a = (free_list[i].lo + align - 1) & ~(uintptr_t)(align - 1);
+      if (a >= free_list[i].hi || free_list[i].hi - a < len) continue;
+      if (carve(i, a, len)) got = a;
+      break;
+    }
+  }
+  hak_unlock(&lock);
+  if (!got) return hak_real_os_map(len, align);  // observes and counts itself
+  void *p = open_range(got, len);
+  observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, true);
+  HAK_STAT_INC(os_maps);
+  return p;
+}
+
+bool hak_os_unmap(void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr;
+  if (!in_region(a, len)) return hak_real_os_unmap(addr, len);
+  if (len) {
+    if (a % hak_os_page_size() || len % hak_os_page_size()) fake_abort("unmap of a range not in whole pages", a, len);
+    discard(a, len);
+    hak_lock(&lock);
+    (void)give_back(a, len);  // no room in the list: the range stays out of use
+    hak_unlock(&lock);
+    HAK_STAT_INC(os_unmaps);
+  }
+  observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, true);
+  return true;
+}
+
+// What a refused DONTNEED must still do: [a, a + len) reads as zero. Whole
+// pages are discarded, the partial ones at either end zeroed.
+static void zero_range(uintptr_t a, size_t len) {
+  size_t page = hak_os_page_size();
+  uintptr_t lo = (a + page - 1) & ~(uintptr_t)(page - 1), hi = (a + len) & ~(uintptr_t)(page - 1);
+  if (lo >= hi) {
+    zero_bytes(a, len);
+    return;
+  }
+  discard_pages(lo, hi - lo);
+  zero_bytes(a, lo - a);
+  zero_bytes(hi, a + len - hi);
+}
+
+bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
+  uintptr_t a = (uintptr_t)addr;
+  if (!len) return true;
+  if (!in_region(a, len)) return hak_real_os_advise(addr, len, advice);
+  size_t page = hak_os_page_size();
+  bool ok;
+  if (injected_failure(HAK_OS_ADVISE)) {
+    ok = false;
+  } else if (hooks && hooks->suppress_advice) {
+    ok = true;
+  } else {  // as the kernel: an unaligned start is EINVAL; the length is rounded up
+    HAK_STAT_INC(os_madvise);
+    ok = a % page == 0;
+    size_t whole;
+    if (ok && (advice == HAK_ADVISE_DONTNEED || advice == HAK_ADVISE_FREE) && hak_align_up(len, page, &whole))
+      discard_pages(a, whole);  // FREE may drop the contents, so here it does
+  }
+  if (!ok && advice == HAK_ADVISE_DONTNEED) zero_range(a, len);  // os.h's promise
+  observe(HAK_OS_ADVISE, addr, len, advice, ok);
+  return ok;
+}
+
+bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
+  uintptr_t a = (uintptr_t)addr;
+  if (!in_region(a, old_len)) return hak_real_os_grow_in_place(addr, old_len, new_len);
+  size_t page = hak_os_page_size(), old_pages, new_pages;  // mremap rounds both up
+  bool ok = false;
+  if (!injected_failure(HAK_OS_REMAP) && hak_align_up(old_len, page, &old_pages) &&
+      hak_align_up(new_len, page, &new_pages) && new_pages <= REGION_BYTES) {
+    if (new_pages <= old_pages) {  // the tail is unmapped
+      if (new_pages < old_pages) {
+        discard(a + new_pages, old_pages - new_pages);
+        hak_lock(&lock);
+        (void)give_back(a + new_pages, old_pages - new_pages);
+        hak_unlock(&lock);
+      }
+      ok = true;
+    } else {  // only the free range right after the mapping will do
+      uintptr_t e = a + old_pages;
+      size_t more = new_pages - old_pages;
+      hak_lock(&lock);
+      unsigned i = find(e);
+      ok = i < nfree && free_list[i].lo == e && free_list[i].hi - e >= more && carve(i, e, more);
+      hak_unlock(&lock);
+      if (ok) open_range(e, more);
+    }
+  }
+  observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
+  return ok;
+}
+
+bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
+  uintptr_t a = (uintptr_t)addr;
+  if (!in_region(a, old_len) || !in_region((uintptr_t)dest, new_len))
+    return hak_real_os_move(addr, old_len, dest, new_len);
+  bool ok = false;
+  if (!injected_failure(HAK_OS_REMAP)) {
+    int saved = errno;
+    ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
+    errno = saved;
+    if (ok) {  // the old range is a hole in the region now: reserve it again, then free it
+      if (mmap(addr, old_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != addr)
+        fake_abort("cannot reserve again after a move", a, old_len);
+      madvise(addr, old_len, MADV_NOHUGEPAGE);
+      hak_lock(&lock);
+      (void)give_back(a, old_len);
+      hak_unlock(&lock);
+    }
+  }
+  observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
+  return ok;
+}

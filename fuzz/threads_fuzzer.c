@@ -1,0 +1,264 @@
+/* threads_fuzzer.c — two threads racing alloc, free and realloc over shared
+ * slots (fuzz/, libFuzzer + ThreadSanitizer).
+ *
+ * The input is split in two programs, one per thread (the libFuzzer thread
+ * and a worker that lives as long as the process). Each program is a list of
+ * operations on SLOTS shared slots: allocate into a free slot, free a live
+ * one, realloc a live one, read one's usable size. Every slot has an atomic
+ * state, and a thread acts on a slot only after moving it FREE -> BUSY or
+ * LIVE -> BUSY with a compare-and-swap, so the threads race for slots (a
+ * block is often freed or realloc'd by the thread that did not allocate
+ * it), never for a block. Checked:
+ *   - every block is 16-byte aligned and its usable size >= the request;
+ *   - no two live blocks overlap (a registry of live ranges, under a lock
+ *     the harness takes only after hakmem returned a block and before it
+ *     gets one back, so it orders no hakmem call against another);
+ *   - each block carries a pattern tied to its id (head, tail, every 4 KiB)
+ *     that is intact when the other thread takes it over, before free and
+ *     after realloc (up to the smaller size);
+ *   - ThreadSanitizer finds no data race in hakmem (the build is
+ *     -fsanitize=fuzzer,thread; halt_on_error makes a race a finding).
+ * Sizes are mostly small (the per-thread pools and remote frees), some
+ * around the large threshold and a few large (BigCache, spares). Which thread
+ * wins a slot depends on timing: an input does not always replay the same
+ * interleaving.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "fuzz/fuzz_input.h"
+#include "hakmem/alloc.h"
+#include "hakmem/include/hakmem.h"
+
+#define SLOTS 24u
+#define MAX_OPS 256u
+#define HEAD 64u
+
+enum { FREE, BUSY, LIVE };
+
+typedef struct slot {
+  _Atomic int state;
+  unsigned char *p;  // these three belong to whoever moved state to BUSY
+  size_t req;
+  uint32_t id;
+} slot_t;
+
+static slot_t slots[SLOTS];
+static _Atomic uint32_t next_id;
+
+// --- live ranges: no two may overlap ----------------------------------------------------
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  uintptr_t lo, hi;
+  uint32_t id;
+} reg[SLOTS];
+static unsigned nreg;
+
+static void reg_add(const slot_t *s) {
+  uintptr_t lo = (uintptr_t)s->p, hi = lo + (s->req ? s->req : 1);
+  pthread_mutex_lock(&reg_lock);
+  for (unsigned i = 0; i < nreg; i++)
+    FUZZ_CHECK(hi <= reg[i].lo || reg[i].hi <= lo, "block %u [%p, +%zu) overlaps live block %u [%#lx, %#lx)", s->id,
+               (void *)s->p, s->req, reg[i].id, (unsigned long)reg[i].lo, (unsigned long)reg[i].hi);
+  FUZZ_CHECK(nreg < SLOTS, "more live ranges than slots");
+  reg[nreg].lo = lo;
+  reg[nreg].hi = hi;
+  reg[nreg].id = s->id;
+  nreg++;
+  pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(const slot_t *s) {
+  pthread_mutex_lock(&reg_lock);
+  unsigned i = 0;
+  while (i < nreg && reg[i].id != s->id) i++;
+  FUZZ_CHECK(i < nreg, "block %u is not registered", s->id);
+  reg[i] = reg[--nreg];
+  pthread_mutex_unlock(&reg_lock);
+}
+
+// --- patterns -----------------------------------------------------------------------------
+
+static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 131u + (o >> 3) * 7u + o + 1u); }
+
+#define FOR_EACH_SAMPLE(req_, limit_, body)                                   \
+  do {                                                                        \
+    size_t lim__ = (limit_) < (req_) ? (limit_) : (req_);                     \
+    for (size_t o = 0; o < HEAD && o < lim__; o++) body;                      \
+    for (size_t o = (req_) > HEAD ? (req_) - HEAD : HEAD; o < lim__; o++) body; \
+    for (size_t o = 4096; o < lim__; o += 4096) body;                         \
+  } while (0)
+
+static void fill(slot_t *s) { FOR_EACH_SAMPLE(s->req, s->req, s->p[o] = pat(s->id, o)); }
+
+static void check_pattern(const slot_t *s, const unsigned char *p, size_t upto, const char *when) {
+  FOR_EACH_SAMPLE(s->req, upto, FUZZ_CHECK(p[o] == pat(s->id, o), "%s: block %u (%zu bytes) corrupt at offset %zu",
+                                            when, s->id, s->req, o));
+}
+
+static void adopt(slot_t *s, void *p, size_t req, const char *what) {
+  FUZZ_CHECK((uintptr_t)p % 16 == 0, "%s: %p not 16-byte aligned", what, p);
+  size_t usable = hak_usable_size(p);
+  FUZZ_CHECK(usable >= req, "%s: usable %zu < request %zu", what, usable, req);
+  s->p = p;
+  s->req = req;
+  s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
+  reg_add(s);
+  fill(s);
+}
+
+// --- operations -----------------------------------------------------------------------------
+
+static size_t pick_size(fuzz_in_t *in) {
+  uint8_t c = in_u8(in);
+  switch (c % 8) {
+    case 0: return in_u8(in);
+    case 1: case 2: case 3: return in_u16(in) % 4097;
+    case 4: return in_u16(in) % 32769;
+    case 5: return (size_t)(16 << 10) + in_range(in, 0, (size_t)496 << 10);  // the large threshold's range
+    case 6: return c & 0x80 ? (size_t)in_range(in, (size_t)1 << 20, (size_t)4 << 20) : in_u16(in);
+    default: return 16u << (in_u8(in) % 12);
+  }
+}
+
+// A slot in the wanted state, moved to BUSY; NULL when the other thread holds them all.
+static slot_t *claim(fuzz_in_t *in, int want) {
+  unsigned start = in_u8(in) % SLOTS;
+  for (unsigned k = 0; k < SLOTS; k++) {
+    slot_t *s = &slots[(start + k) % SLOTS];
+    int expect = want;
+    if (atomic_compare_exchange_strong_explicit(&s->state, &expect, BUSY, memory_order_acquire, memory_order_relaxed))
+      return s;
+  }
+  return NULL;
+}
+
+static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, memory_order_release); }
+
+static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
+  size_t size = pick_size(in);
+  slot_t *s = claim(in, FREE);
+  if (!s) return;
+  void *p = zero ? hak_calloc_at(1, size, site) : hak_alloc_at(size, site);
+  FUZZ_CHECK(p, "%s(%zu) failed", zero ? "calloc" : "malloc", size);
+  if (zero)
+    for (size_t o = 0; o < size && o < 4096; o++)
+      FUZZ_CHECK(((unsigned char *)p)[o] == 0, "calloc(%zu): byte %zu is not zero", size, o);
+  adopt(s, p, size, zero ? "calloc" : "malloc");
+  release(s, LIVE);
+}
+
+static void op_free(fuzz_in_t *in) {
+  slot_t *s = claim(in, LIVE);
+  if (!s) return;
+  check_pattern(s, s->p, s->req, "before free");
+  reg_remove(s);
+  hak_free(s->p);
+  s->p = NULL;
+  release(s, FREE);
+}
+
+static void op_realloc(fuzz_in_t *in) {
+  size_t size = pick_size(in);
+  slot_t *s = claim(in, LIVE);
+  if (!s) return;
+  check_pattern(s, s->p, s->req, "before realloc");
+  reg_remove(s);
+  void *p = hak_realloc(s->p, size);
+  if (!size) {  // glibc: frees, returns NULL
+    FUZZ_CHECK(!p, "realloc(p, 0) returned %p", p);
+    s->p = NULL;
+    release(s, FREE);
+    return;
+  }
+  FUZZ_CHECK(p, "realloc(%zu) failed", size);
+  check_pattern(s, p, size, "after realloc");
+  adopt(s, p, size, "realloc");
+  release(s, LIVE);
+}
+
+static void op_inspect(fuzz_in_t *in) {
+  slot_t *s = claim(in, LIVE);
+  if (!s) return;
+  FUZZ_CHECK(hak_usable_size(s->p) >= s->req, "usable %zu < request %zu", hak_usable_size(s->p), s->req);
+  check_pattern(s, s->p, s->req, "taken over");
+  release(s, LIVE);
+}
+
+static void run(fuzz_in_t *in, uintptr_t site) {
+  for (unsigned n = 0; in_more(in) && n < MAX_OPS; n++) {
+    uint8_t op = in_u8(in);
+    switch (op % 8) {
+      case 0: case 1: case 2: op_alloc(in, site + (op >> 5) * 0x40, op & 0x10); break;
+      case 3: case 4: op_free(in); break;
+      case 5: case 6: op_realloc(in); break;
+      default: op_inspect(in); break;
+    }
+  }
+}
+
+// --- the worker thread ----------------------------------------------------------------------
+
+static pthread_barrier_t start, done;
+static fuzz_in_t worker_in;
+
+static void *worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_barrier_wait(&start);
+    run(&worker_in, 0x900000);
+    pthread_barrier_wait(&done);
+  }
+  return NULL;
+}
+
+// A race report is a finding: stop at the first. (TSan calls this before it
+// is initialised: no instrumentation of any kind may run in it.)
+const char *__tsan_default_options(void);
+__attribute__((disable_sanitizer_instrumentation, no_sanitize("coverage"))) const char *__tsan_default_options(void) {
+  return "halt_on_error=1";
+}
+
+// libFuzzer's edge counters (a byte per edge, the __sancov_cntrs section)
+// are bumped by both threads without synchronisation, and clang 16's TSan
+// instruments those stores: that race is the instrumentation's, not
+// hakmem's. (Matching it needs llvm-symbolizer on PATH: without it every
+// input reports this race.)
+const char *__tsan_default_suppressions(void);
+__attribute__((disable_sanitizer_instrumentation, no_sanitize("coverage"))) const char *__tsan_default_suppressions(void) {
+  return "race:__start___sancov_cntrs\n";
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static bool started;
+  if (!started) {
+    started = true;
+    hak_init();
+    pthread_barrier_init(&start, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    pthread_t t;
+    FUZZ_CHECK(pthread_create(&t, NULL, worker, NULL) == 0, "cannot start the worker thread");
+    pthread_detach(t);
+  }
+  size_t half = size / 2;
+  fuzz_in_t mine = {data, half};
+  worker_in = (fuzz_in_t){data + half, size - half};
+  pthread_barrier_wait(&start);
+  run(&mine, 0x800000);
+  pthread_barrier_wait(&done);
+  // Both threads are done: every block goes back, checked once more.
+  for (unsigned i = 0; i < SLOTS; i++) {
+    slot_t *s = &slots[i];
+    FUZZ_CHECK(atomic_load(&s->state) != BUSY, "slot %u left busy", i);
+    if (atomic_load(&s->state) != LIVE) continue;
+    check_pattern(s, s->p, s->req, "final free");
+    reg_remove(s);
+    hak_free(s->p);
+    s->p = NULL;
+    atomic_store(&s->state, FREE);
+  }
+  FUZZ_CHECK(nreg == 0, "%u ranges still registered", nreg);
+  return 0;
+}
