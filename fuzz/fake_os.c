@@ -339,5 +339,14 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
     }
   }
   observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
+  if (!ok) {  // as os.c: a failed move gives its destination back itself (the caller does not);
+              // reserved again over whatever the kernel left there (a hole, or the range)
+    if (mmap(dest, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != dest)
+      fake_abort("cannot reserve again after a failed move", (uintptr_t)dest, new_len);
+    madvise(dest, new_len, MADV_NOHUGEPAGE);
+    hak_lock(&lock);
+    (void)give_back((uintptr_t)dest, new_len);
+    hak_unlock(&lock);
+  }
   return ok;
 }
