@@ -1,10 +1,11 @@
 // fork_modes_test.cc — fork() while other threads allocate, in every mode
 // (MINIMAL, FAST, BALANCED, LEARNING, RESEARCH) and in checked mode: the
 // child must allocate, free and exit within its alarm, with the learning
-// engine's walker true. The threads mix small and large blocks from a few call sites, which
-// LEARNING and RESEARCH decide with windows of 16 requests (window ends,
-// wake-ups and new sites' state all take the learning engine's locks), and
-// new call sites (each one's state is made under the learning arena lock).
+// engine's walker true. The threads mix small and large blocks from a few
+// call sites, which LEARNING and RESEARCH decide with windows of 16
+// requests (window ends, wake-ups and new sites' state all take the
+// learning engine's locks), and new call sites (each one's state is made
+// under the learning arena lock).
 // Each mode runs in a process of its own: the test re-executes this binary
 // with the mode's environment, as the whole process must start in it.
 #include <signal.h>
