@@ -22,6 +22,7 @@
  *     A --copt=-O1 alone would lose to the target's copts, which come after.
  *   HAK_STATS  0  counters (stats.h) compiled out: HAK_STAT_* only
  *                 type-check their arguments, every counter reads 0
+ *                 (--copt=-DHAK_STATS=0: no target sets it)
  *              1  process-wide counters (the default)
  *   HAK_ASAN   1 when built with AddressSanitizer (detected): cached and
  *              freed blocks are poisoned so a use-after-free inside hakmem's
