@@ -105,6 +105,8 @@ void hak_learn_publish(hak_learn_site_t *sl, bool counting) {
   atomic_store_explicit(&sl->policy, w, memory_order_relaxed);
   atomic_store_explicit(&sl->counting, counting, memory_order_relaxed);
   atomic_store_explicit(&sl->learning, sl->evo.state == HAK_EVO_LEARN, memory_order_relaxed);
+  uint64_t due = sl->evo.window_start_ns + cfg.window_ns;  // hak_evo_window_due's time rule (no overflow)
+  atomic_store_explicit(&sl->due_ns, sl->evo.state == HAK_EVO_OFF || due < cfg.window_ns ? UINT64_MAX : due, memory_order_relaxed);
   hak_learn_quiet_t q = {.large_threshold = sl->evo.policy.large_threshold, .cache_on = sl->evo.policy.cache_on,
                          .lo = sl->lo, .hi = sl->hi, .valid = 1};
   if (sl->evo.state == HAK_EVO_OFF) q.lo = 0, q.hi = HAK_SITE_HIST - 1;  // OFF: nothing to watch for
@@ -364,15 +366,16 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
   // The count is ours (limit: window_ops, or a drift check's own length;
   // a window whose warm-up mark was moved runs on until it has costed
   // requests, up to twice window_ops: the new end is stored, so requests up
-  // to it are not each sent here); hak_evo_window_due with no ops asks about
-  // the time.
+  // to it are not each sent here); the time is due_ns, the copy of the
+  // lifecycle's window clock that publish keeps for readers without the lock.
   uint64_t mark = hak_learn_cost_mark(sl);
   uint64_t want = least < limit / 2 ? least : limit / 2;
   if (mark && mark + want > win && limit < 2 * cfg.window_ops) {  // too little costed yet
     uint64_t until = mark + want < 2 * cfg.window_ops ? mark + want : 2 * cfg.window_ops;
     if (until > limit) atomic_store_explicit(&sl->limit, limit = until, memory_order_relaxed);
   }
-  if ((losing || win >= limit || hak_evo_window_due(&sl->evo, 0, t)) && hak_trylock(&sl->lock)) {
+  bool due = t >= atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
+  if ((losing || win >= limit || due) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
         (losing || now_win >= limit || hak_evo_window_due(&sl->evo, 0, t)))

@@ -43,6 +43,7 @@ typedef struct hak_learn_site {
   _Atomic uint64_t limit;          // this window ends after this many requests (window_ops, or fewer)
   _Atomic uint64_t seen_switches;  // `switches` when this site last re-marked its cost
   _Atomic int learning;            // state LEARN (readable without the lock)
+  _Atomic uint64_t due_ns;         // when (ns) the window ends by time (UINT64_MAX: never); evo's, readable without the lock
   hak_evo_site_t evo;              // lock
 } hak_learn_site_t;
 
