@@ -3,9 +3,11 @@
 Runs every workload once against glibc and hakmem (MINIMAL and BALANCED)
 through the real runner, then checks: every run is ok, results.json validates
 against results.schema.json, history.jsonl got a line, the HTML report and
-every chart it needs exist and are non-empty. A second run puts a deliberately
-broken allocator (testing/broken_malloc.c) under one workload and checks that
-the failure is reported, not dropped. No timing thresholds.
+every chart it needs exist and are non-empty. Then the learning target's
+plan at a tiny scale, the peer allocators that are installed, and a
+deliberately broken allocator (testing/broken_malloc.c) under two workloads,
+whose failures must be reported, not dropped. No timing thresholds. The pure
+parts have their own tests (statistics_test.py, report_test.py).
 
 Runs programs under LD_PRELOAD, so it is tagged replaces_malloc.
 """
@@ -19,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from compare import runner, schema_check  # noqa: E402
+from compare import runner, schema_check, tables  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,12 +45,22 @@ class SmokeTest(unittest.TestCase):
 
     def test_every_workload_ran(self):
         ids = {r["workload"] for r in self.doc["runs"]}
-        for w in runner.DEFAULT_WORKLOADS:
-            if w == "scaling":
-                self.assertTrue({"scaling-t1", "scaling-t2", "scaling-t4", "scaling-t8"} <= ids)
-            else:
-                self.assertIn(w, ids)
-        self.assertEqual(len(self.doc["runs"]), len(self.doc["workloads"]) * 3)
+        want = {wid for w in tables.DEFAULT_WORKLOADS for wid, _ in tables.workload_ids(w)[1]}
+        self.assertEqual(ids, want)
+        self.assertTrue({"scaling-t1", "scaling-t8", "mixed-random-t1", "mixed-random-t2"} <= ids)
+        # three allocators per workload, and wrapper also under BALANCED without wrapper detection
+        self.assertEqual(len(self.doc["runs"]), len(self.doc["workloads"]) * 3 + 1)
+        nowrap = [r["workload"] for r in self.doc["runs"] if r["allocator"] == tables.NOWRAP]
+        self.assertEqual(nowrap, ["wrapper"])
+
+    def test_startup_runs_many_processes(self):
+        runs = [r for r in self.doc["runs"] if r["workload"] == "startup"]
+        self.assertTrue(runs)
+        for r in runs:
+            self.assertGreaterEqual(r["launches"], 3)
+        res = [r for r in self.doc["results"] if r["workload"] == "startup"]
+        for r in res:  # judged on wall time per process, not the program's inner loop
+            self.assertAlmostEqual(r["ns_per_op_median"], r["wall_ms_median"] * 1e6, delta=1)
 
     def test_preload_was_active(self):
         for r in self.doc["runs"]:
@@ -92,7 +104,7 @@ class SmokeTest(unittest.TestCase):
         self.assertNotIn("<script", page)
         self.assertNotIn("Chart errors", page)
         srcs = re.findall(r'<img src="([^"]+)"', page)
-        expected = {"charts/bars-%s.png" % w for w in runner.DEFAULT_WORKLOADS if w != "scaling"}
+        expected = {"charts/bars-%s.png" % w["id"] for w in self.doc["workloads"] if not w["id"].startswith("scaling-t")}
         expected |= {"charts/speedup-minimal-vs-balanced.png", "charts/rss.png", "charts/faults.png",
                      "charts/scaling.png", "charts/history.png", "charts/history-vm.png"}
         self.assertEqual(set(srcs), expected)
@@ -114,7 +126,7 @@ class LearningSmokeTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="compare-learning-", dir=os.environ.get("TEST_TMPDIR"))
         cls.rc = runner.main(["--target", "learning", "--allocators", "hakmem-T64K,hakmem-T512K,hakmem-BALANCED,hakmem-LEARNING",
-                              "--workloads", ",".join(runner.PHASE_WORKLOADS), "--scale", "0.02", "--reps", "1",
+                              "--workloads", ",".join(tables.PHASE_WORKLOADS), "--scale", "0.02", "--reps", "1",
                               "--evo-window-ops", "64", "--learn-ms", "1", "--out", cls.tmp, "--quiet", "--timeout", "60"])
         cls.run_dir = [os.path.join(cls.tmp, d) for d in os.listdir(cls.tmp) if d[0].isdigit()][0]
         with open(os.path.join(cls.run_dir, "results.json")) as f:
@@ -164,7 +176,7 @@ class LearningSmokeTest(unittest.TestCase):
 
     def test_learning_table(self):
         ls = self.doc["learning"]
-        self.assertEqual([r["workload"] for r in ls["rows"]], runner.PHASE_WORKLOADS)
+        self.assertEqual([r["workload"] for r in ls["rows"]], tables.PHASE_WORKLOADS)
         for r in ls["rows"]:
             self.assertIsNotNone(r["ratio_to_best"])
             self.assertRegex(r["verdict_best"], r"^(met|NOT met)")
@@ -183,12 +195,35 @@ class LearningSmokeTest(unittest.TestCase):
         self.assertNotIn("Chart errors", page)
         self.assertIn('id="learning"', page)
         srcs = set(re.findall(r'<img src="([^"]+)"', page))
-        for w in runner.PHASE_WORKLOADS:
+        for w in tables.PHASE_WORKLOADS:
             for kind in ("timeline", "leaderboard"):
                 name = "charts/%s-%s.png" % (kind, w)
                 self.assertIn(name, srcs)
                 with open(os.path.join(report, name), "rb") as f:
                     self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
+
+
+class PeersTest(unittest.TestCase):
+    """mimalloc, jemalloc and tcmalloc (where Debian's library is installed)
+    really get preloaded under a C and the C++ workload."""
+
+    def test_peers_preloaded(self):
+        peers = [p.name for p in tables.PEERS if os.path.exists(tables.find_system_lib(p.soname))]
+        if not peers:
+            self.skipTest("no peer allocator installed (tools/setup.sh)")
+        out = tempfile.mkdtemp(prefix="compare-peers-", dir=os.environ.get("TEST_TMPDIR"))
+        rc = runner.main(["--allocators", ",".join(["glibc"] + peers), "--workloads", "small,cxx-sized", "--scale", "0.01",
+                          "--reps", "1", "--out", out, "--quiet", "--no-history", "--no-report"])
+        run_dir = [os.path.join(out, d) for d in os.listdir(out) if d[0].isdigit()][0]
+        with open(os.path.join(run_dir, "results.json")) as f:
+            doc = json.load(f)
+        bad = [(r["workload"], r["allocator"], r["status"], r["message"]) for r in doc["runs"] if r["status"] != "ok"]
+        self.assertEqual(bad, [])
+        self.assertEqual(rc, 0)
+        self.assertEqual(doc["config"]["reference"], peers[0])
+        for r in doc["runs"]:
+            if r["allocator"] != "glibc":
+                self.assertIn("lib" + r["allocator"], r["inside"]["malloc_from"])
 
 
 class BrokenAllocatorTest(unittest.TestCase):
@@ -212,75 +247,6 @@ class BrokenAllocatorTest(unittest.TestCase):
             self.assertIn("FAILED", f.read())
         with open(os.path.join(run_dir, "report.txt")) as f:
             self.assertIn("FAIL(", f.read())
-
-
-class PairedRatioTest(unittest.TestCase):
-    """runner.paired_ratio on made-up runs: the median of per-repetition ratios."""
-
-    @staticmethod
-    def mk(rep, alloc, ns, status="ok", wid="w"):
-        return {"workload": wid, "allocator": alloc, "rep": rep, "status": status, "inside": {"ns_per_op": ns}}
-
-    def test_pairs_by_repetition(self):
-        # A slow spell (rep 1) slows both: the ratio of medians (110/100 = 1.1)
-        # is not what any repetition showed; every pair says 1.05 or 1.0.
-        runs = [self.mk(0, "a", 105), self.mk(0, "b", 100), self.mk(1, "a", 210), self.mk(1, "b", 200),
-                self.mk(2, "a", 100), self.mk(2, "b", 100)]
-        self.assertAlmostEqual(runner.paired_ratio(runs, "w", "a", "b"), 1.05)
-
-    def test_skips_failed_runs_and_other_workloads(self):
-        runs = [self.mk(0, "a", 100), self.mk(0, "b", 50, status="timeout"), self.mk(1, "a", 120),
-                self.mk(1, "b", 100), self.mk(2, "a", 90), self.mk(2, "b", 100), self.mk(2, "a", 1, wid="x")]
-        self.assertAlmostEqual(runner.paired_ratio(runs, "w", "a", "b"), (1.2 + 0.9) / 2)
-
-    def test_needs_two_pairs(self):
-        runs = [self.mk(0, "a", 100), self.mk(0, "b", 100), self.mk(1, "a", 100)]
-        self.assertIsNone(runner.paired_ratio(runs, "w", "a", "b"))
-
-
-class AlikeGroupsTest(unittest.TestCase):
-    """runner.alike_groups: fixed strategies that route a workload's sizes alike."""
-    FIXED = ["hakmem-T64K", "hakmem-T128K", "hakmem-T256K", "hakmem-T512K", "hakmem-T1M", "hakmem-T2M"]
-
-    @staticmethod
-    def mk(sites, wid="w", status="ok"):
-        return {"workload": wid, "status": status, "allocator": "hakmem-LEARNING", "rep": 0,
-                "learn": {"sites": [{"name": n, "learn": {"sizes_seen": b}} for n, b in sites.items()]}}
-
-    def test_thresholds(self):
-        self.assertEqual(runner.fixed_threshold("hakmem-T512K"), 512 << 10)
-        self.assertEqual(runner.fixed_threshold("hakmem-T2M"), 2 << 20)
-
-    def test_bucket_route(self):
-        self.assertEqual(runner.bucket_route(256 << 10, 17), "below")  # [128K, 256K) < 256K
-        self.assertEqual(runner.bucket_route(256 << 10, 18), "above")  # [256K, 512K) >= 256K
-        self.assertNotEqual(runner.bucket_route(96 << 10, 16), runner.bucket_route(80 << 10, 16))  # split apart
-
-    def test_vm_like_sizes_group_every_threshold_up_to_the_block(self):
-        # a 2 MiB block (bucket 21) and a 1.9 MB array (bucket 20): T2M sends the array below
-        groups = runner.alike_groups([self.mk({"wl_malloc": [20, 21]})], "w", self.FIXED)
-        self.assertEqual(groups, [self.FIXED[:5], ["hakmem-T2M"]])
-
-    def test_sizes_of_every_site_and_run_count(self):
-        runs = [self.mk({"a": [17]}), self.mk({"a": [19], "b": [18]}), self.mk({"c": [16]}, wid="x"),
-                self.mk({"d": [25]}, status="timeout")]
-        # buckets 17, 18, 19 (16 is another workload's, 25 a failed run's): T64K=T128K, T256K, T512K, T1M=T2M
-        self.assertEqual(runner.alike_groups(runs, "w", self.FIXED),
-                         [["hakmem-T64K", "hakmem-T128K"], ["hakmem-T256K"], ["hakmem-T512K"], ["hakmem-T1M", "hakmem-T2M"]])
-
-    def test_unknown_sizes_keep_every_strategy_apart(self):
-        singles = [[a] for a in self.FIXED]
-        self.assertEqual(runner.alike_groups([], "w", self.FIXED), singles)
-        self.assertEqual(runner.alike_groups([self.mk({"a": [20], "b": []})], "w", self.FIXED), singles)
-        old = self.mk({"a": [20]})
-        del old["learn"]["sites"][0]["learn"]["sizes_seen"]
-        self.assertEqual(runner.alike_groups([old], "w", self.FIXED), singles)
-
-    def test_group_runs_take_the_members_median_per_repetition(self):
-        runs = [{"workload": "w", "allocator": a, "rep": rep, "status": "ok", "inside": {"ns_per_op": ns}}
-                for a, rep, ns in [("x", 0, 10), ("y", 0, 14), ("z", 0, 100), ("x", 1, 20), ("y", 1, 22)]]
-        g = runner.group_runs(runs, "w", ["x", "y"], "g")
-        self.assertEqual([(r["rep"], r["inside"]["ns_per_op"]) for r in g], [(0, 12), (1, 21)])
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """render.py — turns comparison results (JSON + history) into an offline HTML report.
 
 Owns: the report folder layout and everything in it:
-  <out>/index.html        summary table, VM headline, charts, details, failures
+  <out>/index.html        summary table (+ geometric mean), headlines, your --cmd commands,
+                          the learning section, charts, the wrapper pair, details, failures
   <out>/charts/*.png      gnuplot charts (pngcairo); their data and scripts in charts/src/
   <out>/results.json      a copy of the input, so the folder stands alone
 No scripts, no web fonts, no network: the folder opens from disk in any browser.
 
 Reads only what compare/runner.py wrote (schema compare/results.schema.json and
 the history.jsonl summary lines); computes nothing that is not in the JSON
-except presentation (colours, geometric means for the trend chart).
+except presentation (colours, geometric means for the trend chart). Older
+results files (without reference, geomean, kinds, commands, site names)
+still render. render() only strings the section functions together.
 
 Called by: compare/runner.py after a run, and by hand:
   bazel run //dashboard:render -- out/compare/<run_id>/results.json [--history out/compare/history.jsonl] [--out DIR]
@@ -28,12 +31,14 @@ COLOURS = {
     "glibc": "#7f7f7f",
     "mimalloc": "#1f77b4",
     "jemalloc": "#9467bd",
+    "tcmalloc": "#e377c2",
     "hakmem-MINIMAL": "#d62728",
     "hakmem-FAST": "#ff7f0e",
     "hakmem-BALANCED": "#2ca02c",
+    "hakmem-BALANCED-nowrap": "#98df8a",
     "hakmem-LEARNING": "#17becf",
     "hakmem-RESEARCH": "#8c564b",
-    # fixed per-site strategies (issue 6): shades of one hue, light = low threshold
+    # fixed per-site strategies: shades of one hue, light = low threshold
     "hakmem-T64K": "#fdd0a2",
     "hakmem-T128K": "#fdae6b",
     "hakmem-T256K": "#fd8d3c",
@@ -159,7 +164,7 @@ def speedup_chart(charts, doc, by, ids):
     target = ""
     if vm_x is not None:
         target = ('set arrow from %g,13.95 to %g,13.95 nohead dt 2 lw 2 lc rgb "#000000" front\n'
-                  'set xlabel "workload   (dashed line across the vm bar: issue 2 target, 13.95x)"\n') % (vm_x - 0.45, vm_x + 0.45)
+                  'set xlabel "workload   (dashed line across the vm bar: the original design reported 13.95x)"\n') % (vm_x - 0.45, vm_x + 0.45)
     script = """
 set title "hakmem BALANCED vs MINIMAL: speedup per workload (MINIMAL time / BALANCED time; VM uses median ns per iteration)"
 set ylabel "speedup (x, log scale; above 1 = BALANCED faster)"
@@ -304,7 +309,7 @@ plot DATA using 1:3:xticlabels(2) with linespoints lw 2 pt 7 lc rgb "#2ca02c"
     return a, b
 
 
-# --- learning (issue 6) ------------------------------------------------------------------
+# --- learning engine --------------------------------------------------------------------
 
 def learning_run(doc, wid):
     """The hakmem-LEARNING run of a workload whose ns/op is nearest the cell's median (its
@@ -318,6 +323,12 @@ def learning_run(doc, wid):
     return min(runs, key=lambda r: abs(r["inside"]["ns_per_op"] - med))
 
 
+def site_label(st):
+    """A site's name (the workload's helper, or the allocator's symbol name for
+    it) when the results have one, else its address."""
+    return st.get("name") or st.get("site") or "?"
+
+
 def leaderboard_chart(charts, wid, sites):
     """Mean cost per strategy (the learner's window signal), one bar group per strategy, one bar per site."""
     names = []
@@ -328,7 +339,7 @@ def leaderboard_chart(charts, wid, sites):
     names.sort(key=lambda n: float(n[:-1]) * (1024 if n.endswith("m") else 1))
     if not any(r["n"] for st in sites for r in st["learn"]["ratings"]):
         return None  # no window ended yet (a tiny run): nothing to chart
-    header = "strategy\t" + "\t".join(st["name"] for st in sites) + "\n"
+    header = "strategy\t" + "\t".join(site_label(st) for st in sites) + "\n"
     rows = []
     for n in names:
         vals = []
@@ -374,7 +385,7 @@ def timeline_chart(charts, wid, sites):
             labels.append('set label %s at %d,%g offset 0.3,%g font ",8" tc rgb %s\n' % (
                 q("%s (%s)" % (strat, reason)), w, STATES.index(state) + off, 0.7 + 0.9 * i, q(SITE_COLOURS[i % len(SITE_COLOURS)])))
     plots = ", ".join("DATA index %d using 1:2 with steps lw 3 lc rgb %s title %s" % (
-        i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s)" % (st["name"], st["learn"]["state"], st["learn"]["strategy"])))
+        i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s)" % (site_label(st), st["learn"]["state"], st["learn"]["strategy"])))
         for i, st in enumerate(sites))
     first = min((st["learn"]["history"][0]["window"] for st in sites if st["learn"]["history"]), default=0)
     script = """
@@ -429,9 +440,11 @@ def leaderboard_table(sites):
     for st in sites:
         lr = st["learn"]
         c = lr.get("counts", {})
+        frames = st.get("frames") or []
+        where = esc(st.get("site", "")) + (" &larr; " + " &larr; ".join(esc(f) for f in frames[1:]) if len(frames) > 1 else "")
         out.append('<p class="note"><b>%s</b> <code>%s</code>: %s on <b>%s</b> after %d windows, %s allocations &middot; '
                    'learner %s &middot; p99 %s, baseline %s &middot; drifts %s, canaries %s, adoptions %s, rollbacks %s</p>' % (
-                       esc(st["name"]), esc(st["site"]), esc(lr["state"]), esc(lr["strategy"]), lr["window"], fmt(st["allocs"]),
+                       esc(site_label(st)), where, esc(lr["state"]), esc(lr["strategy"]), lr["window"], fmt(st["allocs"]),
                        esc(lr.get("learner", "?")), fmt(lr.get("p99")), fmt(lr.get("baseline")), c.get("drifts", "–"),
                        c.get("canaries", "–"), c.get("adoptions", "–"), c.get("rollbacks", "–")))
         out.append('<table><tr><th>#</th><th class="name">strategy</th><th>plays n (windows)</th><th>mean cost</th>'
@@ -456,7 +469,7 @@ def final_strategies(doc, wid):
     for r in doc["runs"]:
         if r["workload"] == wid and r["allocator"] == "hakmem-LEARNING" and r["status"] == "ok" and r.get("learn"):
             for st in r["learn"]["sites"]:
-                out.setdefault(st["name"], []).append("%s %s" % (st["learn"]["state"], st["learn"]["strategy"]))
+                out.setdefault(site_label(st), []).append("%s %s" % (st["learn"]["state"], st["learn"]["strategy"]))
     return out
 
 
@@ -510,8 +523,61 @@ code { background: #f4f4f4; padding: 1px 4px; }
 """
 
 
+def reference_of(doc, allocs):
+    """The allocator ratios are taken to (config.reference; older files: mimalloc, else glibc)."""
+    ref = doc["config"].get("reference")
+    if ref:
+        return ref
+    return "mimalloc" if "mimalloc" in allocs else "glibc"
+
+
+def ratio_of(r, ref):
+    """r's ns/op ratio to ref: ratio_to_reference, or in older files ratio_to_<ref>."""
+    v = r.get("ratio_to_reference")
+    return v if v is not None else r.get("ratio_to_" + ref)
+
+
+def failed_cell(r):
+    kinds = "+".join(sorted(set(f["status"] for f in r["failures"]))) or "failed"
+    msg = r["failures"][0]["message"] if r["failures"] else ""
+    return '<td class="fail" title="%s">FAILED<br><span class="ratio">%s, %d of %d runs</span></td>' % (
+        esc(msg), esc(kinds), r["n_failed"], r["n_ok"] + r["n_failed"])
+
+
+def summary_cell(r, a, ref):
+    if r is None:
+        return "<td>–</td>"
+    if r["status"] != "ok":
+        return failed_cell(r)
+    ratios = []
+    v = ratio_of(r, ref)
+    if v is not None and a != ref:
+        ratios.append("%.2f&times; %s" % (v, ref))
+    if ref != "glibc" and r.get("ratio_to_glibc") is not None and a != "glibc":
+        ratios.append("%.2f&times; glibc" % r["ratio_to_glibc"])
+    return '<td class="%s">%s<br><span class="ratio">%s</span></td>' % (
+        "best" if r["best"] else "", fmt(r["ns_per_op_median"]), " &middot; ".join(ratios) or "&nbsp;")
+
+
+def modes_cell(by, wid):
+    mn, bl = by.get((wid, "hakmem-MINIMAL")), by.get((wid, "hakmem-BALANCED"))
+    if mn and bl and mn["status"] == "ok" and bl["status"] == "ok" and bl["ns_per_op_median"]:
+        return "<td>%.2f&times;</td>" % (mn["ns_per_op_median"] / bl["ns_per_op_median"])
+    return "<td>–</td>"
+
+
+def geomean_row(doc, allocs, has_modes):
+    gm = doc.get("geomean")
+    if not gm or not gm["workloads"]:
+        return ""
+    cells = "".join("<td>%s</td>" % ("–" if gm["ratio"].get(a) is None else "<b>%.3f&times;</b>" % gm["ratio"][a])
+                    for a in allocs)
+    return ('<tr><td class="name" title="%s">geomean (general)<br><span class="ratio">ratio to %s</span></td>%s%s</tr>' % (
+        esc(", ".join(gm["workloads"])), esc(gm["reference"]), cells, "<td></td>" if has_modes else ""))
+
+
 def summary_table(doc, by, ids, allocs):
-    ref = "mimalloc" if "mimalloc" in allocs else "glibc"
+    ref = reference_of(doc, allocs)
     has_modes = "hakmem-MINIMAL" in allocs and "hakmem-BALANCED" in allocs
     desc = {w["id"]: w for w in doc["workloads"]}
     out = ['<table><tr><th class="name">workload</th>']
@@ -522,34 +588,88 @@ def summary_table(doc, by, ids, allocs):
     for wid in ids:
         out.append('<tr><td class="name" title="%s">%s<br><span class="ratio">%s</span></td>' % (
             esc(desc[wid]["op"]), esc(wid), esc(desc[wid]["description"])))
-        for a in allocs:
-            r = by[(wid, a)]
-            if r["status"] != "ok":
-                kinds = "+".join(sorted(set(f["status"] for f in r["failures"]))) or "failed"
-                msg = r["failures"][0]["message"] if r["failures"] else ""
-                out.append('<td class="fail" title="%s">FAILED<br><span class="ratio">%s, %d of %d runs</span></td>' % (
-                    esc(msg), esc(kinds), r["n_failed"], r["n_ok"] + r["n_failed"]))
-                continue
-            ratios = []
-            for rr in ("mimalloc", "glibc"):
-                v = r.get("ratio_to_" + rr)
-                if v is not None and a != rr:
-                    ratios.append("%.2f&times; %s" % (v, rr))
-            out.append('<td class="%s">%s<br><span class="ratio">%s</span></td>' % (
-                "best" if r["best"] else "", fmt(r["ns_per_op_median"]), " &middot; ".join(ratios) or "&nbsp;"))
+        out += [summary_cell(by.get((wid, a)), a, ref) for a in allocs]
         if has_modes:
-            mn, bl = by[(wid, "hakmem-MINIMAL")], by[(wid, "hakmem-BALANCED")]
-            if mn["status"] == "ok" and bl["status"] == "ok" and bl["ns_per_op_median"]:
-                out.append("<td>%.2f&times;</td>" % (mn["ns_per_op_median"] / bl["ns_per_op_median"]))
+            out.append(modes_cell(by, wid))
+        out.append("</tr>")
+    out.append(geomean_row(doc, allocs, has_modes))
+    out.append("</table>")
+    gm = doc.get("geomean")
+    out.append('<p class="note">Cells: median ns per operation over %d repetitions (lower is better); small print: ratio to '
+               '<b>%s</b> (and to glibc; below 1&times; = faster). Green = best in the row. Red = at least one run failed '
+               '(hover for the message). %sOn a shared or virtual '
+               'machine single runs vary by about 10%%: treat smaller differences as noise (the p95 column in Details shows the spread).</p>' % (
+                   doc["config"]["reps"], esc(ref),
+                   "The geomean row is the geometric mean of the ratios over the general workloads (%s); "
+                   "&ndash; where a cell failed. " % esc(", ".join(gm["workloads"])) if gm and gm["workloads"] else ""))
+    return "\n".join(out)
+
+
+def extra_section(doc, by):
+    """Workloads that also ran under an extra allocator (wrapper: BALANCED
+    with and without wrapper detection), the pair side by side."""
+    envs = {a["name"]: a["env"] for a in doc["allocators"]}
+    rows = []
+    for pr in doc.get("pairs") or []:
+        b, e = by.get((pr["workload"], pr["base"])), by.get((pr["workload"], pr["allocator"]))
+        if not (b and e):
+            continue
+        cells = []
+        for r in (b, e):
+            if r["status"] != "ok":
+                cells.append(failed_cell(r) + "<td>–</td>")
             else:
+                cells.append("<td>%s</td><td>%s</td>" % (fmt(r["ns_per_op_median"]), fmt(mib(r["maxrss_kb_median"]))))
+        ratios = "".join("<td>%s</td>" % ("–" if v is None else "%.2f&times;" % v) for v in (pr["ratio"], pr["paired_ratio"]))
+        rows.append('<tr><td class="name">%s</td><td class="name">%s</td>%s%s<td class="name">%s</td></tr>' % (
+            esc(pr["workload"]), esc(pr["allocator"]), "".join(cells), ratios,
+            esc(" ".join("%s=%s" % kv for kv in sorted(envs.get(pr["allocator"], {}).items())))))
+    if not rows:
+        return ""
+    return ("<h2>Site wrappers: hakmem-BALANCED with and without wrapper detection</h2>"
+            '<table><tr><th class="name">workload</th><th class="name">against BALANCED</th><th>BALANCED ns/op</th>'
+            '<th>BALANCED peak RSS MiB</th><th>ns/op</th><th>peak RSS MiB</th><th>ratio (of medians)</th>'
+            '<th>ratio (paired per repetition)</th><th class="name">environment</th></tr>'
+            + "".join(rows) + "</table>"
+            '<p class="note">All blocks of the workload are allocated through one <code>xmalloc</code> wrapper from three '
+            'callers that want different policies. With wrapper detection off, the three are one site to hakmem. '
+            'Below 1&times;: faster than BALANCED. The paired ratio is the median over repetitions of the ratio within '
+            'one repetition (needs 2 or more).</p>')
+
+
+def commands_section(doc, allocs):
+    """--cmd commands: wall time, peak RSS and faults per allocator; a failed
+    command is marked failed under that allocator with its message."""
+    res = doc.get("command_results") or []
+    if not res:
+        return ""
+    ref = reference_of(doc, allocs)
+    by = {(r["command"], r["allocator"]): r for r in res}
+    out = ['<h2 id="commands">Your commands</h2><table><tr><th class="name">command</th>']
+    out += ['<th><span style="color:%s">&#9632;</span> %s</th>' % (colour(a, allocs), esc(a)) for a in allocs]
+    out.append("</tr>")
+    for c in doc["commands"]:
+        out.append('<tr><td class="name" title="%s">%s<br><span class="ratio"><code>%s</code></span></td>' % (
+            esc(c["command"]), esc(c["name"]), esc(c["command"][:80])))
+        for a in allocs:
+            r = by.get((c["name"], a))
+            if r is None:
                 out.append("<td>–</td>")
+            elif r["status"] != "ok":
+                f = r["failures"][0] if r["failures"] else {"status": "failed", "message": ""}
+                out.append('<td class="fail">FAILED (%s)<br><span class="ratio" style="white-space: pre-wrap">%s</span></td>' % (
+                    esc(f["status"]), esc(f["message"][-300:])))
+            else:
+                v = r["ratio_to_reference"]
+                out.append('<td class="%s">%s ms<br><span class="ratio">%s%s MiB peak &middot; %s minor faults</span></td>' % (
+                    "best" if r["best"] else "", fmt(r["wall_ms_median"]),
+                    "%.2f&times; %s &middot; " % (v, esc(ref)) if v is not None and a != ref else "",
+                    fmt(mib(r["maxrss_kb_median"])), fmt(r["minflt_median"])))
         out.append("</tr>")
     out.append("</table>")
-    out.append('<p class="note">Cells: median ns per operation over %d repetitions (lower is better); small print: ratio to '
-               'mimalloc and glibc (below 1&times; = faster). Green = best in the row. Red = at least one run failed '
-               '(hover for the message). Ratios in the header row use <b>%s</b> as the main reference. On a shared or virtual '
-               'machine single runs vary by about 10%%: treat smaller differences as noise (the p95 column in Details shows the spread).</p>' % (
-                   doc["config"]["reps"], ref))
+    out.append('<p class="note">Each command ran as <code>/bin/sh -c COMMAND</code> under every allocator (LD_PRELOAD), '
+               'interleaved with the workloads, %d repetitions. Medians of wall time (fork to exit), peak RSS (the largest '
+               'process of the command) and minor page faults.</p>' % doc["config"]["reps"])
     return "\n".join(out)
 
 
@@ -576,8 +696,9 @@ def details_table(doc, by, ids, allocs):
            '<th>ns/op median</th><th>ns/op p95</th><th>wall ms median</th><th>wall ms p95</th>'
            '<th>minor faults (median)</th><th>peak RSS MiB (median)</th><th>peak RSS MiB (max)</th><th>instructions</th>'
            '<th class="name">workload-specific (medians)</th></tr>']
+    extras = {w["id"]: w.get("extra_allocators", []) for w in doc["workloads"]}
     for wid in ids:
-        for a in allocs:
+        for a in allocs + extras.get(wid, []):
             r = by[(wid, a)]
             extra = ", ".join("%s=%s" % (k, fmt(v)) for k, v in sorted(r["extra"].items()))
             ins = fmt(r["instructions"]) if perf else "unavailable"
@@ -597,10 +718,7 @@ def img(src, alt):
     return '<img src="%s" alt="%s">' % (esc(src), esc(alt))
 
 
-def render(results_path, history_path, out_dir):
-    """Writes the report into out_dir; returns the path of index.html."""
-    with open(results_path) as f:
-        doc = json.load(f)
+def read_history(history_path):
     history = []
     if history_path and os.path.exists(history_path):
         with open(history_path) as f:
@@ -611,6 +729,11 @@ def render(results_path, history_path, out_dir):
                         history.append(json.loads(line))
                     except ValueError:
                         pass  # a torn line from an interrupted run
+    return history
+
+
+def copy_inputs(results_path, out_dir):
+    """results.json (and report.txt beside it) into the report folder, so it stands alone."""
     os.makedirs(out_dir, exist_ok=True)
     if os.path.abspath(results_path) != os.path.abspath(os.path.join(out_dir, "results.json")):
         shutil.copyfile(results_path, os.path.join(out_dir, "results.json"))
@@ -618,29 +741,36 @@ def render(results_path, history_path, out_dir):
     if os.path.exists(txt):
         shutil.copyfile(txt, os.path.join(out_dir, "report.txt"))
 
-    allocs = [a["name"] for a in doc["allocators"]]
-    ids = [w["id"] for w in doc["workloads"]]
-    by = {(r["workload"], r["allocator"]): r for r in doc["results"]}
-    desc = {w["id"]: w for w in doc["workloads"]}
-    charts = Charts(out_dir)
 
-    bars = []
+def main_allocators(doc):
+    """The report's columns: config.allocators (extra allocators of single
+    workloads are not columns), or every allocator in older files."""
+    return list(doc["config"].get("allocators") or [a["name"] for a in doc["allocators"]])
+
+
+def make_charts(charts, doc, history, by, ids, allocs):
+    desc = {w["id"]: w for w in doc["workloads"]}
+    c = {"bars": []}
     for wid in ids:
         if wid.startswith("scaling-t"):
             continue
-        row = [by[(wid, a)] for a in allocs]
-        bars.append((wid, bar_chart(charts, wid, desc[wid]["description"], desc[wid]["op"], row, allocs)))
+        row = [by[(wid, a)] for a in allocs if (wid, a) in by]
+        c["bars"].append((wid, bar_chart(charts, wid, desc[wid]["description"], desc[wid]["op"], row, allocs)))
     has_modes = "hakmem-MINIMAL" in allocs and "hakmem-BALANCED" in allocs
-    speedup = speedup_chart(charts, doc, by, ids) if has_modes else None
-    rss = clustered(charts, "rss", "Peak resident memory per workload (median of runs)", "peak RSS (MiB, log scale)",
-                    ids, allocs, by, lambda r: mib(r["maxrss_kb_median"]), True)
-    faults = clustered(charts, "faults", "Minor page faults per run (median of runs)", "minor page faults (count, log scale)",
-                       ids, allocs, by, lambda r: r["minflt_median"], True)
-    scaling = scaling_chart(charts, ids, allocs, by)
-    hist, hist_vm = history_charts(charts, history, doc)
+    c["speedup"] = speedup_chart(charts, doc, by, ids) if has_modes and ids else None
+    c["rss"] = c["faults"] = None
+    if ids:
+        c["rss"] = clustered(charts, "rss", "Peak resident memory per workload (median of runs)", "peak RSS (MiB, log scale)",
+                             ids, allocs, by, lambda r: mib(r["maxrss_kb_median"]), True)
+        c["faults"] = clustered(charts, "faults", "Minor page faults per run (median of runs)",
+                                "minor page faults (count, log scale)", ids, allocs, by, lambda r: r["minflt_median"], True)
+    c["scaling"] = scaling_chart(charts, ids, allocs, by)
+    c["history"], c["history_vm"] = history_charts(charts, history, doc) if doc["results"] else (None, None)
+    return c
 
+
+def header_html(doc):
     g, m, c = doc["git"], doc["machine"], doc["config"]
-    h = doc["headline"]
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>hakmem comparison %s</title><style>%s</style></head><body>" % (esc(doc["run_id"]), CSS)]
     parts.append("<h1>hakmem allocator comparison &mdash; %s</h1>" % esc(c["target"]))
@@ -657,89 +787,147 @@ def render(results_path, history_path, out_dir):
                                             "".join(" %s=%s" % (esc(k), esc(v)) for k, v in a["env"].items()))
                     if a["preload"] else " (no preload)")
         for a in doc["allocators"]))
-    failed = [r for r in doc["results"] if r["status"] != "ok"]
+    return parts
+
+
+def headlines_html(doc):
+    parts = []
+    cells = doc["results"] + (doc.get("command_results") or [])
+    failed = [r for r in cells if r["status"] != "ok"]
     if failed:
         parts.append('<div class="headline bad">%d of %d cells had failing runs &mdash; see <a href="#failures">Failures</a>.</div><br>'
-                     % (len(failed), len(doc["results"])))
+                     % (len(failed), len(cells)))
+    h = doc["headline"]
     if h["vm_speedup_balanced_vs_minimal"] is not None:
         ok = h["vm_speedup_balanced_vs_minimal"] >= h["vm_target_speedup"]
         parts.append('<div class="headline%s">VM scenario: hakmem BALANCED is <b>%.2f&times;</b> faster than MINIMAL '
                      '(median %s ns vs %s ns per iteration; target &ge; %.2f&times;: <b>%s</b>)</div>' % (
                          "" if ok else " bad", h["vm_speedup_balanced_vs_minimal"], fmt(h["vm_balanced_iter_median_ns"]),
                          fmt(h["vm_minimal_iter_median_ns"]), h["vm_target_speedup"], "met" if ok else "not met"))
-    learning_html, _ = learning_section(doc, ids, allocs, charts)
-    if doc.get("learning"):
-        bad = [r["workload"] for r in doc["learning"]["rows"] if not r["verdict_best"].startswith("met")]
+    ls = doc.get("learning")
+    if ls:
+        bad = [r["workload"] for r in ls["rows"] if not r["verdict_best"].startswith("met")]
         parts.append('<div class="headline%s">LEARNING within %.0f%% of the best fixed strategy on %d of %d workloads%s '
                      '&mdash; see <a href="#learning">Learning engine</a></div>' % (
-                         " bad" if bad else "", (doc["learning"]["goal"] - 1) * 100, len(doc["learning"]["rows"]) - len(bad),
-                         len(doc["learning"]["rows"]), " (not on: %s)" % esc(", ".join(bad)) if bad else ""))
-    parts.append("<h2>Summary: median ns per operation</h2>")
-    parts.append(summary_table(doc, by, ids, allocs))
-    parts.append(learning_html)
-    if has_modes:
+                         " bad" if bad else "", (ls["goal"] - 1) * 100, len(ls["rows"]) - len(bad),
+                         len(ls["rows"]), " (not on: %s)" % esc(", ".join(bad)) if bad else ""))
+    return parts
+
+
+def frag_table(by, allocs):
+    parts = ['<p class="note"><b>frag</b> workload-specific numbers (KiB): live data after freeing to 10%% vs '
+             'resident memory right after the free and after the refill:</p><table><tr><th class="name">allocator</th>'
+             '<th>live after free</th><th>RSS after free</th><th>RSS / live</th><th>RSS after refill</th><th>RSS full</th></tr>']
+    for a in allocs:
+        r = by[("frag", a)]
+        e = r["extra"]
+        if r["status"] != "ok":
+            parts.append('<tr><td class="name">%s</td><td class="fail" colspan="5">FAILED</td></tr>' % esc(a))
+            continue
+        live, rss_free = e.get("live_kb_after_free"), e.get("rss_after_free_kb")
+        parts.append('<tr><td class="name">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+            esc(a), fmt(live), fmt(rss_free), "%.1f&times;" % (rss_free / live) if live and rss_free else "–",
+            fmt(e.get("rss_after_refill_kb")), fmt(e.get("rss_full_kb"))))
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def workload_sections(doc, by, ids, allocs, ch):
+    """Everything per workload: the BALANCED/MINIMAL speedup, VM, bars, memory, scaling."""
+    if not ids:
+        return []
+    parts = []
+    if ch["speedup"] or ("hakmem-MINIMAL" in allocs and "hakmem-BALANCED" in allocs):
         parts.append("<h2>hakmem MINIMAL vs BALANCED</h2>")
-        parts.append('<div class="charts">%s</div>' % img(speedup, "speedup chart"))
+        parts.append('<div class="charts">%s</div>' % img(ch["speedup"], "speedup chart"))
     if "vm" in ids:
         parts.append("<h2>VM scenario: 2 MiB buffer, one byte written per 4 KiB page</h2>")
         parts.append(vm_table(doc, by, allocs))
     parts.append("<h2>Per workload</h2>")
     parts.append('<p class="note">Bar = median ns per operation, whisker = p95 over the repetitions, number = median. '
                  'What one operation is appears under each chart&rsquo;s axis.</p>')
-    parts.append('<div class="grid charts">%s</div>' % "".join(img(src, "bars " + wid) for wid, src in bars))
+    parts.append('<div class="grid charts">%s</div>' % "".join(img(src, "bars " + wid) for wid, src in ch["bars"]))
+    parts.append(extra_section(doc, by))
     parts.append("<h2>Memory: peak RSS and page faults</h2>")
-    parts.append('<div class="charts">%s<br>%s</div>' % (img(rss, "rss"), img(faults, "faults")))
+    parts.append('<div class="charts">%s<br>%s</div>' % (img(ch["rss"], "rss"), img(ch["faults"], "faults")))
     if "frag" in ids:
-        parts.append('<p class="note"><b>frag</b> workload-specific numbers (KiB): live data after freeing to 10%% vs '
-                     'resident memory right after the free and after the refill:</p><table><tr><th class="name">allocator</th>'
-                     '<th>live after free</th><th>RSS after free</th><th>RSS / live</th><th>RSS after refill</th><th>RSS full</th></tr>')
-        for a in allocs:
-            r = by[("frag", a)]
-            e = r["extra"]
-            if r["status"] != "ok":
-                parts.append('<tr><td class="name">%s</td><td class="fail" colspan="5">FAILED</td></tr>' % esc(a))
-                continue
-            live, rss_free = e.get("live_kb_after_free"), e.get("rss_after_free_kb")
-            parts.append('<tr><td class="name">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-                esc(a), fmt(live), fmt(rss_free), "%.1f&times;" % (rss_free / live) if live and rss_free else "–",
-                fmt(e.get("rss_after_refill_kb")), fmt(e.get("rss_full_kb"))))
-        parts.append("</table>")
-    if scaling:
+        parts.append(frag_table(by, allocs))
+    if ch["scaling"]:
+        cpus = doc["machine"]["cpus"]
         parts.append("<h2>Thread scaling</h2>")
         parts.append('<div class="charts">%s</div><p class="note">This machine has %d CPUs: past %d threads no allocator '
-                     'can gain; a drop there shows contention.</p>' % (img(scaling, "scaling"), m["cpus"], m["cpus"]))
-    parts.append("<h2>History</h2>")
-    parts.append('<div class="charts">%s<br>%s</div><p class="note">From <code>out/compare/history.jsonl</code>, runs of this '
-                 'machine only (%d shown). Different scales and workload sets are mixed; the ratio to glibc in the same run '
-                 'keeps them comparable.</p>' % (img(hist, "history"), img(hist_vm, "history vm"),
-                                                  len([x for x in history if x["machine"]["hostname"] == m["hostname"]][-30:])))
-    parts.append("<h2>Details</h2>")
-    parts.append(details_table(doc, by, ids, allocs))
-    parts.append('<h2 id="failures">Failures</h2>')
+                     'can gain; a drop there shows contention.</p>' % (img(ch["scaling"], "scaling"), cpus, cpus))
+    return parts
+
+
+def history_html(doc, history, ch):
+    if not doc["results"]:
+        return []
+    host = doc["machine"]["hostname"]
+    return ["<h2>History</h2>",
+            '<div class="charts">%s<br>%s</div><p class="note">From <code>out/compare/history.jsonl</code>, runs of this '
+            'machine only (%d shown). Different scales and workload sets are mixed; the ratio to glibc in the same run '
+            'keeps them comparable.</p>' % (img(ch["history"], "history"), img(ch["history_vm"], "history vm"),
+                                             len([x for x in history if x["machine"]["hostname"] == host][-30:]))]
+
+
+def failures_html(doc):
+    parts = ['<h2 id="failures">Failures</h2>']
     fl = [(r["workload"], r["allocator"], f) for r in doc["results"] for f in r["failures"]]
-    if fl:
-        parts.append('<table><tr><th class="name">workload</th><th class="name">allocator</th><th>rep</th>'
-                     '<th class="name">status</th><th class="name">message</th></tr>')
-        for wid, a, f in fl:
-            parts.append('<tr><td class="name">%s</td><td class="name">%s</td><td>%d</td><td class="fail">%s</td>'
-                         '<td class="name" style="white-space: pre-wrap">%s</td></tr>' % (
-                             esc(wid), esc(a), f["rep"], esc(f["status"]), esc(f["message"])))
-        parts.append("</table>")
-    else:
+    fl += [(r["command"], r["allocator"], f) for r in doc.get("command_results") or [] for f in r["failures"]]
+    if not fl:
         parts.append('<p class="note">None: every run of every allocator finished and verified its patterns.</p>')
+        return parts
+    parts.append('<table><tr><th class="name">workload or command</th><th class="name">allocator</th><th>rep</th>'
+                 '<th class="name">status</th><th class="name">message</th></tr>')
+    for wid, a, f in fl:
+        parts.append('<tr><td class="name">%s</td><td class="name">%s</td><td>%d</td><td class="fail">%s</td>'
+                     '<td class="name" style="white-space: pre-wrap">%s</td></tr>' % (
+                         esc(wid), esc(a), f["rep"], esc(f["status"]), esc(f["message"])))
+    parts.append("</table>")
+    return parts
+
+
+HOW_TO_READ = (
+    '<h2>How to read this report</h2><p class="note">Every workload is one C (or C++) program (<code>compare/workloads/</code>) '
+    'run unchanged under each allocator through <code>LD_PRELOAD</code> (glibc: no preload). Each run checks the '
+    'patterns it wrote, so a wrong allocator shows as <i>check_failed</i>, not as fast. ns/op is measured inside '
+    'the program around its main loop (startup: wall time per process, from outside); wall time, minor faults are '
+    'measured from outside (<code>wait4</code>) and include process start-up; peak RSS is the program&rsquo;s own VmHWM. '
+    'Raw data: <a href="results.json">results.json</a> '
+    '(schema <code>compare/results.schema.json</code>), text tables: <a href="report.txt">report.txt</a>; '
+    'chart data and gnuplot scripts in <code>charts/src/</code>.</p>')
+
+
+def render(results_path, history_path, out_dir):
+    """Writes the report into out_dir; returns the path of index.html."""
+    with open(results_path) as f:
+        doc = json.load(f)
+    history = read_history(history_path)
+    copy_inputs(results_path, out_dir)
+    allocs = main_allocators(doc)
+    ids = [w["id"] for w in doc["workloads"]]
+    by = {(r["workload"], r["allocator"]): r for r in doc["results"]}
+    charts = Charts(out_dir)
+    ch = make_charts(charts, doc, history, by, ids, allocs)
+    learning_html, _ = learning_section(doc, ids, allocs, charts)
+    parts = header_html(doc) + headlines_html(doc)
+    if ids:
+        parts += ["<h2>Summary: median ns per operation</h2>", summary_table(doc, by, ids, allocs)]
+    parts.append(commands_section(doc, allocs))
+    parts.append(learning_html)
+    parts += workload_sections(doc, by, ids, allocs, ch)
+    parts += history_html(doc, history, ch)
+    if ids:
+        parts += ["<h2>Details</h2>", details_table(doc, by, ids, allocs)]
+    parts += failures_html(doc)
     if charts.errors:
         parts.append('<p class="note"><b>Chart errors:</b><br>%s</p>' % "<br>".join(esc(e) for e in charts.errors))
-    parts.append('<h2>How to read this report</h2><p class="note">Every workload is one C program (<code>compare/workloads/</code>) '
-                 'run unchanged under each allocator through <code>LD_PRELOAD</code> (glibc: no preload). Each run checks the '
-                 'patterns it wrote, so a wrong allocator shows as <i>check_failed</i>, not as fast. ns/op is measured inside '
-                 'the program around its main loop; wall time, minor faults and peak RSS are measured from outside '
-                 '(<code>wait4</code>) and include process start-up. Raw data: <a href="results.json">results.json</a> '
-                 '(schema <code>compare/results.schema.json</code>), text tables: <a href="report.txt">report.txt</a>; '
-                 'chart data and gnuplot scripts in <code>charts/src/</code>.</p>')
+    parts.append(HOW_TO_READ)
     parts.append("</body></html>\n")
     index = os.path.join(out_dir, "index.html")
     with open(index, "w") as f:
-        f.write("\n".join(parts))
+        f.write("\n".join(p for p in parts if p))
     if charts.errors:
         sys.stderr.write("dashboard: %d chart(s) failed:\n  %s\n" % (len(charts.errors), "\n  ".join(charts.errors)))
     return index

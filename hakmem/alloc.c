@@ -5,16 +5,24 @@
  *
  * Ownership: free/realloc/usable_size ask addrmap.c who owns a pointer: a
  * pool segment, a large block, or nobody (a pointer hakmem never handed
- * out: counted and ignored, never followed). Every free preserves errno.
+ * out: never followed; free and realloc abort as glibc does, or with
+ * HAKMEM_FOREIGN_FREE=ignore count it and go on; usable size is 0). Every
+ * free preserves errno.
+ *
+ * Sites: every request that looks its site up (large, sampled, learning,
+ * checked) asks callsite.c, giving it the return address of the libc name
+ * and the frame of the entry point here (its slot is found above that).
  * The fast paths take no lock and make no call but the pools' inline ones.
  */
 #include "hakmem/alloc.h"
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hakmem/addrmap.h"
+#include "hakmem/callsite.h"
 #include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
@@ -23,6 +31,7 @@
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
+#include "hakmem/profile.h"
 #include "hakmem/site.h"
 #include "hakmem/stats.h"
 
@@ -40,51 +49,54 @@ size_t hak_fast_limit;
 void hak_apply_options(void) {
   hak_learn_configure();
   hak_checked = hak_opt(HAK_OPT_CHECK) != 0;
+  hak_profile_configure();
   size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
-  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked ? 0 : limit;
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked || hak_profile_on ? 0 : limit;
   hak_large_configure();
 }
 
 // Record 1 in SITE_SAMPLE small allocations, weighted, in the site table.
 __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
-HAK_INLINE void sample_small(size_t size, uintptr_t site) {
+HAK_INLINE void sample_small(size_t size, uintptr_t site, const void *frame) {
   uint64_t rate = hak_opt(HAK_OPT_SITE_SAMPLE);
   if (HAK_LIKELY(!rate) || HAK_LIKELY(hak_sample_countdown-- > 1)) return;
   hak_sample_countdown = (uint32_t)rate;
-  hak_site_record_alloc(hak_site_id(site), size, rate);
+  hak_site_record_alloc(hak_callsite_id(site, frame), size, rate);
   HAK_STAT_ADD(small_allocs, rate);
 }
 
 // Callers have run start-up and checked size <= HAK_MAX_REQUEST.
-static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site, bool zero) {
-  return hak_large_alloc(size, align, hak_site_id(site), zero);
+static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
+  return hak_large_alloc(size, align, hak_callsite_id(site, frame), zero);
 }
 
 // Checked mode: pools with canary and trailer, or the large engine with
 // canary bytes after the request.
-static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t site, bool zero) {
+static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
   size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
   if (size <= HAK_MAX_REQUEST - 4096 && !is_large(need) && need <= HAK_POOL_MAX)
     return hak_checked_pool_alloc(size, align, zero);
-  char *p = alloc_large(size, align > HAK_MIN_ALIGN ? align : 0, site, zero);
+  char *p = alloc_large(size, align > HAK_MIN_ALIGN ? align : 0, site, frame, zero);
   if (p) hak_checked_large_mark(p, size, hak_large_usable(hak_large_lookup(p)));
   return p;
 }
 
 // Every request off the fast path: checked mode, the sites the learning
 // engine decides, the large engine, and small requests while sampling is on
-// (or before start-up). align: 0, or a power of two above 16.
-HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, bool zero) {
+// (or before start-up). align: 0, or a power of two above 16. frame: the
+// entry point's frame (__builtin_frame_address(0) of the public function
+// here: the walk for wrappers starts there).
+HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
   ensure_init();  // the first request of the process decides the mode for all
   if (size > HAK_MAX_REQUEST) {
     errno = ENOMEM;
     return NULL;
   }
-  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, zero);
+  if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, frame, zero);
   if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
-    hak_site_id_t id = hak_site_id(site);
+    hak_site_id_t id = hak_callsite_id(site, frame);
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
     if (HAK_LIKELY(hak_learn_quiet_fits(q, size)))
@@ -92,14 +104,23 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, bool ze
     return hak_learn_alloc(size, align, id, zero);
   }
   if (is_large(size) || (align && (align > HAK_MAX_REQUEST - size || is_large(size + align))))
-    return alloc_large(size, align, site, zero);
-  sample_small(size, site);
+    return alloc_large(size, align, site, frame, zero);
+  sample_small(size, site, frame);
   void *p = align ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
   if (p && zero) memset(p, 0, size);
   return p;
 }
 
-void *hak_alloc_slow(size_t size, uintptr_t site) { return alloc_routed(size, 0, site, false); }
+// The heap profile's view of every request (profile.h); out of line so that
+// without a profile the routes above keep their tail calls.
+static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
+  return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site);
+}
+
+void *hak_alloc_slow(size_t size, uintptr_t site) {
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, 0, site, __builtin_frame_address(0), false);
+  return alloc_routed(size, 0, site, __builtin_frame_address(0), false);
+}
 
 void *hak_alloc_at(size_t size, uintptr_t site) { return hak_front_alloc(size, site); }
 
@@ -107,10 +128,16 @@ HAK_NOINLINE void *hak_alloc_cs(size_t size) {
   return hak_alloc_at(size, (uintptr_t)__builtin_return_address(0));
 }
 
-// A pointer that no part of hakmem owns.
+// A pointer that no part of hakmem owns, given to free or realloc: glibc's
+// answer (abort) unless HAKMEM_FOREIGN_FREE=ignore.
 static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
   static _Atomic int warned;
   if (hak_checked) hak_checked_foreign(p, call);
+  if (hak_opt(HAK_OPT_FOREIGN_FREE) == HAK_FOREIGN_ABORT) {
+    hak_log("%s(): invalid pointer %p (not a pointer hakmem handed out; HAKMEM_FOREIGN_FREE=ignore to go on)", call,
+            p);
+    abort();
+  }
   HAK_STAT_INC(foreign_frees);
   if (hak_opt(HAK_OPT_VERBOSE) && !atomic_exchange(&warned, 1))
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
@@ -119,6 +146,7 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
 // Large blocks, NULL and foreign pointers.
 void hak_free_slow(void *p) {
   if (!p) return;
+  hak_profile_note_free(p);
   int saved = errno;
   hak_large_t *h = hak_large_lookup(p);
   if (h && hak_checked && h->state == HAK_LARGE_LIVE) hak_checked_large_verify(p, h->req, hak_large_usable(h));
@@ -136,7 +164,8 @@ void *hak_calloc_at(size_t n, size_t size, uintptr_t site) {
     errno = ENOMEM;
     return NULL;
   }
-  return alloc_routed(total, 0, site, true);
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(total, 0, site, __builtin_frame_address(0), true);
+  return alloc_routed(total, 0, site, __builtin_frame_address(0), true);
 }
 
 HAK_NOINLINE void *hak_calloc(size_t n, size_t size) {
@@ -157,7 +186,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
     old = hak_usable_size(p);
     // Checked mode always moves: the trailer holds the size asked for.
-    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64)) return p;  // fits, not much too big
+    if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))
+      return hak_profile_resized(p, size, site);  // fits, not much too big
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
@@ -165,7 +195,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
       errno = ENOMEM;
       return NULL;
     }
-    if (is_large(size) && !hak_checked) return hak_large_realloc(h, size);
+    if (is_large(size) && !hak_checked)
+      return HAK_UNLIKELY(hak_profile_on) ? hak_profile_large_realloc(h, p, size, site) : hak_large_realloc(h, size);
     old = h->req;
   }
   void *n = hak_alloc_at(size, site);
@@ -190,11 +221,38 @@ void *hak_aligned_at(size_t align, size_t size, uintptr_t site) {
     return NULL;
   }
   if (align <= HAK_MIN_ALIGN) return hak_alloc_at(size, site);
-  return alloc_routed(size, align, site, false);
+  if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, align, site, __builtin_frame_address(0), false);
+  return alloc_routed(size, align, site, __builtin_frame_address(0), false);
 }
 
 HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
   return hak_aligned_at(align, size, (uintptr_t)__builtin_return_address(0));
+}
+
+void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_alloc_kind_t kind) {
+  void *p;
+  if (align > HAK_MIN_ALIGN) {
+    if (!hak_is_pow2(align)) {
+      errno = EINVAL;
+      return NULL;
+    }
+    p = HAK_UNLIKELY(hak_profile_on) ? alloc_profiled(size, align, site, __builtin_frame_address(0), false)
+                                     : alloc_routed(size, align, site, __builtin_frame_address(0), false);
+  } else {
+    if (size > HAK_MAX_REQUEST) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    p = HAK_UNLIKELY(hak_profile_on) ? alloc_profiled(size, 0, site, __builtin_frame_address(0), false)
+                                     : alloc_routed(size, 0, site, __builtin_frame_address(0), false);
+  }
+  if (p && hak_checked) hak_checked_set_kind(p, kind);
+  return p;
+}
+
+void hak_delete_checked(void *p, hak_alloc_kind_t kind, size_t size) {
+  if (p) hak_checked_verify_free(p, kind, size);
+  hak_front_free(p);
 }
 
 size_t hak_usable_size(const void *p) {

@@ -12,12 +12,22 @@
 #include "hakmem/config.h"
 
 #include "hakmem/addrmap.h"
+#include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/options.h"
 
 HAK_INTERNAL void *hak_calloc_at(size_t n, size_t size, uintptr_t site);
 HAK_INTERNAL void *hak_realloc_at(void *p, size_t size, uintptr_t site);
 HAK_INTERNAL void *hak_aligned_at(size_t align, size_t size, uintptr_t site);
+
+/* operator new's allocation off the fast path (new_delete.c): align 0 or
+ * up to 16 for the default, else a power of two (another: NULL, EINVAL);
+ * in checked mode the block remembers kind. NULL when out of memory (the
+ * caller runs the new_handler). */
+HAK_INTERNAL void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_alloc_kind_t kind);
+/* delete in checked mode: the kind and size (0: unsized) are verified
+ * against the block's, then it is freed. */
+HAK_INTERNAL void hak_delete_checked(void *p, hak_alloc_kind_t kind, size_t size);
 
 /* True once hak_init has finished. */
 HAK_INTERNAL extern _Atomic int hak_init_state;

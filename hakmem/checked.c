@@ -10,6 +10,7 @@
 #include "hakmem/addrmap.h"
 #include "hakmem/check.h"
 #include "hakmem/heap.h"
+#include "hakmem/large.h"
 #include "hakmem/log.h"
 
 bool hak_checked;
@@ -109,3 +110,61 @@ void hak_checked_foreign(const void *p, const char *call) {
   hak_log("checked mode: %s(%p): not a pointer hakmem handed out", call, p);
   hak_fatal("invalid free (not a pointer hakmem handed out)", __FILE__, __LINE__);
 }
+
+/* --- allocation kinds (placeholder) --- */
+// A bounded side table of the blocks new and new[] handed out: a block
+// found there has that kind; one not found is not checked (the table may
+// have been full), so a kind is never reported wrongly.
+#define KIND_SLOTS 4096u
+#define KIND_GONE ((uintptr_t)1)
+static _Atomic uintptr_t kind_keys[KIND_SLOTS];
+static _Atomic uint8_t kind_vals[KIND_SLOTS];
+static const char *const kind_names[] = {"malloc", "new", "new[]"};
+
+static unsigned kind_hash(const void *p) { return (unsigned)(((uintptr_t)p * 0x9E3779B97F4A7C15ull) >> 52) % KIND_SLOTS; }
+
+void hak_checked_set_kind(void *p, hak_alloc_kind_t kind) {
+  unsigned h = kind_hash(p);
+  for (unsigned i = 0; i < 16; i++) {
+    unsigned k = (h + i) % KIND_SLOTS;
+    uintptr_t cur = atomic_load_explicit(&kind_keys[k], memory_order_acquire);
+    if ((cur == 0 || cur == KIND_GONE) &&
+        atomic_compare_exchange_strong_explicit(&kind_keys[k], &cur, (uintptr_t)p, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+      atomic_store_explicit(&kind_vals[k], (uint8_t)kind, memory_order_release);
+      return;
+    }
+  }
+}
+
+void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size) {
+  hak_alloc_kind_t was = kind;
+  unsigned h = kind_hash(p);
+  for (unsigned i = 0; i < 16; i++) {
+    unsigned k = (h + i) % KIND_SLOTS;
+    uintptr_t cur = atomic_load_explicit(&kind_keys[k], memory_order_acquire);
+    if (cur == 0) break;
+    if (cur == (uintptr_t)p) {
+      was = (hak_alloc_kind_t)atomic_load_explicit(&kind_vals[k], memory_order_acquire);
+      atomic_store_explicit(&kind_keys[k], KIND_GONE, memory_order_release);
+      break;
+    }
+  }
+  if (kind != HAK_KIND_MALLOC && was != kind) {
+    hak_log("checked mode: %s of a block from %s at %p", kind == HAK_KIND_NEW ? "delete" : "delete[]",
+            kind_names[was], p);
+    hak_fatal("allocation and deallocation kinds do not match", __FILE__, __LINE__);
+  }
+  if (size) {
+    size_t req = hak_addrmap_get(p) == HAK_ADDR_SEGMENT ? hak_checked_pool_usable(p) : 0;
+    if (!req) {
+      hak_large_t *lh = hak_large_lookup(p);
+      req = lh ? lh->req : 0;
+    }
+    if (req != size) {
+      hak_log("checked mode: sized free of %zu bytes of a block of %zu bytes at %p", size, req, p);
+      hak_fatal("sized free does not match the block's size", __FILE__, __LINE__);
+    }
+  }
+}
+/* --- end allocation kinds --- */

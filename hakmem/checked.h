@@ -48,4 +48,14 @@ HAK_INTERNAL __attribute__((noreturn)) void hak_checked_foreign(const void *p, c
 /* Bytes a pool request of size needs in checked mode (canary + trailer). */
 HAK_INLINE size_t hak_checked_pool_need(size_t size) { return size + 1 + sizeof(uint64_t); }
 
+/* --- allocation kinds (placeholder) --- */
+typedef enum hak_alloc_kind { HAK_KIND_MALLOC = 0, HAK_KIND_NEW = 1, HAK_KIND_NEW_ARRAY = 2 } hak_alloc_kind_t;
+/* Checked mode: record how block p (just allocated in checked mode) was asked for. */
+HAK_INTERNAL void hak_checked_set_kind(void *p, hak_alloc_kind_t kind);
+/* Checked mode, before p is freed by delete/delete[] (kind) or a sized free (size != 0): abort naming both kinds or
+ * both sizes and the address when they do not match the block; afterwards the block counts as HAK_KIND_MALLOC so the
+ * common free path accepts it. */
+HAK_INTERNAL void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size);
+/* --- end allocation kinds --- */
+
 #endif /* HAK_CHECKED_H */

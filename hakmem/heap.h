@@ -16,6 +16,12 @@
  * unmapped (one empty segment per kind is kept). fork(): the child takes
  * over every heap of the threads it did not inherit.
  *
+ * Misuse that glibc's release mode catches is caught here too, at the cost
+ * of a few instructions (segment.h has the encoding): every double free
+ * (immediate, interleaved, after reuse, cross-thread), frees of interior,
+ * misaligned and never-carved pointers and of a segment's header, and a
+ * free-list link overwritten after free abort with the address.
+ *
  * The fast paths below are the whole story for most calls; everything else
  * is in heap.c.
  */
@@ -32,10 +38,15 @@
 #include "hakmem/segment.h"
 #include "hakmem/sizeclass.h"
 
+#define HAK_HEAP_SUSPECTS 4u
+
 typedef struct hak_heap {
   hak_page_t *current[HAK_CLASSES]; /* page the fast path pops from (never NULL) */
   hak_page_t *queue[HAK_CLASSES];   /* ACTIVE pages of each class */
-  _Atomic(hak_block_t *) remote;    /* blocks freed by other threads */
+  _Atomic(hak_block_t *) remote;    /* blocks freed by other threads (links encoded) */
+  /* Blocks other threads freed that held the key: maybe double frees, which
+   * only the owner can tell (it looks them up on its lists when draining). */
+  _Atomic(hak_block_t *) suspect[HAK_HEAP_SUSPECTS];
   hak_segment_t *segments[HAK_PAGE_KINDS];
   struct hak_heap *next_all;        /* every heap ever made (under the heaps lock) */
   struct hak_heap *next_abandoned;  /* while abandoned (under the heaps lock) */
@@ -44,45 +55,59 @@ typedef struct hak_heap {
   uint64_t last_maintenance;
 } hak_heap_t;
 
+/* This thread's heap; before it has one, a read-only heap with no page. */
 HAK_INTERNAL extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
 
 HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
-HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *page);
-HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *page, void *p);
-HAK_INTERNAL __attribute__((noreturn, cold)) void hak_heap_double_free(void *p);
+HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg);
+HAK_INTERNAL void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p);
+HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p);
+/* Every later malloc and free of p's page takes the slow path (careful), so
+ * that a free of p is seen there. p: a block this thread just got from its
+ * own heap. The heap profile watches the pages of its sampled blocks. */
+HAK_INTERNAL void hak_heap_watch(void *p);
 
-/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure. */
+/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure.
+ * The head index is checked against the page's bound before use: that
+ * finds the list's end and a corrupted link alike (the slow path tells
+ * them apart). */
 HAK_INLINE void *hak_heap_alloc(size_t size) {
-  hak_heap_t *h = hak_tls_heap;
-  if (HAK_LIKELY(h != NULL)) {
-    hak_page_t *pg = h->current[hak_size_class(size)];
-    hak_block_t *b = pg->free;
-    if (HAK_LIKELY(b != NULL)) {
-      pg->free = b->next;
-      pg->used++;
-      HAK_UNPOISON(b, pg->block_size);
-      return (void *)b;
-    }
+  // A thread without a heap has one whose pages are all empty: no NULL test.
+  hak_page_t *pg = hak_tls_heap->current[hak_size_class(size)];
+  uint64_t i = pg->head;
+  if (HAK_LIKELY(i < pg->limit)) {
+    hak_block_t *b = hak_page_block(pg, i);
+    HAK_UNPOISON(b, pg->block_size);
+    pg->head = hak_page_link(pg, b->link);  // decodes (the encoding is an involution)
+    b->key = 0;
+    pg->used++;
+    return (void *)b;
   }
   return hak_heap_alloc_slow(size);
 }
 
-/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT). */
+/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT). The owner's
+ * free takes the fast path only for the start of a carved block of an
+ * ACTIVE page that does not hold the key; everything else (double free
+ * suspects, interior and misaligned pointers, the header, FULL pages,
+ * checked mode) goes to hak_heap_free_careful. */
 HAK_INLINE void hak_heap_free(void *p) {
   hak_segment_t *seg = hak_segment_of(p);
   hak_page_t *pg = hak_page_of(seg, p);
-  if (HAK_LIKELY(seg->heap == hak_tls_heap && !atomic_load_explicit(&pg->aligned, memory_order_relaxed))) {
+  if (HAK_LIKELY(seg->heap == hak_tls_heap)) {
     hak_block_t *b = (hak_block_t *)p;
-    if (HAK_UNLIKELY(pg->free == b)) hak_heap_double_free(p);  // the cheap check glibc makes too
-    b->next = pg->free;
-    pg->free = b;
-    HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but the link
-    if (HAK_UNLIKELY(--pg->used == 0 || pg->state != HAK_PAGE_ACTIVE)) {
-      // An emptied current page stays (alloc/free pairs must not thrash);
-      // maintenance stamps and retires it later.
-      if (pg->used == 0 && pg->state == HAK_PAGE_ACTIVE && seg->heap->current[pg->cls] == pg) pg->empty_since = 0;
-      else hak_heap_free_slow(seg, pg);
+    uint64_t i = hak_page_index(pg, p);
+    uint64_t key = hak_pool_key;
+    if (HAK_LIKELY(i < pg->limit && b->key != key)) {
+      b->link = hak_page_link(pg, pg->head);
+      b->key = key;
+      pg->head = i;
+      HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
+      // A current page never gets here (it holds an extra count).
+      if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(seg, pg);
+      return;
     }
+    hak_heap_free_careful(seg, pg, p);
     return;
   }
   hak_heap_free_remote(seg, pg, p);
@@ -101,7 +126,7 @@ HAK_INTERNAL void hak_heap_global_init(void);
 HAK_INTERNAL size_t hak_heap_trim(void);
 
 /* Walker for tests: this thread's heap (queues, current pages, every
- * segment and page). True when there is no heap. */
+ * segment and page with its encoded free list). True when there is no heap. */
 HAK_INTERNAL bool hak_heap_is_valid(void);
 
 HAK_INTERNAL void hak_heap_fork_prepare(void);

@@ -24,6 +24,7 @@
 #include "hakmem/large.h"
 #include "hakmem/learn.h"
 #include "hakmem/options.h"
+#include "hakmem/profile.h"
 
 extern char **environ;
 
@@ -95,6 +96,7 @@ void hak_init(void) {
 
 void hak_shutdown(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) != HAK_INIT_DONE) return;
+  hak_profile_write();
   hak_trim();
   if (hak_opt(HAK_OPT_VERBOSE)) hak_stats_print(report_fd);
 }

@@ -8,12 +8,14 @@
 
 #include <string.h>
 
+#include "hakmem/check.h"
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
 
 const char *const hak_thp_names[] = {"off", "on", "auto", NULL};
 const char *const hak_evo_names[] = {"auto", "learn", "frozen", "off", NULL};
 const char *const hak_learner_names[] = {"ucb1", "elo", NULL};
+const char *const hak_foreign_names[] = {"abort", "ignore", NULL};
 
 const hak_option_info_t hak_option_info[HAK_OPT_COUNT] = {
 #define HAK_OPT_INFO(id, type, def, lo, hi, names, meaning) {#id, type, def, lo, hi, names, meaning},
@@ -79,6 +81,16 @@ const char *hak_mode_name(hak_mode_t mode) {
 
 hak_mode_t hak_mode_get(void) { return hak_options.mode; }
 
+// The slot of string option id in hak_options_t.str: string options in table order.
+static unsigned str_slot(hak_opt_id_t id) {
+  unsigned slot = 0;
+  for (unsigned i = 0; i < (unsigned)id; i++) slot += hak_option_info[i].type == HAK_OPT_STRING;
+  HAK_CHECK(slot < HAK_OPT_STR_SLOTS, "options: more string options than HAK_OPT_STR_SLOTS");
+  return slot;
+}
+
+const char *hak_options_str(const hak_options_t *o, hak_opt_id_t id) { return o->str[str_slot(id)]; }
+
 void hak_options_preset(hak_mode_t mode, hak_options_t *out) {
   memset(out, 0, sizeof *out);
   out->mode = mode;
@@ -119,10 +131,18 @@ static bool parse_value(const hak_option_info_t *info, const char *s, uint64_t *
           ok = true;
         }
       break;
+    case HAK_OPT_STRING: return strlen(s) <= info->max;  // the caller copies the text
   }
   if (!ok || v < info->min || v > info->max) return false;
   *out = v;
   return true;
+}
+
+static void copy_text(char *dst, size_t cap, const char *s) {
+  hak_buf_t b;
+  hak_buf_init(&b, dst, cap);
+  hak_buf_puts(&b, s);
+  hak_buf_finish(&b);
 }
 
 static void warn_bad(bool warn, const char *name, const char *value, const char *kept) {
@@ -154,11 +174,17 @@ void hak_options_parse(const char *const *envp, bool warn, hak_options_t *out) {
       known = true;
       uint64_t v;
       if (parse_value(info, value, &v)) {
-        out->v[i] = v;
+        if (info->type == HAK_OPT_STRING) {
+          char *dst = out->str[str_slot((hak_opt_id_t)i)];
+          memcpy(dst, value, strlen(value) + 1);  // parse_value checked the length
+        } else {
+          out->v[i] = v;
+        }
         out->set_by_env[i] = 1;
       } else {
         char kept[32];
-        hak_option_format((hak_opt_id_t)i, out->v[i], kept, sizeof kept);
+        if (info->type == HAK_OPT_STRING) copy_text(kept, sizeof kept, hak_options_str(out, (hak_opt_id_t)i));
+        else hak_option_format((hak_opt_id_t)i, out->v[i], kept, sizeof kept);
         warn_bad(warn, info->name, value, kept);
         warnings++;
       }
@@ -193,12 +219,13 @@ void hak_option_format(hak_opt_id_t id, uint64_t v, char *buf, size_t cap) {
       break;
     }
     case HAK_OPT_ENUM: hak_buf_puts(&b, info->names[v]); break;
+    case HAK_OPT_STRING: hak_buf_puts(&b, hak_options_str(&hak_options, id)); break;
   }
   hak_buf_finish(&b);
 }
 
 size_t hak_options_markdown(char *buf, size_t cap) {
-  static const char *const type_names[] = {"bool", "integer", "size", "choice"};
+  static const char *const type_names[] = {"bool", "integer", "size", "choice", "text"};
   hak_buf_t b;
   hak_buf_init(&b, buf, cap);
   hak_buf_puts(&b, "| variable | type | BALANCED default | range | meaning |\n");
@@ -207,12 +234,15 @@ size_t hak_options_markdown(char *buf, size_t cap) {
   for (unsigned i = 0; i < HAK_OPT_COUNT; i++) {
     const hak_option_info_t *info = &hak_option_info[i];
     char def[32], lo[32], hi[32];
-    hak_option_format((hak_opt_id_t)i, info->def, def, sizeof def);
+    if (info->type == HAK_OPT_STRING) copy_text(def, sizeof def, "(none)");
+    else hak_option_format((hak_opt_id_t)i, info->def, def, sizeof def);
     hak_buf_printf(&b, "| `HAKMEM_%s` | %s | %s | ", info->name, type_names[info->type], def);
     if (info->type == HAK_OPT_ENUM) {
       for (unsigned k = 0; info->names[k]; k++) hak_buf_printf(&b, "%s%s", k ? ", " : "", info->names[k]);
     } else if (info->type == HAK_OPT_BOOL) {
       hak_buf_puts(&b, "0, 1");
+    } else if (info->type == HAK_OPT_STRING) {
+      hak_buf_printf(&b, "up to %llu bytes", (unsigned long long)info->max);
     } else {
       hak_option_format((hak_opt_id_t)i, info->min, lo, sizeof lo);
       hak_option_format((hak_opt_id_t)i, info->max, hi, sizeof hi);

@@ -23,10 +23,18 @@ typedef enum hak_opt_type {
   HAK_OPT_BOOL,  /* 0/1, on/off, yes/no, true/false */
   HAK_OPT_UINT,  /* decimal integer */
   HAK_OPT_SIZE,  /* bytes, with K/M/G/T suffixes (binary) */
-  HAK_OPT_ENUM   /* one of the names listed for the option */
+  HAK_OPT_ENUM,  /* one of the names listed for the option */
+  HAK_OPT_STRING /* text of at most max bytes (min and default unused: the default is empty) */
 } hak_opt_type_t;
 
+/* String options keep their text in the options struct itself (no pointer
+ * into environ, which the program may change): at most HAK_OPT_STR_SLOTS of
+ * them, each up to HAK_OPT_STR_MAX - 1 bytes. */
+#define HAK_OPT_STR_SLOTS 4u
+#define HAK_OPT_STR_MAX 256u
+
 typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_thp_t;
+typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_foreign_t;
 
 #define HAK_KiB ((uint64_t)1 << 10)
 #define HAK_MiB ((uint64_t)1 << 20)
@@ -65,6 +73,13 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
     "pool pages empty this long go back to the OS (batched MADV_DONTNEED); segments are unmapped") \
   X(SITE_SAMPLE, HAK_OPT_UINT, 0, 0, 1 << 20, NULL,                                               \
     "record 1 in N small allocations in the per-site counters (0: none; large ones: all)")      \
+  X(SITE_WRAPPERS, HAK_OPT_BOOL, 1, 0, 1, NULL,                                                   \
+    "find allocation wrappers at run time and key their requests by the calling context above them") \
+  X(SITE_DEPTH, HAK_OPT_UINT, 1, 1, 3, NULL, "frames above a wrapper that make up a site")         \
+  X(SITE_WRAP, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                    \
+    "more wrappers: comma-separated function names or object files (libfoo.so)")              \
+  X(FOREIGN_FREE, HAK_OPT_ENUM, 0, 0, 1, hak_foreign_names,                                       \
+    "free or realloc of a pointer hakmem never handed out: abort as glibc does, or ignore and count")         \
   X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
     "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
   X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
@@ -77,6 +92,12 @@ typedef enum hak_thp { HAK_THP_OFF = 0, HAK_THP_ON = 1, HAK_THP_AUTO = 2 } hak_t
   X(EVO_MIN_LEARN_MS, HAK_OPT_UINT, 10000, 0, 3600000, NULL, "a site learns at least this long before it freezes") \
   X(EVO_WATCH_MS, HAK_OPT_UINT, 1000, 0, 3600000, NULL,                                           \
     "a frozen site counts its requests (drift, p99) for one window this often; between, nothing (0: always)") \
+  X(PROFILE, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                     \
+    "write a per-site heap profile (pprof's heap format) to this file at exit")               \
+  X(PROFILE_INTERVAL, HAK_OPT_UINT, 0, 0, 86400, NULL,                                            \
+    "with PROFILE: also write it every this many seconds (0: at exit only)")                  \
+  X(PROFILE_SAMPLE, HAK_OPT_SIZE, 512 * HAK_KiB, 1, 1 * HAK_GiB, NULL,                             \
+    "with PROFILE: sample about one allocation per this many bytes allocated (1: every one)") \
   X(VERBOSE, HAK_OPT_UINT, 0, 0, 2, NULL, "1: print statistics at exit; 2: also per-site detail")
 
 typedef enum hak_opt_id {
@@ -91,6 +112,7 @@ typedef struct hak_options {
   uint64_t v[HAK_OPT_COUNT];
   uint8_t set_by_env[HAK_OPT_COUNT]; /* 1 when HAKMEM_<NAME> chose the value */
   unsigned warnings;                 /* bad or unknown variables seen */
+  char str[HAK_OPT_STR_SLOTS][HAK_OPT_STR_MAX]; /* string options' text, in table order */
 } hak_options_t;
 
 typedef struct hak_option_info {
@@ -104,10 +126,15 @@ typedef struct hak_option_info {
 HAK_INTERNAL extern const char *const hak_thp_names[];
 HAK_INTERNAL extern const char *const hak_evo_names[];     /* in hak_evo_mode_t order (policy/evo.h) */
 HAK_INTERNAL extern const char *const hak_learner_names[]; /* in hak_evo_learner_t order */
+HAK_INTERNAL extern const char *const hak_foreign_names[]; /* abort, ignore */
 HAK_INTERNAL extern const hak_option_info_t hak_option_info[HAK_OPT_COUNT];
 HAK_INTERNAL extern hak_options_t hak_options; /* the process's options, set once by hak_init */
 
 HAK_INLINE uint64_t hak_opt(hak_opt_id_t id) { return hak_options.v[id]; }
+
+/* The text of string option id in *o ("" when unset; v[id] stays 0). */
+HAK_INTERNAL const char *hak_options_str(const hak_options_t *o, hak_opt_id_t id);
+HAK_INLINE const char *hak_opt_str(hak_opt_id_t id) { return hak_options_str(&hak_options, id); }
 
 /* Fill *out from an environ-style array (NULL-terminated "K=V" strings; NULL
  * is an empty environment). When warn is true, each bad or unknown HAKMEM_

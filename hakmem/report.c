@@ -4,11 +4,14 @@
  * (site.c) and the caches' current sizes. Formats into the caller's buffer
  * or a stack buffer with log.c's formatter: no allocation, so it is safe
  * from inside malloc, at exit and from a signal-free context of any thread.
+ * Sites are named here (callsite.c's dladdr: function+offset and object
+ * file), never on the allocation path.
  */
 #include <string.h>
 
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
+#include "hakmem/callsite.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/learn.h"
 #include "hakmem/log.h"
@@ -50,6 +53,32 @@ static unsigned top_sites(hak_site_id_t *ids, unsigned max) {
 
 static uint64_t load(const _Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
+// The site's name: its frames' names, innermost first, joined by " < "
+// (a wrapper's return address, then its callers).
+static void site_name(hak_site_id_t id, char *out, size_t cap) {
+  uintptr_t frames[HAK_SITE_FRAMES];
+  unsigned n = hak_site_frames(id, frames, HAK_SITE_FRAMES);
+  hak_buf_t b;
+  hak_buf_init(&b, out, cap);
+  if (!n) hak_buf_puts(&b, id ? "?" : "(other sites)");
+  for (unsigned k = 0; k < n; k++) {
+    char one[160];
+    hak_callsite_name(frames[k], one, sizeof one);
+    hak_buf_printf(&b, "%s%s", k ? " < " : "", one);
+  }
+  hak_buf_finish(&b);
+}
+
+// s as a JSON string's contents (names may hold any byte a symbol has).
+static void json_text(hak_buf_t *b, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') hak_buf_printf(b, "\\%c", c);
+    else if (c < 0x20) hak_buf_printf(b, "\\u00%c%c", "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+    else hak_buf_putc(b, (char)c);
+  }
+}
+
 size_t hak_stats_json(char *buf, size_t cap) {
   hak_buf_t b;
   hak_buf_init(&b, buf, cap);
@@ -81,7 +110,15 @@ size_t hak_stats_json(char *buf, size_t cap) {
       uint64_t c = load(&s->hist[h]);
       if (c) hak_buf_printf(&b, "%s\"%u\":%llu", shown++ ? "," : "", h, (unsigned long long)c);
     }
-    hak_buf_puts(&b, "},\"learn\":");
+    char name[512];
+    site_name(ids[k], name, sizeof name);
+    hak_buf_puts(&b, "},\"name\":\"");
+    json_text(&b, name);
+    hak_buf_puts(&b, "\",\"frames\":[");
+    uintptr_t frames[HAK_SITE_FRAMES];
+    unsigned nf = hak_site_frames(ids[k], frames, HAK_SITE_FRAMES);
+    for (unsigned f = 0; f < nf; f++) hak_buf_printf(&b, "%s\"0x%zx\"", f ? "," : "", (size_t)frames[f]);
+    hak_buf_puts(&b, "],\"learn\":");
     hak_learn_json(&b, ids[k]);
     hak_buf_puts(&b, "}");
   }
@@ -104,8 +141,10 @@ void hak_stats_print(int fd) {
   if (n) hak_dprintf(fd, "  busiest call sites (by bytes):\n");
   for (unsigned k = 0; k < n; k++) {
     const hak_site_t *s = hak_site_get(ids[k]);
-    hak_dprintf(fd, "    site %u at %p: %llu allocations, %llu frees, %llu bytes\n", (unsigned)ids[k],
-                (void *)load(&s->addr), (unsigned long long)load(&s->allocs), (unsigned long long)load(&s->frees),
+    char name[512];
+    site_name(ids[k], name, sizeof name);
+    hak_dprintf(fd, "    site %u %s: %llu allocations, %llu frees, %llu bytes\n", (unsigned)ids[k], name,
+                (unsigned long long)load(&s->allocs), (unsigned long long)load(&s->frees),
                 (unsigned long long)load(&s->bytes));
   }
 }

@@ -1,12 +1,16 @@
-/* segment.c — mapping, carving and walking pool segments (layer L2).
- * See segment.h. Called by heap.c; the walkers by tests and fuzzers.
+/* segment.c — mapping, carving and walking pool segments, and the pages'
+ * encoded free lists (layer L2). See segment.h. Called by heap.c; the
+ * walkers by tests and fuzzers.
  */
 #include "hakmem/segment.h"
 
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
 
 #include "hakmem/addrmap.h"
 #include "hakmem/check.h"
+#include "hakmem/log.h"
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
@@ -14,20 +18,52 @@
 
 static const uint8_t kind_shift[HAK_PAGE_KINDS] = {16, 19, 22};
 
+uint64_t hak_pool_key;
+uint64_t hak_pool_secret;
+
+static uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+void hak_pool_secrets_init(void) {
+  if (hak_pool_key) return;
+  uint64_t r[2] = {0, 0};
+  if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    // No getrandom (old kernel, seccomp): the kernel's 16 random bytes for
+    // this process, hashed so that the stack canary they also seed is not
+    // our key; with neither, addresses (ASLR) and the clock.
+    const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
+    uint64_t local = 0;
+    r[0] = at ? at[0] : (uint64_t)(uintptr_t)&local ^ (uint64_t)(uintptr_t)&hak_pool_key;
+    r[1] = at ? at[1] : hak_os_now_ms() ^ (uint64_t)(uintptr_t)r;
+    r[0] = mix64(r[0] ^ 0x68616b6d656d6b65ull);
+    r[1] = mix64(r[1] + r[0]);
+  }
+  hak_pool_secret = r[1] | 1;
+  hak_pool_key = r[0] ? r[0] : 0x9e3779b97f4a7c15ull;  // never 0: malloc writes 0 there
+}
+
 hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
+  HAK_ASSERT_INTERNAL(hak_pool_key != 0);
   hak_segment_t *seg = hak_os_map(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
   if (!seg) return NULL;
   if (!hak_addrmap_set_segment(seg)) {
     hak_os_unmap(seg, HAK_SEGMENT_SIZE);
     return NULL;
   }
-  // Fresh memory is zero: only the non-zero fields need writing.
+  // Fresh memory is zero: only the non-zero fields need writing (pages are
+  // FRESH: nothing to give back until one is used).
   seg->magic = HAK_SEGMENT_MAGIC;
   seg->kind = (uint8_t)kind;
   seg->page_shift = kind_shift[kind];
   seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
   seg->heap = heap;
   unsigned first = kind == HAK_PAGE_SMALL ? 1 : 0;  // a small page 0 is all header
+  for (unsigned i = 0; i < seg->page_count; i++) seg->pages[i].head = HAK_LIST_END;
   for (unsigned i = seg->page_count; i-- > first;) {
     hak_page_t *pg = &seg->pages[i];
     pg->index = (uint8_t)i;
@@ -40,6 +76,7 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
 }
 
 void hak_segment_free(hak_segment_t *seg) {
+  HAK_ASSERT_INTERNAL(seg->pages_used == 0);
   HAK_UNPOISON(seg, HAK_SEGMENT_SIZE);  // the next owner of these addresses starts clean
   hak_addrmap_clear(seg, HAK_SEGMENT_SIZE);
   seg->magic = 0;
@@ -48,31 +85,56 @@ void hak_segment_free(hak_segment_t *seg) {
   HAK_STAT_SUB(os_bytes_mapped_pools, HAK_SEGMENT_SIZE);
 }
 
+// The multiplicative inverse of an odd d modulo 2^64 (Newton: each step
+// doubles the correct low bits; d itself is right to 3 bits).
+static uint64_t inverse_of(uint64_t d) {
+  uint64_t x = d;
+  for (int i = 0; i < 5; i++) x *= 2 - d * x;
+  return x;
+}
+
 hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   hak_page_t *pg = seg->unused;
   if (!pg) return NULL;
+  HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_UNUSED && pg->used == 0 && !pg->current);
   seg->unused = pg->next;
   seg->pages_used++;
   size_t bs = hak_class_size(cls);
   char *start = hak_page_start(seg, pg);
   HAK_UNPOISON(start, hak_page_area(seg, pg));  // the last class's freed blocks
+  unsigned rot = (unsigned)__builtin_ctzll(bs);
+  pg->head = HAK_LIST_END;
+  pg->limit = 0;
   pg->free = NULL;
   pg->used = 0;
-  pg->block_size = (uint32_t)bs;
-  pg->bump = start;
-  pg->end = start + (hak_page_area(seg, pg) / bs) * bs;
+  pg->capacity = (uint32_t)(hak_page_area(seg, pg) / bs);
+  pg->end = start + (size_t)pg->capacity * bs;
+  pg->cookie = hak_pool_secret ^ ((uintptr_t)start * 0x9e3779b97f4a7c15ull);
   pg->next = pg->prev = NULL;
   pg->cls = (uint16_t)cls;
-  pg->state = HAK_PAGE_ACTIVE;
+  pg->careful = 0;
+  pg->current = 0;
+  pg->commit = HAK_PAGE_COMMITTED;
+  // Read by remote frees (hak_page_index_remote): their blocks were carved
+  // after these stores, and a handover of the pointer orders them.
+  __atomic_store_n(&pg->block_size, (uint32_t)bs, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->start, start, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->inverse, inverse_of(bs >> rot), __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->rot, (uint8_t)rot, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->carved, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->state, HAK_PAGE_ACTIVE, __ATOMIC_RELAXED);
   atomic_store_explicit(&pg->aligned, 0, memory_order_relaxed);
   return pg;
 }
 
 void hak_segment_return_page(hak_segment_t *seg, hak_page_t *pg, uint64_t now) {
   HAK_ASSERT(pg->used == 0);
-  pg->state = HAK_PAGE_UNUSED;
+  HAK_ASSERT_INTERNAL(!pg->current && pg->state != HAK_PAGE_UNUSED);
+  __atomic_store_n(&pg->state, HAK_PAGE_UNUSED, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->carved, 0, __ATOMIC_RELAXED);
+  pg->head = HAK_LIST_END;
+  pg->limit = 0;
   pg->free = NULL;
-  pg->bump = pg->end = NULL;
   pg->empty_since = now;
   pg->prev = NULL;
   pg->next = seg->unused;
@@ -80,21 +142,87 @@ void hak_segment_return_page(hak_segment_t *seg, hak_page_t *pg, uint64_t now) {
   if (--seg->pages_used == 0) seg->empty_since = now;
 }
 
+static inline void keep_free_pointer(hak_page_t *pg) {
+  pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;
+}
+
 bool hak_page_extend(hak_page_t *pg) {
-  if (pg->bump >= pg->end) return false;
+  HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_ACTIVE && pg->carved <= pg->capacity);
+  if (pg->carved >= pg->capacity) return false;
   // About 4 KiB of blocks at a time (at least one, at most 64): page memory
   // is touched only as it is needed.
   size_t bs = pg->block_size, n = 4096 / bs;
   if (n < 1) n = 1;
   if (n > 64) n = 64;
-  size_t left = (size_t)(pg->end - pg->bump) / bs;
+  size_t left = pg->capacity - pg->carved;
   if (n > left) n = left;
-  char *b = pg->bump;
-  for (size_t i = 0; i + 1 < n; i++, b += bs) ((hak_block_t *)b)->next = (hak_block_t *)(b + bs);
-  ((hak_block_t *)b)->next = pg->free;
-  pg->free = (hak_block_t *)pg->bump;
-  pg->bump += n * bs;
+  uint64_t first = pg->carved, last = first + n - 1;
+  for (uint64_t i = first; i <= last; i++) {
+    hak_block_t *b = hak_page_block(pg, i);
+    b->link = hak_page_link(pg, i < last ? i + 1 : pg->head);
+    b->key = hak_pool_key;
+  }
+  pg->head = first;
+  __atomic_store_n(&pg->carved, (uint32_t)(last + 1), __ATOMIC_RELAXED);
+  pg->limit = pg->careful ? 0 : last + 1;
+  keep_free_pointer(pg);
   return true;
+}
+
+void hak_page_corrupt(const hak_page_t *pg, const void *where) {
+  if (!where) {
+    // The head came from the block the fast path popped last: name it when
+    // its link still reads so (the program may have written it since).
+    where = pg->start;
+    for (uint64_t i = 0; i < pg->carved; i++)
+      if (hak_page_link(pg, hak_page_block(pg, i)->link) == pg->head) {
+        where = hak_page_block(pg, i);
+        break;
+      }
+  }
+  hak_log("corrupted free list at %p: its link names no block of its page (free list corrupted by a write after free?)",
+          where);
+  hak_fatal("corrupted free list", __FILE__, __LINE__);
+}
+
+hak_block_t *hak_page_pop(hak_page_t *pg) {
+  uint64_t i = pg->head;
+  if (i == HAK_LIST_END) return NULL;
+  if (HAK_UNLIKELY(i >= pg->carved)) hak_page_corrupt(pg, NULL);
+  hak_block_t *b = hak_page_block(pg, i);
+  HAK_UNPOISON(b, pg->block_size);
+  uint64_t next = hak_page_link(pg, b->link);
+  // Checked before anyone follows it (the fast path's next pop would too).
+  if (HAK_UNLIKELY(next >= pg->carved && next != HAK_LIST_END)) hak_page_corrupt(pg, b);
+  pg->head = next;
+  b->key = 0;
+  pg->used++;
+  keep_free_pointer(pg);
+  return b;
+}
+
+void hak_page_push(hak_page_t *pg, uint64_t i) {
+  HAK_ASSERT_INTERNAL(i < pg->carved && pg->used > 0);
+  hak_block_t *b = hak_page_block(pg, i);
+  b->link = hak_page_link(pg, pg->head);
+  b->key = hak_pool_key;
+  pg->head = i;
+  pg->used--;
+  pg->free = b;
+  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));
+}
+
+bool hak_page_list_has(const hak_page_t *pg, uint64_t want) {
+  uint64_t i = pg->head, steps = 0;
+  const void *where = pg;
+  while (i != HAK_LIST_END) {
+    if (i >= pg->carved || ++steps > pg->carved) hak_page_corrupt(pg, where);
+    if (i == want) return true;
+    const hak_block_t *b = hak_page_block(pg, i);
+    where = b;
+    i = hak_page_link(pg, b->link);
+  }
+  return false;
 }
 
 void *hak_page_block_start(const hak_segment_t *seg, const hak_page_t *pg, const void *p) {
@@ -104,21 +232,25 @@ void *hak_page_block_start(const hak_segment_t *seg, const hak_page_t *pg, const
 }
 
 bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
-  if (pg->state == HAK_PAGE_UNUSED) return pg->free == NULL;
+  if (pg->state == HAK_PAGE_UNUSED) return pg->head == HAK_LIST_END && pg->limit == 0 && !pg->used && !pg->current;
   char *start = hak_page_start(seg, pg);
   size_t bs = pg->block_size;
-  if (!bs || bs != hak_class_size(pg->cls)) return false;
-  size_t capacity = hak_page_area(seg, pg) / bs;
-  if (pg->end != start + capacity * bs || pg->bump < start || pg->bump > pg->end) return false;
-  if ((size_t)(pg->bump - start) % bs) return false;
-  size_t fresh = (size_t)(pg->end - pg->bump) / bs, nfree = 0;
-  // Walk with a step cap: a cycle shows as more blocks than the page holds.
-  for (const hak_block_t *b = pg->free; b; b = b->next) {
-    const char *c = (const char *)b;
-    if (c < start || c >= pg->bump || (size_t)(c - start) % bs) return false;
-    if (++nfree > capacity) return false;
+  if (!bs || bs != hak_class_size(pg->cls) || pg->start != start) return false;
+  if (pg->capacity != hak_page_area(seg, pg) / bs || pg->end != start + (size_t)pg->capacity * bs) return false;
+  if (pg->carved > pg->capacity || pg->rot != __builtin_ctzll(bs) || pg->inverse * (bs >> pg->rot) != 1) return false;
+  uint64_t limit = pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved;
+  if (pg->limit != limit || pg->used < pg->current) return false;
+  // Walk with a step cap: a cycle shows as more blocks than were carved.
+  // Every link must decode to a carved block, every free block hold the key.
+  uint64_t nfree = 0;
+  for (uint64_t i = pg->head; i != HAK_LIST_END;) {
+    if (i >= pg->carved || ++nfree > pg->carved) return false;
+    const hak_block_t *b = hak_page_block(pg, i);
+    if (b->key != hak_pool_key) return false;
+    i = hak_page_link(pg, b->link);
   }
-  return nfree + fresh + pg->used == capacity;
+  if (pg->careful && pg->free != (pg->head == HAK_LIST_END ? NULL : hak_page_block(pg, pg->head))) return false;
+  return nfree + pg->used - pg->current == pg->carved;
 }
 
 bool hak_segment_is_valid(const hak_segment_t *seg) {
@@ -126,7 +258,10 @@ bool hak_segment_is_valid(const hak_segment_t *seg) {
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {
     const hak_page_t *pg = &seg->pages[i];
-    if (seg->kind == HAK_PAGE_SMALL && i == 0) continue;
+    if (seg->kind == HAK_PAGE_SMALL && i == 0) {
+      if (pg->state != HAK_PAGE_UNUSED || pg->limit) return false;  // the header: no fast path into it
+      continue;
+    }
     if (pg->index != i || !hak_page_is_valid(seg, pg)) return false;
     unused += pg->state == HAK_PAGE_UNUSED;
   }

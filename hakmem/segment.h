@@ -9,9 +9,31 @@
  * From any block address: segment = address rounded down to 4 MiB, page =
  * pages[(address - segment) >> page_shift]. No per-block header.
  *
+ * Free lists (what lets malloc and free trust nothing a program can write):
+ *   - a page's list links blocks by index: a free block's first word holds
+ *     next ^ the page's cookie (the per-process secret mixed with the page's
+ *     address), so a write after free turns into a random index; an index
+ *     is used only when it is below the page's bound (a carved block of
+ *     this page), which the next pop checks anyway to find the list's end.
+ *     (glibc mixes in the slot's address too, for the ASLR bits it adds when
+ *     no secret is known; with a secret, a block's own index, which a
+ *     reader of a freed block can guess, would add nothing but two
+ *     instructions per pair);
+ *   - a free block's second word holds the process's key (hak_pool_key,
+ *     random): a free finding it there takes the slow path, which looks the
+ *     block up on the lists to tell a double free from a program that stored
+ *     that value;
+ *   - free maps a pointer to its block index with one multiply and a rotate
+ *     (ror((p - start) * inverse of the odd part, trailing zeros)): the result
+ *     is below the bound exactly when p is the start of a carved block, so
+ *     interior, misaligned, header and never-carved pointers all leave the
+ *     fast path.
+ *
  * Page fields are written only by the owning heap's thread (other threads
- * free into the heap's remote list, heap.h). Segment and page life cycle
- * functions here are called by heap.c only.
+ * free into the heap's remote list, heap.h); the few that a remote free
+ * reads (start, inverse, rot, carved, state) are stored and loaded with
+ * relaxed atomics. Segment and page life cycle functions here are called by
+ * heap.c only.
  */
 #ifndef HAK_SEGMENT_H
 #define HAK_SEGMENT_H
@@ -29,9 +51,22 @@
 
 struct hak_heap;
 
+/* A free block's first 16 bytes (every class is at least that big). */
 typedef struct hak_block {
-  struct hak_block *next;
+  uint64_t link; /* page list: next index ^ the page's cookie; remote list: encoded pointer */
+  uint64_t key;  /* hak_pool_key while free; malloc clears it */
 } hak_block_t;
+
+/* The end of a page's free list: above every bound. */
+#define HAK_LIST_END UINT64_MAX
+
+/* Random per process (hak_pool_secrets_init): the free-block key and the
+ * secret that page cookies and remote links are derived from. */
+HAK_INTERNAL extern uint64_t hak_pool_key;
+HAK_INTERNAL extern uint64_t hak_pool_secret;
+/* Fill both from getrandom (else AT_RANDOM, else addresses and the clock);
+ * idempotent; no allocation. Called before the first segment exists. */
+HAK_INTERNAL void hak_pool_secrets_init(void);
 
 typedef enum hak_page_state {
   HAK_PAGE_UNUSED = 0, /* in its segment's stack of unused pages */
@@ -40,23 +75,38 @@ typedef enum hak_page_state {
 } hak_page_state_t;
 
 typedef enum hak_page_commit {
-  HAK_PAGE_COMMITTED = 0, /* pages may be resident */
-  HAK_PAGE_RELEASED = 1   /* handed to the batch queue for MADV_DONTNEED */
+  HAK_PAGE_FRESH = 0,     /* never touched since the segment was mapped: nothing to give back */
+  HAK_PAGE_COMMITTED = 1, /* pages may be resident */
+  HAK_PAGE_RELEASED = 2   /* handed to the batch queue for MADV_DONTNEED */
 } hak_page_commit_t;
 
 typedef struct hak_page {
-  hak_block_t *free;             /* blocks ready for the owner, LIFO */
-  uint32_t used;                 /* blocks out: handed out and not freed back here */
+  /* The fast paths' fields, in one cache line. */
+  uint64_t head;                 /* index of the first free block (LIFO), HAK_LIST_END when none */
+  uint64_t limit;                /* fast paths take block indices below this: `carved`, or 0 when
+                                    every call must take the slow path (FULL, UNUSED, careful) */
+  char *start;                   /* first block */
+  uint64_t cookie;               /* link encoding of this page */
+  uint64_t inverse;              /* inverse of the block size's odd part, mod 2^64 */
   uint32_t block_size;
-  char *bump, *end;              /* never-used blocks: [bump, end) */
-  struct hak_page *next, *prev;  /* heap queue (ACTIVE) or segment stack (UNUSED) */
-  uint64_t empty_since;          /* ms, when it became UNUSED */
-  uint16_t cls;
+  uint32_t used;                 /* blocks out (+1 while the page is its class's current page) */
+  uint8_t rot;                   /* trailing zero bits of the block size */
   uint8_t state;                 /* hak_page_state_t */
   uint8_t commit;                /* hak_page_commit_t */
-  _Atomic uint8_t aligned;       /* holds over-aligned (interior) pointers */
   uint8_t index;
-} hak_page_t;
+  _Atomic uint8_t aligned;       /* holds over-aligned (interior) pointers */
+  uint8_t careful;               /* checked mode: every malloc and free takes the slow path */
+  uint8_t current;               /* its class's current page (holds one extra count in used) */
+  uint16_t cls;
+  uint32_t carved;               /* blocks carved so far: [0, carved) were handed out or are free */
+  uint32_t capacity;             /* blocks the page holds */
+  struct hak_page *next, *prev;  /* heap queue (ACTIVE) or segment stack (UNUSED) */
+  uint64_t empty_since;          /* ms, when it became UNUSED */
+  /* The head as a pointer, NULL when none: exact on careful pages (checked
+   * mode, whose calls all take the slow paths, which keep it), else stale. */
+  hak_block_t *free;
+  char *end;                     /* start + capacity blocks */
+} __attribute__((aligned(64))) hak_page_t;
 
 typedef struct hak_segment {
   uint32_t magic;
@@ -75,6 +125,7 @@ typedef struct hak_segment {
 } hak_segment_t;
 
 _Static_assert(sizeof(hak_segment_t) <= HAK_SEGMENT_HEADER, "segment header must fit");
+_Static_assert(sizeof(hak_page_t) == 128, "page_of scales by a shift");
 
 HAK_INLINE hak_segment_t *hak_segment_of(const void *p) {
   return (hak_segment_t *)((uintptr_t)p & ~(uintptr_t)(HAK_SEGMENT_SIZE - 1));
@@ -110,12 +161,46 @@ HAK_INTERNAL void hak_segment_return_page(hak_segment_t *seg, hak_page_t *page, 
  * when it has none left. */
 HAK_INTERNAL bool hak_page_extend(hak_page_t *page);
 
+HAK_INLINE uint64_t hak_ror64(uint64_t x, unsigned r) { return (x >> (r & 63)) | (x << ((64 - r) & 63)); }
+
+/* The block index of p when p is the start of block i of the page, else a
+ * number above every bound (one multiply, one rotate, no division). */
+HAK_INLINE uint64_t hak_page_index(const hak_page_t *page, const void *p) {
+  return hak_ror64(((uintptr_t)p - (uintptr_t)page->start) * page->inverse, page->rot);
+}
+/* The same from another thread than the owner's (relaxed loads). */
+HAK_INLINE uint64_t hak_page_index_remote(const hak_page_t *page, const void *p) {
+  uintptr_t start = (uintptr_t)__atomic_load_n(&page->start, __ATOMIC_RELAXED);
+  uint64_t inv = __atomic_load_n(&page->inverse, __ATOMIC_RELAXED);
+  return hak_ror64(((uintptr_t)p - start) * inv, __atomic_load_n(&page->rot, __ATOMIC_RELAXED));
+}
+HAK_INLINE hak_block_t *hak_page_block(const hak_page_t *page, uint64_t i) {
+  return (hak_block_t *)(page->start + (uint32_t)i * page->block_size);
+}
+/* A page list link: what a block stores to point at index `next` (and, as
+ * the encoding is an involution, the index a stored link points at). */
+HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { return next ^ page->cookie; }
+
+/* Pop the head of page's free list on a slow path: NULL when the list is
+ * empty; aborts ("corrupted free list") on a link that names no carved
+ * block. Clears the key, counts the block used, keeps page->free. */
+HAK_INTERNAL hak_block_t *hak_page_pop(hak_page_t *page);
+/* Push block i (a carved block, handed out) on a slow path: sets the key,
+ * uncounts it, keeps page->free. */
+HAK_INTERNAL void hak_page_push(hak_page_t *page, uint64_t i);
+/* True when block i is on page's free list (bounded walk, every link
+ * checked: aborts on a corrupt one). */
+HAK_INTERNAL bool hak_page_list_has(const hak_page_t *page, uint64_t i);
+/* Abort: a page list link that names no block of the page; where: the
+ * block holding it, or NULL for the head (the block is looked for). */
+HAK_INTERNAL __attribute__((noreturn, cold)) void hak_page_corrupt(const hak_page_t *page, const void *where);
+
 /* The start of the block that contains p (p inside page's block area). */
 HAK_INTERNAL void *hak_page_block_start(const hak_segment_t *seg, const hak_page_t *page, const void *p);
 
-/* Invariant walker: the free list stays inside the page on block
- * boundaries, has no cycle or duplicate, and free + fresh + used blocks add
- * up to the page's capacity. */
+/* Invariant walker: every free-list link decodes to a carved block of the
+ * page, every listed block holds the key, the list has no cycle or
+ * duplicate, and free + fresh + used blocks add up to the page's capacity. */
 HAK_INTERNAL bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *page);
 HAK_INTERNAL bool hak_segment_is_valid(const hak_segment_t *seg);
 

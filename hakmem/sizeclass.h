@@ -32,11 +32,12 @@ typedef enum hak_page_kind {
 HAK_INTERNAL extern const uint8_t hak_class_of_small[65]; /* (size + 15) / 16 -> class, size <= 1024 */
 
 /* Class of a request of `size` bytes (size <= HAK_POOL_MAX). */
-HAK_INLINE unsigned hak_size_class(size_t size) {
+/* (size_t, so that an array index needs no extension after either branch.) */
+HAK_INLINE size_t hak_size_class(size_t size) {
   if (HAK_LIKELY(size <= 1024)) return hak_class_of_small[(size + 15) >> 4];
-  unsigned b = hak_log2(size - 1);  // 2^b < size <= 2^(b+1), b >= 10
-  unsigned shift = b - 3;
-  return 8 + (b - 7) * 8 + (unsigned)(((size - 1) >> shift) & 7);
+  size_t b = hak_log2(size - 1);  // 2^b < size <= 2^(b+1), b >= 10
+  size_t shift = b - 3;
+  return 8 + (b - 7) * 8 + (((size - 1) >> shift) & 7);
 }
 
 /* Block size of class cls (its upper bound). */

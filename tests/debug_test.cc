@@ -24,22 +24,23 @@ class DebugTest : public HakTest {};
 using DebugDeathTest = DebugTest;
 
 // Small blocks of one class, some freed: the last freed is its page's
-// free-list head, and its first word the link to the next free block.
+// free-list head, and its first word the (encoded) link to the next free
+// block.
 struct Corrupted {
   std::vector<void*> live;
   hak_block_t* head = nullptr;
-  hak_block_t* saved = nullptr;
+  uint64_t saved = 0;
 
   Corrupted() {
     for (int i = 0; i < 64; i++) live.push_back(hak_alloc_at(48, 0xdeb));
     for (int i = 0; i < 64; i += 4) hak_free(live[i]);
     head = static_cast<hak_block_t*>(live[60]);
-    saved = head->next;
+    saved = head->link;
   }
   void Break() {
-    head->next = reinterpret_cast<hak_block_t*>(uintptr_t{0x00007ead0000beef});  // inside no page of hakmem's
+    head->link = 0x00007ead0000beefu;  // decodes to no block of the page
   }
-  void Repair() { head->next = saved; }
+  void Repair() { head->link = saved; }
   ~Corrupted() {
     Repair();
     for (int i = 0; i < 64; i++)

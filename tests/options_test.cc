@@ -110,6 +110,7 @@ TEST(Options, EveryOptionBoundsAndBadValues) {
   for (unsigned i = 0; i < HAK_OPT_COUNT; i++) {
     const hak_option_info_t& info = hak_option_info[i];
     std::string name = std::string("HAKMEM_") + info.name + "=";
+    if (info.type == HAK_OPT_STRING) continue;  // StringOptions below
     if (info.type == HAK_OPT_ENUM) {
       for (unsigned k = 0; info.names[k]; k++) {
         std::string v = name + info.names[k];
@@ -140,6 +141,27 @@ TEST(Options, EveryOptionBoundsAndBadValues) {
   }
 }
 
+// String options keep a copy of their text (the program may change environ
+// later), each in its own slot; too long a text warns and keeps the old one.
+TEST(Options, StringOptions) {
+  std::string longer(HAK_OPT_STR_MAX, 'x');
+  std::string too_long = "HAKMEM_PROFILE=" + longer;
+  char wrap[] = "HAKMEM_SITE_WRAP=xmalloc,libfoo.so";
+  hak_options_t o = Parse({wrap, "HAKMEM_PROFILE=/tmp/p.heap", too_long.c_str()});
+  wrap[17] = 'Y';  // the parsed text is a copy
+  EXPECT_STREQ(hak_options_str(&o, HAK_OPT_SITE_WRAP), "xmalloc,libfoo.so");
+  EXPECT_STREQ(hak_options_str(&o, HAK_OPT_PROFILE), "/tmp/p.heap");
+  EXPECT_TRUE(o.set_by_env[HAK_OPT_PROFILE]);
+  EXPECT_EQ(o.warnings, 1u);
+  hak_options_t d = Parse({});
+  EXPECT_STREQ(hak_options_str(&d, HAK_OPT_SITE_WRAP), "");
+  EXPECT_STREQ(hak_options_str(&d, HAK_OPT_PROFILE), "");
+  std::string max_len = "HAKMEM_PROFILE=" + longer.substr(1);
+  hak_options_t m = Parse({max_len.c_str()});
+  EXPECT_EQ(strlen(hak_options_str(&m, HAK_OPT_PROFILE)), HAK_OPT_STR_MAX - 1);
+  EXPECT_EQ(m.warnings, 0u);
+}
+
 TEST(Options, UnknownNamesAndBadModesWarnOnce) {
   hak_options_t o = Parse({"HAKMEM_BIGCACHEE=1", "HAKMEM_MODE=TURBO", "HAKMEM=1", "XHAKMEM_MODE=MINIMAL"});
   EXPECT_EQ(o.mode, HAK_MODE_BALANCED);
@@ -157,6 +179,7 @@ TEST(Options, PrefixIsMatchedExactly) {
 
 TEST(Options, FormatRoundTrips) {
   for (unsigned i = 0; i < HAK_OPT_COUNT; i++) {
+    if (hak_option_info[i].type == HAK_OPT_STRING) continue;  // StringOptions
     char buf[32];
     hak_option_format((hak_opt_id_t)i, hak_option_info[i].def, buf, sizeof buf);
     std::string v = std::string("HAKMEM_") + hak_option_info[i].name + "=" + buf;

@@ -8,6 +8,12 @@
  *                    memory went back.
  *   probe pairs N [SIZE]  N malloc(SIZE)/free pairs (default 32) after a
  *                    warm-up (for callgrind).
+ *   probe large N direct|wrapped  N malloc(300 KiB)/free pairs, called
+ *                    directly or through a noinline xmalloc-style wrapper
+ *                    (callgrind: the cost of seeing through a wrapper).
+ *   probe maps       prints "libstdc++ loaded" or "no libstdc++" from
+ *                    /proc/self/maps (a C program must not load it).
+ *   probe foreign    frees a pointer to the stack (HAKMEM_FOREIGN_FREE).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -49,6 +55,55 @@ static int pairs(long n, size_t size) {
   return 0;
 }
 
+// The shape of xmalloc: check the result, hand it back.
+__attribute__((noinline)) static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  if (!p) abort();
+  return p;
+}
+
+__attribute__((noinline)) static void large_direct(void) {
+  void *volatile p = malloc(300 << 10);
+  free(p);
+}
+
+__attribute__((noinline)) static void large_wrapped(void) {
+  void *volatile p = xmalloc(300 << 10);
+  free(p);
+}
+
+// Two callers of the wrapper, so that it is found to be one.
+__attribute__((noinline)) static void large_wrapped2(void) {
+  void *volatile p = xmalloc(300 << 10);
+  free(p);
+}
+
+static int large(long n, int wrapped) {
+  for (int i = 0; i < 1000; i++) wrapped ? (large_wrapped(), large_wrapped2()) : large_direct();
+  for (long i = 0; i < n; i++) wrapped ? large_wrapped() : large_direct();
+  return 0;
+}
+
+static int maps_probe(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return 1;
+  char line[512];
+  int found = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "libstdc++")) found = 1;
+  fclose(f);
+  puts(found ? "libstdc++ loaded" : "no libstdc++");
+  return 0;
+}
+
+static int foreign_probe(void) {
+  static char not_heap[64];
+  void *volatile p = not_heap + 16;
+  free(p);
+  puts("foreign free ignored");
+  return 0;
+}
+
 // Free a lot, then malloc_trim: with hakmem preloaded it must give memory back.
 static int trim_probe(void) {
   enum { N = 20000 };
@@ -64,7 +119,10 @@ static int trim_probe(void) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "glibc")) return glibc_probe();
   if (argc >= 2 && !strcmp(argv[1], "trim")) return trim_probe();
+  if (argc >= 2 && !strcmp(argv[1], "maps")) return maps_probe();
+  if (argc >= 2 && !strcmp(argv[1], "foreign")) return foreign_probe();
+  if (argc >= 4 && !strcmp(argv[1], "large")) return large(atol(argv[2]), !strcmp(argv[3], "wrapped"));
   if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]), argc >= 4 ? (size_t)atol(argv[3]) : 32);
-  fprintf(stderr, "usage: probe glibc | probe pairs N [SIZE]\n");
+  fprintf(stderr, "usage: probe glibc | trim | pairs N [SIZE] | large N direct|wrapped | maps | foreign\n");
   return 2;
 }

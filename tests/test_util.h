@@ -80,12 +80,16 @@ class OsRecorder {
   std::vector<OsCall> calls_;
 };
 
-// Sets the process's options to a mode's preset and applies them.
+// Sets the process's options to a mode's preset and applies them. The
+// tests' helpers (SiteA, Calloc, ...) hand hak_* results straight back: they
+// are wrappers, but each stands for a site of its own, so wrapper detection
+// is off unless a test turns it on (callsite_test).
 inline void UseMode(hak_mode_t mode) {
   hak_init();
   hak_trim();
   hak_options_t o;
   hak_options_preset(mode, &o);
+  o.v[HAK_OPT_SITE_WRAPPERS] = 0;
   hak_options = o;
   hak_apply_options();
 }

@@ -15,12 +15,17 @@ packages=(
   clang-16 libclang-rt-16-dev lld-16
   # tests
   googletest
-  # comparison suite and its report
-  libmimalloc-dev libjemalloc-dev gnuplot-nox python3
+  # comparison suite and its report (gperftools' tcmalloc: the minimal build,
+  # no heap profiler, as a fourth allocator under the workloads)
+  libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 gnuplot-nox python3
   # real programs that the LD_PRELOAD tests run
   sqlite3 git coreutils libpython3.11-testsuite lua5.4 redis-server redis-tools xz-utils gcc
   # measurement helpers
   valgrind linux-perf hyperfine
+  # google-pprof (reads hakmem's heap profiles)
+  google-perftools
+  # the installer's test: pkg-config builds, man reads the page, pprof --svg draws with dot
+  pkg-config man-db graphviz
 )
 if [[ "${1:-}" == "--with-extras" ]]; then
   packages+=(chromium)

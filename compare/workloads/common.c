@@ -159,6 +159,29 @@ uint64_t wl_check(const void *p, size_t n, uint64_t tag, const char *what) {
   return sum + last;
 }
 
+uint64_t wl_churn(wl_rng_t *rng, void **obj, size_t *len, uint64_t *tag, unsigned slots, uint64_t ops,
+                  size_t max, const char *what) {
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < ops; i++) {
+    unsigned s = (unsigned)(wl_next(rng) % slots);
+    if (obj[s]) {
+      sum += wl_check(obj[s], len[s], tag[s], what);
+      free(obj[s]);
+    }
+    len[s] = wl_small_size(rng, max);
+    tag[s] = wl_next(rng);
+    obj[s] = wl_malloc(len[s]);
+    wl_fill(obj[s], len[s], tag[s]);
+  }
+  for (unsigned s = 0; s < slots; s++) {
+    if (!obj[s]) continue;
+    sum += wl_check(obj[s], len[s], tag[s], what);
+    free(obj[s]);
+    obj[s] = NULL;
+  }
+  return sum;
+}
+
 void wl_fail(const char *fmt, ...) {
   char msg[512];
   va_list ap;

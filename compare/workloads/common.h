@@ -20,6 +20,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The C++ workload (cxx_sized.cc) includes this header too. */
+#ifdef __cplusplus
+extern "C" {
+#define WL_NORETURN [[noreturn]]
+#else
+#define WL_NORETURN _Noreturn
+#endif
+
 #define WL_EXIT_USAGE 1 /* bad arguments */
 #define WL_EXIT_CHECK 2 /* a pattern did not verify: the allocator is wrong */
 #define WL_EXIT_OOM 3   /* malloc returned NULL */
@@ -73,7 +81,7 @@ size_t wl_small_size(wl_rng_t *r, size_t max);
 void *wl_malloc(size_t n);
 
 /* Exits with WL_EXIT_OOM after a failed malloc(n). */
-_Noreturn void wl_oom(size_t n);
+WL_NORETURN void wl_oom(size_t n);
 
 /* Defines `static void *fn(size_t n)`: malloc from a call site of its own
  * (noinline, a distinct body so the compiler cannot merge two of them), and
@@ -103,8 +111,16 @@ void wl_fill(void *p, size_t n, uint64_t tag);
  * the compiler cannot drop the reads). */
 uint64_t wl_check(const void *p, size_t n, uint64_t tag, const char *what);
 
+/* Thread-local churn over `slots` live blocks (obj/len/tag arrays of that
+ * many entries, obj all NULL on entry): `ops` times, check + free the block
+ * in a random slot and malloc + fill a new one of wl_small_size(max) bytes;
+ * then check + free every block left. Returns the checksum of all checks.
+ * The loop of scaling.c and mixed-random (what: the check's message). */
+uint64_t wl_churn(wl_rng_t *rng, void **obj, size_t *len, uint64_t *tag, unsigned slots, uint64_t ops,
+                  size_t max, const char *what);
+
 /* Fails the run: prints "<workload>: CHECK FAILED: <msg>" and exits 2. */
-_Noreturn void wl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+WL_NORETURN void wl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Makes the compiler believe the pointer escapes (no malloc/free elision). */
 static inline void wl_escape(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
@@ -144,5 +160,9 @@ void wl_report(const wl_args_t *args, const wl_result_t *res);
 uint64_t wl_median_u64(uint64_t *v, size_t n);
 /* Nearest-rank percentile q in (0,1] of a sorted array. */
 uint64_t wl_pct_sorted_u64(const uint64_t *v, size_t n, double q);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* HAKMEM_COMPARE_COMMON_H */

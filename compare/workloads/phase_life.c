@@ -1,4 +1,4 @@
-/* phase_life.c — a call site whose lifetimes change half-way (issue 6).
+/* phase_life.c — a call site whose lifetimes change half-way.
  *
  * One site (site_record), ~384 KiB blocks (352–416 KiB) all the way; only
  * how long they live changes. Phase 1, short-lived: a window of 8 live

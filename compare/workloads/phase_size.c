@@ -1,4 +1,4 @@
-/* phase_size.c — a call site whose request sizes change half-way (issue 6).
+/* phase_size.c — a call site whose request sizes change half-way.
  *
  * One site (site_buffer), a window of 8 live buffers, each op replacing a
  * random one. Phase 1: ~96 KiB buffers (88–104 KiB); phase 2: ~1.5 MiB

@@ -1,5 +1,5 @@
 /* two_sites.c — two call sites that want different strategies, in one
- * program, at the same time (issue 6).
+ * program, at the same time.
  *
  * site_window keeps a window of 8 live ~384 KiB blocks (352–416 KiB), each op
  * replacing a random one: on hakmem it is served best by the large engine and

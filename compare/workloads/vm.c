@@ -1,4 +1,4 @@
-/* vm.c — the VM scenario (issue 2's headline): repeatedly malloc a 2 MiB
+/* vm.c — the VM scenario (the headline number): repeatedly malloc a 2 MiB
  * buffer, write one byte in each 4 KiB page, read them all back, free it.
  *
  * This is the pattern of a VM or GC that maps a fresh heap region per cycle.
