@@ -49,12 +49,24 @@ HAK_COPTS = [
     "-fomit-frame-pointer",
 ] + HAK_OPT_COPTS + HAK_DEBUG_COPTS
 
+# HAK_BUILD_O0=1 when hakmem itself is built unoptimised (-c dbg or
+# hak_opt=O0): for tests whose expectations hold only for optimised code
+# (e.g. which frames the front door adds).
+HAK_OPT_DEFINES = select({
+    "//hakmem:debug_build": ["-DHAK_BUILD_O0=1"],
+    "//conditions:default": [],
+}) + select({
+    "//hakmem:hak_opt_O0": ["-DHAK_BUILD_O0=1"],
+    "//conditions:default": [],
+})
+
 # GoogleTest files (C++17). They see the build's debug level too (the inline
-# fast paths they include, and tests that expect a walker to abort).
+# fast paths they include, and tests that expect a walker to abort), and
+# whether hakmem is optimised.
 HAK_TEST_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror",
     "-Wno-missing-field-initializers",
     "-Wno-sign-compare",
-] + HAK_DEBUG_COPTS
+] + HAK_DEBUG_COPTS + HAK_OPT_DEFINES
