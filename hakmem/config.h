@@ -1,16 +1,32 @@
 /* config.h — build levels and fixed constants (layer L0).
  *
- * Build levels (set with -D, or through the Bazel configs in .bazelrc):
- *   HAK_DEBUG  0  release: HAK_CHECK only (always on; cheap, guards memory safety)
- *              1  + HAK_ASSERT (internal assertions on public-API boundaries)
- *              2  + internal asserts on every path
- *              3  + expensive invariant walkers after each operation
- *                 (hak_bigcache_is_valid, hak_batch_is_valid, hak_spare_is_valid)
- *   HAK_SECURE 0–2  reserved for the checked/secure build (reliability issue)
- *   HAK_STATS  0–2  0: counters compiled out; 1: process counters (default);
- *                   2: also per-site size histograms on every allocation
- *   HAK_ASAN   1 when built with AddressSanitizer: cached and freed blocks are
- *              poisoned so a use-after-free inside hakmem's memory is reported.
+ * Build levels. Choose them for the whole build with --define (every hakmem
+ * target, the fuzzers' own copies and the tests compile them in through
+ * copts.bzl), or through the configs of .bazelrc:
+ *
+ *   --define hak_debug=N   (--config=debug: 3)
+ *     HAK_DEBUG 0  release: HAK_CHECK only (always on; cheap, guards memory
+ *                  safety: never hand out memory twice, never follow a
+ *                  corrupt header)
+ *               1  + HAK_ASSERT (assertions at module boundaries)
+ *               2  + HAK_ASSERT_INTERNAL (internal assertions on every path)
+ *               3  + HAK_DEBUG_WALK: invariant walkers (bool functions such
+ *                  as hak_heap_is_valid, hak_bigcache_is_valid,
+ *                  hak_evo_is_valid) run after slow-path operations and
+ *                  abort with their name when they return false
+ *     copts.bzl passes the level as HAK_DEBUG_BUILD; a target's own
+ *     -DHAK_DEBUG=N (the fuzzers ask for 2) and the build's level combine as
+ *     the larger of the two.
+ *   --define hak_opt=O0|O1|O2   the optimisation level of hakmem's own code
+ *     (default -O2, -O0 under -c dbg; --config=debug: O0, asan/tsan: O1).
+ *     A --copt=-O1 alone would lose to the target's copts, which come after.
+ *   HAK_STATS  0  counters (stats.h) compiled out: HAK_STAT_* only
+ *                 type-check their arguments, every counter reads 0
+ *                 (--copt=-DHAK_STATS=0: no target sets it)
+ *              1  process-wide counters (the default)
+ *   HAK_ASAN   1 when built with AddressSanitizer (detected): cached and
+ *              freed blocks are poisoned so a use-after-free inside hakmem's
+ *              memory is reported.
  *
  * Everything else that can change at run time is an option (options.h).
  */
@@ -20,8 +36,9 @@
 #ifndef HAK_DEBUG
 #define HAK_DEBUG 0
 #endif
-#ifndef HAK_SECURE
-#define HAK_SECURE 0
+#if defined(HAK_DEBUG_BUILD) && HAK_DEBUG_BUILD > HAK_DEBUG
+#undef HAK_DEBUG
+#define HAK_DEBUG HAK_DEBUG_BUILD
 #endif
 #ifndef HAK_STATS
 #define HAK_STATS 1

@@ -1,13 +1,16 @@
 /* init.c — start-up, shutdown and fork (layer L5, beside the front door that
- * calls it on first use).
+ * calls it on first use). See init.h.
  *
  * hak_init runs once: from the library constructor, or earlier from the
  * first allocation (another library's constructor may allocate first). A
  * reentrant call from the initialising thread returns at once; the options
  * hold BALANCED defaults from the start, so such a call is served sanely.
- * fork(): every lock is taken before and released after, in parent and
- * child, so a child of a multi-threaded parent can allocate.
+ * fork(): the handlers registered in hak_init (the pools, the large engine,
+ * the learning engine) take every lock before and release them after, in
+ * parent and child, so a child of a multi-threaded parent can allocate.
  */
+#include "hakmem/init.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,32 +18,55 @@
 #include <unistd.h>
 
 #include "hakmem/alloc.h"
+#include "hakmem/check.h"
 #include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/options.h"
 #include "hakmem/profile.h"
 
 extern char **environ;
 
-_Atomic int hak_init_state;  // 0 none, 1 running, HAK_INIT_DONE
+_Atomic int hak_init_state;
 // Where the exit report goes: a private copy of stderr taken at start-up,
 // because programs such as coreutils close fd 2 in their own atexit handler.
 static int report_fd = STDERR_FILENO;
 static __thread int initialising __attribute__((tls_model("initial-exec")));
 
+// --- fork ---------------------------------------------------------------------------
+
+// Written only by hak_init's thread before pthread_atfork is called: the
+// handlers below read it without a lock.
+static const hak_fork_handler_t *fork_handlers[HAK_FORK_HANDLERS];
+static unsigned fork_count;
+
+void hak_fork_register(const hak_fork_handler_t *h) {
+  HAK_CHECK(fork_count < HAK_FORK_HANDLERS, "too many fork handlers");
+  fork_handlers[fork_count++] = h;
+}
+
 static void fork_prepare(void) {
-  hak_heap_fork_prepare();
-  hak_large_fork_prepare();
+  for (unsigned i = 0; i < fork_count; i++)
+    if (fork_handlers[i]->prepare) fork_handlers[i]->prepare();
 }
 static void fork_parent(void) {
-  hak_large_fork_release();
-  hak_heap_fork_parent();
+  for (unsigned i = fork_count; i-- > 0;)
+    if (fork_handlers[i]->parent) fork_handlers[i]->parent();
 }
 static void fork_child(void) {
-  hak_large_fork_release();
-  hak_heap_fork_child();
+  for (unsigned i = fork_count; i-- > 0;)
+    if (fork_handlers[i]->child) fork_handlers[i]->child();
 }
+
+// heap.c and large.c do not register themselves yet: their handlers are
+// registered here, first the pools' (the heaps lock), then the large
+// engine's (batch, BigCache, spare pool), the order they always had.
+static const hak_fork_handler_t heap_fork = {"heap", hak_heap_fork_prepare, hak_heap_fork_parent, hak_heap_fork_child};
+static const hak_fork_handler_t large_fork = {"large", hak_large_fork_prepare, hak_large_fork_release,
+                                              hak_large_fork_release};
+
+// --- start-up and shutdown ----------------------------------------------------------
 
 void hak_init(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) == HAK_INIT_DONE || initialising) return;
@@ -60,6 +86,9 @@ void hak_init(void) {
     if (fd >= 0) report_fd = fd;
   }
   hak_heap_global_init();
+  hak_fork_register(&heap_fork);
+  hak_fork_register(&large_fork);
+  hak_learn_init();
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);

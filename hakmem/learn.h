@@ -59,6 +59,9 @@
 
 HAK_INTERNAL extern bool hak_learn_on;
 
+/* Register the engine's fork handler (init.h); called once by hak_init. */
+HAK_INTERNAL void hak_learn_init(void);
+
 /* Build the lifecycle configuration from the options (hak_apply_options). */
 HAK_INTERNAL void hak_learn_configure(void);
 
@@ -148,6 +151,9 @@ HAK_INTERNAL void hak_learn_window_marks(hak_site_id_t id, uint64_t *counted, ui
 /* Test hook: how many LEARN sites play an arm other than their leader now
  * (at most one: the exploration turn). */
 HAK_INTERNAL unsigned hak_learn_exploring(void);
+/* Invariant walker: every site with learning state whose lock is free
+ * (hak_learn_site_is_valid). True when there is none. */
+HAK_INTERNAL bool hak_learn_is_valid(void);
 /* Forget every site's learning state (tests; no allocation may run). */
 HAK_INTERNAL void hak_learn_reset(void);
 

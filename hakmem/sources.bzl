@@ -10,9 +10,9 @@ HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
 HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
 HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "spare.c"]
 HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "spare.h"]
-HAK_CORE = ["alloc.c", "callsite.c", "checked.c", "heap.c", "init.c", "learn.c", "profile.c", "report.c"]
-HAK_CORE_HDRS = ["alloc.h", "callsite.h", "checked.h", "heap.h", "learn.h", "profile.h"]
+HAK_CORE = ["alloc.c", "callsite.c", "checked.c", "heap.c", "init.c", "learn.c", "learn_report.c", "profile.c", "report.c"]
+HAK_CORE_HDRS = ["alloc.h", "callsite.h", "checked.h", "heap.h", "init.h", "learn.h", "learn_site.h", "profile.h"]
 
 # In //hakmem/policy (names relative to that package).
-HAK_POLICY = ["dist.c", "elo.c", "evo.c", "p2.c", "strategy.c", "ucb1.c"]
+HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "p2.c", "strategy.c", "ucb1.c"]
 HAK_POLICY_HDRS = ["dist.h", "elo.h", "evo.h", "p2.h", "strategy.h", "ucb1.h"]

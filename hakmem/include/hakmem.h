@@ -74,7 +74,7 @@ typedef enum hak_mode {
   HAK_MODE_MINIMAL = 0,  /* every feature off: fresh mmap / munmap per large block */
   HAK_MODE_FAST = 1,     /* caches on, no madvise on free, no site sampling */
   HAK_MODE_BALANCED = 2, /* default: BigCache, thermal free policy, batching, THP auto */
-  HAK_MODE_LEARNING = 3, /* BALANCED + learning (the learning engine is issue 6) */
+  HAK_MODE_LEARNING = 3, /* BALANCED + per-site learning (HAKMEM_EVO=auto) */
   HAK_MODE_RESEARCH = 4  /* LEARNING + full site statistics + report at exit */
 } hak_mode_t;
 

@@ -131,8 +131,22 @@ void hak_elo_update(hak_elo_t *e, unsigned arm, uint64_t ops, const hak_elo_metr
   e->batches[arm]++;
   e->in_round[arm]++;
 
-  if (hak_elo_settled(e)) return;
-  for (unsigned i = 0; i < e->n; i++)
-    if (e->alive[i] && e->in_round[i] < e->cfg.round_windows) return;
-  cull(e);
+  if (!hak_elo_settled(e)) {
+    bool round_done = true;
+    for (unsigned i = 0; i < e->n; i++)
+      if (e->alive[i] && e->in_round[i] < e->cfg.round_windows) round_done = false;
+    if (round_done) cull(e);
+  }
+  HAK_DEBUG_WALK(hak_elo_is_valid(e));
+}
+
+bool hak_elo_is_valid(const hak_elo_t *e) {
+  if (e->n < 1 || e->n > HAK_STRATEGY_MAX || e->live < 1 || e->live > e->n) return false;
+  unsigned live = 0;
+  for (unsigned i = 0; i < e->n; i++) {
+    if (e->arm[i] >= HAK_STRAT_COUNT || e->alive[i] > 1 || !(e->rating[i] > -1e300 && e->rating[i] < 1e300))
+      return false;
+    live += e->alive[i];
+  }
+  return live == e->live;
 }

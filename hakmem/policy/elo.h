@@ -102,5 +102,8 @@ HAK_INTERNAL double hak_elo_pair_score(const hak_elo_config_t *cfg, const hak_el
 HAK_INTERNAL hak_elo_metrics_t hak_elo_mean(const hak_elo_t *e, unsigned arm);
 /* The tournament has culled down to final_survivors. */
 HAK_INTERNAL bool hak_elo_settled(const hak_elo_t *e);
+/* Invariant walker (HAK_DEBUG_WALK): arms are strategy rows, live counts the
+ * arms alive (at least one), ratings are finite. */
+HAK_INTERNAL bool hak_elo_is_valid(const hak_elo_t *e);
 
 #endif /* HAK_POLICY_ELO_H */

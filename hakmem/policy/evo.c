@@ -1,6 +1,8 @@
 /* evo.c — the per-site lifecycle LEARN -> FROZEN -> CANARY (layer L4).
  * Every rule is stated in evo.h; this file implements them in the order
- * the header lists them. Pure: the clock and costs come in as arguments. */
+ * the header lists them. Pure: the clock and costs come in as arguments.
+ * The read-only views of a site (JSON, the invariant walker) are in
+ * evo_inspect.c. */
 #include "hakmem/policy/evo.h"
 
 #include "hakmem/check.h"
@@ -202,6 +204,7 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
   s->state = (uint8_t)st;
   set_state(s, st, HAK_EVO_R_START, now_ns);
   s->policy = record_of(s, s->cur);
+  HAK_DEBUG_WALK(hak_evo_is_valid(s));
 }
 
 bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns) {
@@ -434,6 +437,7 @@ bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_
     case HAK_EVO_CANARY: canary_window(s, ws, now_ns); break;
     case HAK_EVO_OFF: break;
   }
+  HAK_DEBUG_WALK(hak_evo_is_valid(s));
   return hak_policy_to_word(before) != hak_policy_to_word(s->policy);
 }
 
@@ -442,65 +446,4 @@ bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) 
   if (i >= kept) return false;
   *out = s->history[(s->history_len - 1 - i) % HAK_EVO_HISTORY];
   return true;
-}
-
-// --- JSON ------------------------------------------------------------------------------
-
-static unsigned long long round_u(double x) {
-  if (!(x > 0)) return 0;
-  if (x >= 1.8e19) return 18000000000000000000ull;
-  return (unsigned long long)(x + 0.5);
-}
-
-static long long round_i(double x) {
-  if (!(x == x)) return 0;
-  if (x > 9e18) return 9000000000000000000ll;
-  if (x < -9e18) return -9000000000000000000ll;
-  return (long long)(x < 0 ? x - 0.5 : x + 0.5);
-}
-
-size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t more_sizes) {
-  hak_buf_t b;
-  hak_buf_init(&b, buf, cap);
-  const hak_evo_config_t *cfg = s->cfg;
-  hak_buf_printf(&b, "{\"state\":\"%s\",\"mode\":\"%s\",\"learner\":\"%s\",\"strategy\":\"%s\",\"challenger\":",
-                 hak_evo_state_names[s->state], hak_evo_mode_names[cfg->mode], is_elo(s) ? "elo" : "ucb1",
-                 hak_strategy_info[hak_evo_strategy(s)].name);
-  if (s->state == HAK_EVO_CANARY)
-    hak_buf_printf(&b, "\"%s\"", hak_strategy_info[hak_evo_arm_strategy(s, s->challenger)].name);
-  else hak_buf_puts(&b, "null");
-  hak_buf_printf(&b, ",\"window\":%llu,\"sizes_seen\":[", (unsigned long long)s->window);
-  for (unsigned k = 0, first = 1; k < HAK_DIST_BUCKETS; k++)
-    if ((s->sizes_seen | more_sizes) >> k & 1u) hak_buf_printf(&b, "%s%u", first ? "" : ",", k), first = 0;
-  hak_buf_printf(&b, "],\"p99\":%llu,\"baseline\":%llu", round_u(hak_p2_value(&s->p99)), round_u(s->baseline));
-  hak_buf_printf(&b, ",\"counts\":{\"drifts\":%u,\"canaries\":%u,\"adoptions\":%u,\"rollbacks\":%u}", s->drifts,
-                 s->canaries, s->adoptions, s->rollbacks);
-  hak_buf_puts(&b, ",\"ratings\":[");
-  uint8_t order[HAK_STRATEGY_MAX];
-  learner_rank(s, order);
-  for (unsigned r = 0; r < s->n_arms; r++) {
-    unsigned a = order[r];
-    unsigned long long n, mean;
-    long long rating;
-    unsigned alive;
-    if (is_elo(s)) {
-      n = s->l.elo.batches[a], mean = round_u(hak_elo_mean(&s->l.elo, a).cpu);
-      rating = round_i(s->l.elo.rating[a]), alive = s->l.elo.alive[a];
-    } else {
-      n = s->l.ucb1.pulls[a], mean = round_u(hak_ucb1_mean(&s->l.ucb1, a)), rating = 0, alive = 1;
-    }
-    hak_buf_printf(&b, "%s{\"name\":\"%s\",\"n\":%llu,\"mean\":%llu,\"rating\":%lld,\"alive\":%u}", r ? "," : "",
-                   hak_strategy_info[hak_evo_arm_strategy(s, a)].name, n, mean, rating, alive);
-  }
-  hak_buf_puts(&b, "],\"history\":[");
-  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
-  for (unsigned i = kept; i-- > 0;) {
-    hak_evo_event_t ev;
-    hak_evo_history(s, i, &ev);
-    hak_buf_printf(&b, "%s{\"window\":%llu,\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\",\"strategy\":\"%s\"}",
-                   i + 1 == kept ? "" : ",", (unsigned long long)ev.window, hak_evo_state_names[ev.from],
-                   hak_evo_state_names[ev.to], hak_evo_reason_names[ev.reason], hak_strategy_info[ev.strategy].name);
-  }
-  hak_buf_puts(&b, "]}");
-  return hak_buf_finish(&b);
 }

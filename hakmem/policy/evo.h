@@ -252,6 +252,11 @@ HAK_INTERNAL unsigned hak_evo_strategy(const hak_evo_site_t *s);
 /* The learner's arm (index) -> strategy row. */
 HAK_INTERNAL unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm);
 
+/* Invariant walker (HAK_DEBUG_WALK after every window end): indices in
+ * range, the learner valid, the state the one its last recorded transition
+ * entered, the reference distribution within the sizes seen. */
+HAK_INTERNAL bool hak_evo_is_valid(const hak_evo_site_t *s);
+
 /* The i-th most recent transition (i = 0 newest); false past the ring. */
 HAK_INTERNAL bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out);
 

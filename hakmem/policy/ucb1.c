@@ -95,5 +95,18 @@ int hak_ucb1_update(hak_ucb1_t *u, unsigned arm, double cost) {
   u->streak = 0;
   u->cooldown_left = u->cfg.cooldown;
   u->switches++;
+  HAK_DEBUG_WALK(hak_ucb1_is_valid(u));
   return 1;
+}
+
+bool hak_ucb1_is_valid(const hak_ucb1_t *u) {
+  if (u->n < 1 || u->n > HAK_STRATEGY_MAX || u->incumbent >= u->n || u->first >= u->n || u->streak_arm >= u->n ||
+      u->cooldown_left > u->cfg.cooldown)
+    return false;
+  uint64_t total = 0;
+  for (unsigned i = 0; i < u->n; i++) {
+    if (u->arm[i] >= HAK_STRAT_COUNT || !(u->sum[i] >= 0 && u->sum[i] < 1e308)) return false;
+    total += u->pulls[i];
+  }
+  return total == u->total;
 }

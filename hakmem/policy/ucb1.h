@@ -27,6 +27,7 @@
 #ifndef HAK_POLICY_UCB1_H
 #define HAK_POLICY_UCB1_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hakmem/config.h"
@@ -71,5 +72,8 @@ HAK_INTERNAL double hak_ucb1_mean(const hak_ucb1_t *u, unsigned arm);
 HAK_INTERNAL unsigned hak_ucb1_leader(const hak_ucb1_t *u);
 /* Arms ranked best first by mean cost (unplayed arms last), into order[n]. */
 HAK_INTERNAL void hak_ucb1_rank(const hak_ucb1_t *u, uint8_t *order);
+/* Invariant walker (HAK_DEBUG_WALK): arms are strategy rows, indices in
+ * range, total is the sum of the pulls, sums are finite and >= 0. */
+HAK_INTERNAL bool hak_ucb1_is_valid(const hak_ucb1_t *u);
 
 #endif /* HAK_POLICY_UCB1_H */

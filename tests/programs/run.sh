@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh — real programs with libhakmem.so preloaded, each compared with its
-# output under glibc, each under a timeout (issue 7, "Real programs").
+# output under glibc, each under a timeout.
 # Extends tests/preload_test.sh (which runs ls, sort, a Python script, six
 # Python suites, a small sqlite3 database, a small git repository and a
 # clang compile) with bigger and different work:

@@ -1,0 +1,104 @@
+/* learn_site.h — the learning engine's per-site state, shared by its two
+ * files (layer L5): learn.c (requests, windows, start-up, fork) and
+ * learn_report.c (JSON, the leaderboard, test hooks, the invariant walker).
+ * Nothing outside them includes it; the rest of hakmem sees learn.h.
+ *
+ * A site's state is made once (hak_learn_site_new, from an internal arena)
+ * and never freed; hak_learn_sites[id] publishes it (release). Fields marked
+ * "lock" change only under the site's lock; the atomics are read by requests
+ * without it.
+ */
+#ifndef HAK_LEARN_SITE_H
+#define HAK_LEARN_SITE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "hakmem/config.h"
+#include "hakmem/learn.h"
+#include "hakmem/lock.h"
+#include "hakmem/policy/evo.h"
+#include "hakmem/site.h"
+#include "hakmem/stats.h"
+
+typedef struct hak_learn_site {
+  _Atomic uint64_t policy;         // hak_policy_t as a word: what requests read
+  _Atomic int counting;            // LEARN, CANARY, a FROZEN watch window: count requests
+  _Atomic uint64_t ops;            // CANARY: the router's op counter
+  _Atomic uint64_t win_ops;        // requests counted in this window
+  _Atomic uint64_t hist[HAK_DIST_BUCKETS];
+  _Atomic uint64_t timed[2][3];    // CANARY: per route {ops, cycles, fresh pages}
+  _Atomic uint64_t cut;            // LEARN: cycles per op that end an exploring window early (0: never)
+  _Atomic uint64_t watch_at;       // FROZEN, quiet: when (ns) the next watched window starts; 0 otherwise
+  hak_site_id_t id;
+  uint8_t lo, hi;                  // lock: size buckets seen while watched (the quiet record's range)
+  uint32_t ref_events;             // lock: evo.history_len when the range was last reset
+  hak_lock_t lock;                 // window ends, waking
+  _Atomic uint64_t win_tsc, win_faults;  // where the window's cost is measured from
+  _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
+  _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
+  _Atomic uint64_t limit;          // this window ends after this many requests (window_ops, or fewer)
+  _Atomic uint64_t seen_switches;  // `switches` when this site last re-marked its cost
+  _Atomic int learning;            // state LEARN (readable without the lock)
+  _Atomic uint64_t due_ns;         // when (ns) the window ends by time (UINT64_MAX: never); evo's, readable without the lock
+  hak_evo_site_t evo;              // lock
+} hak_learn_site_t;
+
+HAK_INTERNAL extern _Atomic(hak_learn_site_t *) hak_learn_sites[HAK_SITE_CAP];
+
+/* Site id's state, made now if it has none (NULL: no memory for it). */
+HAK_INTERNAL hak_learn_site_t *hak_learn_site_new(hak_site_id_t id);
+/* Publish what requests read (the policy word, counting, the quiet record)
+ * from the site's lifecycle state. Under the site's lock. */
+HAK_INTERNAL void hak_learn_publish(hak_learn_site_t *sl, bool counting);
+/* Invariant walker of one site (HAK_DEBUG_WALK; under its lock): published
+ * words agree with the lifecycle, which is valid (hak_evo_is_valid). */
+HAK_INTERNAL bool hak_learn_site_is_valid(const hak_learn_site_t *sl);
+
+// --- what a window's cost is measured with ---------------------------------------
+
+HAK_INLINE uint64_t hak_learn_cycles(void) {
+#if defined(__x86_64__)
+  return __builtin_ia32_rdtsc();
+#else
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+HAK_INLINE uint64_t hak_learn_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+HAK_INLINE uint64_t hak_learn_minor_faults(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
+}
+
+/* Bytes hakmem has mapped (large blocks and pool segments). Only the stats'
+ * gauges know it, and at HAK_STATS=0 they read 0: the window then says
+ * "unknown" (-1, which the learners skip) rather than feed them a constant,
+ * so what HAK_STATS removes is the measure, not a state the learner keeps. */
+HAK_INLINE int64_t hak_learn_bytes_mapped(void) {
+#if HAK_STATS
+  return (int64_t)(hak_stat_read(HAK_STAT_os_bytes_mapped) + hak_stat_read(HAK_STAT_os_bytes_mapped_pools));
+#else
+  return -1;
+#endif
+}
+
+/* The request count from which the window's cost is (or will be) measured:
+ * the pending warm-up mark, or the one taken (0: the window's start). */
+HAK_INLINE uint64_t hak_learn_cost_mark(const hak_learn_site_t *sl) {
+  uint64_t warm = atomic_load_explicit(&sl->warm, memory_order_relaxed);
+  uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
+  return warm > from ? warm : from;
+}
+
+#endif /* HAK_LEARN_SITE_H */
