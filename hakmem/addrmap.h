@@ -5,7 +5,7 @@
  * so free() can tell in O(1), without reading memory it does not own, whether
  * a pointer is hakmem's. Entries:
  *   0                  not hakmem's
- *   HAK_ADDR_SEGMENT   a small/mid segment starts at this slot (pools issue)
+ *   HAK_ADDR_SEGMENT   a small/mid segment starts at this slot
  *   HAK_ADDR_LARGE+k   a large block; its header is k slots back (k < 250;
  *                      slots farther than that read HAK_ADDR_LARGE_FAR)
  * Entries live in 64 KiB leaves mapped on first use (each covers 256 GiB);

@@ -48,7 +48,7 @@ size_t hak_fast_limit;
 
 void hak_apply_options(void) {
   hak_learn_configure();
-  hak_checked = hak_opt(HAK_OPT_CHECK) != 0;
+  hak_checked_configure(hak_opt(HAK_OPT_CHECK) != 0);
   hak_profile_configure();
   size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up

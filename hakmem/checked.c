@@ -23,6 +23,13 @@
 
 bool hak_checked;
 
+void hak_checked_configure(bool on) {
+  hak_checked = on;
+  hak_heap_watchers.all_careful = on;
+  hak_heap_watchers.careful_free = on ? hak_checked_pool_free : NULL;
+  hak_heap_watchers.remote_drained = on ? hak_checked_remote : NULL;
+}
+
 #define QTAG 0x5155415241544e45ull /* "QUARANTE" */
 #define FIELD_BITS 20                /* size and offset: pool blocks are at most 512 KiB */
 #define FIELD_MASK (((uint64_t)1 << FIELD_BITS) - 1)

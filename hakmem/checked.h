@@ -54,6 +54,11 @@
 
 HAK_INTERNAL extern bool hak_checked;
 
+/* Checked mode on or off (hak_apply_options, before any page exists): sets
+ * hak_checked and hangs checked mode's pool checks on the pools' watchers
+ * (heap.h), so the pool engine calls them without including this header. */
+HAK_INTERNAL void hak_checked_configure(bool on);
+
 #define HAK_CANARY 0xCBu
 #define HAK_SCRUB 0xDFu
 #define HAK_CHECKED_HEAD 16u /* canary bytes before a pool pointer */

@@ -22,14 +22,11 @@
 
 #include "hakmem/addrmap.h"
 #include "hakmem/batch.h"
-#include "hakmem/checked.h"
 #include "hakmem/large.h"
-#include "hakmem/learn.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
-#include "hakmem/profile.h"
 #include "hakmem/stats.h"
 
 // The current page of a class with nothing in it: the fast path finds no free
@@ -275,11 +272,13 @@ static void confirm_not_free(hak_heap_t *h, hak_page_t *pg, uint64_t i, const vo
   if (pg->state == HAK_PAGE_UNUSED || i >= pg->carved || hak_page_list_has(pg, i)) double_free(p);
 }
 
+hak_heap_watchers_t hak_heap_watchers;
+
 void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p) {
-  hak_profile_note_free(p);  // the pages of sampled blocks route their frees here (hak_heap_watch)
+  if (hak_heap_watchers.freeing) hak_heap_watchers.freeing(p);  // watched pages route their frees here
   hak_heap_t *h = seg->heap;
   uint64_t i;
-  if (HAK_UNLIKELY(hak_checked)) i = hak_page_index(pg, hak_checked_pool_free(seg, pg, p));
+  if (HAK_UNLIKELY(hak_heap_watchers.careful_free)) i = hak_page_index(pg, hak_heap_watchers.careful_free(seg, pg, p));
   else i = block_of(seg, pg, p, false);
   HAK_ASSERT_INTERNAL(i < pg->carved);
   if (hak_page_block(pg, i)->key == hak_pool_key) confirm_not_free(h, pg, i, p);
@@ -321,7 +320,7 @@ HAK_INLINE void remote_push(hak_segment_t *seg, hak_page_t *pg, hak_block_t *b, 
 
 static HAK_NOINLINE void free_remote_slow(hak_segment_t *seg, hak_page_t *pg, void *p) {
   hak_block_t *b;
-  if (HAK_UNLIKELY(hak_checked)) b = hak_checked_pool_free(seg, pg, p);
+  if (HAK_UNLIKELY(hak_heap_watchers.careful_free)) b = hak_heap_watchers.careful_free(seg, pg, p);
   else b = (hak_block_t *)(__atomic_load_n(&pg->start, __ATOMIC_RELAXED) +
                            (size_t)block_of_slow(seg, pg, p, true) * __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED));
   remote_push(seg, pg, b, p);
@@ -340,8 +339,8 @@ void hak_heap_watch(void *p) {
 }
 
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
-  hak_profile_note_free(p);
-  if (HAK_LIKELY(!hak_checked && carved_block(pg, p, true))) remote_push(seg, pg, (hak_block_t *)p, p);
+  if (hak_heap_watchers.freeing) hak_heap_watchers.freeing(p);
+  if (HAK_LIKELY(!hak_heap_watchers.careful_free && carved_block(pg, p, true))) remote_push(seg, pg, (hak_block_t *)p, p);
   else free_remote_slow(seg, pg, p);
 }
 
@@ -383,7 +382,7 @@ static void heap_collect(hak_heap_t *h) {
       if (HAK_UNLIKELY(b->key != hak_pool_key || at.i >= at.pg->carved)) remote_corrupt(b);
     }
     while (b) {
-      if (HAK_UNLIKELY(hak_checked)) hak_checked_remote(b);
+      if (HAK_UNLIKELY(hak_heap_watchers.remote_drained)) hak_heap_watchers.remote_drained(b);
       drained_t here = at;
       hak_block_t *next = remote_decode(h, b, &at);  // before the push rewrites the link
       hak_page_t *pg = here.pg;
@@ -522,8 +521,8 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   hak_page_t *pg = seg->unused;
   reclaim_page(seg, pg);
   pg = hak_segment_take_page(seg, cls);
-  // Checked mode: every malloc and free of this page takes the slow path.
-  if (hak_checked) {
+  // Every page careful (checked mode): every malloc and free of it takes the slow path.
+  if (hak_heap_watchers.all_careful) {
     pg->careful = 1;
     atomic_store_explicit(&pg->aligned, 1, memory_order_relaxed);
   }
@@ -562,7 +561,7 @@ void *hak_heap_alloc_slow(size_t size) {
     if (now - h->last_maintenance >= 16) {
       heap_maintain(h, now, false);
       tidy_one_abandoned(now);
-      if (hak_learn_on) hak_learn_wake(now);
+      hak_os_tick(now);
     }
   }
   hak_page_t *pg = find_page(h, hak_size_class(size));

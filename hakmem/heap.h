@@ -65,6 +65,21 @@ HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void 
 /* p (in a pool segment) is the start of a carved block, or this aborts with
  * "free(): invalid pointer" as a free of p would: realloc's in-place path. */
 HAK_INTERNAL void hak_heap_check_block(const void *p);
+/* Decorators that watch the pools (checked mode, the heap profile) hang
+ * here; the pools call them only on their careful and remote paths, never on
+ * the inline fast paths, and include none of their headers. Set at start-up
+ * (hak_apply_options) before any page exists, or when the profile turns on. */
+typedef struct hak_heap_watchers {
+  bool all_careful; /* every new page is careful (checked mode) */
+  /* Checked mode: verify a free of p and give the start of its block. */
+  hak_block_t *(*careful_free)(hak_segment_t *seg, hak_page_t *pg, const void *p);
+  /* Checked mode: a block another thread freed, drained by its owner. */
+  void (*remote_drained)(const hak_block_t *b);
+  /* The heap profile: p is about to be freed from a careful or remote path. */
+  void (*freeing)(const void *p);
+} hak_heap_watchers_t;
+HAK_INTERNAL extern hak_heap_watchers_t hak_heap_watchers;
+
 /* Every later malloc and free of p's page takes the slow path (careful), so
  * that a free of p is seen there. p: a block this thread just got from its
  * own heap. The heap profile watches the pages of its sampled blocks. */

@@ -177,8 +177,8 @@ static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
   for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
 }
 
-// Age BigCache and the spare pool, at most once per tick, by whoever comes.
-void (*hak_large_tick_hook)(uint64_t now_ms);
+// Age BigCache and the spare pool, at most once per tick, by whoever comes;
+// then the OS seam's tick (the learning engine's wake-ups).
 
 static void tick(uint64_t now) {
   static _Atomic uint64_t last;
@@ -195,8 +195,7 @@ static void tick(uint64_t now) {
     hak_spare_expire(now, &w);
     spare_work(&w, now);
   } while (w.n_unmap || w.n_cool);
-  void (*hook)(uint64_t) = hak_large_tick_hook;
-  if (hook) hook(now);
+  hak_os_tick(now);
 }
 
 // --- the allocation side ------------------------------------------------------------

@@ -110,11 +110,6 @@ HAK_INLINE void hak_large_set_kind(hak_large_t *h, unsigned kind) {
  * the batch queue. Called by hak_apply_options (alloc.h). */
 HAK_INTERNAL void hak_large_configure(void);
 
-/* Called with the time by the engine's periodic tick (at most every
- * HAK_LARGE_TICK_MS, from a large alloc or free), when set: the learning
- * engine (L5) hangs its wake-ups here. */
-HAK_INTERNAL extern void (*hak_large_tick_hook)(uint64_t now_ms);
-
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */
 HAK_INTERNAL size_t hak_large_trim(void);
 

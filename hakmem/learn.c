@@ -95,7 +95,7 @@ void hak_learn_configure(void) {
   watch_ns = hak_opt(HAK_OPT_EVO_WATCH_MS) * 1000000u;
   cfg = c;  // sites made before keep pointing at cfg: same storage, new values
   hak_learn_on = c.mode != HAK_EVO_MODE_OFF;
-  hak_large_tick_hook = hak_learn_on ? hak_learn_wake : NULL;
+  hak_os_tick_hook = hak_learn_on ? hak_learn_wake : NULL;  // both engines' maintenance ticks
 }
 
 // What requests read: the record, and (quiet sites only) the quiet record

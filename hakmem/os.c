@@ -322,6 +322,8 @@ bool hak_os_protect(void *addr, size_t len, bool access) {
 
 // --- clock --------------------------------------------------------------------------
 
+void (*hak_os_tick_hook)(uint64_t now_ms);
+
 uint64_t hak_os_now_ms(void) {
   if (hooks && hooks->now_ms) return hooks->now_ms(hooks->ctx);
   struct timespec ts;

@@ -75,4 +75,14 @@ HAK_INTERNAL bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new
 /* Milliseconds of a monotonic clock (or the hook's). */
 HAK_INTERNAL uint64_t hak_os_now_ms(void);
 
+/* The engines' maintenance ticks (the pools' every 16 ms of slow paths, the
+ * large engine's every HAK_LARGE_TICK_MS) call hak_os_tick with the time:
+ * the one place a decorator above them (the learning engine's wake-ups)
+ * hangs periodic work without an engine knowing it. Set at start-up. */
+HAK_INTERNAL extern void (*hak_os_tick_hook)(uint64_t now_ms);
+HAK_INLINE void hak_os_tick(uint64_t now_ms) {
+  void (*hook)(uint64_t) = hak_os_tick_hook;
+  if (hook) hook(now_ms);
+}
+
 #endif /* HAK_OS_H */

@@ -168,6 +168,10 @@ static bool table_remove(uintptr_t p, sample_t *out) {
 
 // --- configuration ------------------------------------------------------------------
 
+// The pools' careful and remote frees (heap.h's watchers): the pages of
+// sampled blocks are careful, so every free of a sampled pool block passes.
+static void pool_freeing(const void *p) { hak_profile_note_free(p); }
+
 static void fork_prepare(void) { hak_lock(&prof.lock); }
 static void fork_release(void) { hak_unlock(&prof.lock); }
 
@@ -197,6 +201,7 @@ void hak_profile_configure(void) {
   prof.interval_ms = hak_opt(HAK_OPT_PROFILE_INTERVAL) * 1000;
   prof.last_write_ms = hak_os_now_ms();
   hak_profile_on = want && prof.mapped;
+  hak_heap_watchers.freeing = hak_profile_on ? pool_freeing : NULL;
   hak_unlock(&prof.lock);
 }
 

@@ -1,5 +1,5 @@
 // os_fault_test.cc — the OS seam fails every Nth mmap, madvise or mremap
-// while random allocations run against a shadow model (issue 7, "Faults").
+// while random allocations run against a shadow model.
 //   mmap failures are clean: NULL with ENOMEM, nothing half-built (every
 //     walker stays valid), no mapping leaked once everything is freed;
 //   madvise failures are harmless: no allocation fails, contents survive,
