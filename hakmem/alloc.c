@@ -42,20 +42,6 @@ HAK_INLINE void ensure_init(void) {
 // Pools serve sizes below the threshold (the option, at most HAK_POOL_MAX).
 HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THRESHOLD); }
 
-// BALANCED samples 1 in 64 small allocations: until hak_init, every request
-// takes the slow path (which is correct in any case).
-size_t hak_fast_limit;
-
-void hak_apply_options(void) {
-  hak_learn_configure();
-  hak_checked_configure(hak_opt(HAK_OPT_CHECK) != 0);
-  hak_profile_configure();
-  size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
-  if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
-  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked || hak_profile_on ? 0 : limit;
-  hak_large_configure();
-}
-
 // Record 1 in SITE_SAMPLE small allocations, weighted, in the site table.
 __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 

@@ -14,6 +14,7 @@
 #include "hakmem/addrmap.h"
 #include "hakmem/checked.h"
 #include "hakmem/heap.h"
+#include "hakmem/init.h"
 #include "hakmem/options.h"
 
 HAK_INTERNAL void *hak_calloc_at(size_t n, size_t size, uintptr_t site);
@@ -29,24 +30,12 @@ HAK_INTERNAL void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_all
  * against the block's, then it is freed. */
 HAK_INTERNAL void hak_delete_checked(void *p, hak_alloc_kind_t kind, size_t size);
 
-/* True once hak_init has finished. */
-HAK_INTERNAL extern _Atomic int hak_init_state;
-#define HAK_INIT_DONE 2
-
 // --- the fast paths, inlined into hak_* and into the libc names ---------------------
 
 HAK_INTERNAL void *hak_alloc_slow(size_t size, uintptr_t site);
 HAK_INTERNAL void hak_free_slow(void *p);
 HAK_INTERNAL extern __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
-/* Requests below this go straight to the pools: the large threshold, or 0
- * while small allocations are sampled (then every request takes
- * hak_alloc_slow). Derived from the options by hak_apply_options(). */
-HAK_INTERNAL extern size_t hak_fast_limit;
-
-/* Make the options in hak_options take effect (derived values, caches'
- * configuration). hak_init calls it; so do tests after changing options. */
-HAK_INTERNAL void hak_apply_options(void);
 
 HAK_INLINE void *hak_front_alloc(size_t size, uintptr_t site) {
   if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);

@@ -1,5 +1,5 @@
 /* heap.c — per-thread heaps: slow paths, remote frees, empty-page release,
- * thread exit and fork (layer L5). See heap.h for the design.
+ * thread exit and fork (layer L3). See heap.h for the design.
  *
  * Locking: everything in a heap belongs to its owning thread, except the
  * remote and suspect lists (atomic) and the fields marked "under the heaps
@@ -22,6 +22,7 @@
 
 #include "hakmem/addrmap.h"
 #include "hakmem/batch.h"
+#include "hakmem/fork.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
@@ -336,6 +337,7 @@ void hak_heap_watch(void *p) {
   hak_page_t *pg = hak_page_of(hak_segment_of(p), p);
   pg->careful = 1;
   pg->limit = 0;
+  pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;  // exact on careful pages from now on
 }
 
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
@@ -611,7 +613,10 @@ size_t hak_heap_usable(const void *p) {
 
 static void exit_key_create(void) { pthread_key_create(&exit_key, heap_thread_exit); }
 
+static const hak_fork_handler_t heap_fork = {"heap", hak_heap_fork_prepare, hak_heap_fork_parent, hak_heap_fork_child};
+
 void hak_heap_global_init(void) {
+  hak_fork_register(&heap_fork);
   pthread_once(&exit_key_once, exit_key_create);
   hak_lock(&heaps.lock);
   hak_pool_secrets_init();

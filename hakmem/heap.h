@@ -1,5 +1,5 @@
 /* heap.h — per-thread heaps: the small/mid pools' allocation and free
- * (layer L5).
+ * (layer L3, an engine beside the large one).
  *
  * Each thread that allocates gets a heap (a heap of an exited thread is
  * reused first). A heap owns segments (segment.h); for each size class it
@@ -137,7 +137,8 @@ HAK_INTERNAL void *hak_heap_aligned(size_t align, size_t size);
 /* Bytes usable from p to the end of its block. */
 HAK_INTERNAL size_t hak_heap_usable(const void *p);
 
-/* Create the thread-exit key; called once by hak_init. */
+/* Register the pools' fork handler (fork.h), create the thread-exit key and
+ * the free lists' secrets; called once by hak_init. */
 HAK_INTERNAL void hak_heap_global_init(void);
 /* Drain, release empty pages now, unmap empty segments: this thread's heap
  * and every abandoned one. Returns bytes unmapped. */

@@ -1,13 +1,13 @@
-/* init.c — start-up, shutdown and fork (layer L5, beside the front door that
+/* init.c — start-up, option application and shutdown (layer L5, beside the front door that
  * calls it on first use). See init.h.
  *
  * hak_init runs once: from the library constructor, or earlier from the
  * first allocation (another library's constructor may allocate first). A
  * reentrant call from the initialising thread returns at once; the options
  * hold BALANCED defaults from the start, so such a call is served sanely.
- * fork(): the handlers registered in hak_init (the pools, the large engine,
- * the learning engine) take every lock before and release them after, in
- * parent and child, so a child of a multi-threaded parent can allocate.
+ * fork(): the modules register their handlers (fork.h) during hak_init,
+ * which then installs them, so a child of a multi-threaded parent can
+ * allocate.
  */
 #include "hakmem/init.h"
 
@@ -17,8 +17,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "hakmem/alloc.h"
+#include "hakmem/fork.h"
 #include "hakmem/check.h"
+#include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
@@ -34,39 +35,21 @@ _Atomic int hak_init_state;
 static int report_fd = STDERR_FILENO;
 static __thread int initialising __attribute__((tls_model("initial-exec")));
 
-// --- fork ---------------------------------------------------------------------------
-
-// Written only by hak_init's thread before pthread_atfork is called: the
-// handlers below read it without a lock.
-static const hak_fork_handler_t *fork_handlers[HAK_FORK_HANDLERS];
-static unsigned fork_count;
-
-void hak_fork_register(const hak_fork_handler_t *h) {
-  HAK_CHECK(fork_count < HAK_FORK_HANDLERS, "too many fork handlers");
-  fork_handlers[fork_count++] = h;
-}
-
-static void fork_prepare(void) {
-  for (unsigned i = 0; i < fork_count; i++)
-    if (fork_handlers[i]->prepare) fork_handlers[i]->prepare();
-}
-static void fork_parent(void) {
-  for (unsigned i = fork_count; i-- > 0;)
-    if (fork_handlers[i]->parent) fork_handlers[i]->parent();
-}
-static void fork_child(void) {
-  for (unsigned i = fork_count; i-- > 0;)
-    if (fork_handlers[i]->child) fork_handlers[i]->child();
-}
-
-// heap.c and large.c do not register themselves yet: their handlers are
-// registered here, first the pools' (the heaps lock), then the large
-// engine's (batch, BigCache, spare pool), the order they always had.
-static const hak_fork_handler_t heap_fork = {"heap", hak_heap_fork_prepare, hak_heap_fork_parent, hak_heap_fork_child};
-static const hak_fork_handler_t large_fork = {"large", hak_large_fork_prepare, hak_large_fork_release,
-                                              hak_large_fork_release};
-
 // --- start-up and shutdown ----------------------------------------------------------
+
+// BALANCED samples 1 in 64 small allocations: until hak_init, every request
+// takes the slow path (which is correct in any case).
+size_t hak_fast_limit;
+
+void hak_apply_options(void) {
+  hak_learn_configure();
+  hak_checked_configure(hak_opt(HAK_OPT_CHECK) != 0);
+  hak_profile_configure();
+  size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
+  hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked || hak_profile_on ? 0 : limit;
+  hak_large_configure();
+}
 
 void hak_init(void) {
   if (atomic_load_explicit(&hak_init_state, memory_order_acquire) == HAK_INIT_DONE || initialising) return;
@@ -85,11 +68,10 @@ void hak_init(void) {
     int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) report_fd = fd;
   }
-  hak_heap_global_init();
-  hak_fork_register(&heap_fork);
-  hak_fork_register(&large_fork);
-  hak_learn_init();
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  hak_heap_global_init();   // registers the pools' fork handler (the heaps lock) first,
+  hak_large_global_init();  // then the large engine's (batch, BigCache, spare pool),
+  hak_learn_init();         // then the learning engine's (its arena, every site)
+  hak_fork_install();
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
 }

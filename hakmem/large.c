@@ -22,6 +22,7 @@
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/check.h"
+#include "hakmem/fork.h"
 #include "hakmem/freepolicy.h"
 #include "hakmem/libc.h"
 #include "hakmem/lock.h"
@@ -598,6 +599,11 @@ size_t hak_large_trim(void) {
   // Other threads' unmaps in the meantime count too: trim's answer is a hint.
   return atomic_load_explicit(&unmapped_total, memory_order_relaxed) - before;
 }
+
+static const hak_fork_handler_t large_fork = {"large", hak_large_fork_prepare, hak_large_fork_release,
+                                              hak_large_fork_release};
+
+void hak_large_global_init(void) { hak_fork_register(&large_fork); }
 
 void hak_large_fork_prepare(void) {
   hak_lock(&q.lock);

@@ -113,6 +113,8 @@ HAK_INTERNAL void hak_large_configure(void);
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */
 HAK_INTERNAL size_t hak_large_trim(void);
 
+/* Register the engine's fork handler (fork.h); once, by hak_init. */
+HAK_INTERNAL void hak_large_global_init(void);
 HAK_INTERNAL void hak_large_fork_prepare(void);
 HAK_INTERNAL void hak_large_fork_release(void);
 

@@ -7,7 +7,7 @@
  * Locks: the arena lock (making a site's state) and one lock per site
  * (window ends, waking). Neither is held while taking another hakmem lock;
  * requests only try-lock a site. fork(): learn.c's handler takes the arena
- * lock, then every site's (init.h).
+ * lock, then every site's (fork.h).
  */
 #include "hakmem/learn.h"
 
@@ -17,7 +17,7 @@
 #include "hakmem/addrmap.h"
 #include "hakmem/check.h"
 #include "hakmem/heap.h"
-#include "hakmem/init.h"
+#include "hakmem/fork.h"
 #include "hakmem/large.h"
 #include "hakmem/learn_site.h"
 #include "hakmem/lock.h"

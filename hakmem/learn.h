@@ -59,7 +59,7 @@
 
 HAK_INTERNAL extern bool hak_learn_on;
 
-/* Register the engine's fork handler (init.h); called once by hak_init. */
+/* Register the engine's fork handler (fork.h); called once by hak_init. */
 HAK_INTERNAL void hak_learn_init(void);
 
 /* Build the lifecycle configuration from the options (hak_apply_options). */

@@ -4,7 +4,7 @@
  * never allocates under one, so critical sections are a few hundred
  * instructions at most; spinning then yielding beats a futex round trip.
  * fork(): every module that owns locks registers a fork handler with init.c
- * (init.h), which takes all of them before fork and releases them in parent
+ * (fork.h), which takes all of them before fork and releases them in parent
  * and child, so a child never inherits a lock held by a thread it does not
  * have. A new lock belongs in its module's handler.
  * Not recursive. Zero-initialised memory is an unlocked lock.

@@ -1,17 +1,17 @@
 """hakmem's source files by layer: the one list //hakmem, //hakmem/policy and
 //fuzz (which compiles its own instrumented copy) all build from."""
 
-HAK_BASE = ["libc.c", "log.c", "options.c", "stats.c"]
-HAK_BASE_HDRS = ["check.h", "config.h", "libc.h", "lock.h", "log.h", "options.h", "stats.h"]
+HAK_BASE = ["fork.c", "libc.c", "log.c", "options.c", "stats.c"]
+HAK_BASE_HDRS = ["check.h", "config.h", "fork.h", "libc.h", "lock.h", "log.h", "options.h", "stats.h"]
 HAK_API_HDRS = ["include/hakmem.h", "include/hakmem_stats.h"]
 HAK_OS = ["os.c"]
 HAK_OS_HDRS = ["os.h"]
 HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
 HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
-HAK_CACHES = ["batch.c", "bigcache.c", "large.c", "site.c", "spare.c"]
-HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "large.h", "site.h", "spare.h"]
-HAK_CORE = ["alloc.c", "callsite.c", "checked.c", "heap.c", "init.c", "learn.c", "learn_report.c", "profile.c", "report.c"]
-HAK_CORE_HDRS = ["alloc.h", "callsite.h", "checked.h", "heap.h", "init.h", "learn.h", "learn_site.h", "profile.h"]
+HAK_CACHES = ["batch.c", "bigcache.c", "heap.c", "large.c", "site.c", "spare.c"]
+HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "heap.h", "large.h", "site.h", "spare.h"]
+HAK_CORE = ["alloc.c", "callsite.c", "checked.c", "init.c", "learn.c", "learn_report.c", "profile.c", "report.c"]
+HAK_CORE_HDRS = ["alloc.h", "callsite.h", "checked.h", "init.h", "learn.h", "learn_site.h", "profile.h"]
 
 # In //hakmem/policy (names relative to that package).
 HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "p2.c", "strategy.c", "ucb1.c"]
