@@ -13,6 +13,7 @@
  * walkers run after every slow-path operation.
  */
 #include "hakmem/large.h"
+#include "hakmem/large_impl.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -31,16 +32,6 @@
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
-#define POISON HAK_POISON
-#define UNPOISON HAK_UNPOISON
-
-#define HAK_LARGE_MAGIC 0x4c4b4148u  // "HAKL"
-
-static inline uint32_t magic_for(const hak_large_t *h) {
-  return HAK_LARGE_MAGIC ^ (uint32_t)((uintptr_t)h >> HAK_SEGMENT_SHIFT);
-}
-static inline char *base_of(hak_large_t *h) { return (char *)h; }
-static inline char *user_of(hak_large_t *h) { return (char *)h + h->user_off; }
 static inline hak_large_t *from_node(hak_spare_node_t *n) {
   return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
 }
@@ -108,25 +99,19 @@ static hak_large_t *map_block(size_t bytes, size_t align, size_t off) {
 }
 
 // Bytes unmapped, for hak_large_trim's answer (the counters only count).
-static _Atomic size_t unmapped_total;
+_Atomic size_t hak_large_unmapped_total;
 
-static void unmap_block(hak_large_t *h) {
+void hak_large_unmap_block(hak_large_t *h) {
   size_t len = h->map_len;
   // Clear the map first: once munmap returns, another thread may map here.
   hak_addrmap_clear(h, len);
   UNPOISON(h, len);
   hak_os_unmap(h, len);
-  atomic_fetch_add_explicit(&unmapped_total, len, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
   HAK_STAT_SUB(os_bytes_mapped, len);
   HAK_STAT_INC(free_unmapped);
 }
 
-// The part of a block that advice may touch: everything after the header page.
-static inline char *advisable(hak_large_t *h, size_t *len) {
-  size_t page = hak_os_page_size();
-  *len = h->map_len > page ? h->map_len - page : 0;
-  return base_of(h) + page;
-}
 
 // --- the free side ------------------------------------------------------------------
 
@@ -137,13 +122,13 @@ static void spare_work(const hak_spare_work_t *w, uint64_t now) {
   for (unsigned i = 0; i < w->n_unmap; i++) {
     hak_large_t *h = from_node(w->unmap[i]);
     size_t len;
-    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(advisable(h, &len));
-    unmap_block(h);
+    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(hak_large_advisable(h, &len));
+    hak_large_unmap_block(h);
   }
   for (unsigned i = 0; i < w->n_cool; i++) {
     hak_large_t *h = from_node(w->cool[i]);
     size_t len;
-    hak_batch_add(advisable(h, &len), len);
+    hak_batch_add(hak_large_advisable(h, &len), len);
     HAK_STAT_INC(free_cold);
     hak_spare_work_t more;
     hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &more);
@@ -154,12 +139,12 @@ static void spare_work(const hak_spare_work_t *w, uint64_t now) {
 // An uncached FREE block: keep it as a spare (HOT/WARM/COLD) or unmap it.
 static void release(hak_large_t *h, uint64_t now) {
   if (!hak_opt(HAK_OPT_FREE_POLICY) || h->cls == HAK_LARGE_NO_CLASS) {
-    unmap_block(h);
+    hak_large_unmap_block(h);
     return;
   }
   hak_thermal_t t = hak_free_policy(h->map_len, hak_opt(HAK_OPT_HOT_MAX), hak_opt(HAK_OPT_COLD_MIN));
   size_t len;
-  char *a = advisable(h, &len);
+  char *a = hak_large_advisable(h, &len);
   if (t == HAK_WARM) {
     hak_os_advise(a, len, HAK_ADVISE_FREE);
     HAK_STAT_INC(free_warm);
@@ -212,7 +197,7 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
   *clean = false;
   if (n->thermal == HAK_COLD) {
     size_t len;
-    *clean = hak_batch_take(advisable(h, &len)) == HAK_BATCH_NOT_QUEUED;
+    *clean = hak_batch_take(hak_large_advisable(h, &len)) == HAK_BATCH_NOT_QUEUED;
   }
   return h;
 }
@@ -334,71 +319,6 @@ hak_large_t *hak_large_lookup(const void *p) {
   return h;
 }
 
-// --- checked mode's quarantine -----------------------------------------------------
-// A freed block's pages after its header page are made PROT_NONE (any access
-// faults) and stay so while the block is among the last QUARANTINE_BLOCKS /
-// QUARANTINE_BYTES freed; then they are made accessible again and the block
-// takes the release path (BigCache, spare pool or munmap) like any other.
-// Blocks above QUARANTINE_KEEP are dropped (DONTNEED) on the way in, smaller
-// ones keep their pages (at most 128 MiB resident), so that reusing them does
-// not fault every page in again. Its header stays readable, so a second free
-// still finds the block FREE.
-#define QUARANTINE_BLOCKS 32u
-#define QUARANTINE_BYTES ((size_t)1 << 30)
-#define QUARANTINE_KEEP ((size_t)4 << 20)
-
-static void give_back(hak_large_t *h);
-
-static struct {
-  hak_lock_t lock;
-  hak_large_t *ring[QUARANTINE_BLOCKS];
-  unsigned head, n;
-  size_t bytes;
-} q;
-
-static void quarantine(hak_large_t *h) {
-  size_t len;
-  char *a = advisable(h, &len);
-  if (h->map_len > QUARANTINE_KEEP) hak_os_advise(a, len, HAK_ADVISE_DONTNEED);
-  hak_os_protect(a, len, false);
-  hak_large_t *out[QUARANTINE_BLOCKS];
-  unsigned n_out = 0;
-  hak_lock(&q.lock);
-  while (q.n && (q.n == QUARANTINE_BLOCKS || q.bytes + h->map_len > QUARANTINE_BYTES)) {
-    hak_large_t *old = q.ring[(q.head + QUARANTINE_BLOCKS - q.n) % QUARANTINE_BLOCKS];
-    q.n--;
-    q.bytes -= old->map_len;
-    out[n_out++] = old;
-  }
-  q.ring[q.head] = h;
-  q.head = (q.head + 1) % QUARANTINE_BLOCKS;
-  q.n++;
-  q.bytes += h->map_len;
-  hak_unlock(&q.lock);
-  for (unsigned i = 0; i < n_out; i++) {
-    a = advisable(out[i], &len);
-    if (hak_os_protect(a, len, true)) give_back(out[i]);
-    else unmap_block(out[i]);
-  }
-}
-
-// Give the quarantine's address space back (trim, or a refused mmap).
-static void quarantine_drain(void) {
-  for (;;) {
-    hak_large_t *out[QUARANTINE_BLOCKS];
-    unsigned n = 0;
-    hak_lock(&q.lock);
-    while (q.n) {
-      out[n++] = q.ring[(q.head + QUARANTINE_BLOCKS - q.n) % QUARANTINE_BLOCKS];
-      q.bytes -= out[n - 1]->map_len;
-      q.n--;
-    }
-    hak_unlock(&q.lock);
-    if (!n) return;
-    for (unsigned i = 0; i < n; i++) unmap_block(out[i]);
-  }
-}
-
 void hak_large_free(hak_large_t *h) {
   if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
     hak_log("double free of large block %p", (void *)user_of(h));
@@ -410,14 +330,14 @@ void hak_large_free(hak_large_t *h) {
   hak_site_record_free(h->site);
   POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
   if (checked_mode) {
-    quarantine(h);
+    hak_large_quarantine(h);
     return;
   }
-  give_back(h);
+  hak_large_give_back(h);
 }
 
 // A FREE block, to BigCache or the free policy.
-static void give_back(hak_large_t *h) {
+void hak_large_give_back(hak_large_t *h) {
   uint64_t now = hak_os_now_ms();
   tick(now);
   if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&
@@ -432,127 +352,6 @@ static void give_back(hak_large_t *h) {
   }
   release(h, now);
   validate_caches();
-}
-
-size_t hak_large_usable(const hak_large_t *h) { return h->map_len - h->user_off; }
-
-// Resize the mapping of h to `bytes` without moving it; false if impossible.
-static bool grow_in_place(hak_large_t *h, size_t bytes) {
-  if (!hak_os_grow_in_place(h, h->map_len, bytes)) return false;
-  if (!hak_addrmap_set_large(h, bytes)) {
-    hak_os_grow_in_place(h, bytes, h->map_len);  // shrink back; cannot fail
-    return false;
-  }
-  HAK_STAT_ADD(os_bytes_mapped, bytes - h->map_len);
-  h->map_len = bytes;
-  return true;
-}
-
-// A block that now needs at most half its mapping gives the tail back: the
-// mapping is cut to the class (or pages) the new size needs. The map's
-// entries for the tail go first (another thread may map there once it is
-// free); if the kernel refuses, the block stays as it was.
-static void shrink(hak_large_t *h, size_t total) {
-  if (total > h->map_len / 2 || h->map_len <= HAK_LARGE_MIN_CLASS_BYTES) return;
-  uint8_t cls = hak_large_class(total);
-  size_t bytes;
-  if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
-  else if (!hak_align_up(total, hak_os_page_size(), &bytes)) return;
-  if (bytes >= h->map_len) return;
-  size_t keep_slots = (bytes + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
-  size_t old_len = h->map_len;
-  if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
-  UNPOISON(base_of(h) + bytes, old_len - bytes);
-  if (!hak_os_grow_in_place(h, old_len, bytes)) {
-    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
-    return;
-  }
-  atomic_fetch_add_explicit(&unmapped_total, old_len - bytes, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, old_len - bytes);
-  h->map_len = bytes;
-  h->cls = cls;
-  HAK_ASSERT_INTERNAL(total <= h->map_len);
-}
-
-// Move the pages of h to a fresh aligned range of `bytes`; NULL if impossible.
-static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
-  // realloc keeps no alignment beyond malloc's: a slot boundary will do
-  // (user_off is at most a slot, so base + user_off keeps its alignment up to there).
-  void *dest = hak_os_map(bytes, HAK_SEGMENT_SIZE);
-  if (!dest) return NULL;
-  // Make sure the map's leaves exist (the only way setting can fail), then
-  // leave dest unmarked until the move has worked: if it fails, the kernel may
-  // already have unmapped dest and another thread may be marking a block there.
-  if (!hak_addrmap_set_large(dest, bytes)) {
-    hak_os_unmap(dest, bytes);
-    return NULL;
-  }
-  hak_addrmap_clear(dest, bytes);
-  size_t old_len = h->map_len;
-  hak_addrmap_clear(h, old_len);  // before the old range can be reused by anyone
-  // The gap before an aligned block's pointer may still be poisoned from an
-  // earlier free; mremap leaves that shadow behind for the range's next owner.
-  UNPOISON(h, old_len);
-  if (!hak_os_move(h, old_len, dest, bytes)) {  // dest is given back by hak_os_move
-    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
-    return NULL;
-  }
-  HAK_CHECK(hak_addrmap_set_large(dest, bytes), "large: cannot mark a moved block");
-  hak_large_t *n = dest;
-  HAK_STAT_ADD(os_bytes_mapped, bytes - old_len);
-  n->magic = magic_for(n);
-  n->map_len = bytes;
-  return n;
-}
-
-void *hak_large_realloc(hak_large_t *h, size_t size) {
-  // A FREE block may sit in a cache, about to be handed to someone else.
-  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
-    hak_log("realloc of freed large block %p", (void *)user_of(h));
-    hak_fatal("realloc of a freed block (double free)", __FILE__, __LINE__);
-  }
-  size_t off = h->user_off;
-  if (size > HAK_MAX_REQUEST - off) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  size_t total = off + size;
-  if (total <= h->map_len) {
-    shrink(h, total);
-    HAK_STAT_INC(realloc_in_place);
-    HAK_STAT_ADD(large_bytes_live, size);
-    HAK_STAT_SUB(large_bytes_live, h->req);
-    h->req = size;
-    return user_of(h);
-  }
-  uint8_t cls = hak_large_class(total);
-  size_t bytes;
-  if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
-  else if (!hak_align_up(total, hak_os_page_size(), &bytes)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  hak_large_t *n = NULL;
-  if (grow_in_place(h, bytes)) {
-    n = h;
-    HAK_STAT_INC(realloc_in_place);
-  } else if ((n = move_pages(h, bytes)) != NULL) {
-    HAK_STAT_INC(realloc_remapped);
-  }
-  if (n) {
-    n->cls = cls;
-    HAK_STAT_ADD(large_bytes_live, size);
-    HAK_STAT_SUB(large_bytes_live, n->req);
-    n->req = size;
-    return user_of(n);
-  }
-  // Last resort: a new block and a copy.
-  void *p = hak_large_alloc(size, off > HAK_LARGE_HDR ? off : 0, h->site, false);
-  if (!p) return NULL;
-  memcpy(p, user_of(h), h->req);
-  hak_large_free(h);
-  HAK_STAT_INC(realloc_copied);
-  return p;
 }
 
 // --- configuration and trimming -----------------------------------------------------
@@ -581,12 +380,12 @@ void hak_large_configure(void) {
 }
 
 size_t hak_large_trim(void) {
-  size_t before = atomic_load_explicit(&unmapped_total, memory_order_relaxed);
+  size_t before = atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed);
   uint64_t now = hak_os_now_ms();
   hak_bigcache_victims_t v;
   do {  // out of BigCache, straight to munmap
     hak_bigcache_drain(&v);
-    for (unsigned i = 0; i < v.n; i++) unmap_block((hak_large_t *)v.v[i].blk);
+    for (unsigned i = 0; i < v.n; i++) hak_large_unmap_block((hak_large_t *)v.v[i].blk);
   } while (v.n);
   hak_spare_work_t w;
   do {
@@ -594,10 +393,10 @@ size_t hak_large_trim(void) {
     spare_work(&w, now);
   } while (w.n_unmap);
   hak_batch_flush();
-  quarantine_drain();
+  hak_large_quarantine_drain();
   validate_caches();
   // Other threads' unmaps in the meantime count too: trim's answer is a hint.
-  return atomic_load_explicit(&unmapped_total, memory_order_relaxed) - before;
+  return atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed) - before;
 }
 
 static const hak_fork_handler_t large_fork = {"large", hak_large_fork_prepare, hak_large_fork_release,
@@ -606,7 +405,7 @@ static const hak_fork_handler_t large_fork = {"large", hak_large_fork_prepare, h
 void hak_large_global_init(void) { hak_fork_register(&large_fork); }
 
 void hak_large_fork_prepare(void) {
-  hak_lock(&q.lock);
+  hak_large_quarantine_lock();
   hak_batch_fork_prepare();
   hak_bigcache_fork_prepare();
   hak_spare_fork_prepare();
@@ -616,5 +415,5 @@ void hak_large_fork_release(void) {
   hak_spare_fork_release();
   hak_bigcache_fork_release();
   hak_batch_fork_release();
-  hak_unlock(&q.lock);
+  hak_large_quarantine_unlock();
 }

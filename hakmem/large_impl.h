@@ -1,0 +1,51 @@
+/* large_impl.h — what large.c and large_resize.c share (layer L3), private
+ * to the two: the header's magic, the block's base and user pointers, the
+ * running total of bytes unmapped (hak_large_trim's answer counts with it,
+ * not with the statistics, so HAK_STATS=0 answers the same).
+ */
+#ifndef HAK_LARGE_IMPL_H
+#define HAK_LARGE_IMPL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hakmem/config.h"
+#include "hakmem/large.h"
+#include "hakmem/os.h"
+
+#define POISON HAK_POISON
+#define UNPOISON HAK_UNPOISON
+
+#define HAK_LARGE_MAGIC 0x4c4b4148u  // "HAKL"
+
+HAK_INLINE uint32_t magic_for(const hak_large_t *h) {
+  return HAK_LARGE_MAGIC ^ (uint32_t)((uintptr_t)h >> HAK_SEGMENT_SHIFT);
+}
+HAK_INLINE char *base_of(hak_large_t *h) { return (char *)h; }
+HAK_INLINE char *user_of(hak_large_t *h) { return (char *)h + h->user_off; }
+
+/* Bytes this engine has unmapped since start-up (relaxed; only grows). */
+HAK_INTERNAL extern _Atomic size_t hak_large_unmapped_total;
+
+/* The part of a block that advice may touch: everything after the header page. */
+HAK_INLINE char *hak_large_advisable(hak_large_t *h, size_t *len) {
+  size_t page = hak_os_page_size();
+  *len = h->map_len > page ? h->map_len - page : 0;
+  return base_of(h) + page;
+}
+
+/* Unmap a block (its map entries first: once munmap returns, another thread
+ * may map there). */
+HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
+/* A FREE block, to BigCache or the free policy. */
+HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
+
+/* Checked mode's quarantine (large_quarantine.c): hold a freed block
+ * PROT_NONE; give them all back (trim, a refused mmap); its lock, for fork. */
+HAK_INTERNAL void hak_large_quarantine(hak_large_t *h);
+HAK_INTERNAL void hak_large_quarantine_drain(void);
+HAK_INTERNAL void hak_large_quarantine_lock(void);
+HAK_INTERNAL void hak_large_quarantine_unlock(void);
+
+#endif /* HAK_LARGE_IMPL_H */
