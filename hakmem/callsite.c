@@ -7,7 +7,7 @@
  * Nothing here allocates or blocks: the executable-segment cache is two
  * static arrays swapped under a try-lock (filled by dl_iterate_phdr on a
  * rare path: a return address the cache does not know), the stack bounds
- * are per-thread words, names come from dladdr at report time only.
+ * are per-thread words; names are callsite_name.c's, at report time.
  */
 #include "hakmem/callsite.h"
 
@@ -447,20 +447,4 @@ static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t re
 
 hak_callsite_kind_t hak_callsite_kind(uintptr_t ret) {
   return (hak_callsite_kind_t)atomic_load_explicit(&hak_site_entry(hak_site_id(ret))->wrap_kind, memory_order_relaxed);
-}
-
-void hak_callsite_name(uintptr_t a, char *buf, size_t cap) {
-  hak_buf_t b;
-  hak_buf_init(&b, buf, cap);
-  Dl_info info;
-  if (a && dladdr((void *)a, &info)) {
-    const char *obj = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-    obj = obj ? obj + 1 : (info.dli_fname && info.dli_fname[0] ? info.dli_fname : "?");
-    if (info.dli_sname && info.dli_saddr)
-      hak_buf_printf(&b, "%s+0x%zx (%s)", info.dli_sname, (size_t)(a - (uintptr_t)info.dli_saddr), obj);
-    else hak_buf_printf(&b, "0x%zx (%s+0x%zx)", (size_t)a, obj, (size_t)(a - (uintptr_t)info.dli_fbase));
-  } else {
-    hak_buf_printf(&b, "0x%zx", (size_t)a);
-  }
-  hak_buf_finish(&b);
 }
