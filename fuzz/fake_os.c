@@ -69,7 +69,6 @@ static range_t free_list[MAX_FREE];  // disjoint, not adjacent, in address order
 static unsigned nfree;
 
 static const hak_os_hooks_t *hooks;
-static _Atomic uint32_t call_counts[HAK_OS_CALL_COUNT];
 
 static _Noreturn void fake_abort(const char *what, uintptr_t addr, size_t len) {
   fprintf(stderr, "fake_os: %s [%#lx, +%zu)\n", what, (unsigned long)addr, len);
@@ -78,19 +77,11 @@ static _Noreturn void fake_abort(const char *what, uintptr_t addr, size_t len) {
 
 void hak_os_set_hooks(const hak_os_hooks_t *h) {
   hooks = h;
-  for (unsigned i = 0; i < HAK_OS_CALL_COUNT; i++) atomic_store(&call_counts[i], 0);
-  hak_real_os_set_hooks(h);  // for os.c's own calls (the clock, functions not faked)
+  hak_real_os_set_hooks(h);  // os.c's counts and observer serve the fake too; and the clock
 }
 
-static bool injected_failure(hak_os_call_t call) {
-  if (!hooks || !hooks->fail_every[call]) return false;
-  uint32_t n = atomic_fetch_add_explicit(&call_counts[call], 1, memory_order_relaxed) + 1;
-  return n % hooks->fail_every[call] == 0;
-}
-
-static void observe(hak_os_call_t call, void *addr, size_t len, hak_advice_t advice, bool ok) {
-  if (hooks && hooks->observe) hooks->observe(hooks->ctx, call, addr, len, advice, ok);
-}
+// The seam's counting and observing are os.c's (hak_os_injected_failure,
+// hak_os_observe), with the hooks hak_real_os_set_hooks gave it.
 
 // --- the region and its free list (under lock) ------------------------------------
 
@@ -215,8 +206,8 @@ static void *open_range(uintptr_t a, size_t len) {
 void *hak_os_map(size_t len, size_t align) {
   size_t page = hak_os_page_size();
   if (align < page) align = page;
-  if (injected_failure(HAK_OS_MAP)) {
-    observe(HAK_OS_MAP, NULL, len, HAK_ADVISE_COUNT, false);
+  if (hak_os_injected_failure(HAK_OS_MAP)) {
+    hak_os_observe(HAK_OS_MAP, NULL, len, HAK_ADVISE_COUNT, false);
     HAK_STAT_INC(os_map_failures);
     errno = ENOMEM;
     return NULL;
@@ -235,7 +226,7 @@ void *hak_os_map(size_t len, size_t align) {
   hak_unlock(&lock);
   if (!got) return hak_real_os_map(len, align);  // observes and counts itself
   void *p = open_range(got, len);
-  observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, true);
+  hak_os_observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, true);
   HAK_STAT_INC(os_maps);
   return p;
 }
@@ -251,7 +242,7 @@ bool hak_os_unmap(void *addr, size_t len) {
     hak_unlock(&lock);
     HAK_STAT_INC(os_unmaps);
   }
-  observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, true);
+  hak_os_observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, true);
   return true;
 }
 
@@ -275,7 +266,7 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   if (!in_region(a, len)) return hak_real_os_advise(addr, len, advice);
   size_t page = hak_os_page_size();
   bool ok;
-  if (injected_failure(HAK_OS_ADVISE)) {
+  if (hak_os_injected_failure(HAK_OS_ADVISE)) {
     ok = false;
   } else if (hooks && hooks->suppress_advice) {
     ok = true;
@@ -287,7 +278,7 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
       discard_pages(a, whole);  // FREE may drop the contents, so here it does
   }
   if (!ok && advice == HAK_ADVISE_DONTNEED) zero_range(a, len);  // os.h's promise
-  observe(HAK_OS_ADVISE, addr, len, advice, ok);
+  hak_os_observe(HAK_OS_ADVISE, addr, len, advice, ok);
   return ok;
 }
 
@@ -296,7 +287,7 @@ bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
   if (!in_region(a, old_len)) return hak_real_os_grow_in_place(addr, old_len, new_len);
   size_t page = hak_os_page_size(), old_pages, new_pages;  // mremap rounds both up
   bool ok = false;
-  if (!injected_failure(HAK_OS_REMAP) && hak_align_up(old_len, page, &old_pages) &&
+  if (!hak_os_injected_failure(HAK_OS_REMAP) && hak_align_up(old_len, page, &old_pages) &&
       hak_align_up(new_len, page, &new_pages) && new_pages <= REGION_BYTES) {
     if (new_pages <= old_pages) {  // the tail is unmapped
       if (new_pages < old_pages) {
@@ -316,7 +307,7 @@ bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
       if (ok) open_range(e, more);
     }
   }
-  observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
+  hak_os_observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
   return ok;
 }
 
@@ -325,7 +316,7 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
   if (!in_region(a, old_len) || !in_region((uintptr_t)dest, new_len))
     return hak_real_os_move(addr, old_len, dest, new_len);
   bool ok = false;
-  if (!injected_failure(HAK_OS_REMAP)) {
+  if (!hak_os_injected_failure(HAK_OS_REMAP)) {
     int saved = errno;
     ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
     errno = saved;
@@ -338,7 +329,7 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
       hak_unlock(&lock);
     }
   }
-  observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
+  hak_os_observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
   if (!ok) {  // as os.c: a failed move gives its destination back itself (the caller does not);
               // reserved again over whatever the kernel left there (a hole, or the range)
     if (mmap(dest, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != dest)

@@ -48,14 +48,13 @@ void hak_os_set_hooks(const hak_os_hooks_t *h) {
   for (unsigned i = 0; i < HAK_OS_CALL_COUNT; i++) atomic_store(&call_counts[i], 0);
 }
 
-// True when the seam says this call must fail.
-static bool injected_failure(hak_os_call_t call) {
+bool hak_os_injected_failure(hak_os_call_t call) {
   if (!hooks || !hooks->fail_every[call]) return false;
   uint32_t n = atomic_fetch_add_explicit(&call_counts[call], 1, memory_order_relaxed) + 1;
   return n % hooks->fail_every[call] == 0;
 }
 
-static void observe(hak_os_call_t call, void *addr, size_t len, hak_advice_t advice, bool ok) {
+void hak_os_observe(hak_os_call_t call, void *addr, size_t len, hak_advice_t advice, bool ok) {
   if (hooks && hooks->observe) hooks->observe(hooks->ctx, call, addr, len, advice, ok);
 }
 
@@ -74,7 +73,7 @@ size_t hak_os_page_size(void) {
 
 // Committed (accounted) read-write memory.
 static void *raw_map(void *hint, size_t len, int extra_flags) {
-  if (injected_failure(HAK_OS_MAP)) {
+  if (hak_os_injected_failure(HAK_OS_MAP)) {
     errno = ENOMEM;
     return NULL;
   }
@@ -190,7 +189,7 @@ static void *map_skewed(size_t len, size_t align, size_t skew) {
     if (!skew) p = map_with_hint(len, align);
     if (!p) p = map_trimmed(len, align, skew);
   }
-  observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, p != NULL);
+  hak_os_observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, p != NULL);
   if (!p) {
     HAK_STAT_INC(os_map_failures);
     errno = ENOMEM;
@@ -207,7 +206,7 @@ void *hak_os_map(size_t len, size_t align) { return map_skewed(len, align, 0); }
 
 bool hak_os_unmap(void *addr, size_t len) {
   bool ok = raw_unmap(addr, len);
-  observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, ok);
+  hak_os_observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, ok);
   return ok;
 }
 
@@ -228,7 +227,7 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   if (!len) return true;
   bool ok;
   int saved = errno;
-  if (injected_failure(HAK_OS_ADVISE)) {
+  if (hak_os_injected_failure(HAK_OS_ADVISE)) {
     ok = false;
   } else if (hooks && hooks->suppress_advice) {
     ok = true;
@@ -242,7 +241,7 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   // the kernel (or the seam) refused, keep the promise by hand.
   if (!ok && advice == HAK_ADVISE_DONTNEED) zero_by_hand(addr, len);
   errno = saved;
-  observe(HAK_OS_ADVISE, addr, len, advice, ok);
+  hak_os_observe(HAK_OS_ADVISE, addr, len, advice, ok);
   return ok;
 }
 
@@ -270,13 +269,13 @@ static inline bool tsan_scrub(char *addr, size_t len) { return (void)addr, (void
 
 bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
   bool ok = false;
-  if (!injected_failure(HAK_OS_REMAP)) {
+  if (!hak_os_injected_failure(HAK_OS_REMAP)) {
     int saved = errno;
     ok = (new_len <= old_len || tsan_scrub((char *)addr + old_len, new_len - old_len)) &&
          mremap(addr, old_len, new_len, 0) != MAP_FAILED;
     errno = saved;
   }
-  observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
+  hak_os_observe(HAK_OS_REMAP, addr, new_len, HAK_ADVISE_COUNT, ok);
   return ok;
 }
 
@@ -300,11 +299,11 @@ static void release_failed_dest(void *dest, size_t len) {
 bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
   bool ok = false, tried = false;
   int saved = errno;
-  if (!injected_failure(HAK_OS_REMAP)) {
+  if (!hak_os_injected_failure(HAK_OS_REMAP)) {
     tried = true;
     ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
   }
-  observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
+  hak_os_observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
   if (!ok) {
     if (tried) release_failed_dest(dest, new_len);
     else raw_unmap(dest, new_len);

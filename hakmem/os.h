@@ -41,6 +41,11 @@ typedef struct hak_os_hooks {
 
 /* Install hooks (NULL: none). Tests only; not synchronised with running calls. */
 HAK_INTERNAL void hak_os_set_hooks(const hak_os_hooks_t *hooks);
+/* The seam, for every implementation of these calls (os.c, the fuzzers'
+ * fake OS): true when the hooks say this call must fail (counted per call
+ * kind); tell the observer what a call did. */
+HAK_INTERNAL bool hak_os_injected_failure(hak_os_call_t call);
+HAK_INTERNAL void hak_os_observe(hak_os_call_t call, void *addr, size_t len, hak_advice_t advice, bool ok);
 
 HAK_INTERNAL size_t hak_os_page_size(void);
 
