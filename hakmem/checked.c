@@ -306,6 +306,7 @@ void hak_checked_large_mark(char *p, size_t req, size_t usable) {
   memset(p + req, HAK_CANARY, n);
   hak_large_t *h = hak_large_lookup(p);
   size_t head = large_head(p, h);
+  HAK_UNPOISON(p - head, head);  // the gap may still be poisoned from the block's last free (ASan)
   memset(p - head, HAK_CANARY, head);
 }
 
