@@ -1,5 +1,6 @@
 /* checked.c — checked mode (layer L5). See checked.h. Called by alloc.c
- * (allocation, foreign pointers), heap.c (frees, remote lists), large.c's
+ * (allocation, foreign pointers), the pools' watchers (heap.h: careful
+ * frees and remote lists, from heap_free.c), large.c's
  * callers (large canaries) and the C++ entry layer (allocation kinds) when
  * hak_checked is set.
  *

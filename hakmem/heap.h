@@ -22,8 +22,8 @@
  * misaligned and never-carved pointers and of a segment's header, and a
  * free-list link overwritten after free abort with the address.
  *
- * The fast paths below are the whole story for most calls; everything else
- * is in heap.c.
+ * The fast paths below are the whole story for most calls; the frees off
+ * them are in heap_free.c, everything else in heap.c.
  */
 #ifndef HAK_HEAP_H
 #define HAK_HEAP_H

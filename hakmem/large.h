@@ -107,7 +107,7 @@ HAK_INLINE void hak_large_set_kind(hak_large_t *h, unsigned kind) {
 }
 
 /* Apply the options in force (hak_options) to BigCache, the spare pool and
- * the batch queue. Called by hak_apply_options (alloc.h). */
+ * the batch queue. Called by hak_apply_options (init.h). */
 HAK_INTERNAL void hak_large_configure(void);
 
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */

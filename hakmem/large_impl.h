@@ -1,5 +1,5 @@
-/* large_impl.h — what large.c and large_resize.c share (layer L3), private
- * to the two: the header's magic, the block's base and user pointers, the
+/* large_impl.h — what large.c, large_resize.c and large_quarantine.c share
+ * (layer L3), private to the three: the header's magic, the block's base and user pointers, the
  * running total of bytes unmapped (hak_large_trim's answer counts with it,
  * not with the statistics, so HAK_STATS=0 answers the same).
  */

@@ -3,10 +3,11 @@
  * hakmem never holds a lock across a system call that can block for long and
  * never allocates under one, so critical sections are a few hundred
  * instructions at most; spinning then yielding beats a futex round trip.
- * fork(): every module that owns locks registers a fork handler with init.c
- * (fork.h), which takes all of them before fork and releases them in parent
- * and child, so a child never inherits a lock held by a thread it does not
- * have. A new lock belongs in its module's handler.
+ * fork(): every module that owns locks registers a fork handler (fork.h)
+ * that takes all of them before fork and releases them in parent and child,
+ * so a child never inherits a lock held by a thread it does not have (the
+ * heap profile and checked mode call pthread_atfork for their one lock
+ * each). A new lock belongs in its module's handler.
  * Not recursive. Zero-initialised memory is an unlocked lock.
  */
 #ifndef HAK_LOCK_H

@@ -11,13 +11,13 @@
  *
  * How every allocation and every free of a sampled block is seen, at no cost
  * while the profile is off:
- *   - alloc.c sets hak_fast_limit to 0 when hak_profile_on, so every request
+ *   - init.c sets hak_fast_limit to 0 when hak_profile_on, so every request
  *     takes hak_alloc_slow (as with HAKMEM_SITE_SAMPLE) and passes through
  *     hak_profile_note.
  *   - a sampled pool block's page is made careful (hak_heap_watch), so every
  *     free of a block of that page leaves the inline fast free for
  *     hak_heap_free_careful (or hak_heap_free_remote from another thread),
- *     which call hak_profile_note_free; large blocks'
+ *     which call the pools' freeing watcher, hak_profile_note_free; large blocks'
  *     frees all pass hak_free_slow, which does the same. A counting filter
  *     answers "not sampled" for most of those frees without the lock.
  * Everything lives in memory mapped through os.h; nothing here calls malloc.

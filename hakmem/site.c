@@ -1,6 +1,6 @@
 /* site.c — the call-site table (layer L3). See site.h for the contract.
  * Called by alloc.c on every recorded allocation and by large.c on free;
- * read by report.c and (later) the learning engine.
+ * read by report.c and the learning engine (hak_site_bucket, the address).
  */
 #include "hakmem/site.h"
 
