@@ -275,7 +275,7 @@ static void tidy_one_abandoned(uint64_t now) {
 static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   hak_page_kind_t kind = hak_class_kind(cls);
   hak_segment_t *seg = h->segments[kind];
-  while (seg && !seg->unused) seg = seg->next;
+  while (seg && !hak_segment_has_unused(seg)) seg = seg->next;
   if (!seg) {
     seg = hak_segment_new(kind, h);
     if (!seg) return NULL;
@@ -283,9 +283,8 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
     if (seg->next) seg->next->prev = seg;
     h->segments[kind] = seg;
   }
-  hak_page_t *pg = seg->unused;
-  reclaim_page(seg, pg);
-  pg = hak_segment_take_page(seg, cls);
+  if (seg->unused) reclaim_page(seg, seg->unused);  // the page take_page hands out next
+  hak_page_t *pg = hak_segment_take_page(seg, cls);
   // Every page careful (checked mode): every malloc and free of it takes the slow path.
   if (hak_heap_watchers.all_careful) {
     pg->careful = 1;

@@ -199,8 +199,11 @@ void hak_profile_configure(void) {
   }
   prof.period = hak_opt(HAK_OPT_PROFILE_SAMPLE);
   prof.interval_ms = hak_opt(HAK_OPT_PROFILE_INTERVAL) * 1000;
-  prof.last_write_ms = hak_os_now_ms();
   hak_profile_on = want && prof.mapped;
+  // Only a running profile needs the clock: reading it maps the vDSO's data
+  // page, a fault in every process otherwise (configure runs again, and reads
+  // it, when the profile is turned on later).
+  if (hak_profile_on) prof.last_write_ms = hak_os_now_ms();
   hak_heap_watchers.freeing = hak_profile_on ? pool_freeing : NULL;
   hak_unlock(&prof.lock);
 }

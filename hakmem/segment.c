@@ -55,21 +55,17 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
     hak_os_unmap(seg, HAK_SEGMENT_SIZE);
     return NULL;
   }
-  // Fresh memory is zero: only the non-zero fields need writing (pages are
-  // FRESH: nothing to give back until one is used).
+  // Fresh memory is zero: only the non-zero fields need writing. The pages
+  // stay zero (UNUSED, FRESH: nothing to give back) until taken; a zero page
+  // struct has limit 0 and state UNUSED, so no fast path enters it and every
+  // slow path rejects pointers into it. Writing all 64 would touch 8 KiB.
   seg->magic = HAK_SEGMENT_MAGIC;
   seg->kind = (uint8_t)kind;
   seg->page_shift = kind_shift[kind];
   seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
   seg->heap = heap;
-  unsigned first = kind == HAK_PAGE_SMALL ? 1 : 0;  // a small page 0 is all header
-  for (unsigned i = 0; i < seg->page_count; i++) seg->pages[i].head = HAK_LIST_END;
-  for (unsigned i = seg->page_count; i-- > first;) {
-    hak_page_t *pg = &seg->pages[i];
-    pg->index = (uint8_t)i;
-    pg->next = seg->unused;
-    seg->unused = pg;
-  }
+  seg->fresh = kind == HAK_PAGE_SMALL ? 1 : 0;  // a small page 0 is all header
+  seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
   HAK_STAT_INC(pool_segments);
   HAK_STAT_ADD(os_bytes_mapped_pools, HAK_SEGMENT_SIZE);
   return seg;
@@ -95,9 +91,15 @@ static uint64_t inverse_of(uint64_t d) {
 
 hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   hak_page_t *pg = seg->unused;
-  if (!pg) return NULL;
+  if (pg) {
+    seg->unused = pg->next;
+  } else {
+    // Same order as a stack filled in index order: returned pages first.
+    if (seg->fresh >= seg->page_count) return NULL;
+    pg = &seg->pages[seg->fresh];
+    pg->index = (uint8_t)seg->fresh++;
+  }
   HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_UNUSED && pg->used == 0 && !pg->current);
-  seg->unused = pg->next;
   seg->pages_used++;
   size_t bs = hak_class_size(cls);
   char *start = hak_page_start(seg, pg);
@@ -255,19 +257,26 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
 
 bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
+  unsigned first = seg->kind == HAK_PAGE_SMALL ? 1u : 0u;
+  if (seg->fresh < first || seg->fresh > seg->page_count) return false;
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {
     const hak_page_t *pg = &seg->pages[i];
-    if (seg->kind == HAK_PAGE_SMALL && i == 0) {
+    if (i < first) {
       if (pg->state != HAK_PAGE_UNUSED || pg->limit) return false;  // the header: no fast path into it
+      continue;
+    }
+    if (i >= seg->fresh) {  // never taken: still zero
+      if (pg->state != HAK_PAGE_UNUSED || pg->limit || pg->used || pg->carved || pg->commit != HAK_PAGE_FRESH ||
+          pg->current)
+        return false;
       continue;
     }
     if (pg->index != i || !hak_page_is_valid(seg, pg)) return false;
     unused += pg->state == HAK_PAGE_UNUSED;
   }
   for (const hak_page_t *pg = seg->unused; pg; pg = pg->next) {
-    if (pg->state != HAK_PAGE_UNUSED || ++in_stack > seg->page_count) return false;
+    if (pg->state != HAK_PAGE_UNUSED || pg->index >= seg->fresh || ++in_stack > seg->page_count) return false;
   }
-  unsigned usable = seg->page_count - (seg->kind == HAK_PAGE_SMALL ? 1u : 0u);
-  return in_stack == unused && seg->pages_used == usable - unused;
+  return in_stack == unused && seg->pages_used == seg->fresh - first - unused;
 }

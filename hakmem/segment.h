@@ -115,7 +115,10 @@ typedef struct hak_segment {
   uint16_t page_count;            /* pages[0 .. page_count) exist; small: [0] is the header */
   struct hak_heap *heap;          /* owner, for the segment's whole life */
   struct hak_segment *next, *prev;/* the heap's list for this kind */
-  hak_page_t *unused;             /* stack of UNUSED pages */
+  hak_page_t *unused;             /* stack of UNUSED pages that were taken before */
+  uint16_t fresh;                 /* pages[fresh .. page_count) were never taken: still all
+                                     zero (UNUSED, FRESH, on no stack), so a new segment
+                                     writes one page of header, not the whole pages[] array */
   uint32_t pages_used;            /* pages not UNUSED */
   uint64_t empty_since;           /* ms, when pages_used became 0 */
   hak_page_t pages[HAK_SEGMENT_MAX_PAGES];
@@ -146,12 +149,18 @@ HAK_INLINE size_t hak_page_area(const hak_segment_t *seg, const hak_page_t *page
   return end - (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 
+/* True when seg has an UNUSED page to take (on its stack or never taken). */
+HAK_INLINE bool hak_segment_has_unused(const hak_segment_t *seg) {
+  return seg->unused || seg->fresh < seg->page_count;
+}
+
 /* A new segment of `kind` for heap, every page UNUSED; NULL (ENOMEM). */
 HAK_INTERNAL hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap);
 /* Unmap a segment; its pages must have left the batch queue. */
 HAK_INTERNAL void hak_segment_free(hak_segment_t *seg);
 
-/* An UNUSED page of seg off its stack (NULL when none), made ACTIVE for
+/* An UNUSED page of seg (the stack's top, else the next never-taken one;
+ * NULL when none), made ACTIVE for
  * class cls: block size set, fresh space = the whole page, no free list. */
 HAK_INTERNAL hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls);
 /* Give an empty page back to its segment (UNUSED), stamped `now`. */

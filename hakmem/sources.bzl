@@ -14,5 +14,5 @@ HAK_CORE = ["alloc.c", "callsite.c", "callsite_name.c", "checked.c", "init.c", "
 HAK_CORE_HDRS = ["alloc.h", "callsite.h", "checked.h", "init.h", "learn.h", "learn_site.h", "profile.h"]
 
 # In //hakmem/policy (names relative to that package).
-HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "p2.c", "strategy.c", "ucb1.c"]
-HAK_POLICY_HDRS = ["dist.h", "elo.h", "evo.h", "p2.h", "strategy.h", "ucb1.h"]
+HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "fmath.c", "p2.c", "strategy.c", "ucb1.c"]
+HAK_POLICY_HDRS = ["dist.h", "elo.h", "evo.h", "fmath.h", "p2.h", "strategy.h", "ucb1.h"]

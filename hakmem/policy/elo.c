@@ -2,9 +2,8 @@
  * elo.h for the rules; the random state is the caller's seed, never rand(). */
 #include "hakmem/policy/elo.h"
 
-#include <math.h>
-
 #include "hakmem/check.h"
+#include "hakmem/policy/fmath.h"
 
 static uint64_t splitmix64(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -69,7 +68,7 @@ double hak_elo_pair_score(const hak_elo_config_t *cfg, const hak_elo_metrics_t *
 static void play(hak_elo_t *e, unsigned a, unsigned b, const hak_elo_metrics_t *ma, const hak_elo_metrics_t *mb) {
   double d = hak_elo_pair_score(&e->cfg, ma, mb);
   double s = d < -e->cfg.tie ? 1.0 : d > e->cfg.tie ? 0.0 : 0.5;
-  double expect = 1.0 / (1.0 + pow(10.0, (e->rating[b] - e->rating[a]) / 400.0));
+  double expect = 1.0 / (1.0 + hak_fmath_pow10((e->rating[b] - e->rating[a]) / 400.0));
   double delta = e->cfg.k * (s - expect);
   e->rating[a] += delta;
   e->rating[b] -= delta;

@@ -2,9 +2,10 @@
  * rules; this file only implements them. */
 #include "hakmem/policy/ucb1.h"
 
-#include <math.h>
+#include <math.h>  // sqrt: an instruction here (-fno-math-errno), no libm
 
 #include "hakmem/check.h"
+#include "hakmem/policy/fmath.h"
 
 void hak_ucb1_init(hak_ucb1_t *u, const uint8_t *arms, unsigned n, unsigned initial, const hak_ucb1_config_t *cfg) {
   HAK_CHECK(n >= 1 && n <= HAK_STRATEGY_MAX && initial < n, "ucb1: bad arm count or initial arm");
@@ -31,7 +32,7 @@ unsigned hak_ucb1_select(const hak_ucb1_t *u) {
     if (i == 0 || m < lo) lo = m;
     if (i == 0 || m > hi) hi = m;
   }
-  double range = hi - lo, ln_n = log((double)u->total);
+  double range = hi - lo, ln_n = hak_fmath_ln((double)u->total);
   unsigned best = 0;
   double best_v = 0;
   for (unsigned i = 0; i < u->n; i++) {
