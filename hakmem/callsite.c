@@ -4,15 +4,14 @@
  * address, so a plain return address costs one site-table lookup and one
  * byte load.
  *
- * Nothing here allocates or blocks: the executable-segment cache is two
- * static arrays swapped under a try-lock (filled by dl_iterate_phdr on a
- * rare path: a return address the cache does not know), the stack bounds
- * are per-thread words; names are callsite_name.c's, at report time.
+ * Nothing here allocates or blocks: the executable-segment cache is
+ * callsite_code.c's (lock-free readers), the stack bounds are per-thread
+ * words; names are callsite_name.c's, at report time.
  */
 #include "hakmem/callsite.h"
+#include "hakmem/callsite_impl.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,77 +29,6 @@ extern void *__libc_stack_end;
 // (an executable segment may hold read-only data): valid memory that
 // AddressSanitizer would call redzones.
 #define RAW_READS __attribute__((no_sanitize("address")))
-
-// --- executable segments ------------------------------------------------------
-
-#define MAX_SEGS 128u
-
-typedef struct code_seg {
-  uintptr_t lo, hi;
-} code_seg_t;
-
-typedef struct seg_table {
-  unsigned n;
-  uintptr_t min, max;  // bounds of all segments: most stack words fail this first
-  code_seg_t seg[MAX_SEGS];  // sorted by lo
-} seg_table_t;
-
-static seg_table_t seg_tables[2];
-static _Atomic(seg_table_t *) segs;
-static hak_lock_t seg_lock = HAK_LOCK_INIT;
-// hakmem's own code when it is an object of its own (libhakmem.so): its
-// internal return addresses are never frames of a site.
-static uintptr_t self_lo, self_hi;
-
-static int add_object(struct dl_phdr_info *info, size_t size, void *arg) {
-  seg_table_t *t = arg;
-  if (info->dlpi_name && !strncmp(info->dlpi_name, "linux-vdso", 10)) return 0;
-  uintptr_t me = (uintptr_t)&hak_callsite_slow;
-  for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || t->n >= MAX_SEGS) continue;
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (me >= lo && me < hi && info->dlpi_name && info->dlpi_name[0]) self_lo = lo, self_hi = hi;
-    unsigned k = t->n++;
-    while (k > 0 && t->seg[k - 1].lo > lo) t->seg[k] = t->seg[k - 1], k--;  // insertion sort
-    t->seg[k] = (code_seg_t){lo, hi};
-  }
-  return 0;
-}
-
-// Try only: a thread that finds another refreshing (or a fork child that
-// inherited the lock taken) goes on with the table it has.
-static void refresh_segments(void) {
-  if (!hak_trylock(&seg_lock)) return;
-  seg_table_t *cur = atomic_load_explicit(&segs, memory_order_acquire);
-  seg_table_t *t = cur == &seg_tables[0] ? &seg_tables[1] : &seg_tables[0];
-  t->n = 0;
-  dl_iterate_phdr(add_object, t);
-  t->min = t->n ? t->seg[0].lo : 0;
-  t->max = 0;
-  for (unsigned i = 0; i < t->n; i++)
-    if (t->seg[i].hi > t->max) t->max = t->seg[i].hi;
-  atomic_store_explicit(&segs, t, memory_order_release);
-  hak_unlock(&seg_lock);
-}
-
-// The segment holding code address a, or NULL.
-static const code_seg_t *code_seg(const seg_table_t *t, uintptr_t a) {
-  if (!t || a < t->min || a >= t->max) return NULL;
-  unsigned lo = 0, hi = t->n;
-  while (lo < hi) {  // the last segment starting at or below a
-    unsigned mid = (lo + hi) / 2;
-    if (t->seg[mid].lo <= a) lo = mid + 1;
-    else hi = mid;
-  }
-  if (!lo || a >= t->seg[lo - 1].hi) return NULL;
-  return &t->seg[lo - 1];
-}
-
-static const code_seg_t *find_code(uintptr_t a) {
-  const code_seg_t *s = code_seg(atomic_load_explicit(&segs, memory_order_acquire), a);
-  return s;
-}
 
 // --- the code after a call -------------------------------------------------------
 
@@ -127,8 +55,8 @@ static unsigned modrm_len(const uint8_t *p) {
 #define DECODE_PATHS 8u
 
 RAW_READS int hak_callsite_passes_through(uintptr_t ret) {
-  const code_seg_t *s = find_code(ret);
-  uintptr_t end = s ? s->hi : ret + 64;  // tests may call it on code the cache has not seen
+  code_seg_t s;
+  uintptr_t end = hak_callsite_find_code(ret, &s) ? s.hi : ret + 64;  // tests may call it on code the cache has not seen
   uintptr_t limit = ret + 64 < end ? ret + 64 : end;
   uintptr_t todo[DECODE_PATHS];
   unsigned ntodo = 0, steps = 0;
@@ -235,8 +163,8 @@ RAW_READS static bool after_call(uintptr_t v, uintptr_t below, const code_seg_t 
   if (c[-5] == 0xe8) {
     uintptr_t t = v + (uintptr_t)(intptr_t)rel32(c - 4);
     if (t <= below && below - t < ((uintptr_t)1 << 20)) return true;
-    const code_seg_t *ts = find_code(t);
-    if (!ts || t + 32 > ts->hi) return false;
+    code_seg_t ts;
+    if (!hak_callsite_find_code(t, &ts) || t + 32 > ts.hi) return false;
     const uint8_t *p = (const uint8_t *)t;
     // A function that ends in a tail call of the function holding `below`
     // (a wrapper reduced to a jump): a jmp in its first 32 bytes lands there.
@@ -306,7 +234,7 @@ RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out,
   const uintptr_t *stop = w + SLOT_SCAN < end ? w + SLOT_SCAN : end;
   while (w < stop && *w != ret) w++;
   if (w >= stop) return 0;
-  const seg_table_t *t = atomic_load_explicit(&segs, memory_order_acquire);
+  const seg_table_t *t = hak_callsite_segs();
   stop = w + FRAME_SCAN < end ? w + FRAME_SCAN : end;
   unsigned n = 0;
   uintptr_t below = ret;
@@ -314,9 +242,9 @@ RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out,
   if (from) *from = (unsigned)(slot - (const uintptr_t *)sp);
   for (w++; w < stop && n < max; w++) {
     uintptr_t v = *w;
-    if (v == ret || v == below || (v >= self_lo && v < self_hi)) continue;
-    const code_seg_t *s = code_seg(t, v);
-    if (!s || !after_call(v, below, s)) continue;
+    if (v == ret || v == below || (v >= hak_callsite_self_lo && v < hak_callsite_self_hi)) continue;
+    code_seg_t s;
+    if (!hak_callsite_code_seg(t, v, &s) || !after_call(v, below, &s)) continue;
     if (!n && first_off) *first_off = (unsigned)(w - slot);
     out[n++] = below = v;
     if (nested && max < cap && *nested < 2 && hak_callsite_passes_through(v)) {
@@ -328,7 +256,7 @@ RAW_READS static unsigned walk(uintptr_t ret, const void *frame, uintptr_t *out,
 }
 
 unsigned hak_callsite_walk_here(uintptr_t *out, unsigned max) {
-  if (!atomic_load_explicit(&segs, memory_order_acquire)) refresh_segments();
+  if (!hak_callsite_segs()) hak_callsite_refresh();
   uintptr_t ret = (uintptr_t)__builtin_return_address(0);
   if (!max) return 0;
   out[0] = ret;
@@ -389,8 +317,9 @@ static bool named_wrapper(uintptr_t ret) {
 static HAK_NOINLINE uint8_t classify(hak_site_id_t id, uintptr_t ret) {
   uint8_t kind = HAK_CALLSITE_PLAIN;
   if (hak_opt(HAK_OPT_SITE_WRAPPERS) && id) {
-    if (!find_code(ret)) refresh_segments();  // new code since the last look (or the first request)
-    if (find_code(ret)) {
+    code_seg_t seg;
+    if (!hak_callsite_find_code(ret, &seg)) hak_callsite_refresh();  // new code since the last look (or the first request)
+    if (hak_callsite_find_code(ret, &seg)) {
       if (named_wrapper(ret)) kind = HAK_CALLSITE_WRAPPER;
       else if (hak_callsite_passes_through(ret)) kind = HAK_CALLSITE_CANDIDATE;
     }
