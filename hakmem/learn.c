@@ -1,8 +1,7 @@
 /* learn.c — per-site strategies for requests of 64 KiB and more (layer L5).
  * See learn.h. Calls policy/evo.c on window boundaries; called by alloc.c
  * (requests), the OS seam's tick (hak_learn_wake, from both engines'
- * maintenance) and
- * init.c (hak_learn_init). Reports, test hooks and the walker are in
+ * maintenance) and init.c (hak_learn_init). Reports, test hooks and the walker are in
  * learn_report.c; the per-site state both share is learn_site.h.
  *
  * Locks: the arena lock (making a site's state) and one lock per site
