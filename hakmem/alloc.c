@@ -32,6 +32,7 @@
 #include "hakmem/log.h"
 #include "hakmem/options.h"
 #include "hakmem/profile.h"
+#include "hakmem/route.h"
 #include "hakmem/site.h"
 #include "hakmem/stats.h"
 
@@ -40,7 +41,9 @@ HAK_INLINE void ensure_init(void) {
 }
 
 // Pools serve sizes below the threshold (the option, at most HAK_POOL_MAX).
-HAK_INLINE bool is_large(size_t size) { return size >= hak_opt(HAK_OPT_LARGE_THRESHOLD); }
+HAK_INLINE bool route_large(size_t size, size_t align) {
+  return hak_route_large(size, align, hak_opt(HAK_OPT_LARGE_THRESHOLD));
+}
 
 // Record 1 in SITE_SAMPLE small allocations, weighted, in the site table.
 __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
@@ -62,7 +65,7 @@ static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site,
 // canary bytes after the request.
 static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
   size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
-  if (size <= HAK_MAX_REQUEST - 4096 && !is_large(need) && need <= HAK_POOL_MAX)
+  if (size <= HAK_MAX_REQUEST - 4096 && !route_large(need, 0))
     return hak_checked_pool_alloc(size, align, zero);
   char *p = alloc_large(size, align > HAK_MIN_ALIGN ? align : 0, site, frame, zero);
   if (p) hak_checked_large_mark(p, size, hak_large_usable(hak_large_lookup(p)));
@@ -89,7 +92,7 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
       return hak_learn_route(size, align, id, zero, q.large_threshold, q.cache_on, NULL);
     return hak_learn_alloc(size, align, id, zero);
   }
-  if (is_large(size) || (align && (align > HAK_MAX_REQUEST - size || is_large(size + align))))
+  if (route_large(size, align))
     return alloc_large(size, align, site, frame, zero);
   sample_small(size, site, frame);
   void *p = align ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
@@ -182,7 +185,7 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
       errno = ENOMEM;
       return NULL;
     }
-    if (is_large(size) && !hak_checked)
+    if (route_large(size, 0) && !hak_checked)
       return HAK_UNLIKELY(hak_profile_on) ? hak_profile_large_realloc(h, p, size, site, __builtin_frame_address(0))
                                           : hak_large_realloc(h, size);
     old = h->req;

@@ -53,6 +53,7 @@
 #include "hakmem/large.h"
 #include "hakmem/log.h"
 #include "hakmem/policy/strategy.h"
+#include "hakmem/route.h"
 #include "hakmem/site.h"
 
 #define HAK_LEARN_MIN ((size_t)64 << 10) /* the smallest threshold of any strategy */
@@ -105,10 +106,8 @@ HAK_INLINE bool hak_learn_quiet_fits(hak_learn_quiet_t q, size_t size) {
  * strategy wants caching to start). fresh: see hak_large_alloc_ex. */
 HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bool zero, uint32_t threshold,
                                  bool cache_on, size_t *fresh) {
-  if (HAK_LIKELY(size < threshold && size < HAK_POOL_MAX && align <= HAK_MIN_ALIGN && !zero))
-    return hak_heap_alloc(size);
-  size_t span = align > HAK_MIN_ALIGN ? size + align : size;
-  if (size >= threshold || span >= HAK_POOL_MAX)
+  if (HAK_LIKELY(align <= HAK_MIN_ALIGN && !zero && !hak_route_large(size, 0, threshold))) return hak_heap_alloc(size);
+  if (hak_route_large(size, align, threshold))
     return hak_large_alloc_ex(size, align, id, zero, cache_on && size >= threshold, fresh);
   void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
   if (ptr && zero) memset(ptr, 0, size);
