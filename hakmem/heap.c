@@ -429,8 +429,12 @@ void hak_heap_fork_parent(void) {
 
 // In the child only this thread lives: every other owned heap is abandoned.
 void hak_heap_fork_child(void) {
-  for (hak_heap_t *h = heaps.all; h; h = h->next_all)
-    if (h != hak_tls_heap && !h->abandoned) abandoned_push_locked(h);
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
+    if (h == hak_tls_heap || h->abandoned) continue;
+    for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
+      for (hak_segment_t *seg = h->segments[k]; seg; seg = seg->next) hak_segment_recount(seg);
+    abandoned_push_locked(h);
+  }
   hak_unlock(&heaps.lock);
   hak_unlock(&heaps.tidy);
 }

@@ -255,6 +255,18 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
   return nfree + pg->used - pg->current == pg->carved;
 }
 
+void hak_segment_recount(hak_segment_t *seg) {
+  unsigned first = seg->kind == HAK_PAGE_SMALL ? 1u : 0u;
+  for (unsigned i = first; i < seg->fresh && i < seg->page_count; i++) {
+    hak_page_t *pg = &seg->pages[i];
+    if (pg->state == HAK_PAGE_UNUSED) continue;
+    uint64_t nfree = 0;
+    for (uint64_t k = pg->head; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
+      k = hak_page_link(pg, hak_page_block(pg, k)->link);
+    if (nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
+  }
+}
+
 bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
   unsigned first = seg->kind == HAK_PAGE_SMALL ? 1u : 0u;

@@ -211,6 +211,11 @@ HAK_INTERNAL void *hak_page_block_start(const hak_segment_t *seg, const hak_page
  * page, every listed block holds the key, the list has no cycle or
  * duplicate, and free + fresh + used blocks add up to the page's capacity. */
 HAK_INTERNAL bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *page);
+/* In a fork child, for the heap of a thread that is gone: a fork can catch
+ * that thread between a fast path's list update and its count, so each
+ * page's count of blocks in use is made what its free list says (a block
+ * caught between the two stays out of use: never handed out twice). */
+HAK_INTERNAL void hak_segment_recount(hak_segment_t *seg);
 HAK_INTERNAL bool hak_segment_is_valid(const hak_segment_t *seg);
 
 #endif /* HAK_SEGMENT_H */
