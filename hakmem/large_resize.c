@@ -101,7 +101,9 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
   }
   size_t total = off + size;
   if (total <= h->map_len) {
-    shrink(h, total);
+    // Only a request that shrinks gives memory back: a growing one that fits
+    // (a spare of a larger class serves it) must not cut what it grows into.
+    if (size < h->req) shrink(h, total);
     HAK_STAT_INC(realloc_in_place);
     HAK_STAT_ADD(large_bytes_live, size);
     HAK_STAT_SUB(large_bytes_live, h->req);
