@@ -11,8 +11,9 @@ set -euo pipefail
 packages=(
   # build: Debian's Bazel and the local rule repositories WORKSPACE points at
   bazel-bootstrap bazel-platforms
-  # compiler + sanitizer/libFuzzer runtimes (the repo builds with clang-16)
-  clang-16 libclang-rt-16-dev lld-16
+  # compiler + sanitizer/libFuzzer runtimes (the repo builds with clang-16);
+  # llvm: llvm-symbolizer, which the sanitizer and fuzz scripts use
+  clang-16 libclang-rt-16-dev lld-16 llvm
   # tests
   googletest
   # comparison suite and its report (gperftools' tcmalloc: the minimal build,
