@@ -260,10 +260,11 @@ void hak_segment_recount(hak_segment_t *seg) {
   for (unsigned i = first; i < seg->fresh && i < seg->page_count; i++) {
     hak_page_t *pg = &seg->pages[i];
     if (pg->state == HAK_PAGE_UNUSED) continue;
-    uint64_t nfree = 0;
-    for (uint64_t k = pg->head; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
+    uint64_t nfree = 0, k = pg->head;
+    for (; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
       k = hak_page_link(pg, hak_page_block(pg, k)->link);
-    if (nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
+    // A list that does not end well is left for the checks that follow it.
+    if (k == HAK_LIST_END && nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
   }
 }
 
