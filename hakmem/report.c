@@ -29,17 +29,21 @@ static const char *const counter_names[] = {
 };
 
 // Ids of the busiest sites by bytes, best first; returns how many (<= max).
-// Sites with learning state come first, whatever their byte counts (a site
-// the pools serve records no bytes).
-static unsigned top_sites(hak_site_id_t *ids, unsigned max) {
+// Only sites with requests in the site table are listed, except that with
+// learning_first the sites with learning state come first whatever their
+// counts: the JSON needs their learn objects, and a site the pools serve
+// records no bytes (its requests are sampled, or not recorded at all). The
+// text report lists learning sites in their own section, and a line of
+// "0 allocations, 0 frees, 0 bytes" would claim a site did nothing.
+static unsigned top_sites(hak_site_id_t *ids, unsigned max, bool learning_first) {
   unsigned n = 0;
-  for (unsigned i = 0; i < HAK_SITE_CAP && n < max; i++)
+  for (unsigned i = 0; learning_first && i < HAK_SITE_CAP && n < max; i++)
     if (hak_learn_has((hak_site_id_t)i)) ids[n++] = (hak_site_id_t)i;
   unsigned learning = n;
   for (unsigned i = 0; i < HAK_SITE_CAP; i++) {
     const hak_site_t *s = hak_site_get((hak_site_id_t)i);
     uint64_t allocs = atomic_load_explicit(&s->allocs, memory_order_relaxed);
-    if (!allocs || hak_learn_has((hak_site_id_t)i)) continue;
+    if (!allocs || (learning_first && hak_learn_has((hak_site_id_t)i))) continue;
     uint64_t bytes = atomic_load_explicit(&s->bytes, memory_order_relaxed);
     unsigned pos = n < max ? n++ : max;
     while (pos > learning && atomic_load_explicit(&hak_site_get(ids[pos - 1])->bytes, memory_order_relaxed) < bytes) {
@@ -99,7 +103,7 @@ size_t hak_stats_json(char *buf, size_t cap) {
                  hak_batch_queued_ranges());
   hak_buf_puts(&b, ",\"sites\":[");
   hak_site_id_t ids[TOP_SITES];
-  unsigned n = top_sites(ids, TOP_SITES);
+  unsigned n = top_sites(ids, TOP_SITES, true);
   for (unsigned k = 0; k < n; k++) {
     const hak_site_t *s = hak_site_get(ids[k]);
     hak_buf_printf(&b, "%s{\"id\":%u,\"site\":\"%p\",\"allocs\":%llu,\"frees\":%llu,\"bytes\":%llu,\"size_log2_hist\":{",
@@ -137,7 +141,7 @@ void hak_stats_print(int fd) {
     hak_learn_print(fd);
   }
   hak_site_id_t ids[TOP_SITES];
-  unsigned n = top_sites(ids, hak_options.v[HAK_OPT_VERBOSE] >= 2 ? TOP_SITES : 5);
+  unsigned n = top_sites(ids, hak_options.v[HAK_OPT_VERBOSE] >= 2 ? TOP_SITES : 5, false);
   if (n) hak_dprintf(fd, "  busiest call sites (by bytes):\n");
   for (unsigned k = 0; k < n; k++) {
     const hak_site_t *s = hak_site_get(ids[k]);
