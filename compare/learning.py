@@ -1,14 +1,20 @@
-"""learning.py — the //compare:learning verdict: per workload, hakmem-LEARNING
-against the best fixed strategy in hindsight and against hakmem-BALANCED.
+"""learning.py — the //compare:learning verdicts, per workload:
+- the default mode (hakmem-BALANCED, which learns) against its static twin
+  (hakmem-BALANCED-static, learning off) and the best fixed strategy in
+  hindsight, on time and peak RSS (default_row: the goals (a)-(d) of
+  tables.DEFAULT_GOALS);
+- hakmem-LEARNING (explores for ever) against the best fixed strategy and
+  against BALANCED (learning_row).
 
 Owns: which fixed strategies count as one (alike_groups: they route every
-size the workload's sites asked for the same way), the best group, the paired
-ratios and the verdict lines. Pure functions over run and result dicts.
+size the workload's sites asked for the same way, by the generated strategy
+table), the best group, the paired ratios with their noise, and the verdict
+lines. Pure functions over run and result dicts.
 
 Called by: runner.py (the "learning" object of results.json), the unit tests.
 """
 
-from compare import statistics, tables
+from compare import statistics, strategies, tables
 
 
 def fixed_threshold(alloc):
@@ -16,27 +22,17 @@ def fixed_threshold(alloc):
     return tables.FIXED_BY_NAME[alloc].threshold
 
 
-# A copy of bucket_route in hakmem/policy/evo.c, the source of truth (the
-# learner counts alike arms with it); keep the two in step. This is the only
-# copy in compare/ and dashboard/.
-def bucket_route(t, b):
-    """Where threshold t sends the requests of log2 size bucket b
-    ([2^b, 2^(b+1))): all below it, all from it up, or split at t itself
-    (unlike any other threshold)."""
-    lo, hi = 1 << b, 2 << b
-    if hi <= t:
-        return "below"
-    if lo >= t:
-        return "above"
-    return "split at %d" % t
+def fixed_row(alloc):
+    """The strategy table's row a fixed-strategy allocator pins."""
+    return strategies.by_name()[tables.FIXED_BY_NAME[alloc].strategy]
 
 
 def alike_groups(runs, wid, fixed):
     """The fixed strategies of one workload, grouped by how they route its
     requests: two are alike when every log2 size bucket that any learning
     site of any hakmem run of the workload reported (sizes_seen) goes the
-    same way under both thresholds (BigCache admission is the same for all
-    of them). Alike strategies run the same allocator code on the workload;
+    same way under both thresholds, and their other policy columns are equal
+    (strategies.route_key). Alike strategies run the same allocator code on the workload;
     their differences are noise, and the best of several noisy copies of one
     behaviour would be chosen for its luck. One group per strategy when the
     sizes are not known (a run without sizes_seen, or a site with none)."""
@@ -52,11 +48,10 @@ def alike_groups(runs, wid, fixed):
             seen.setdefault(st["name"], set()).update(b)
     if not seen:
         return singles
+    buckets = sorted(set().union(*seen.values()))
     groups = {}
     for a in fixed:
-        t = fixed_threshold(a)
-        key = tuple(bucket_route(t, b) for name in sorted(seen) for b in sorted(seen[name]))
-        groups.setdefault(key, []).append(a)
+        groups.setdefault(strategies.route_key(fixed_row(a), buckets), []).append(a)
     return list(groups.values())
 
 
@@ -134,20 +129,128 @@ def learning_row(by, runs, wid, fixed):
     return row
 
 
+# --- the default mode's goals -------------------------------------------------------
+
+def paired_stats(pair_runs, wid, a, b, med_a, med_b, value=statistics.op_ns):
+    """a / b on one workload: (the median of per-repetition ratios, or the
+    ratio of the medians med_a / med_b with fewer than 2 repetitions; the
+    95% interval of the per-repetition ratios' median or None; how many
+    repetitions were paired)."""
+    ratios = statistics.paired_ratios(pair_runs, wid, a, b, value)
+    if len(ratios) >= 2:
+        return statistics.median(ratios), statistics.median_interval(ratios), len(ratios)
+    return (med_a / med_b if med_a is not None and med_b else None), None, len(ratios)
+
+
+def fmt_stat(ratio, interval):
+    if ratio is None:
+        return "-"
+    return "%.3fx" % ratio + (" [%.3f-%.3f]" % interval if interval else " [no noise estimate: < 2 paired reps]")
+
+
+def verdict_static(ratio, interval, goal):
+    """(a): the default at most goal x the static default, within noise."""
+    if ratio is None:
+        return "unavailable"
+    if ratio <= goal:
+        return "met: %s of static" % fmt_stat(ratio, interval)
+    if interval and interval[0] <= goal:
+        return "met within noise: %s of static" % fmt_stat(ratio, interval)
+    return "NOT met: %s of static" % fmt_stat(ratio, interval)
+
+
+def verdict_gain(ratio, interval, gain, static_is_best, headroom):
+    """(b): where the best fixed strategy is not the static one, the default
+    at least gain faster than static."""
+    if ratio is None:
+        return "unavailable"
+    if static_is_best:
+        return "n/a: the static default is (alike) the best fixed strategy"
+    room = "" if headroom is None else "; best fixed is %.3fx of static" % headroom
+    if ratio <= 1 - gain:
+        return "met: %s of static%s" % (fmt_stat(ratio, interval), room)
+    return "NOT met: %s of static (goal <= %.2fx)%s" % (fmt_stat(ratio, interval), 1 - gain, room)
+
+
+def verdict_ratio(ratio, interval, goal, what):
+    if ratio is None:
+        return "unavailable"
+    return "%s: %s of %s (goal <= %.2fx)" % ("met" if ratio <= goal else "NOT met", fmt_stat(ratio, interval), what, goal)
+
+
+def default_row(by, runs, wid, fixed):
+    """The default mode's goals on one workload (tables.DEFAULT_GOALS):
+    (a) default / static <= 1.00 within noise (the interval of the paired
+    ratios reaches 1.00), (b) default / static <= 0.90 where the best fixed
+    group does not hold the static default's row, (c) default / best fixed
+    <= 1.05, (d) default's peak RSS / best fixed's <= 1.10. Ratios are paired
+    per repetition where two or more repetitions allow."""
+    g = tables.DEFAULT_GOALS
+    df, st = by.get((wid, tables.DEFAULT)), by.get((wid, tables.STATIC))
+    best = best_group(by, runs, wid, [a for a in fixed if ok(by.get((wid, a)))])
+    static_alloc = next((a for a in fixed if tables.FIXED_BY_NAME[a].strategy == tables.STATIC_ROW), None)
+    row = {"workload": wid, "default_ns": df["ns_per_op_median"] if ok(df) else None,
+           "static_ns": st["ns_per_op_median"] if ok(st) else None,
+           "best_fixed": best[1] if best else None, "best_alike": best[0] if best else [],
+           "best_fixed_ns": best[2] if best else None, "static_row": tables.STATIC_ROW, "static_is_best": None,
+           "ratio_to_static": None, "static_interval": None, "ratio_to_best": None, "best_interval": None,
+           "rss_ratio_to_best": None, "static_to_best": None, "paired_reps": 0,
+           "verdict_static": "unavailable", "verdict_gain": "unavailable", "verdict_best": "unavailable",
+           "verdict_rss": "unavailable", "met": None}
+    own = [r for r in runs if r["workload"] == wid and r["allocator"] == tables.DEFAULT]
+    if best:
+        members, _, ns, _, g_runs = best
+        rss_best = statistics.median([by[(wid, a)].get("maxrss_kb_median") for a in members])
+        if ok(st):
+            row["static_to_best"] = paired_stats([r for r in runs if r["allocator"] == tables.STATIC] + g_runs, wid,
+                                                 tables.STATIC, "group", st["ns_per_op_median"], ns)[0]
+        row["static_is_best"] = (static_alloc in members) if static_alloc else (
+            row["static_to_best"] is not None and row["static_to_best"] <= tables.LEARNING_GOAL)
+        if ok(df):
+            r, iv, n = paired_stats(own + g_runs, wid, tables.DEFAULT, "group", df["ns_per_op_median"], ns)
+            row.update(ratio_to_best=r, best_interval=iv, paired_reps=n)
+            row["verdict_best"] = verdict_ratio(r, iv, g["best_max"], alike_label(members))
+            rr, riv, _ = paired_stats(own + g_runs, wid, tables.DEFAULT, "group", df.get("maxrss_kb_median"), rss_best,
+                                      statistics.rss_kb)
+            row["rss_ratio_to_best"] = rr
+            row["verdict_rss"] = verdict_ratio(rr, riv, g["rss_max"], alike_label(members) + "'s peak RSS")
+    if ok(df) and ok(st):
+        r, iv, n = paired_stats(runs, wid, tables.DEFAULT, tables.STATIC, df["ns_per_op_median"], st["ns_per_op_median"])
+        row.update(ratio_to_static=r, static_interval=iv)
+        row["verdict_static"] = verdict_static(r, iv, g["static_max"])
+        if row["static_is_best"] is not None:
+            row["verdict_gain"] = verdict_gain(r, iv, g["gain_min"], row["static_is_best"], row["static_to_best"])
+    verdicts = [row[k] for k in ("verdict_static", "verdict_gain", "verdict_best", "verdict_rss")]
+    if not any(v == "unavailable" for v in verdicts):
+        row["met"] = not any(v.startswith("NOT") for v in verdicts)
+    for k in ("static_interval", "best_interval"):
+        row[k] = list(row[k]) if row[k] else None
+    return row
+
+
 def learning_summary(results, alloc_names, workload_ids, runs=()):
-    """Per workload, hakmem-LEARNING against the best fixed strategy in
-    hindsight (goal: ratio <= LEARNING_GOAL) and against hakmem-BALANCED.
-    Fixed strategies that route the workload's requests alike count as one
+    """Per workload: the default mode's goals (default_row, when
+    hakmem-BALANCED ran beside fixed strategies) and hakmem-LEARNING against
+    the best fixed strategy in hindsight (goal: ratio <= LEARNING_GOAL) and
+    against hakmem-BALANCED (learning_row, when LEARNING ran). Fixed
+    strategies that route the workload's requests alike count as one
     (alike_groups); the best is the group with the lowest median ns/op. The
     ratios are paired per repetition (statistics.paired_ratio) where the runs
     allow, else ratios of medians (both are kept). None when the run has no
-    LEARNING or no fixed strategy."""
+    fixed strategy, or neither LEARNING nor BALANCED."""
     fixed = [a for a in alloc_names if a in tables.FIXED_BY_NAME]
-    if "hakmem-LEARNING" not in alloc_names or not fixed:
+    has_learning, has_default = "hakmem-LEARNING" in alloc_names, tables.DEFAULT in alloc_names
+    if not fixed or not (has_learning or has_default):
         return None
     by = {(r["workload"], r["allocator"]): r for r in results}
-    rows = [learning_row(by, runs, wid, fixed) for wid in workload_ids]
-    return {"goal": tables.LEARNING_GOAL, "fixed": fixed,
-            "note": "fixed strategies: HAKMEM_EVO=frozen HAKMEM_EVO_INITIAL=<threshold>, every site pinned "
-                    "(a run whose sites did not all freeze on it fails)",
-            "rows": rows}
+    rows = [learning_row(by, runs, wid, fixed) for wid in workload_ids] if has_learning else []
+    out = {"goal": tables.LEARNING_GOAL, "fixed": fixed,
+           "note": "fixed strategies: the rows of the strategy table's %s set, pinned by tables.fixed_env "
+                   "(HAKMEM_EVO=frozen with HAKMEM_EVO_INITIAL=<threshold>, or HAKMEM_EVO_STRATEGY=<name> for a row "
+                   "its threshold does not name); every site pinned (a run whose sites did not all freeze on it "
+                   "fails)" % tables.FIXED_SET,
+           "rows": rows}
+    if has_default:
+        out["default"] = {"allocator": tables.DEFAULT, "static": tables.STATIC, "goals": dict(tables.DEFAULT_GOALS),
+                          "rows": [default_row(by, runs, wid, fixed) for wid in workload_ids]}
+    return out

@@ -5,7 +5,7 @@ Reads only a results document (schema results.schema.json); pure string
 building. Called by: runner.py, the unit tests (report_test.py).
 """
 
-from compare import learning, tables
+from compare import learning, statistics, tables
 
 
 def fmt_num(x, digits=3):
@@ -188,6 +188,52 @@ def learning_lines(ls):
     return out
 
 
+def default_lines(d):
+    """The default mode's goals per workload (learning.default_row)."""
+    g = d["goals"]
+    out = ["", "%s (default, learns) vs %s (learning off) and the best fixed strategy in hindsight; goals per workload: "
+           "(a) <= %.2fx static within noise, (b) <= %.2fx static where the best fixed strategy is not the static "
+           "default's row, (c) <= %.2fx the best fixed, (d) peak RSS <= %.2fx the best fixed's. Ratios: medians of "
+           "per-repetition ratios [95%% interval of that median]:" % (
+               d["allocator"], d["static"], g["static_max"], 1 - g["gain_min"], g["best_max"], g["rss_max"])]
+    rows = []
+    for r in d["rows"]:
+        best = learning.alike_label(r["best_alike"])[len("hakmem-"):] if r["best_alike"] else "-"
+        rows.append([r["workload"], fmt_num(r["default_ns"]), fmt_num(r["static_ns"]),
+                     "%s %s" % (fmt_num(r["best_fixed_ns"]), best), fmt_ratio(r["ratio_to_static"], 3),
+                     fmt_ratio(r["ratio_to_best"], 3), fmt_ratio(r["rss_ratio_to_best"], 3),
+                     {True: "PASS", False: "FAIL", None: "-"}[r["met"]]])
+    out.append(md_table(["workload", "default", "static", "best fixed", "default/static", "default/best",
+                         "RSS default/best", "goals"], rows))
+    for r in d["rows"]:
+        out.append("  %-10s (a) %s; (b) %s; (c) %s; (d) %s" % (r["workload"], r["verdict_static"], r["verdict_gain"],
+                                                          r["verdict_best"], r["verdict_rss"]))
+    return out
+
+
+def bigswap_lines(doc, by):
+    """bigswap: the default mode's time and peak RSS against glibc's and
+    tcmalloc's (goal tables.BIGSWAP_GOAL), paired per repetition where the
+    runs allow."""
+    wid, goal = "bigswap", tables.BIGSWAP_GOAL
+    d = by.get((wid, tables.DEFAULT))
+    if not d or d["status"] != "ok":
+        return []
+    out = []
+    for peer in goal["peers"]:
+        p = by.get((wid, peer))
+        if not p or p["status"] != "ok":
+            continue
+        t = statistics.paired_ratio(doc["runs"], wid, tables.DEFAULT, peer)
+        t = t if t is not None else d["ns_per_op_median"] / p["ns_per_op_median"]
+        m = statistics.paired_ratio(doc["runs"], wid, tables.DEFAULT, peer, statistics.rss_kb)
+        m = m if m is not None else d["maxrss_kb_median"] / p["maxrss_kb_median"]
+        met = t <= goal["time_max"] and m <= goal["rss_max"]
+        out.append("bigswap: %s / %s: time %.3fx, peak RSS %.3fx (goal <= %.2fx time at <= %.2fx RSS): %s" % (
+            tables.DEFAULT, peer, t, m, goal["time_max"], goal["rss_max"], "met" if met else "NOT met"))
+    return [""] + out if out else []
+
+
 def failure_lines(doc):
     fl = [(r["workload"], r["allocator"], f) for r in doc["results"] for f in r["failures"]]
     fl += [(r["command"], r["allocator"], f) for r in doc.get("command_results") or [] for f in r["failures"]]
@@ -214,7 +260,10 @@ def text_report(doc):
     out += command_lines(doc, ref)
     if not doc["machine"]["perf_instructions"]:
         out.append("Instructions: unavailable (perf stat cannot count instructions on this machine).")
-    if doc.get("learning"):
+    out += bigswap_lines(doc, by)
+    if doc.get("learning") and doc["learning"].get("default"):
+        out += default_lines(doc["learning"]["default"])
+    if doc.get("learning") and doc["learning"]["rows"]:
         out += learning_lines(doc["learning"])
     out += failure_lines(doc)
     return "\n".join(out) + "\n"

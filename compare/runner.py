@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))  # runfiles/<ws>/compare (not resolved)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from compare import environment, execution, learning, report, schema_check, statistics, tables  # noqa: E402
+from compare import environment, execution, learning, report, schema_check, statistics, strategies, tables  # noqa: E402
 from dashboard import render  # noqa: E402
 
 
@@ -42,8 +42,9 @@ def parse_args(argv):
     )
     p.add_argument("--target", default="vs_mimalloc", choices=sorted(tables.TARGETS), help="preset allocator set (default %(default)s)")
     p.add_argument("--allocators", help="comma list overriding the target's set, e.g. glibc,mimalloc,hakmem-FAST. "
-                   "Known: glibc, %s, hakmem-{%s}, %s, hakmem-T64K..T2M; NAME=/path/lib.so adds a custom one" % (
-                       ", ".join(p.name for p in tables.PEERS), ",".join(tables.HAKMEM_MODES), tables.NOWRAP))
+                   "Known: glibc, %s, hakmem-{%s}, %s, %s, %s; NAME=/path/lib.so adds a custom one" % (
+                       ", ".join(p.name for p in tables.PEERS), ",".join(tables.HAKMEM_MODES), tables.NOWRAP, tables.STATIC,
+                       ",".join(tables.FIXED_BY_NAME)))
     p.add_argument("--learning", action="store_true", help="also run hakmem-LEARNING (the 'all' target always does)")
     p.add_argument("--workloads", default=None, help="comma list, or 'none' (only --cmd commands); default: the target's: "
                    "%s, or for 'learning' %s; also known: %s" % (
@@ -124,16 +125,21 @@ def choose_allocators(a, table):
     return names
 
 
-def workload_allocators(w, allocs):
-    """A workload's allocators: the run's, plus its extra ones whose base runs."""
+def workload_allocators(w, allocs, target_extra=(), table=None):
+    """A workload's allocators: the run's, plus its extra ones whose base
+    runs, plus the target's extra ones for it (tables.TARGET_EXTRA) whose
+    library is installed."""
     extra = [e for e in w.extra_allocators if tables.EXTRA_BASE.get(e) in allocs and e not in allocs]
+    extra += [e for e in target_extra if e not in allocs and e not in extra and table and e in table
+              and (table[e].preload is None or os.path.exists(table[e].preload))]
     return list(allocs) + extra
 
 
-def plan_workloads(a, allocs):
+def plan_workloads(a, allocs, table=None):
     names = [w.strip() for w in a.workloads.split(",") if w.strip() and w.strip() != "none"]
     scaling = [int(x) for x in a.scaling_threads.split(",")]
     plan = []
+    extras = tables.TARGET_EXTRA.get(a.target, {}) if not a.allocators else {}
     for n in names:
         try:
             w, ids = tables.workload_ids(n, scaling, a.threads)
@@ -150,7 +156,8 @@ def plan_workloads(a, allocs):
                 id=wid, workload=w.name, threads=threads, binary=os.path.join(a.bin_dir, w.binary),
                 description=w.description, op=w.op, kind=w.kind, scale=scale,
                 reps=a.reps * (tables.LEARNING_REPS.get(w.name, 1) if learning_target else 1), args=args,
-                allocators=workload_allocators(w, allocs), launches=tables.launches_at(w, scale))
+                allocators=workload_allocators(w, allocs, extras.get(w.name, ()), table),
+                launches=tables.launches_at(w, scale))
             if not os.access(item.binary, os.X_OK):
                 sys.exit("compare: workload binary missing: %s (run through bazel run //compare:...)" % item.binary)
             plan.append(item)
@@ -277,7 +284,7 @@ def build_doc(a, argv, run_dir, now, ws, perf_ok, timeout, allocs, table, worklo
         "results": results,
         "geomean": statistics.geomean(results, [(p.id, p.kind) for p in workloads], allocs, ref),
         "pairs": statistics.pairs(results, wl_runs, [(p.id, n, tables.EXTRA_BASE[n]) for p in workloads
-                                                     for n in p.allocators if n not in allocs]),
+                                                     for n in p.allocators if n not in allocs and n in tables.EXTRA_BASE]),
         "headline": statistics.headline(results),
     }
     if commands:
@@ -288,6 +295,8 @@ def build_doc(a, argv, run_dir, now, ws, perf_ok, timeout, allocs, table, worklo
     ls = learning.learning_summary(results, allocs, [p.id for p in workloads], wl_runs)
     if ls:
         doc["learning"] = ls
+    if any(n in tables.FIXED_BY_NAME or n.startswith("hakmem-") for n in used):
+        doc["strategies"] = strategies.load()  # the dashboard names the strategies' columns from it
     return doc
 
 
@@ -332,7 +341,7 @@ def main(argv=None):
     table = tables.allocator_table(a.hakmem_lib or default_hakmem_lib(),
                                    {p.name: getattr(a, "%s_lib" % p.name) for p in tables.PEERS}, learning_env)
     allocs = choose_allocators(a, table)
-    workloads = plan_workloads(a, allocs)
+    workloads = plan_workloads(a, allocs, table)
     commands = plan_commands(a, allocs)
     clash = sorted({p.id for p in workloads} & {p.id for p in commands})
     if clash:

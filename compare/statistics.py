@@ -171,28 +171,60 @@ def geomean(results, workload_kinds, alloc_names, ref):
     return out
 
 
-def paired_ratio(runs, wid, a, b):
+def rss_kb(run):
+    """A run's peak RSS (the workload's own VmHWM)."""
+    return run["maxrss_kb"]
+
+
+def paired_ratios(runs, wid, a, b, value=op_ns):
+    """a's value over b's in each repetition where both ran ok (value: ns/op
+    by default, or e.g. rss_kb), in repetition order."""
+    per = {}
+    for r in runs:
+        if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in (a, b):
+            per.setdefault(r["rep"], {})[r["allocator"]] = value(r)
+    return [v[a] / v[b] for _, v in sorted(per.items()) if v.get(a) is not None and v.get(b)]
+
+
+def paired_ratio(runs, wid, a, b, value=op_ns):
     """Median over repetitions of a's ns/op over b's in the same repetition
     (None with fewer than 2 such pairs). The runs of one repetition are
     adjacent in time, so a slow spell of the machine slows both sides of a
     pair: the paired ratio carries less of that noise than a ratio of medians."""
-    per = {}
-    for r in runs:
-        if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in (a, b):
-            per.setdefault(r["rep"], {})[r["allocator"]] = op_ns(r)
-    ratios = [v[a] / v[b] for v in per.values() if a in v and b in v and v[b]]
+    ratios = paired_ratios(runs, wid, a, b, value)
     return median(ratios) if len(ratios) >= 2 else None
+
+
+def median_interval(xs, confidence=0.95):
+    """A distribution-free confidence interval of the median of xs: the
+    order statistics (k-th smallest, k-th largest) with the largest k for
+    which Binomial(n, 1/2) puts at most (1 - confidence) / 2 below k; with
+    few values (n < 6 at 95%) no k qualifies and it is (min, max), whose
+    coverage is then 1 - 2^(1-n). None with fewer than 2 values."""
+    xs = sorted(x for x in xs if x is not None)
+    n = len(xs)
+    if n < 2:
+        return None
+    tail, k, cdf = (1 - confidence) / 2, 1, 0.0
+    for j in range(n):  # cdf = P(B <= j)
+        cdf += math.comb(n, j) / 2.0 ** n
+        if cdf > tail:
+            break
+        k = j + 1
+    k = min(max(k, 1), n // 2 if n > 1 else 1)
+    return xs[k - 1], xs[n - k]
 
 
 def group_runs(runs, wid, members, name):
     """One run per repetition for a group of allocators: the median of its
-    members' ns/op in that repetition, under allocator `name`."""
-    per = {}
+    members' ns/op (and peak RSS) in that repetition, under allocator `name`."""
+    per, rss = {}, {}
     for r in runs:
         if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in members:
             per.setdefault(r["rep"], []).append(op_ns(r))
-    return [{"workload": wid, "allocator": name, "rep": rep, "status": "ok", "inside": {"ns_per_op": median(v)}}
-            for rep, v in sorted(per.items())]
+            rss.setdefault(r["rep"], []).append(r.get("maxrss_kb"))
+    return [{"workload": wid, "allocator": name, "rep": rep, "status": "ok", "inside": {"ns_per_op": median(v)},
+             "maxrss_kb": median(rss[rep])} for rep, v in sorted(per.items())]
 
 
 def pairs(results, runs, extras):

@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from compare import learning, statistics, tables  # noqa: E402
+from compare import learning, statistics, strategies, tables  # noqa: E402
 
 
 def run(wid, alloc, rep, ns, status="ok", checksum="0" * 16, **kw):
@@ -180,9 +180,12 @@ class LearningVerdictTest(unittest.TestCase):
     def res(wid, alloc, ns):
         return {"workload": wid, "allocator": alloc, "status": "ok", "ns_per_op_median": ns, "extra": {}}
 
-    def test_none_without_learning_or_fixed(self):
-        self.assertIsNone(learning.learning_summary([], ["hakmem-BALANCED", "hakmem-T64K"], ["w"]))
+    def test_none_without_fixed_or_a_learner(self):
         self.assertIsNone(learning.learning_summary([], ["hakmem-BALANCED", "hakmem-LEARNING"], ["w"]))
+        self.assertIsNone(learning.learning_summary([], ["hakmem-MINIMAL", "hakmem-T64K"], ["w"]))
+        ls = learning.learning_summary([], ["hakmem-BALANCED", "hakmem-T64K"], ["w"])  # the default's goals only
+        self.assertEqual(ls["rows"], [])
+        self.assertEqual(ls["default"]["rows"][0]["verdict_static"], "unavailable")
 
     def test_verdicts_on_medians(self):
         results = [self.res("w", "hakmem-T64K", 100), self.res("w", "hakmem-T2M", 200),
@@ -238,9 +241,9 @@ class AlikeGroupsTest(unittest.TestCase):
         self.assertEqual(learning.fixed_threshold("hakmem-T2M"), 2 << 20)
 
     def test_bucket_route(self):
-        self.assertEqual(learning.bucket_route(256 << 10, 17), "below")  # [128K, 256K) < 256K
-        self.assertEqual(learning.bucket_route(256 << 10, 18), "above")  # [256K, 512K) >= 256K
-        self.assertNotEqual(learning.bucket_route(96 << 10, 16), learning.bucket_route(80 << 10, 16))  # split apart
+        row = strategies.by_name()["256k"]
+        self.assertEqual(strategies.route(row, 17), "below")  # [128K, 256K) < 256K
+        self.assertEqual(strategies.route(row, 18), "above")  # [256K, 512K) >= 256K
 
     def test_vm_like_sizes_group_every_threshold_up_to_the_block(self):
         # a 2 MiB block (bucket 21) and a 1.9 MB array (bucket 20): T2M sends the array below

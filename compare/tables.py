@@ -3,8 +3,10 @@ the workloads, the fixed per-site strategies and the targets (which
 allocators and workloads each //compare:* target compares).
 
 Owns: the Allocator, Workload and FixedStrategy records and the tables of
-them. Pure data and small lookups: nothing here starts a process or reads a
-file (the library paths are only joined, execution.py checks them).
+them. Pure data and small lookups: nothing here starts a process; the one
+file read is hakmem's generated strategy table (strategies.py), from which
+the fixed strategies come (the library paths are only joined, execution.py
+checks them).
 
 Called by: runner.py (plan), execution.py (Allocator), learning.py (the fixed
 strategies' thresholds), the tests.
@@ -13,6 +15,8 @@ strategies' thresholds), the tests.
 import dataclasses
 import os
 from typing import Dict, List, Optional, Tuple
+
+from compare import strategies
 
 SCHEMA_VERSION = "hakmem-compare/1"
 SYSTEM_LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
@@ -59,24 +63,54 @@ HAKMEM_MODES = ["MINIMAL", "FAST", "BALANCED", "LEARNING", "RESEARCH"]
 
 @dataclasses.dataclass(frozen=True)
 class FixedStrategy:
-    """hakmem with learning frozen on one row of the UCB1 set of
-    hakmem/policy/strategy.h: a frozen site starts on the row nearest
-    HAKMEM_EVO_INITIAL."""
-    suffix: str  # allocator name is "hakmem-" + suffix
-    initial: str  # HAKMEM_EVO_INITIAL
-    strategy: str  # the strategy's name in the stats JSON
+    """hakmem with every learning site frozen on one row of the strategy
+    table (hakmem/policy/strategy.h, through strategies.py)."""
+    suffix: str  # allocator name is "hakmem-" + suffix: the row's enum id (T512K)
+    strategy: str  # the row's name, as the stats JSON shows it (512k)
+    threshold: int  # the row's large threshold in bytes
+    initial_pins: bool  # HAKMEM_EVO_INITIAL=<threshold> reaches this row (else it needs HAKMEM_EVO_STRATEGY)
 
     @property
-    def threshold(self):
-        """The large-block threshold the strategy pins, in bytes ("512K" -> 524288)."""
-        return int(self.initial[:-1]) << {"K": 10, "M": 20}[self.initial[-1]]
+    def initial(self):
+        """HAKMEM_EVO_INITIAL's value for the row ("512K")."""
+        return strategies.size_label(self.threshold)
 
 
-FIXED_STRATEGIES = [FixedStrategy("T64K", "64K", "64k"), FixedStrategy("T128K", "128K", "128k"),
-                    FixedStrategy("T256K", "256K", "256k"), FixedStrategy("T512K", "512K", "512k"),
-                    FixedStrategy("T1M", "1M", "1m"), FixedStrategy("T2M", "2M", "2m")]
+def fixed_env(f):
+    """The environment that pins every site of a run on f: the one place that
+    says how. HAKMEM_EVO_INITIAL pins the row its threshold is nearest in the
+    learner's set, which is f itself unless another row of the set shares
+    f's threshold (rows that differ only in their free policy);
+    HAKMEM_EVO_STRATEGY names any row."""
+    if f.initial_pins:
+        return {"HAKMEM_EVO": "frozen", "HAKMEM_EVO_INITIAL": f.initial}
+    return {"HAKMEM_EVO": "frozen", "HAKMEM_EVO_STRATEGY": f.strategy}
+
+
+# The fixed strategies are the rows of the candidate set the default learner
+# (UCB1) explores, in table order.
+FIXED_SET = "ucb1"
+FIXED_STRATEGIES = [FixedStrategy(r["id"], r["name"], r["large_threshold"], FIXED_SET in r["initial_pins"])
+                    for r in strategies.in_set(FIXED_SET)]
 FIXED_BY_NAME = {"hakmem-" + f.suffix: f for f in FIXED_STRATEGIES}
+# The fixed strategy the static route (HAKMEM_EVO=off) behaves like: the
+# set's row nearest HAKMEM_LARGE_THRESHOLD's default.
+STATIC_ROW = strategies.load()["sets"][FIXED_SET]["static_row"]
 LEARNING_GOAL = 1.05  # LEARNING within 5% of the best fixed strategy in hindsight
+
+# The default mode (BALANCED, which learns) and its static twin: BALANCED
+# with learning off, every site on the static route.
+DEFAULT = "hakmem-BALANCED"
+STATIC = "hakmem-BALANCED-static"
+# The default mode's goals per workload (learning.default_verdict):
+DEFAULT_GOALS = {
+    "static_max": 1.00,  # (a) at most the static default's ns/op (within noise), everywhere
+    "gain_min": 0.10,  # (b) >= 10% faster than static where the best fixed strategy is not the static one
+    "best_max": 1.05,  # (c) within 5% of the best fixed strategy in hindsight
+    "rss_max": 1.10,  # (d) peak RSS at most 1.10x the best fixed strategy's
+}
+# bigswap: the default against glibc and tcmalloc (time ratio, RSS ratio).
+BIGSWAP_GOAL = {"time_max": 0.75, "rss_max": 1.10, "peers": ["glibc", "tcmalloc"]}
 
 # BALANCED with hakmem's malloc-wrapper detection off: every block allocated
 # through one wrapper function is then one site (the wrapper's call to malloc).
@@ -106,9 +140,9 @@ def allocator_table(hakmem_lib, peer_libs=None, learning_env=None):
             env.update(learning_env or {})
         table["hakmem-" + mode] = Allocator("hakmem-" + mode, hakmem_lib, env, "libhakmem")
     table[NOWRAP] = Allocator(NOWRAP, hakmem_lib, {"HAKMEM_MODE": "BALANCED", "HAKMEM_SITE_WRAPPERS": "0"}, "libhakmem")
+    table[STATIC] = Allocator(STATIC, hakmem_lib, {"HAKMEM_MODE": "BALANCED", "HAKMEM_EVO": "off"}, "libhakmem")
     for name, f in FIXED_BY_NAME.items():
-        table[name] = Allocator(name, hakmem_lib, {"HAKMEM_EVO": "frozen", "HAKMEM_EVO_INITIAL": f.initial},
-                                "libhakmem", strategy=f.strategy)
+        table[name] = Allocator(name, hakmem_lib, fixed_env(f), "libhakmem", strategy=f.strategy)
     return table
 
 
@@ -126,9 +160,14 @@ TARGETS = {
     "vs_tcmalloc": ["glibc", "tcmalloc", "hakmem-MINIMAL", "hakmem-BALANCED"],
     "vs_glibc": ["glibc", "hakmem-MINIMAL", "hakmem-BALANCED"],
     "all": ["glibc", "mimalloc", "jemalloc", "tcmalloc", "hakmem-MINIMAL", "hakmem-BALANCED", "hakmem-LEARNING"],
-    # LEARNING against every fixed strategy and BALANCED (the default strategy)
-    "learning": list(FIXED_BY_NAME) + ["hakmem-BALANCED", "hakmem-LEARNING"],
+    # the default mode (BALANCED, learning) against its static twin and every
+    # fixed strategy; LEARNING (explores for ever) beside them
+    "learning": list(FIXED_BY_NAME) + [STATIC, DEFAULT, "hakmem-LEARNING"],
 }
+# Allocators a target adds to single workloads only (a workload's extra
+# allocators, beside the target's): the learning target's bigswap line
+# compares the default with glibc and tcmalloc.
+TARGET_EXTRA = {"learning": {"bigswap": tuple(BIGSWAP_GOAL["peers"])}}
 
 
 # --- workloads ----------------------------------------------------------------------

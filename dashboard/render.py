@@ -38,14 +38,11 @@ COLOURS = {
     "hakmem-BALANCED-nowrap": "#98df8a",
     "hakmem-LEARNING": "#17becf",
     "hakmem-RESEARCH": "#8c564b",
-    # fixed per-site strategies: shades of one hue, light = low threshold
-    "hakmem-T64K": "#fdd0a2",
-    "hakmem-T128K": "#fdae6b",
-    "hakmem-T256K": "#fd8d3c",
-    "hakmem-T512K": "#e6550d",
-    "hakmem-T1M": "#a63603",
-    "hakmem-T2M": "#7f2704",
+    "hakmem-BALANCED-static": "#bcbd22",
 }
+# Fixed per-site strategies (hakmem-T<threshold>, any number of them): shades
+# of one hue in the order they appear, light = first (low threshold).
+FIXED_SHADES = ["#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704", "#4d1702"]
 # The learning lifecycle's states, bottom to top on the timeline chart.
 STATES = ["OFF", "LEARN", "CANARY", "FROZEN"]
 SITE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
@@ -56,7 +53,10 @@ TERMINAL = 'set terminal pngcairo size %d,%d font "DejaVu Sans,10" noenhanced'
 def colour(name, allocs):
     if name in COLOURS:
         return COLOURS[name]
-    return EXTRA_COLOURS[allocs.index(name) % len(EXTRA_COLOURS)]
+    fixed = [a for a in allocs if a.startswith("hakmem-T") and a[len("hakmem-T"):][:1].isdigit()]
+    if name in fixed:
+        return FIXED_SHADES[fixed.index(name) * len(FIXED_SHADES) // len(fixed)]
+    return EXTRA_COLOURS[allocs.index(name) % len(EXTRA_COLOURS)] if name in allocs else EXTRA_COLOURS[0]
 
 
 def esc(x):
@@ -311,10 +311,11 @@ plot DATA using 1:3:xticlabels(2) with linespoints lw 2 pt 7 lc rgb "#2ca02c"
 
 # --- learning engine --------------------------------------------------------------------
 
-def learning_run(doc, wid):
-    """The hakmem-LEARNING run of a workload whose ns/op is nearest the cell's median (its
-    learning state is the one shown), or None."""
-    runs = [r for r in doc["runs"] if r["workload"] == wid and r["allocator"] == "hakmem-LEARNING"
+def learning_run(doc, wid, alloc="hakmem-LEARNING"):
+    """The run of a learning allocator (hakmem-LEARNING, or the default
+    hakmem-BALANCED where it learns) on a workload whose ns/op is nearest
+    the cell's median (its learning state is the one shown), or None."""
+    runs = [r for r in doc["runs"] if r["workload"] == wid and r["allocator"] == alloc
             and r["status"] == "ok" and r.get("learn") and r["learn"]["sites"]]
     if not runs:
         return None
@@ -329,7 +330,7 @@ def site_label(st):
     return st.get("name") or st.get("site") or "?"
 
 
-def leaderboard_chart(charts, wid, sites):
+def leaderboard_chart(charts, wid, sites, who="hakmem-LEARNING"):
     """Mean cost per strategy (the learner's window signal), one bar group per strategy, one bar per site."""
     names = []
     for st in sites:
@@ -363,43 +364,100 @@ set grid ytics lc rgb "#dddddd"
 set key outside right top vertical Left reverse
 %s
 plot for [i=2:%d] DATA using i:xticlabels(1) title columnheader(i)
-""" % (q("%s: the learner's mean cost per strategy, per call site (hakmem-LEARNING, median run)" % wid), styles, len(sites) + 1)
-    return charts.plot("leaderboard-" + wid, header + "".join(rows), ((900, 360), script))
+""" % (q("%s: the learner's mean cost per strategy, per call site (%s, median run)" % (wid, who)), styles, len(sites) + 1)
+    return charts.plot("leaderboard-" + wid + chart_suffix(who), header + "".join(rows), ((900, 360), script))
 
 
-def timeline_chart(charts, wid, sites):
-    """LEARN / CANARY / FROZEN per site over windows, from each site's history ring."""
-    blocks, labels, top = [], [], 1
+def chart_suffix(who):
+    """Chart names: hakmem-LEARNING's keep the plain name, others add theirs."""
+    return "" if who == "hakmem-LEARNING" else "-" + who.replace("hakmem-", "").lower()
+
+
+def strategy_rows(doc):
+    """{strategy name: row of hakmem's strategy table}: from the results
+    (runner.py embeds the generated table), else the table in the runfiles
+    (compare/strategies.py), else {} (older files: strategies shown by name)."""
+    if doc.get("strategies"):
+        return {r["name"]: r for r in doc["strategies"]["rows"]}
+    try:
+        from compare import strategies
+        return strategies.by_name()
+    except (ImportError, OSError, ValueError):
+        return {}
+
+
+def policy_label(rows, name):
+    """The strategy's policy columns other than its threshold, as the table
+    names them ("cache_on=1 hot_shift=20 cold_shift=21"), or "" when unknown."""
+    r = rows.get(name)
+    return " ".join("%s=%s" % kv for kv in r["policy"].items()) if r else ""
+
+
+def timeline_chart(charts, wid, sites, rows=None, who="hakmem-LEARNING"):
+    """Two panels over each site's learning windows, from its history ring:
+    the lifecycle state (LEARN / CANARY / FROZEN), and the strategy in force
+    (its large threshold, log scale) labelled with its free-policy columns
+    from the strategy table (rows: strategy_rows)."""
+    rows = rows or {}
+    state_blocks, strat_blocks, labels, strat_labels, top = [], [], [], [], 1
     for i, st in enumerate(sites):
         lr = st["learn"]
-        pts = []
-        for ev in lr["history"]:
-            pts.append((ev["window"], ev["to"], ev["strategy"], ev["reason"]))
+        pts = [(ev["window"], ev["to"], ev["strategy"], ev["reason"]) for ev in lr["history"]]
         end = max(lr["window"], pts[-1][0] if pts else 0)
         top = max(top, end)
         off = 0.08 * i  # sites side by side, not on top of each other
+        colour_i = q(SITE_COLOURS[i % len(SITE_COLOURS)])
         lines = ["%d\t%g\n" % (w, STATES.index(state) + off) for w, state, _, _ in pts]
         lines.append("%d\t%g\n" % (end, STATES.index(lr["state"]) + off))
-        blocks.append("".join(lines))
+        state_blocks.append("".join(lines))
         for w, state, strat, reason in pts:
             labels.append('set label %s at %d,%g offset 0.3,%g font ",8" tc rgb %s\n' % (
-                q("%s (%s)" % (strat, reason)), w, STATES.index(state) + off, 0.7 + 0.9 * i, q(SITE_COLOURS[i % len(SITE_COLOURS)])))
+                q("%s (%s)" % (strat, reason)), w, STATES.index(state) + off, 0.7 + 0.9 * i, colour_i))
+        # the strategy panel: where no history point starts the run, the first
+        # point is the site's strategy now (a site that never moved)
+        steps = [(w, strat) for w, _, strat, _ in pts] or [(0, lr["strategy"])]
+        steps.append((end, lr["strategy"]))
+        known = [(w, n, rows[n]["large_threshold"]) for w, n in steps if n in rows]
+        strat_blocks.append("".join("%d\t%g\n" % (w, t * (1 + 0.03 * i) / 1024.0) for w, _, t in known) or "0\t1\n")
+        shown = []
+        for w, n, t in known[:-1] + ([known[-1]] if len(known) == 1 else []):
+            if (w, n) in shown:
+                continue
+            shown.append((w, n))
+            strat_labels.append('set label %s at %d,%g offset 0.3,%g font ",8" tc rgb %s\n' % (
+                q("%s: %s" % (n, policy_label(rows, n) or "?")), w, t * (1 + 0.03 * i) / 1024.0, 0.6 + 0.9 * i, colour_i))
+    n = len(sites)
     plots = ", ".join("DATA index %d using 1:2 with steps lw 3 lc rgb %s title %s" % (
-        i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s)" % (site_label(st), st["learn"]["state"], st["learn"]["strategy"])))
+        i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s%s)" % (
+            site_label(st), st["learn"]["state"].upper(), st["learn"]["strategy"],
+            ", " + policy_label(rows, st["learn"]["strategy"]) if policy_label(rows, st["learn"]["strategy"]) else "")))
         for i, st in enumerate(sites))
+    strat_plots = ", ".join("DATA index %d using 1:2 with steps lw 3 lc rgb %s notitle" % (
+        n + i, q(SITE_COLOURS[i % len(SITE_COLOURS)])) for i in range(n))
     first = min((st["learn"]["history"][0]["window"] for st in sites if st["learn"]["history"]), default=0)
+    xr = "set xrange [%g:%g]\n" % (max(0, first - 1), top * 1.08 + 1)
     script = """
-set title %s
+set multiplot layout 2,1 title %s
+set lmargin 12
 set xlabel "learning window of the site (history keeps the last 8 transitions; labels: strategy after it (reason))"
 set ytics ("OFF" 0, "LEARN" 1, "CANARY" 2, "FROZEN" 3)
 set yrange [0.5:3.9]
-set xrange [%g:%g]
-set grid lc rgb "#dddddd"
+%sset grid lc rgb "#dddddd"
 set key outside bottom center horizontal
 %splot %s
-""" % (q("%s: lifecycle state per call site (hakmem-LEARNING, median run)" % wid), max(0, first - 1), top * 1.08 + 1,
-       "".join(labels), plots)
-    return charts.plot("timeline-" + wid, "\n\n".join(blocks), ((1100, 380), script))
+unset label
+set xlabel "learning window of the site (labels: the strategy and its free-policy columns, from the strategy table)"
+set ylabel "large threshold (KiB, log)"
+set ytics auto
+set logscale y 2
+set yrange [*:*]
+set key off
+%splot %s
+unset multiplot
+""" % (q("%s: lifecycle state and strategy per call site (%s, median run)" % (wid, who)), xr, "".join(labels), plots,
+       "".join(strat_labels), strat_plots)
+    return charts.plot("timeline-" + wid + chart_suffix(who),
+                       "\n\n".join(state_blocks + strat_blocks) + "\n", ((1100, 640), script))
 
 
 def learning_table(ls, allocs):
@@ -435,7 +493,8 @@ def learning_table(ls, allocs):
     return "\n".join(out)
 
 
-def leaderboard_table(sites):
+def leaderboard_table(sites, rows=None):
+    rows = rows or {}
     out = []
     for st in sites:
         lr = st["learn"]
@@ -447,56 +506,109 @@ def leaderboard_table(sites):
                        esc(site_label(st)), where, esc(lr["state"]), esc(lr["strategy"]), lr["window"], fmt(st["allocs"]),
                        esc(lr.get("learner", "?")), fmt(lr.get("p99")), fmt(lr.get("baseline")), c.get("drifts", "–"),
                        c.get("canaries", "–"), c.get("adoptions", "–"), c.get("rollbacks", "–")))
-        out.append('<table><tr><th>#</th><th class="name">strategy</th><th>plays n (windows)</th><th>mean cost</th>'
-                   '<th>rating</th><th>alive</th></tr>')
+        out.append('<table><tr><th>#</th><th class="name">strategy</th><th class="name">free policy</th>'
+                   '<th>plays n (windows)</th><th>mean cost</th><th>rating</th><th>alive</th></tr>')
         for i, r in enumerate(lr["ratings"]):
             cls = ' class="best"' if r["name"] == lr["strategy"] else ""
-            out.append('<tr><td>%d</td><td class="name"%s>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-                i + 1, cls, esc(r["name"]), r["n"], fmt(r["mean"]) if r["n"] else "–",
+            out.append('<tr><td>%d</td><td class="name"%s>%s</td><td class="name">%s</td><td>%d</td><td>%s</td><td>%s</td>'
+                       '<td>%s</td></tr>' % (
+                i + 1, cls, esc(r["name"]), esc(policy_label(rows, r["name"]) or "–"), r["n"], fmt(r["mean"]) if r["n"] else "–",
                 fmt(r["rating"]) if r["rating"] else "– (UCB1)", "yes" if r["alive"] else "culled"))
         out.append("</table>")
         hist = lr["history"]
         out.append('<table><tr><th>window</th><th class="name">from</th><th class="name">to</th><th class="name">reason</th>'
-                   '<th class="name">strategy after</th></tr>%s</table>' % "".join(
-                       '<tr><td>%d</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td></tr>' % (
-                           e["window"], esc(e["from"]), esc(e["to"]), esc(e["reason"]), esc(e["strategy"])) for e in hist))
+                   '<th class="name">strategy after</th><th class="name">its free policy</th></tr>%s</table>' % "".join(
+                       '<tr><td>%d</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td><td class="name">%s</td>'
+                       '<td class="name">%s</td></tr>' % (
+                           e["window"], esc(e["from"]), esc(e["to"]), esc(e["reason"]), esc(e["strategy"]),
+                           esc(policy_label(rows, e["strategy"]) or "–")) for e in hist))
     return "\n".join(out)
 
 
-def final_strategies(doc, wid):
-    """Per site name: the strategy each LEARNING repetition ended on, e.g. {"site_a": ["512k", "512k", "64k"]}."""
+def final_strategies(doc, wid, alloc="hakmem-LEARNING"):
+    """Per site name: the strategy each repetition of alloc ended on, e.g. {"site_a": ["512k", "512k", "64k"]}."""
     out = {}
     for r in doc["runs"]:
-        if r["workload"] == wid and r["allocator"] == "hakmem-LEARNING" and r["status"] == "ok" and r.get("learn"):
+        if r["workload"] == wid and r["allocator"] == alloc and r["status"] == "ok" and r.get("learn"):
             for st in r["learn"]["sites"]:
                 out.setdefault(site_label(st), []).append("%s %s" % (st["learn"]["state"], st["learn"]["strategy"]))
     return out
 
 
+# The allocators whose learning sites the report shows: the default mode
+# (where it learns) and the explore-for-ever mode.
+LEARNERS = ["hakmem-BALANCED", "hakmem-LEARNING"]
+
+
 def learning_section(doc, ids, allocs, charts):
     ls = doc.get("learning")
-    shown = [(wid, learning_run(doc, wid)) for wid in ids]
-    shown = [(wid, r) for wid, r in shown if r]
+    shown = [(wid, who, learning_run(doc, wid, who)) for wid in ids for who in LEARNERS]
+    shown = [(wid, who, r) for wid, who, r in shown if r]
     if not ls and not shown:
         return "", []
-    parts = ['<h2 id="learning">Learning engine: LEARNING vs fixed strategies</h2>']
-    if ls:
+    rows = strategy_rows(doc)
+    parts = ['<h2 id="learning">Learning engine: the default mode and LEARNING vs fixed strategies</h2>']
+    if ls and ls.get("default"):
+        parts.append(default_table(ls["default"]))
+    if ls and ls["rows"]:
         parts.append(learning_table(ls, allocs))
     made = []
-    for wid, run in shown:
+    for wid, who, run in shown:
         sites = run["learn"]["sites"]
-        lb = leaderboard_chart(charts, wid, sites)
-        tl = timeline_chart(charts, wid, sites)
+        lb = leaderboard_chart(charts, wid, sites, who)
+        tl = timeline_chart(charts, wid, sites, rows, who)
         made += [lb, tl]
-        fs = final_strategies(doc, wid)
-        parts.append("<h3>%s: %d learning call site%s</h3>" % (esc(wid), len(sites), "" if len(sites) == 1 else "s"))
+        fs = final_strategies(doc, wid, who)
+        parts.append("<h3>%s under %s: %d learning call site%s</h3>" % (esc(wid), esc(who), len(sites),
+                                                                     "" if len(sites) == 1 else "s"))
         parts.append('<p class="note">Final state per repetition: %s. Shown below: the repetition nearest the median '
                      '(rep %d, %s ns/op).</p>' % (
                          "; ".join("<b>%s</b>: %s" % (esc(k), esc(", ".join(v))) for k, v in sorted(fs.items())),
                          run["rep"] + 1, fmt(run["inside"]["ns_per_op"])))
-        parts.append('<div class="charts">%s<br>%s</div>' % (img(tl, "timeline " + wid), img(lb, "leaderboard " + wid)))
-        parts.append(leaderboard_table(sites))
+        parts.append('<div class="charts">%s<br>%s</div>' % (img(tl, "timeline %s %s" % (wid, who)),
+                                                             img(lb, "leaderboard %s %s" % (wid, who))))
+        parts.append(leaderboard_table(sites, rows))
     return "\n".join(parts), made
+
+
+def ratio_td(x, interval=None, good=None):
+    cls = "" if good is None else (' class="best"' if good else ' class="fail"')
+    if x is None:
+        return "<td>–</td>"
+    iv = ' <span class="ratio">[%.3f&ndash;%.3f]</span>' % tuple(interval) if interval else ""
+    return "<td%s>%.3f&times;%s</td>" % (cls, x, iv)
+
+
+def default_table(d):
+    """The default mode's goals per workload (compare/learning.py default_row)."""
+    g = d["goals"]
+    out = ['<table><tr><th class="name">workload</th><th>%s</th><th>%s</th><th class="name">best fixed</th>'
+           '<th>(a) default / static (&le; %.2f&times; within noise)</th><th>(b) (&le; %.2f&times; where static is not best)</th>'
+           '<th>(c) default / best fixed (&le; %.2f&times;)</th><th>(d) peak RSS / best fixed&rsquo;s (&le; %.2f&times;)</th>'
+           '<th class="name">verdicts</th></tr>' % (
+               esc(d["allocator"]), esc(d["static"]), g["static_max"], 1 - g["gain_min"], g["best_max"], g["rss_max"])]
+    for r in d["rows"]:
+        best = "=".join(a.replace("hakmem-", "") for a in r["best_alike"]) or "–"
+        rs = r["ratio_to_static"]
+        gain_ok = None if r["static_is_best"] in (None, True) or rs is None else rs <= 1 - g["gain_min"]
+        cells = ['<td class="name">%s</td><td><b>%s</b></td><td>%s</td><td class="name">%s %s</td>' % (
+            esc(r["workload"]), fmt(r["default_ns"]), fmt(r["static_ns"]), fmt(r["best_fixed_ns"]), esc(best))]
+        cells.append(ratio_td(rs, r["static_interval"], None if rs is None else not r["verdict_static"].startswith("NOT")))
+        cells.append("<td>n/a</td>" if r["static_is_best"] else ratio_td(rs, None, gain_ok))
+        rb, rr = r["ratio_to_best"], r["rss_ratio_to_best"]
+        cells.append(ratio_td(rb, r["best_interval"], None if rb is None else rb <= g["best_max"]))
+        cells.append(ratio_td(rr, None, None if rr is None else rr <= g["rss_max"]))
+        cells.append('<td class="verdict%s">%s</td>' % ("" if r["met"] else " fail", "<br>".join(
+            esc("(%s) %s" % (k, r[v])) for k, v in (("a", "verdict_static"), ("b", "verdict_gain"), ("c", "verdict_best"),
+                                                  ("d", "verdict_rss")))))
+        out.append("<tr>%s</tr>" % "".join(cells))
+    out.append("</table>")
+    out.append('<p class="note">The default mode learns each call site&rsquo;s strategy; its static twin routes every '
+               'site by the static default (learning off). Ratios are medians of per-repetition ratios, with the '
+               '95%% interval of that median in brackets (from the repetitions&rsquo; spread: the noise (a) is judged '
+               'within). (b) applies where the best fixed strategy in hindsight is not the static default&rsquo;s row (%s).</p>'
+               % esc(d["rows"][0]["static_row"] if d["rows"] else "–"))
+    return "\n".join(out)
 
 
 # --- HTML ------------------------------------------------------------------------------
@@ -805,7 +917,14 @@ def headlines_html(doc):
                          "" if ok else " bad", h["vm_speedup_balanced_vs_minimal"], fmt(h["vm_balanced_iter_median_ns"]),
                          fmt(h["vm_minimal_iter_median_ns"]), h["vm_target_speedup"], "met" if ok else "not met"))
     ls = doc.get("learning")
-    if ls:
+    if ls and ls.get("default"):
+        d = ls["default"]
+        bad = [r["workload"] for r in d["rows"] if not r["met"]]
+        parts.append('<div class="headline%s">The default mode (%s) meets its goals on %d of %d workloads%s '
+                     '&mdash; see <a href="#learning">Learning engine</a></div><br>' % (
+                         " bad" if bad else "", esc(d["allocator"]), len(d["rows"]) - len(bad), len(d["rows"]),
+                         " (not on: %s)" % esc(", ".join(bad)) if bad else ""))
+    if ls and ls["rows"]:
         bad = [r["workload"] for r in ls["rows"] if not r["verdict_best"].startswith("met")]
         parts.append('<div class="headline%s">LEARNING within %.0f%% of the best fixed strategy on %d of %d workloads%s '
                      '&mdash; see <a href="#learning">Learning engine</a></div>' % (

@@ -15,4 +15,4 @@ HAK_CORE_HDRS = ["alloc.h", "callsite.h", "callsite_impl.h", "checked.h", "init.
 
 # In //hakmem/policy (names relative to that package).
 HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "fmath.c", "p2.c", "strategy.c", "ucb1.c"]
-HAK_POLICY_HDRS = ["dist.h", "elo.h", "evo.h", "fmath.h", "p2.h", "strategy.h", "ucb1.h"]
+HAK_POLICY_HDRS = ["bucket.h", "dist.h", "elo.h", "evo.h", "fmath.h", "p2.h", "strategy.h", "ucb1.h"]

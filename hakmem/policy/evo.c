@@ -7,6 +7,7 @@
 
 #include "hakmem/check.h"
 #include "hakmem/log.h"
+#include "hakmem/policy/bucket.h"
 
 const char *const hak_evo_mode_names[] = {"auto", "learn", "frozen", "off", NULL};
 const char *const hak_evo_state_names[] = {"LEARN", "FROZEN", "CANARY", "OFF"};
@@ -93,17 +94,6 @@ static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double
 
 static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm);
 
-/* Where requests of log2 bucket b go under threshold t: all below it (the
- * pools, or past the pools' limit the large engine without BigCache: the
- * same for every t above the bucket), all from it up (the large engine with
- * BigCache), or split at t itself. */
-static uint64_t bucket_route(uint32_t t, unsigned b) {
-  uint64_t lo = 1ull << b, hi = lo << 1;
-  if (hi <= t) return 1;
-  if (lo >= t) return 2;
-  return 3 + (uint64_t)t;
-}
-
 /* True when arms a and b route every bucket of hist alike (hist non-empty). */
 static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const uint64_t *hist) {
   if (a == b) return true;
@@ -113,7 +103,7 @@ static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const 
   for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++) {
     if (!hist[k]) continue;
     any = true;
-    if (bucket_route(pa.large_threshold, k) != bucket_route(pb.large_threshold, k)) return false;
+    if (hak_bucket_route(pa.large_threshold, k) != hak_bucket_route(pb.large_threshold, k)) return false;
   }
   return any;
 }
