@@ -145,7 +145,7 @@ def paired_stats(pair_runs, wid, a, b, med_a, med_b, value=statistics.op_ns):
 def fmt_stat(ratio, interval):
     if ratio is None:
         return "-"
-    return "%.3fx" % ratio + (" [%.3f-%.3f]" % interval if interval else " [no noise estimate: < 2 paired reps]")
+    return "%.3fx" % ratio + (" [%.3f-%.3f]" % interval if interval else " [no interval: < 2 paired reps]")
 
 
 def verdict_static(ratio, interval, goal):
@@ -166,7 +166,7 @@ def verdict_gain(ratio, interval, gain, static_is_best, headroom):
         return "unavailable"
     if static_is_best:
         return "n/a: the static default is (alike) the best fixed strategy"
-    room = "" if headroom is None else "; best fixed is %.3fx of static" % headroom
+    room = "" if headroom is None else " (static is %.3fx the best fixed)" % headroom
     if ratio <= 1 - gain:
         return "met: %s of static%s" % (fmt_stat(ratio, interval), room)
     return "NOT met: %s of static (goal <= %.2fx)%s" % (fmt_stat(ratio, interval), 1 - gain, room)

@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from compare import report, schema_check, statistics, tables  # noqa: E402
+from compare import report, schema_check, statistics, strategies, tables  # noqa: E402
 from dashboard import render  # noqa: E402
 
 ALLOCS = ["glibc", "mimalloc", "hakmem-MINIMAL", "hakmem-BALANCED"]
@@ -157,6 +157,49 @@ class RenderTest(unittest.TestCase):
         # site names from the stats, the frames beside the address, the bare address as the fallback
         self.assertIn("<b>parse_block+0x3c (libfoo.so)</b> <code>0x1000 &larr; 0x2000</code>", page)
         self.assertIn("<b>0x3000</b> <code>0x3000</code>", page)
+
+    def balanced_learns(self, doc):
+        """The doc with the default mode learning on two-sites (its sites in its runs) and the strategy table."""
+        doc = copy.deepcopy(doc)
+        for r in [r for r in doc["runs"] if r["workload"] == "two-sites" and r["allocator"] == "hakmem-LEARNING"]:
+            b = copy.deepcopy(r)
+            b["allocator"] = "hakmem-BALANCED"
+            b["learn"]["sites"][0]["learn"]["history"].append(
+                {"window": 2, "from": "FROZEN", "to": "CANARY", "reason": "drift", "strategy": "64k"})
+            b["learn"]["sites"][0]["learn"].update(state="CANARY", strategy="64k")
+            doc["runs"].append(b)
+        doc["strategies"] = strategies.load()
+        return doc
+
+    def test_timeline_shows_the_free_policy(self):
+        doc = self.balanced_learns(make_doc(with_commands=False))
+        self.assertEqual(schema_check.validate_file(doc, schema_check.default_schema_path()), [])
+        out = tempfile.mkdtemp(prefix="render-", dir=os.environ.get("TEST_TMPDIR"))
+        path = os.path.join(out, "results.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        with open(render.render(path, None, os.path.join(out, "report"))) as f:
+            page = f.read()
+        self.assertNotIn("Chart errors", page)
+        charts = os.path.join(out, "report", "charts")
+        for name in ("timeline-two-sites", "timeline-two-sites-balanced"):  # LEARNING's and the default's
+            self.assertTrue(os.path.getsize(os.path.join(charts, name + ".png")) > 0, name)
+        with open(os.path.join(charts, "src", "timeline-two-sites-balanced.gp")) as f:
+            gp = f.read()
+        by = strategies.by_name()
+        for name in ("512k", "64k"):  # each strategy of the history, labelled with its policy columns
+            self.assertIn('"%s: %s"' % (name, strategies.describe(by[name])), gp)
+        self.assertIn("now CANARY on 64k, %s" % strategies.describe(by["64k"]), gp)  # the state now, in capitals
+        self.assertIn("<h3>two-sites under hakmem-BALANCED", page)
+        self.assertIn('<td class="name">%s</td>' % render.esc(strategies.describe(by["512k"])), page)
+
+    def test_timeline_without_the_table(self):
+        doc = make_doc(with_commands=False)
+        sites = [r for r in doc["runs"] if r.get("learn")][0]["learn"]["sites"]
+        charts = render.Charts(tempfile.mkdtemp(prefix="charts-", dir=os.environ.get("TEST_TMPDIR")))
+        self.assertIsNotNone(render.timeline_chart(charts, "w", sites, {}))  # strategies by name only
+        self.assertEqual(charts.errors, [])
+        self.assertEqual(render.policy_label({}, "512k"), "")
 
     def test_older_files_render(self):
         doc = make_doc(with_commands=False)

@@ -399,7 +399,7 @@ def timeline_chart(charts, wid, sites, rows=None, who="hakmem-LEARNING"):
     (its large threshold, log scale) labelled with its free-policy columns
     from the strategy table (rows: strategy_rows)."""
     rows = rows or {}
-    state_blocks, strat_blocks, labels, strat_labels, top = [], [], [], [], 1
+    state_blocks, strat_blocks, labels, strat_labels, top, labelled = [], [], [], [], 1, set()
     for i, st in enumerate(sites):
         lr = st["learn"]
         pts = [(ev["window"], ev["to"], ev["strategy"], ev["reason"]) for ev in lr["history"]]
@@ -415,17 +415,19 @@ def timeline_chart(charts, wid, sites, rows=None, who="hakmem-LEARNING"):
                 q("%s (%s)" % (strat, reason)), w, STATES.index(state) + off, 0.7 + 0.9 * i, colour_i))
         # the strategy panel: where no history point starts the run, the first
         # point is the site's strategy now (a site that never moved)
+        # (LEARN's window-by-window arms are not in the ring: only transitions)
         steps = [(w, strat) for w, _, strat, _ in pts] or [(0, lr["strategy"])]
-        steps.append((end, lr["strategy"]))
-        known = [(w, n, rows[n]["large_threshold"]) for w, n in steps if n in rows]
-        strat_blocks.append("".join("%d\t%g\n" % (w, t * (1 + 0.03 * i) / 1024.0) for w, _, t in known) or "0\t1\n")
-        shown = []
-        for w, n, t in known[:-1] + ([known[-1]] if len(known) == 1 else []):
-            if (w, n) in shown:
-                continue
-            shown.append((w, n))
-            strat_labels.append('set label %s at %d,%g offset 0.3,%g font ",8" tc rgb %s\n' % (
-                q("%s: %s" % (n, policy_label(rows, n) or "?")), w, t * (1 + 0.03 * i) / 1024.0, 0.6 + 0.9 * i, colour_i))
+        steps += [(end, lr["strategy"]), (end + 1, lr["strategy"])]  # the strategy now, drawn as a step
+        known = [(w, n, rows[n]["large_threshold"] * (1 + 0.06 * i) / 1024.0) for w, n in steps if n in rows]
+        strat_blocks.append("".join("%d\t%g\n" % (w, y) for w, _, y in known) or "0\t1\n")
+        for k, (w, n, y) in enumerate(known[:-1]):
+            text = "%s: %s" % (n, policy_label(rows, n) or "?")
+            if (k and known[k - 1][1] == n) or (w, text) in labelled:  # label changes only, once per window
+                continue  # another site's label says the same at the same window
+            labelled.add((w, text))
+            late = w > 0.6 * max(end, 1)  # near the right edge: end the label at the point
+            strat_labels.append('set label %s at %d,%g %soffset %s,%g font ",8" tc rgb %s\n' % (
+                q(text), w, y, "right " if late else "", "-0.3" if late else "0.3", 0.6 + 0.9 * i, colour_i))
     n = len(sites)
     plots = ", ".join("DATA index %d using 1:2 with steps lw 3 lc rgb %s title %s" % (
         i, q(SITE_COLOURS[i % len(SITE_COLOURS)]), q("%s (now %s on %s%s)" % (
