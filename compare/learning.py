@@ -145,11 +145,14 @@ def paired_stats(pair_runs, wid, a, b, med_a, med_b, value=statistics.op_ns):
 def fmt_stat(ratio, interval):
     if ratio is None:
         return "-"
-    return "%.3fx" % ratio + (" [%.3f-%.3f]" % interval if interval else " [no interval: < 2 paired reps]")
+    if not interval:
+        return "%.3fx [no interval: < 2 paired reps]" % ratio
+    return "%.3fx [%.3f-%.3f, %.0f%%]" % (ratio, interval[0], interval[1], 100 * interval[2])
 
 
 def verdict_static(ratio, interval, goal):
-    """(a): the default at most goal x the static default, within noise."""
+    """(a): the default at most goal x the static default, within noise: the
+    interval of the paired ratios' median reaches goal."""
     if ratio is None:
         return "unavailable"
     if ratio <= goal:

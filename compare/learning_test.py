@@ -146,8 +146,9 @@ class DefaultVerdictTest(unittest.TestCase):
     def test_slower_than_static_beyond_noise(self):
         d = self.summary(140, 130)["default"]["rows"][0]  # every repetition ~1.08x
         self.assertTrue(d["verdict_static"].startswith("NOT met"), d["verdict_static"])
-        lo, hi = d["static_interval"]
+        lo, hi, coverage = d["static_interval"]
         self.assertGreater(lo, 1.0)
+        self.assertAlmostEqual(coverage, 1 - 2 / 32)  # (min, max) of 5 pairs
 
     def test_within_noise_passes(self):
         # pairs 1.03, 0.97, ...: the median above 1.00 but the interval reaches below it
@@ -174,7 +175,7 @@ class DefaultVerdictTest(unittest.TestCase):
         ls = self.summary(102, 130)
         text = "\n".join(report.default_lines(ls["default"]))
         self.assertIn("hakmem-BALANCED-static", text)
-        self.assertRegex(text, r"w +\(a\) met: 0\.\d+x \[[0-9.]+-[0-9.]+\] of static; \(b\) met")
+        self.assertRegex(text, r"w +\(a\) met: 0\.\d+x \[[0-9.]+-[0-9.]+, 94%\] of static; \(b\) met")
         self.assertIn("PASS", text)
 
     def test_bigswap_line(self):

@@ -194,7 +194,7 @@ def default_lines(d):
     out = ["", "%s (default, learns) vs %s (learning off) and the best fixed strategy in hindsight; goals per workload: "
            "(a) <= %.2fx static within noise, (b) <= %.2fx static where the best fixed strategy is not the static "
            "default's row, (c) <= %.2fx the best fixed, (d) peak RSS <= %.2fx the best fixed's. Ratios: medians of "
-           "per-repetition ratios [95%% interval of that median]:" % (
+           "per-repetition ratios [interval of that median, its coverage: 95%%, or less with few repetitions]:" % (
                d["allocator"], d["static"], g["static_max"], 1 - g["gain_min"], g["best_max"], g["rss_max"])]
     rows = []
     for r in d["rows"]:

@@ -295,7 +295,7 @@ def build_doc(a, argv, run_dir, now, ws, perf_ok, timeout, allocs, table, worklo
     ls = learning.learning_summary(results, allocs, [p.id for p in workloads], wl_runs)
     if ls:
         doc["learning"] = ls
-    if any(n in tables.FIXED_BY_NAME or n.startswith("hakmem-") for n in used):
+    if any(n.startswith("hakmem-") for n in used):
         doc["strategies"] = strategies.load()  # the dashboard names the strategies' columns from it
     return doc
 

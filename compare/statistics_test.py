@@ -222,6 +222,16 @@ class PairedRatioTest(unittest.TestCase):
                 self.mk(1, "b", 100), self.mk(2, "a", 90), self.mk(2, "b", 100), self.mk(2, "a", 1, wid="x")]
         self.assertAlmostEqual(statistics.paired_ratio(runs, "w", "a", "b"), (1.2 + 0.9) / 2)
 
+    def test_median_interval(self):
+        self.assertIsNone(statistics.median_interval([1.0]))
+        lo, hi, cov = statistics.median_interval([1.2, 0.9, 1.0])  # too few for 95%: (min, max), 75%
+        self.assertEqual((lo, hi), (0.9, 1.2))
+        self.assertAlmostEqual(cov, 0.75)
+        lo, hi, cov = statistics.median_interval(list(range(20)))  # n = 20: the 6th smallest to the 6th largest
+        self.assertEqual((lo, hi), (5, 14))
+        self.assertGreaterEqual(cov, 0.95)
+        self.assertLess(statistics.median_interval(list(range(20)), 0.5)[2], cov)
+
     def test_needs_two_pairs(self):
         runs = [self.mk(0, "a", 100), self.mk(0, "b", 100), self.mk(1, "a", 100)]
         self.assertIsNone(statistics.paired_ratio(runs, "w", "a", "b"))

@@ -102,7 +102,7 @@ LEARNING_GOAL = 1.05  # LEARNING within 5% of the best fixed strategy in hindsig
 # with learning off, every site on the static route.
 DEFAULT = "hakmem-BALANCED"
 STATIC = "hakmem-BALANCED-static"
-# The default mode's goals per workload (learning.default_verdict):
+# The default mode's goals per workload (learning.default_row):
 DEFAULT_GOALS = {
     "static_max": 1.00,  # (a) at most the static default's ns/op (within noise), everywhere
     "gain_min": 0.10,  # (b) >= 10% faster than static where the best fixed strategy is not the static one

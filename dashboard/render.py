@@ -577,7 +577,10 @@ def ratio_td(x, interval=None, good=None):
     cls = "" if good is None else (' class="best"' if good else ' class="fail"')
     if x is None:
         return "<td>–</td>"
-    iv = ' <span class="ratio">[%.3f&ndash;%.3f]</span>' % tuple(interval) if interval else ""
+    iv = ""
+    if interval:
+        iv = ' <span class="ratio">[%.3f&ndash;%.3f%s]</span>' % (
+            interval[0], interval[1], ", %.0f%%" % (100 * interval[2]) if len(interval) > 2 else "")
     return "<td%s>%.3f&times;%s</td>" % (cls, x, iv)
 
 
@@ -607,8 +610,8 @@ def default_table(d):
     out.append("</table>")
     out.append('<p class="note">The default mode learns each call site&rsquo;s strategy; its static twin routes every '
                'site by the static default (learning off). Ratios are medians of per-repetition ratios, with the '
-               '95%% interval of that median in brackets (from the repetitions&rsquo; spread: the noise (a) is judged '
-               'within). (b) applies where the best fixed strategy in hindsight is not the static default&rsquo;s row (%s).</p>'
+               'interval of that median in brackets with its coverage (95%%, or less with few repetitions: (min, max) '
+               'of 3 repetitions covers 75%%); (a) is met within noise when the interval reaches 1.00&times;. (b) applies where the best fixed strategy in hindsight is not the static default&rsquo;s row (%s).</p>'
                % esc(d["rows"][0]["static_row"] if d["rows"] else "–"))
     return "\n".join(out)
 
