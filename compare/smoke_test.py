@@ -119,13 +119,15 @@ class SmokeTest(unittest.TestCase):
 
 class LearningSmokeTest(unittest.TestCase):
     """//compare:learning's plan at a tiny scale: the phase workloads under two
-    fixed strategies, BALANCED and LEARNING; the strategy check, the stats
-    capture, the LEARNING-vs-fixed table and the learning charts."""
+    fixed strategies, BALANCED-static, BALANCED and LEARNING; the strategy
+    check, the stats capture, the default mode's goals, the LEARNING-vs-fixed
+    table and the learning charts."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="compare-learning-", dir=os.environ.get("TEST_TMPDIR"))
-        cls.rc = runner.main(["--target", "learning", "--allocators", "hakmem-T64K,hakmem-T512K,hakmem-BALANCED,hakmem-LEARNING",
+        cls.rc = runner.main(["--target", "learning", "--allocators",
+                              "hakmem-T64K,hakmem-T512K,hakmem-BALANCED-static,hakmem-BALANCED,hakmem-LEARNING",
                               "--workloads", ",".join(tables.PHASE_WORKLOADS), "--scale", "0.02", "--reps", "1",
                               "--evo-window-ops", "64", "--learn-ms", "1", "--out", cls.tmp, "--quiet", "--timeout", "60"])
         cls.run_dir = [os.path.join(cls.tmp, d) for d in os.listdir(cls.tmp) if d[0].isdigit()][0]
@@ -142,9 +144,11 @@ class LearningSmokeTest(unittest.TestCase):
         want = {"phase-size": ["site_buffer"], "phase-life": ["site_record"], "two-sites": ["site_batch", "site_window"]}
         for r in self.doc["runs"]:
             self.assertIsNotNone(r["learn"], (r["workload"], r["allocator"]))
-            if r["allocator"] == "hakmem-BALANCED":
+            if r["allocator"] == tables.STATIC:
                 self.assertEqual(r["learn"]["sites"], [])  # learning off: no per-site state
                 continue
+            if r["allocator"] == tables.DEFAULT:
+                continue  # the default mode: learning sites where its preset learns
             # sites outside the workload's helpers (e.g. in a shared library) keep their address as name
             names = [st["name"] for st in r["learn"]["sites"] if not st["name"].startswith("0x")]
             if r["allocator"] == "hakmem-T512K" and r["workload"] != "phase-size":
@@ -187,6 +191,14 @@ class LearningSmokeTest(unittest.TestCase):
             text = f.read()
         self.assertIn("LEARNING vs fixed strategies", text)
         self.assertRegex(text, r"phase-life +vs best fixed: (met|NOT met)")
+        d = ls["default"]
+        self.assertEqual([r["workload"] for r in d["rows"]], tables.PHASE_WORKLOADS)
+        for r in d["rows"]:  # every goal judged (one repetition: on the ratios alone)
+            for k in ("verdict_static", "verdict_gain", "verdict_best", "verdict_rss"):
+                self.assertRegex(r[k], r"^(met|NOT met|n/a)", (r["workload"], k))
+            self.assertIsNotNone(r["met"])
+        self.assertIn("hakmem-BALANCED (default, learns) vs hakmem-BALANCED-static (learning off)", text)
+        self.assertRegex(text, r"phase-life +\(a\) (met|NOT met).*; \(b\) .*; \(c\) .*; \(d\) (met|NOT met)")
 
     def test_learning_charts(self):
         report = os.path.join(self.run_dir, "report")

@@ -11,7 +11,11 @@ Reads only what compare/runner.py wrote (schema compare/results.schema.json and
 the history.jsonl summary lines); computes nothing that is not in the JSON
 except presentation (colours, geometric means for the trend chart). Older
 results files (without reference, geomean, kinds, commands, site names)
-still render. render() only strings the section functions together.
+still render. Strategies are labelled with their policy columns from the
+strategy table the results carry ("strategies", hakmem's generated table),
+else from the generated table in the runfiles (compare/strategies.py), else
+by name only.
+render() only strings the section functions together.
 
 Called by: compare/runner.py after a run, and by hand:
   bazel run //dashboard:render -- out/compare/<run_id>/results.json [--history out/compare/history.jsonl] [--out DIR]
