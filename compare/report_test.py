@@ -193,6 +193,12 @@ class RenderTest(unittest.TestCase):
         self.assertIn("<h3>two-sites under hakmem-BALANCED", page)
         self.assertIn('<td class="name">%s</td>' % render.esc(strategies.describe(by["512k"])), page)
 
+    def test_strategy_order(self):
+        rows = strategies.by_name()
+        names = ["2m", "odd-name", "64k", "512k"]
+        self.assertEqual(sorted(names, key=lambda n: render.strategy_order(rows, n)), ["64k", "512k", "2m", "odd-name"])
+        self.assertEqual(sorted(["1m", "x", "64k"], key=lambda n: render.strategy_order({}, n)), ["64k", "1m", "x"])
+
     def test_timeline_without_the_table(self):
         doc = make_doc(with_commands=False)
         sites = [r for r in doc["runs"] if r.get("learn")][0]["learn"]["sites"]

@@ -334,14 +334,26 @@ def site_label(st):
     return st.get("name") or st.get("site") or "?"
 
 
-def leaderboard_chart(charts, wid, sites, who="hakmem-LEARNING"):
+def strategy_order(rows, name):
+    """Sort key of a strategy name: its row in the strategy table, else the
+    threshold its name spells ("512k", "1m"), else after both, by name."""
+    if name in rows:
+        return (0, rows[name]["index"], name)
+    try:
+        return (1, float(name[:-1]) * (1024 if name.endswith("m") else 1), name)
+    except ValueError:
+        return (2, 0, name)
+
+
+def leaderboard_chart(charts, wid, sites, who="hakmem-LEARNING", rows=None):
     """Mean cost per strategy (the learner's window signal), one bar group per strategy, one bar per site."""
+    rows = rows or {}
     names = []
     for st in sites:
         for r in st["learn"]["ratings"]:
             if r["name"] not in names:
                 names.append(r["name"])
-    names.sort(key=lambda n: float(n[:-1]) * (1024 if n.endswith("m") else 1))
+    names.sort(key=lambda n: strategy_order(rows, n))
     if not any(r["n"] for st in sites for r in st["learn"]["ratings"]):
         return None  # no window ended yet (a tiny run): nothing to chart
     header = "strategy\t" + "\t".join(site_label(st) for st in sites) + "\n"
@@ -561,7 +573,7 @@ def learning_section(doc, ids, allocs, charts):
     made = []
     for wid, who, run in shown:
         sites = run["learn"]["sites"]
-        lb = leaderboard_chart(charts, wid, sites, who)
+        lb = leaderboard_chart(charts, wid, sites, who, rows)
         tl = timeline_chart(charts, wid, sites, rows, who)
         made += [lb, tl]
         fs = final_strategies(doc, wid, who)
