@@ -132,8 +132,12 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
 }
 
-// Large blocks, NULL and foreign pointers.
+// Pool frees off the fast path, large blocks, NULL and foreign pointers.
 void hak_free_slow(void *p) {
+  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+    hak_heap_free(p);
+    return;
+  }
   if (!p) return;
   hak_profile_note_free(p);
   int saved = errno;

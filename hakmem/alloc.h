@@ -42,9 +42,11 @@ HAK_INLINE void *hak_front_alloc(size_t size, uintptr_t site) {
   return hak_alloc_slow(size, site);
 }
 
+/* Everything but the owner's fast pool free goes to hak_free_slow: other
+ * threads' pool blocks, careful frees, large blocks, NULL, foreign pointers. */
 HAK_INLINE void hak_front_free(void *p) {
-  if (HAK_LIKELY(hak_addrmap_get(p) == HAK_ADDR_SEGMENT)) hak_heap_free(p);
-  else hak_free_slow(p);
+  if (HAK_LIKELY(hak_heap_free_fast(p))) return;
+  hak_free_slow(p);
 }
 
 #endif /* HAK_ALLOC_H */

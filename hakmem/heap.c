@@ -32,6 +32,7 @@ hak_page_t hak_heap_empty_page = {.head = HAK_LIST_END};
 const hak_heap_t hak_heap_none = {.current = {[0 ...(HAK_CLASSES - 1)] = &hak_heap_empty_page}};
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = NO_HEAP;
+__thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec"))) = HAK_HEAP_TAG_NONE;
 
 static struct {
   hak_lock_t lock;
@@ -39,6 +40,7 @@ static struct {
   hak_heap_t *all, *abandoned;
   char *chunk;  // heaps are carved from 64 KiB chunks and never unmapped
   size_t chunk_left;
+  uint16_t next_tag;  // the next heap's tag (heaps are never freed: each keeps its own)
 } heaps;
 
 static pthread_key_t exit_key;
@@ -186,6 +188,9 @@ static hak_heap_t *heap_new_locked(void) {
   heaps.chunk += size;
   heaps.chunk_left -= size;
   for (unsigned c = 0; c < HAK_CLASSES; c++) h->current[c] = &hak_heap_empty_page;
+  if (heaps.next_tag < HAK_ADDR_TAG_MIN) heaps.next_tag = HAK_ADDR_TAG_MIN;
+  h->tag = heaps.next_tag;
+  if (heaps.next_tag != HAK_HEAP_TAG_SHARED) heaps.next_tag++;
   h->next_all = heaps.all;
   heaps.all = h;
   HAK_STAT_INC(heaps_created);
@@ -221,6 +226,7 @@ static hak_heap_t *heap_acquire(void) {
   hak_unlock(&heaps.lock);
   if (!h) return NULL;
   hak_tls_heap = h;
+  hak_tls_tag = h->tag == HAK_HEAP_TAG_SHARED ? HAK_HEAP_TAG_NONE : h->tag;
   pthread_setspecific(exit_key, h);  // so that thread exit gives it back
   return h;
 }
@@ -232,6 +238,7 @@ static void heap_thread_exit(void *arg) {
   hak_heap_collect(h);
   heap_maintain(h, hak_os_now_ms(), false);
   hak_tls_heap = NO_HEAP;  // frees after this point go through h's remote list
+  hak_tls_tag = HAK_HEAP_TAG_NONE;
   hak_lock(&heaps.lock);
   abandoned_push_locked(h);
   hak_unlock(&heaps.lock);
@@ -277,7 +284,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   hak_segment_t *seg = h->segments[kind];
   while (seg && !hak_segment_has_unused(seg)) seg = seg->next;
   if (!seg) {
-    seg = hak_segment_new(kind, h);
+    seg = hak_segment_new(kind, h, h->tag);
     if (!seg) return NULL;
     seg->next = h->segments[kind];
     if (seg->next) seg->next->prev = seg;

@@ -33,12 +33,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hakmem/addrmap.h"
 #include "hakmem/check.h"
 #include "hakmem/config.h"
 #include "hakmem/segment.h"
 #include "hakmem/sizeclass.h"
 
 #define HAK_HEAP_SUSPECTS 4u
+
+/* The release-mode checks of the inline fast paths (the key word: double
+ * frees). A measurement build may set it to 0 to see what they cost; the
+ * slow paths check regardless. */
+#ifndef HAK_RELEASE_CHECKS
+#define HAK_RELEASE_CHECKS 1
+#endif
+
+/* Heaps past the tag space share this tag: no thread's hak_tls_tag is it,
+ * so their frees take the general path (hak_heap_free). */
+#define HAK_HEAP_TAG_SHARED UINT16_MAX
+/* hak_tls_tag of a thread without a heap (or with a shared tag): a value
+ * the address map never holds. */
+#define HAK_HEAP_TAG_NONE ((uint16_t)HAK_ADDR_SEGMENT)
 
 typedef struct hak_heap {
   hak_page_t *current[HAK_CLASSES]; /* page the fast path pops from (never NULL) */
@@ -52,13 +67,21 @@ typedef struct hak_heap {
   struct hak_heap *next_abandoned;  /* while abandoned (under the heaps lock) */
   bool abandoned;                   /* (under the heaps lock) */
   uint32_t slow_calls;
+  uint16_t tag;                     /* its segments' address-map entry, for its whole life */
   uint64_t last_maintenance;
 } hak_heap_t;
 
 /* This thread's heap; before it has one, a read-only heap with no page. */
 HAK_INTERNAL extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
+/* The tag of hak_tls_heap (HAK_HEAP_TAG_NONE when it has none or shares
+ * one): the address map's entry for the segments whose frees this thread
+ * may take on the inline fast path. */
+HAK_INTERNAL extern __thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec")));
 
 HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
+/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT), freed on
+ * whichever path it needs: the owner's (careful), or the remote list. */
+HAK_INTERNAL void hak_heap_free(void *p);
 HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg);
 HAK_INTERNAL void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p);
 HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p);
@@ -104,31 +127,37 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
   return hak_heap_alloc_slow(size);
 }
 
-/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT). The owner's
- * free takes the fast path only for the start of a carved block of an
- * ACTIVE page that does not hold the key; everything else (double free
- * suspects, interior and misaligned pointers, the header, FULL pages,
- * checked mode) goes to hak_heap_free_careful. */
-HAK_INLINE void hak_heap_free(void *p) {
+/* p: any pointer. Frees p and returns true when p is the start of a carved
+ * block of an ACTIVE page in a segment of this thread's heap that does not
+ * hold the key; false, touching nothing, for everything else (other
+ * owners, NULL, foreign pointers, double-free suspects, interior and
+ * misaligned pointers, the header, FULL pages, checked mode's careful
+ * pages): the caller's miss frees it through hak_heap_free or the front
+ * door's slow path. One address-map load answers both "a segment" and
+ * "mine" (the entry is the heap's tag). */
+HAK_INLINE bool hak_heap_free_fast(void *p) {
+  uintptr_t s = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
+  // (Opaque to the compiler, which would test p >> 48 on a copy of p: one
+  // instruction more than comparing the slot it needs anyway.)
+  __asm__("" : "+r"(s));
+  if (HAK_UNLIKELY(s >= (uintptr_t)1 << HAK_ADDRMAP_SLOT_BITS)) return false;
+  if (HAK_UNLIKELY(atomic_load_explicit(&hak_addrmap[s], memory_order_relaxed) != hak_tls_tag)) return false;
   hak_segment_t *seg = hak_segment_of(p);
   hak_page_t *pg = hak_page_of(seg, p);
-  if (HAK_LIKELY(seg->heap == hak_tls_heap)) {
-    hak_block_t *b = (hak_block_t *)p;
-    uint64_t i = hak_page_index(pg, p);
-    uint64_t key = hak_pool_key;
-    if (HAK_LIKELY(i < pg->limit && b->key != key)) {
-      b->link = hak_page_link(pg, pg->head);
-      b->key = key;
-      pg->head = i;
-      HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
-      // A current page never gets here (it holds an extra count).
-      if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(seg, pg);
-      return;
-    }
-    hak_heap_free_careful(seg, pg, p);
-    return;
-  }
-  hak_heap_free_remote(seg, pg, p);
+  hak_block_t *b = (hak_block_t *)p;
+  uint64_t i = hak_page_index(pg, p);
+  if (HAK_UNLIKELY(i >= pg->limit)) return false;
+  uint64_t key = hak_pool_key;
+#if HAK_RELEASE_CHECKS
+  if (HAK_UNLIKELY(b->key == key)) return false;
+#endif
+  b->link = hak_page_link(pg, pg->head);
+  b->key = key;
+  pg->head = i;
+  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
+  // A current page never gets here (it holds an extra count).
+  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(seg, pg);
+  return true;
 }
 
 /* Over-aligned request (align a power of two > 16, size + align within the

@@ -175,6 +175,16 @@ void hak_heap_watch(void *p) {
   pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;  // exact on careful pages from now on
 }
 
+// Every pool free the inline fast path left: the owner's go the careful
+// way (which checks everything the fast path checks, and more), the others'
+// onto the owner's remote list.
+void hak_heap_free(void *p) {
+  hak_segment_t *seg = hak_segment_of(p);
+  hak_page_t *pg = hak_page_of(seg, p);
+  if (seg->heap == hak_tls_heap) hak_heap_free_careful(seg, pg, p);
+  else hak_heap_free_remote(seg, pg, p);
+}
+
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
   if (hak_heap_watchers.freeing) hak_heap_watchers.freeing(p);
   if (HAK_LIKELY(!hak_heap_watchers.careful_free && carved_block(pg, p, true))) remote_push(seg, pg, (hak_block_t *)p, p);
