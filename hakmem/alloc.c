@@ -106,6 +106,11 @@ static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t si
   return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site, frame);
 }
 
+void *hak_alloc_above_small(size_t size, uintptr_t site) {
+  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
+  return hak_alloc_slow(size, site);  // a tail call: its frame is the entry point's, as from malloc
+}
+
 void *hak_alloc_slow(size_t size, uintptr_t site) {
   if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, 0, site, __builtin_frame_address(0), false);
   return alloc_routed(size, 0, site, __builtin_frame_address(0), false);

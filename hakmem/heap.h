@@ -108,13 +108,13 @@ HAK_INTERNAL extern hak_heap_watchers_t hak_heap_watchers;
  * own heap. The heap profile watches the pages of its sampled blocks. */
 HAK_INTERNAL void hak_heap_watch(void *p);
 
-/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure.
- * The head index is checked against the page's bound before use: that
- * finds the list's end and a corrupted link alike (the slow path tells
- * them apart). */
-HAK_INLINE void *hak_heap_alloc(size_t size) {
+/* The pop of a class's current page: NULL when it has no block at hand. The
+ * head index is checked against the page's bound before use: that finds
+ * the list's end and a corrupted link alike (the slow path tells them
+ * apart). */
+HAK_INLINE void *hak_heap_pop_fast(size_t cls) {
   // A thread without a heap has one whose pages are all empty: no NULL test.
-  hak_page_t *pg = hak_tls_heap->current[hak_size_class(size)];
+  hak_page_t *pg = hak_tls_heap->current[cls];
   uint64_t i = pg->head;
   if (HAK_LIKELY(i < pg->limit)) {
     hak_block_t *b = hak_page_block(pg, i);
@@ -124,7 +124,19 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
     pg->used++;
     return (void *)b;
   }
-  return hak_heap_alloc_slow(size);
+  return NULL;
+}
+
+/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure. */
+HAK_INLINE void *hak_heap_alloc(size_t size) {
+  void *p = hak_heap_pop_fast(hak_size_class(size));
+  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+}
+
+/* The same for size <= HAK_SMALL_TABLE: one table load for the class. */
+HAK_INLINE void *hak_heap_alloc_small(size_t size) {
+  void *p = hak_heap_pop_fast(hak_class_of_size[size]);
+  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
 }
 
 /* p: any pointer. Frees p and returns true when p is the start of a carved
@@ -136,14 +148,28 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
  * door's slow path. One address-map load answers both "a segment" and
  * "mine" (the entry is the heap's tag). */
 HAK_INLINE bool hak_heap_free_fast(void *p) {
-  uintptr_t s = (uintptr_t)p >> HAK_SEGMENT_SHIFT;
-  // (Opaque to the compiler, which would test p >> 48 on a copy of p: one
-  // instruction more than comparing the slot it needs anyway.)
-  __asm__("" : "+r"(s));
-  if (HAK_UNLIKELY(s >= (uintptr_t)1 << HAK_ADDRMAP_SLOT_BITS)) return false;
+  // Everything is read through the 64 KiB granule number g = p >> 16 cut to
+  // 32 bits, so that the slot s = g >> 6 is within the map: a pointer above
+  // 2^48 reads some slot's entry and, when that is this thread's tag, a
+  // real page of a real segment, whose index test then fails (a carved
+  // block's address start + i * size is below 2^48; p is not). So the cut
+  // stands for the range test.
+  uintptr_t g, s;
+#if defined(__x86_64__)
+  // Four instructions (a 32-bit move and shift zero-extend); from C the
+  // compiler cuts g to 32 bits with a mask or an extra move.
+  __asm__("shr $16, %0\n\tmov %k0, %k1\n\tshr $6, %k0" : "=r"(s), "=&r"(g) : "0"(p));
+  _Static_assert(HAK_SEGMENT_GRANULE_SHIFT == 16 && HAK_SEGMENT_SHIFT == 22, "the shifts above");
+#else
+  g = (uint32_t)((uintptr_t)p >> HAK_SEGMENT_GRANULE_SHIFT);
+  s = g >> (HAK_SEGMENT_SHIFT - HAK_SEGMENT_GRANULE_SHIFT);
+#endif
   if (HAK_UNLIKELY(atomic_load_explicit(&hak_addrmap[s], memory_order_relaxed) != hak_tls_tag)) return false;
-  hak_segment_t *seg = hak_segment_of(p);
-  hak_page_t *pg = hak_page_of(seg, p);
+  // The page: granule[g % 64] of the segment at s << 22, that is at
+  // s (2^22 - 64 * 8) + 8 g + offset (g = 64 s + g % 64): one multiply.
+  uintptr_t at = s * (HAK_SEGMENT_SIZE - HAK_SEGMENT_GRANULES * sizeof(hak_page_t *)) +
+                 offsetof(hak_segment_t, granule) + g * sizeof(hak_page_t *);
+  hak_page_t *pg = *(hak_page_t **)at;
   hak_block_t *b = (hak_block_t *)p;
   uint64_t i = hak_page_index(pg, p);
   if (HAK_UNLIKELY(i >= pg->limit)) return false;
@@ -156,7 +182,7 @@ HAK_INLINE bool hak_heap_free_fast(void *p) {
   pg->head = i;
   HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
   // A current page never gets here (it holds an extra count).
-  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(seg, pg);
+  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(hak_segment_of(p), pg);
   return true;
 }
 
