@@ -137,12 +137,8 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
 }
 
-// Pool frees off the fast path, large blocks, NULL and foreign pointers.
-void hak_free_slow(void *p) {
-  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
-    hak_heap_free(p);
-    return;
-  }
+// Large blocks, NULL and foreign pointers.
+static HAK_NOINLINE void free_not_pooled(void *p) {
   if (!p) return;
   hak_profile_note_free(p);
   int saved = errno;
@@ -152,6 +148,13 @@ void hak_free_slow(void *p) {
   else if (h) hak_large_free(h);
   else foreign_pointer(p, "free");
   errno = saved;
+}
+
+// The fast path's misses: other threads' pool blocks (remote frees, which
+// want few instructions too) and careful ones, then the rest.
+void hak_free_slow(void *p) {
+  if (HAK_LIKELY(hak_addrmap_entry(p) >= HAK_ADDR_TAG_MIN)) hak_heap_free(p);
+  else free_not_pooled(p);
 }
 
 void hak_free(void *p) { hak_front_free(p); }
