@@ -29,10 +29,12 @@
 #include "hakmem/stats.h"
 
 hak_page_t hak_heap_empty_page = {.head = HAK_LIST_END};
-const hak_heap_t hak_heap_none = {.current = {[0 ...(HAK_CLASSES - 1)] = &hak_heap_empty_page}};
+const hak_heap_t hak_heap_none = {.current = NULL};  // never read: the fast paths read hak_tls_current
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = NO_HEAP;
 __thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec"))) = HAK_HEAP_TAG_NONE;
+__thread hak_page_t *hak_tls_current[HAK_CLASSES] __attribute__((tls_model("initial-exec"))) = {
+    [0 ...(HAK_CLASSES - 1)] = &hak_heap_empty_page};
 
 static struct {
   hak_lock_t lock;
@@ -187,7 +189,8 @@ static hak_heap_t *heap_new_locked(void) {
   hak_heap_t *h = (hak_heap_t *)heaps.chunk;
   heaps.chunk += size;
   heaps.chunk_left -= size;
-  for (unsigned c = 0; c < HAK_CLASSES; c++) h->current[c] = &hak_heap_empty_page;
+  for (unsigned c = 0; c < HAK_CLASSES; c++) h->own_current[c] = &hak_heap_empty_page;
+  h->current = h->own_current;
   if (heaps.next_tag < HAK_ADDR_TAG_MIN) heaps.next_tag = HAK_ADDR_TAG_MIN;
   h->tag = heaps.next_tag;
   if (heaps.next_tag != HAK_HEAP_TAG_SHARED) heaps.next_tag++;
@@ -213,6 +216,17 @@ static void abandoned_push_locked(hak_heap_t *h) {
   heaps.abandoned = h;
 }
 
+// The current pages move into this thread's TLS while it owns h, and back.
+static void current_to_tls(hak_heap_t *h) {
+  memcpy(hak_tls_current, h->own_current, sizeof hak_tls_current);
+  h->current = hak_tls_current;
+}
+static void current_from_tls(hak_heap_t *h) {
+  memcpy(h->own_current, hak_tls_current, sizeof h->own_current);
+  h->current = h->own_current;
+  for (unsigned c = 0; c < HAK_CLASSES; c++) hak_tls_current[c] = &hak_heap_empty_page;
+}
+
 // This thread's heap: an exited thread's, or a new one. The exit key is
 // made here, before the first heap exists (hak_init may not have run yet,
 // or be running in another thread, when a thread first allocates).
@@ -225,6 +239,7 @@ static hak_heap_t *heap_acquire(void) {
   else h = heap_new_locked();
   hak_unlock(&heaps.lock);
   if (!h) return NULL;
+  current_to_tls(h);
   hak_tls_heap = h;
   hak_tls_tag = h->tag == HAK_HEAP_TAG_SHARED ? HAK_HEAP_TAG_NONE : h->tag;
   pthread_setspecific(exit_key, h);  // so that thread exit gives it back
@@ -239,6 +254,7 @@ static void heap_thread_exit(void *arg) {
   heap_maintain(h, hak_os_now_ms(), false);
   hak_tls_heap = NO_HEAP;  // frees after this point go through h's remote list
   hak_tls_tag = HAK_HEAP_TAG_NONE;
+  current_from_tls(h);
   hak_lock(&heaps.lock);
   abandoned_push_locked(h);
   hak_unlock(&heaps.lock);
@@ -434,10 +450,28 @@ void hak_heap_fork_parent(void) {
   hak_unlock(&heaps.tidy);
 }
 
+// A heap of a thread the child did not inherit: its current pages were in
+// that thread's TLS, which the child does not read (the fork may have caught
+// the thread in set_current); each class's queue says which page is current
+// (the first flagged one: a second flag is a set_current caught halfway).
+// Before the recount, which counts the flag.
+static void current_from_flags(hak_heap_t *h) {
+  for (unsigned c = 0; c < HAK_CLASSES; c++) {
+    h->own_current[c] = &hak_heap_empty_page;
+    for (hak_page_t *pg = h->queue[c]; pg; pg = pg->next) {
+      if (!pg->current) continue;
+      if (h->own_current[c] == &hak_heap_empty_page) h->own_current[c] = pg;
+      else pg->current = 0;
+    }
+  }
+  h->current = h->own_current;
+}
+
 // In the child only this thread lives: every other owned heap is abandoned.
 void hak_heap_fork_child(void) {
   for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
     if (h == hak_tls_heap || h->abandoned) continue;
+    current_from_flags(h);
     for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
       for (hak_segment_t *seg = h->segments[k]; seg; seg = seg->next) hak_segment_recount(seg);
     abandoned_push_locked(h);

@@ -56,7 +56,10 @@
 #define HAK_HEAP_TAG_NONE ((uint16_t)HAK_ADDR_SEGMENT)
 
 typedef struct hak_heap {
-  hak_page_t *current[HAK_CLASSES]; /* page the fast path pops from (never NULL) */
+  /* Per class, the page the fast path pops from (never NULL): the owning
+   * thread's hak_tls_current while a thread owns the heap (one TLS load
+   * for malloc), else own_current. */
+  hak_page_t **current;
   hak_page_t *queue[HAK_CLASSES];   /* ACTIVE pages of each class */
   _Atomic(hak_block_t *) remote;    /* blocks freed by other threads (links encoded) */
   /* Blocks other threads freed that held the key: maybe double frees, which
@@ -69,6 +72,7 @@ typedef struct hak_heap {
   uint32_t slow_calls;
   uint16_t tag;                     /* its segments' address-map entry, for its whole life */
   uint64_t last_maintenance;
+  hak_page_t *own_current[HAK_CLASSES]; /* current while no thread owns it */
 } hak_heap_t;
 
 /* This thread's heap; before it has one, a read-only heap with no page. */
@@ -77,6 +81,9 @@ HAK_INTERNAL extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("
  * one): the address map's entry for the segments whose frees this thread
  * may take on the inline fast path. */
 HAK_INTERNAL extern __thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec")));
+/* The current pages of hak_tls_heap (its `current` points here); all the
+ * empty page while the thread has no heap. */
+HAK_INTERNAL extern __thread hak_page_t *hak_tls_current[HAK_CLASSES] __attribute__((tls_model("initial-exec")));
 
 HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
 /* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT), freed on
@@ -113,8 +120,8 @@ HAK_INTERNAL void hak_heap_watch(void *p);
  * the list's end and a corrupted link alike (the slow path tells them
  * apart). */
 HAK_INLINE void *hak_heap_pop_fast(size_t cls) {
-  // A thread without a heap has one whose pages are all empty: no NULL test.
-  hak_page_t *pg = hak_tls_heap->current[cls];
+  // A thread without a heap has current pages that are all empty: no NULL test.
+  hak_page_t *pg = hak_tls_current[cls];
   uint64_t i = pg->head;
   if (HAK_LIKELY(i < pg->limit)) {
     hak_block_t *b = hak_page_block(pg, i);
