@@ -43,13 +43,12 @@ static struct {
   char *chunk;  // heaps are carved from 64 KiB chunks and never unmapped
   size_t chunk_left;
   uint16_t next_tag;  // the next heap's tag (heaps are never freed: each keeps its own)
-} heaps;
+} heaps = {.next_tag = HAK_ADDR_TAG_MIN};
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 static void exit_key_create(void);
-
 
 // --- class queues -------------------------------------------------------------------
 
@@ -191,7 +190,6 @@ static hak_heap_t *heap_new_locked(void) {
   heaps.chunk_left -= size;
   for (unsigned c = 0; c < HAK_CLASSES; c++) h->own_current[c] = &hak_heap_empty_page;
   h->current = h->own_current;
-  if (heaps.next_tag < HAK_ADDR_TAG_MIN) heaps.next_tag = HAK_ADDR_TAG_MIN;
   h->tag = heaps.next_tag;
   if (heaps.next_tag != HAK_HEAP_TAG_SHARED) heaps.next_tag++;
   h->next_all = heaps.all;
@@ -218,8 +216,7 @@ static void abandoned_push_locked(hak_heap_t *h) {
 
 // The current pages move into this thread's TLS while it owns h, and back.
 static void current_to_tls(hak_heap_t *h) {
-  memcpy(hak_tls_current, h->own_current, sizeof hak_tls_current);
-  h->current = hak_tls_current;
+  h->current = memcpy(hak_tls_current, h->own_current, sizeof hak_tls_current);
 }
 static void current_from_tls(hak_heap_t *h) {
   memcpy(h->own_current, hak_tls_current, sizeof h->own_current);
@@ -369,31 +366,6 @@ void *hak_heap_alloc_slow(size_t size) {
   return b;
 }
 
-void *hak_heap_aligned(size_t align, size_t size) {
-  // When the class's blocks are multiples of align every block is aligned
-  // (page areas start on 64 KiB boundaries, so only up to that alignment).
-  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
-  // At least one byte at p: for size 0, p could be the end of b's block (the
-  // next block's start), and freeing p would free that neighbour.
-  size_t padded = (size ? size : 1) + align - HAK_MIN_ALIGN;
-  char *b = hak_heap_alloc(padded);
-  if (!b) return NULL;
-  char *p = (char *)(((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1));
-  if (p != b) {
-    hak_segment_t *seg = hak_segment_of(b);
-    atomic_store_explicit(&hak_page_of(seg, b)->aligned, 1, memory_order_relaxed);
-  }
-  return p;
-}
-
-size_t hak_heap_usable(const void *p) {
-  hak_segment_t *seg = hak_segment_of(p);
-  hak_page_t *pg = hak_page_of(seg, p);
-  if (!atomic_load_explicit(&pg->aligned, memory_order_relaxed)) return pg->block_size;
-  const char *start = hak_page_block_start(seg, pg, p);
-  return pg->block_size - (size_t)((const char *)p - start);
-}
-
 // --- process-wide -------------------------------------------------------------------
 
 static void exit_key_create(void) { pthread_key_create(&exit_key, heap_thread_exit); }
@@ -451,18 +423,15 @@ void hak_heap_fork_parent(void) {
 }
 
 // A heap of a thread the child did not inherit: its current pages were in
-// that thread's TLS, which the child does not read (the fork may have caught
-// the thread in set_current); each class's queue says which page is current
-// (the first flagged one: a second flag is a set_current caught halfway).
-// Before the recount, which counts the flag.
+// that thread's TLS, which the child does not read; each class's queue says
+// which page is current (the first flagged one: a second flag is a
+// set_current caught halfway). Before the recount, which counts the flag.
 static void current_from_flags(hak_heap_t *h) {
   for (unsigned c = 0; c < HAK_CLASSES; c++) {
     h->own_current[c] = &hak_heap_empty_page;
-    for (hak_page_t *pg = h->queue[c]; pg; pg = pg->next) {
-      if (!pg->current) continue;
-      if (h->own_current[c] == &hak_heap_empty_page) h->own_current[c] = pg;
+    for (hak_page_t *pg = h->queue[c]; pg; pg = pg->next)
+      if (pg->current && h->own_current[c] == &hak_heap_empty_page) h->own_current[c] = pg;
       else pg->current = 0;
-    }
   }
   h->current = h->own_current;
 }
