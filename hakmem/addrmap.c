@@ -1,77 +1,52 @@
 /* addrmap.c — the address → owner map (layer L2). See addrmap.h.
  *
- * Two levels: ROOT_BITS of the slot number pick a leaf, LEAF_BITS an entry.
- * 48-bit user addresses (x86-64, AArch64) give 2^26 slots: at most 1024
- * leaves of 64 KiB, a handful in practice. Addresses above 2^48 are never
- * hakmem's (os.c never maps there) and read 0.
+ * One flat array indexed by slot number: 48-bit user addresses (x86-64,
+ * AArch64) give 2^26 slots of 2 bytes. It lives in .bss, so the kernel maps
+ * its pages on first write only: a process using a few GiB of address space
+ * around one spot touches one or two 4 KiB pages of it. Addresses above 2^48
+ * are never hakmem's (os.c never maps there) and read 0.
+ *
+ * Entries are stored with release and read with relaxed loads: a reader that
+ * finds an entry for a pointer got the pointer after the entry was stored,
+ * through a hand-over that orders the two.
  */
 #include "hakmem/addrmap.h"
 
 #include <stdatomic.h>
 
 #include "hakmem/check.h"
-#include "hakmem/os.h"
 
 #define SLOT_BITS HAK_ADDRMAP_SLOT_BITS  // 26
-#define LEAF_BITS HAK_ADDRMAP_LEAF_BITS  // 16
-#define ROOT_BITS (SLOT_BITS - LEAF_BITS)  // 10
-#define LEAF_SIZE ((size_t)1 << LEAF_BITS)
 
-typedef hak_addrmap_leaf_t leaf_t;
-
-// Read by lookups of addresses in no leaf; never written (it stays in the
-// zero page). A range initialiser (GNU C) points every root entry at it.
-static leaf_t zero_leaf;
-_Atomic(leaf_t *) hak_addrmap_root[(size_t)1 << ROOT_BITS] = {[0 ...((1 << ROOT_BITS) - 1)] = &zero_leaf};
+_Atomic uint16_t hak_addrmap[(size_t)1 << SLOT_BITS];
 
 static inline uintptr_t slot_of(const void *p) { return (uintptr_t)p >> HAK_SEGMENT_SHIFT; }
 
-static leaf_t *leaf_for(uintptr_t slot, bool create) {
-  if (slot >> SLOT_BITS) return NULL;
-  _Atomic(leaf_t *) *r = &hak_addrmap_root[slot >> LEAF_BITS];
-  leaf_t *leaf = atomic_load_explicit(r, memory_order_acquire);
-  if (leaf != &zero_leaf) return leaf;
-  if (!create) return NULL;
-  leaf_t *fresh = hak_os_map(sizeof(leaf_t), 0);
-  if (!fresh) return NULL;
-  leaf_t *expected = &zero_leaf;
-  if (atomic_compare_exchange_strong_explicit(r, &expected, fresh, memory_order_acq_rel, memory_order_acquire))
-    return fresh;
-  hak_os_unmap(fresh, sizeof(leaf_t));  // another thread installed one first
-  return expected;
-}
-
-static bool set_range(uintptr_t first, uintptr_t count, bool large) {
-  // Make sure every leaf exists before writing anything: all or nothing.
-  for (uintptr_t s = first; s < first + count; s = (s | (LEAF_SIZE - 1)) + 1)
-    if (!leaf_for(s, true)) return false;
-  for (uintptr_t i = 0; i < count; i++) {
-    uintptr_t s = first + i;
-    uint8_t v = large ? (uint8_t)(i < HAK_ADDR_LARGE_FAR - HAK_ADDR_LARGE ? HAK_ADDR_LARGE + i : HAK_ADDR_LARGE_FAR)
-                      : (uint8_t)HAK_ADDR_SEGMENT;
-    atomic_store_explicit(&leaf_for(s, false)->e[s & (LEAF_SIZE - 1)], v, memory_order_release);
-  }
-  return true;
-}
-
 static uintptr_t slots_in(size_t len) { return (uintptr_t)((len + HAK_SEGMENT_SIZE - 1) >> HAK_SEGMENT_SHIFT); }
+
+static void set(uintptr_t s, uint16_t v) {
+  HAK_ASSERT(!(s >> SLOT_BITS));
+  atomic_store_explicit(&hak_addrmap[s], v, memory_order_release);
+}
 
 bool hak_addrmap_set_large(void *base, size_t len) {
   HAK_ASSERT(((uintptr_t)base & (HAK_SEGMENT_SIZE - 1)) == 0);
-  return set_range(slot_of(base), slots_in(len), true);
+  uintptr_t first = slot_of(base), count = slots_in(len);
+  for (uintptr_t i = 0; i < count; i++)
+    set(first + i, (uint16_t)(i < HAK_ADDR_LARGE_FAR - HAK_ADDR_LARGE ? HAK_ADDR_LARGE + i : HAK_ADDR_LARGE_FAR));
+  return true;
 }
 
-bool hak_addrmap_set_segment(void *base) {
-  HAK_ASSERT(((uintptr_t)base & (HAK_SEGMENT_SIZE - 1)) == 0);
-  return set_range(slot_of(base), 1, false);
+bool hak_addrmap_set_segment(void *base, uint16_t tag) {
+  HAK_ASSERT(((uintptr_t)base & (HAK_SEGMENT_SIZE - 1)) == 0 && tag >= HAK_ADDR_TAG_MIN);
+  set(slot_of(base), tag);
+  return true;
 }
 
 void hak_addrmap_clear(void *base, size_t len) {
   uintptr_t first = slot_of(base), count = slots_in(len);
-  for (uintptr_t s = first; s < first + count; s++) {
-    leaf_t *leaf = leaf_for(s, false);
-    if (leaf) atomic_store_explicit(&leaf->e[s & (LEAF_SIZE - 1)], 0, memory_order_release);
-  }
+  for (uintptr_t s = first; s < first + count && !(s >> SLOT_BITS); s++)
+    atomic_store_explicit(&hak_addrmap[s], 0, memory_order_release);
 }
 
 void *hak_addrmap_large_base(const void *p) {

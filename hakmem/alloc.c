@@ -106,6 +106,11 @@ static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t si
   return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site, frame);
 }
 
+void *hak_alloc_above_small(size_t size, uintptr_t site) {
+  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
+  return hak_alloc_slow(size, site);  // a tail call: its frame is the entry point's, as from malloc
+}
+
 void *hak_alloc_slow(size_t size, uintptr_t site) {
   if (HAK_UNLIKELY(hak_profile_on)) return alloc_profiled(size, 0, site, __builtin_frame_address(0), false);
   return alloc_routed(size, 0, site, __builtin_frame_address(0), false);
@@ -133,7 +138,7 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
 }
 
 // Large blocks, NULL and foreign pointers.
-void hak_free_slow(void *p) {
+static HAK_NOINLINE void free_not_pooled(void *p) {
   if (!p) return;
   hak_profile_note_free(p);
   int saved = errno;
@@ -143,6 +148,13 @@ void hak_free_slow(void *p) {
   else if (h) hak_large_free(h);
   else foreign_pointer(p, "free");
   errno = saved;
+}
+
+// The fast path's misses: other threads' pool blocks (remote frees, which
+// want few instructions too) and careful ones, then the rest.
+void hak_free_slow(void *p) {
+  if (HAK_LIKELY(hak_addrmap_entry(p) >= HAK_ADDR_TAG_MIN)) hak_heap_free(p);
+  else free_not_pooled(p);
 }
 
 void hak_free(void *p) { hak_front_free(p); }

@@ -33,18 +33,24 @@ HAK_INTERNAL void hak_delete_checked(void *p, hak_alloc_kind_t kind, size_t size
 // --- the fast paths, inlined into hak_* and into the libc names ---------------------
 
 HAK_INTERNAL void *hak_alloc_slow(size_t size, uintptr_t site);
+/* The pools above 1 KiB (below hak_fast_limit), else hak_alloc_slow. */
+HAK_INTERNAL void *hak_alloc_above_small(size_t size, uintptr_t site);
 HAK_INTERNAL void hak_free_slow(void *p);
 HAK_INTERNAL extern __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
 
+/* Up to 1 KiB inline (one compare: hak_fast_small); the rest of the pools'
+ * sizes one call away. */
 HAK_INLINE void *hak_front_alloc(size_t size, uintptr_t site) {
-  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
-  return hak_alloc_slow(size, site);
+  if (HAK_LIKELY(size < hak_fast_small)) return hak_heap_alloc_small(size);
+  return hak_alloc_above_small(size, site);
 }
 
+/* Everything but the owner's fast pool free goes to hak_free_slow: other
+ * threads' pool blocks, careful frees, large blocks, NULL, foreign pointers. */
 HAK_INLINE void hak_front_free(void *p) {
-  if (HAK_LIKELY(hak_addrmap_get(p) == HAK_ADDR_SEGMENT)) hak_heap_free(p);
-  else hak_free_slow(p);
+  if (HAK_LIKELY(hak_heap_free_fast(p))) return;
+  hak_free_slow(p);
 }
 
 #endif /* HAK_ALLOC_H */

@@ -29,9 +29,12 @@
 #include "hakmem/stats.h"
 
 hak_page_t hak_heap_empty_page = {.head = HAK_LIST_END};
-const hak_heap_t hak_heap_none = {.current = {[0 ...(HAK_CLASSES - 1)] = &hak_heap_empty_page}};
+const hak_heap_t hak_heap_none = {.current = NULL};  // never read: the fast paths read hak_tls_current
 
 __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec"))) = NO_HEAP;
+__thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec"))) = HAK_HEAP_TAG_NONE;
+__thread hak_page_t *hak_tls_current[HAK_CLASSES] __attribute__((tls_model("initial-exec"))) = {
+    [0 ...(HAK_CLASSES - 1)] = &hak_heap_empty_page};
 
 static struct {
   hak_lock_t lock;
@@ -39,13 +42,13 @@ static struct {
   hak_heap_t *all, *abandoned;
   char *chunk;  // heaps are carved from 64 KiB chunks and never unmapped
   size_t chunk_left;
-} heaps;
+  uint16_t next_tag;  // the next heap's tag (heaps are never freed: each keeps its own)
+} heaps = {.next_tag = HAK_ADDR_TAG_MIN};
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 static void exit_key_create(void);
-
 
 // --- class queues -------------------------------------------------------------------
 
@@ -185,7 +188,10 @@ static hak_heap_t *heap_new_locked(void) {
   hak_heap_t *h = (hak_heap_t *)heaps.chunk;
   heaps.chunk += size;
   heaps.chunk_left -= size;
-  for (unsigned c = 0; c < HAK_CLASSES; c++) h->current[c] = &hak_heap_empty_page;
+  for (unsigned c = 0; c < HAK_CLASSES; c++) h->own_current[c] = &hak_heap_empty_page;
+  h->current = h->own_current;
+  h->tag = heaps.next_tag;
+  if (heaps.next_tag != HAK_HEAP_TAG_SHARED) heaps.next_tag++;
   h->next_all = heaps.all;
   heaps.all = h;
   HAK_STAT_INC(heaps_created);
@@ -208,6 +214,16 @@ static void abandoned_push_locked(hak_heap_t *h) {
   heaps.abandoned = h;
 }
 
+// The current pages move into this thread's TLS while it owns h, and back.
+static void current_to_tls(hak_heap_t *h) {
+  h->current = memcpy(hak_tls_current, h->own_current, sizeof hak_tls_current);
+}
+static void current_from_tls(hak_heap_t *h) {
+  memcpy(h->own_current, hak_tls_current, sizeof h->own_current);
+  h->current = h->own_current;
+  for (unsigned c = 0; c < HAK_CLASSES; c++) hak_tls_current[c] = &hak_heap_empty_page;
+}
+
 // This thread's heap: an exited thread's, or a new one. The exit key is
 // made here, before the first heap exists (hak_init may not have run yet,
 // or be running in another thread, when a thread first allocates).
@@ -220,7 +236,9 @@ static hak_heap_t *heap_acquire(void) {
   else h = heap_new_locked();
   hak_unlock(&heaps.lock);
   if (!h) return NULL;
+  current_to_tls(h);
   hak_tls_heap = h;
+  hak_tls_tag = h->tag == HAK_HEAP_TAG_SHARED ? HAK_HEAP_TAG_NONE : h->tag;
   pthread_setspecific(exit_key, h);  // so that thread exit gives it back
   return h;
 }
@@ -232,6 +250,8 @@ static void heap_thread_exit(void *arg) {
   hak_heap_collect(h);
   heap_maintain(h, hak_os_now_ms(), false);
   hak_tls_heap = NO_HEAP;  // frees after this point go through h's remote list
+  hak_tls_tag = HAK_HEAP_TAG_NONE;
+  current_from_tls(h);
   hak_lock(&heaps.lock);
   abandoned_push_locked(h);
   hak_unlock(&heaps.lock);
@@ -277,7 +297,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   hak_segment_t *seg = h->segments[kind];
   while (seg && !hak_segment_has_unused(seg)) seg = seg->next;
   if (!seg) {
-    seg = hak_segment_new(kind, h);
+    seg = hak_segment_new(kind, h, h->tag);
     if (!seg) return NULL;
     seg->next = h->segments[kind];
     if (seg->next) seg->next->prev = seg;
@@ -346,31 +366,6 @@ void *hak_heap_alloc_slow(size_t size) {
   return b;
 }
 
-void *hak_heap_aligned(size_t align, size_t size) {
-  // When the class's blocks are multiples of align every block is aligned
-  // (page areas start on 64 KiB boundaries, so only up to that alignment).
-  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
-  // At least one byte at p: for size 0, p could be the end of b's block (the
-  // next block's start), and freeing p would free that neighbour.
-  size_t padded = (size ? size : 1) + align - HAK_MIN_ALIGN;
-  char *b = hak_heap_alloc(padded);
-  if (!b) return NULL;
-  char *p = (char *)(((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1));
-  if (p != b) {
-    hak_segment_t *seg = hak_segment_of(b);
-    atomic_store_explicit(&hak_page_of(seg, b)->aligned, 1, memory_order_relaxed);
-  }
-  return p;
-}
-
-size_t hak_heap_usable(const void *p) {
-  hak_segment_t *seg = hak_segment_of(p);
-  hak_page_t *pg = hak_page_of(seg, p);
-  if (!atomic_load_explicit(&pg->aligned, memory_order_relaxed)) return pg->block_size;
-  const char *start = hak_page_block_start(seg, pg, p);
-  return pg->block_size - (size_t)((const char *)p - start);
-}
-
 // --- process-wide -------------------------------------------------------------------
 
 static void exit_key_create(void) { pthread_key_create(&exit_key, heap_thread_exit); }
@@ -427,10 +422,25 @@ void hak_heap_fork_parent(void) {
   hak_unlock(&heaps.tidy);
 }
 
+// A heap of a thread the child did not inherit: its current pages were in
+// that thread's TLS, which the child does not read; each class's queue says
+// which page is current (the first flagged one: a second flag is a
+// set_current caught halfway). Before the recount, which counts the flag.
+static void current_from_flags(hak_heap_t *h) {
+  for (unsigned c = 0; c < HAK_CLASSES; c++) {
+    h->own_current[c] = &hak_heap_empty_page;
+    for (hak_page_t *pg = h->queue[c]; pg; pg = pg->next)
+      if (pg->current && h->own_current[c] == &hak_heap_empty_page) h->own_current[c] = pg;
+      else pg->current = 0;
+  }
+  h->current = h->own_current;
+}
+
 // In the child only this thread lives: every other owned heap is abandoned.
 void hak_heap_fork_child(void) {
   for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
     if (h == hak_tls_heap || h->abandoned) continue;
+    current_from_flags(h);
     for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
       for (hak_segment_t *seg = h->segments[k]; seg; seg = seg->next) hak_segment_recount(seg);
     abandoned_push_locked(h);

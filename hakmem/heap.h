@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hakmem/addrmap.h"
 #include "hakmem/check.h"
 #include "hakmem/config.h"
 #include "hakmem/segment.h"
@@ -40,8 +41,25 @@
 
 #define HAK_HEAP_SUSPECTS 4u
 
+/* The release-mode checks of the inline fast paths (the key word: double
+ * frees). A measurement build may set it to 0 to see what they cost; the
+ * slow paths check regardless. */
+#ifndef HAK_RELEASE_CHECKS
+#define HAK_RELEASE_CHECKS 1
+#endif
+
+/* Heaps past the tag space share this tag: no thread's hak_tls_tag is it,
+ * so their frees take the general path (hak_heap_free). */
+#define HAK_HEAP_TAG_SHARED UINT16_MAX
+/* hak_tls_tag of a thread without a heap (or with a shared tag): a value
+ * the address map never holds. */
+#define HAK_HEAP_TAG_NONE ((uint16_t)HAK_ADDR_SEGMENT)
+
 typedef struct hak_heap {
-  hak_page_t *current[HAK_CLASSES]; /* page the fast path pops from (never NULL) */
+  /* Per class, the page the fast path pops from (never NULL): the owning
+   * thread's hak_tls_current while a thread owns the heap (one TLS load
+   * for malloc), else own_current. */
+  hak_page_t **current;
   hak_page_t *queue[HAK_CLASSES];   /* ACTIVE pages of each class */
   _Atomic(hak_block_t *) remote;    /* blocks freed by other threads (links encoded) */
   /* Blocks other threads freed that held the key: maybe double frees, which
@@ -52,13 +70,25 @@ typedef struct hak_heap {
   struct hak_heap *next_abandoned;  /* while abandoned (under the heaps lock) */
   bool abandoned;                   /* (under the heaps lock) */
   uint32_t slow_calls;
+  uint16_t tag;                     /* its segments' address-map entry, for its whole life */
   uint64_t last_maintenance;
+  hak_page_t *own_current[HAK_CLASSES]; /* current while no thread owns it */
 } hak_heap_t;
 
 /* This thread's heap; before it has one, a read-only heap with no page. */
 HAK_INTERNAL extern __thread hak_heap_t *hak_tls_heap __attribute__((tls_model("initial-exec")));
+/* The tag of hak_tls_heap (HAK_HEAP_TAG_NONE when it has none or shares
+ * one): the address map's entry for the segments whose frees this thread
+ * may take on the inline fast path. */
+HAK_INTERNAL extern __thread uint16_t hak_tls_tag __attribute__((tls_model("initial-exec")));
+/* The current pages of hak_tls_heap (its `current` points here); all the
+ * empty page while the thread has no heap. */
+HAK_INTERNAL extern __thread hak_page_t *hak_tls_current[HAK_CLASSES] __attribute__((tls_model("initial-exec")));
 
 HAK_INTERNAL void *hak_heap_alloc_slow(size_t size);
+/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT), freed on
+ * whichever path it needs: the owner's (careful), or the remote list. */
+HAK_INTERNAL void hak_heap_free(void *p);
 HAK_INTERNAL void hak_heap_free_slow(hak_segment_t *seg, hak_page_t *pg);
 HAK_INTERNAL void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p);
 HAK_INTERNAL void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p);
@@ -85,13 +115,13 @@ HAK_INTERNAL extern hak_heap_watchers_t hak_heap_watchers;
  * own heap. The heap profile watches the pages of its sampled blocks. */
 HAK_INTERNAL void hak_heap_watch(void *p);
 
-/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure.
- * The head index is checked against the page's bound before use: that
- * finds the list's end and a corrupted link alike (the slow path tells
- * them apart). */
-HAK_INLINE void *hak_heap_alloc(size_t size) {
-  // A thread without a heap has one whose pages are all empty: no NULL test.
-  hak_page_t *pg = hak_tls_heap->current[hak_size_class(size)];
+/* The pop of a class's current page: NULL when it has no block at hand. The
+ * head index is checked against the page's bound before use: that finds
+ * the list's end and a corrupted link alike (the slow path tells them
+ * apart). */
+HAK_INLINE void *hak_heap_pop_fast(size_t cls) {
+  // A thread without a heap has current pages that are all empty: no NULL test.
+  hak_page_t *pg = hak_tls_current[cls];
   uint64_t i = pg->head;
   if (HAK_LIKELY(i < pg->limit)) {
     hak_block_t *b = hak_page_block(pg, i);
@@ -101,34 +131,66 @@ HAK_INLINE void *hak_heap_alloc(size_t size) {
     pg->used++;
     return (void *)b;
   }
-  return hak_heap_alloc_slow(size);
+  return NULL;
 }
 
-/* p: a block in a pool segment (addrmap said HAK_ADDR_SEGMENT). The owner's
- * free takes the fast path only for the start of a carved block of an
- * ACTIVE page that does not hold the key; everything else (double free
- * suspects, interior and misaligned pointers, the header, FULL pages,
- * checked mode) goes to hak_heap_free_careful. */
-HAK_INLINE void hak_heap_free(void *p) {
-  hak_segment_t *seg = hak_segment_of(p);
-  hak_page_t *pg = hak_page_of(seg, p);
-  if (HAK_LIKELY(seg->heap == hak_tls_heap)) {
-    hak_block_t *b = (hak_block_t *)p;
-    uint64_t i = hak_page_index(pg, p);
-    uint64_t key = hak_pool_key;
-    if (HAK_LIKELY(i < pg->limit && b->key != key)) {
-      b->link = hak_page_link(pg, pg->head);
-      b->key = key;
-      pg->head = i;
-      HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
-      // A current page never gets here (it holds an extra count).
-      if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(seg, pg);
-      return;
-    }
-    hak_heap_free_careful(seg, pg, p);
-    return;
-  }
-  hak_heap_free_remote(seg, pg, p);
+/* size < the large threshold (<= HAK_POOL_MAX). NULL + ENOMEM on failure. */
+HAK_INLINE void *hak_heap_alloc(size_t size) {
+  void *p = hak_heap_pop_fast(hak_size_class(size));
+  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+}
+
+/* The same for size <= HAK_SMALL_TABLE: one table load for the class. */
+HAK_INLINE void *hak_heap_alloc_small(size_t size) {
+  void *p = hak_heap_pop_fast(hak_class_of_size[size]);
+  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+}
+
+/* p: any pointer. Frees p and returns true when p is the start of a carved
+ * block of an ACTIVE page in a segment of this thread's heap that does not
+ * hold the key; false, touching nothing, for everything else (other
+ * owners, NULL, foreign pointers, double-free suspects, interior and
+ * misaligned pointers, the header, FULL pages, checked mode's careful
+ * pages): the caller's miss frees it through hak_heap_free or the front
+ * door's slow path. One address-map load answers both "a segment" and
+ * "mine" (the entry is the heap's tag). */
+HAK_INLINE bool hak_heap_free_fast(void *p) {
+  // Everything is read through the 64 KiB granule number g = p >> 16 cut to
+  // 32 bits, so that the slot s = g >> 6 is within the map: a pointer above
+  // 2^48 reads some slot's entry and, when that is this thread's tag, a
+  // real page of a real segment, whose index test then fails (a carved
+  // block's address start + i * size is below 2^48; p is not). So the cut
+  // stands for the range test.
+  uintptr_t g, s;
+#if defined(__x86_64__)
+  // Four instructions (a 32-bit move and shift zero-extend); from C the
+  // compiler cuts g to 32 bits with a mask or an extra move.
+  __asm__("shr $16, %0\n\tmov %k0, %k1\n\tshr $6, %k0" : "=r"(s), "=&r"(g) : "0"(p));
+  _Static_assert(HAK_SEGMENT_GRANULE_SHIFT == 16 && HAK_SEGMENT_SHIFT == 22, "the shifts above");
+#else
+  g = (uint32_t)((uintptr_t)p >> HAK_SEGMENT_GRANULE_SHIFT);
+  s = g >> (HAK_SEGMENT_SHIFT - HAK_SEGMENT_GRANULE_SHIFT);
+#endif
+  if (HAK_UNLIKELY(atomic_load_explicit(&hak_addrmap[s], memory_order_relaxed) != hak_tls_tag)) return false;
+  // The page: granule[g % 64] of the segment at s << 22, that is at
+  // s (2^22 - 64 * 8) + 8 g + offset (g = 64 s + g % 64): one multiply.
+  uintptr_t at = s * (HAK_SEGMENT_SIZE - HAK_SEGMENT_GRANULES * sizeof(hak_page_t *)) +
+                 offsetof(hak_segment_t, granule) + g * sizeof(hak_page_t *);
+  hak_page_t *pg = *(hak_page_t **)at;
+  hak_block_t *b = (hak_block_t *)p;
+  uint64_t i = hak_page_index(pg, p);
+  if (HAK_UNLIKELY(i >= pg->limit)) return false;
+  uint64_t key = hak_pool_key;
+#if HAK_RELEASE_CHECKS
+  if (HAK_UNLIKELY(b->key == key)) return false;
+#endif
+  b->link = hak_page_link(pg, pg->head);
+  b->key = key;
+  pg->head = i;
+  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
+  // A current page never gets here (it holds an extra count).
+  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(hak_segment_of(p), pg);
+  return true;
 }
 
 /* Over-aligned request (align a power of two > 16, size + align within the

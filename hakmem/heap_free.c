@@ -1,9 +1,10 @@
-/* heap_free.c — the pools' frees off the inline fast path and the heap
- * walker (layer L3): the
- * careful path (interior, misaligned and header pointers, double-free
- * suspects, careful pages), remote frees pushed onto the owner's list, and
- * the owner's drain of that list. See heap.h for the design and heap.c's
- * opening comment for the locking; shares heap_impl.h with heap.c.
+/* heap_free.c — the pools' frees off the inline fast path, over-aligned
+ * blocks (whose interior pointers those frees accept) and the heap walker
+ * (layer L3): the careful path (interior, misaligned and header pointers,
+ * double-free suspects, careful pages), remote frees pushed onto the
+ * owner's list, and the owner's drain of that list. See heap.h for the
+ * design and heap.c's opening comment for the locking; shares heap_impl.h
+ * with heap.c.
  *
  * Misuse: every free that leaves the fast path is checked here (block_of:
  * the header, UNUSED pages, interior and misaligned pointers), a block
@@ -175,6 +176,16 @@ void hak_heap_watch(void *p) {
   pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;  // exact on careful pages from now on
 }
 
+// Every pool free the inline fast path left: the owner's go the careful
+// way (which checks everything the fast path checks, and more), the others'
+// onto the owner's remote list.
+void hak_heap_free(void *p) {
+  hak_segment_t *seg = hak_segment_of(p);
+  hak_page_t *pg = hak_page_of(seg, p);
+  if (seg->heap == hak_tls_heap) hak_heap_free_careful(seg, pg, p);
+  else hak_heap_free_remote(seg, pg, p);
+}
+
 void hak_heap_free_remote(hak_segment_t *seg, hak_page_t *pg, void *p) {
   if (hak_heap_watchers.freeing) hak_heap_watchers.freeing(p);
   if (HAK_LIKELY(!hak_heap_watchers.careful_free && carved_block(pg, p, true))) remote_push(seg, pg, (hak_block_t *)p, p);
@@ -243,6 +254,33 @@ void hak_heap_collect(hak_heap_t *h) {
     n++;
   }
   HAK_STAT_ADD(remote_frees, n);
+}
+
+// --- over-aligned blocks -------------------------------------------------------------
+
+void *hak_heap_aligned(size_t align, size_t size) {
+  // When the class's blocks are multiples of align every block is aligned
+  // (page areas start on 64 KiB boundaries, so only up to that alignment).
+  if (align <= HAK_SEGMENT_HEADER && hak_class_size(hak_size_class(size)) % align == 0) return hak_heap_alloc(size);
+  // At least one byte at p: for size 0, p could be the end of b's block (the
+  // next block's start), and freeing p would free that neighbour.
+  size_t padded = (size ? size : 1) + align - HAK_MIN_ALIGN;
+  char *b = hak_heap_alloc(padded);
+  if (!b) return NULL;
+  char *p = (char *)(((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1));
+  if (p != b) {
+    hak_segment_t *seg = hak_segment_of(b);
+    atomic_store_explicit(&hak_page_of(seg, b)->aligned, 1, memory_order_relaxed);
+  }
+  return p;
+}
+
+size_t hak_heap_usable(const void *p) {
+  hak_segment_t *seg = hak_segment_of(p);
+  hak_page_t *pg = hak_page_of(seg, p);
+  if (!atomic_load_explicit(&pg->aligned, memory_order_relaxed)) return pg->block_size;
+  const char *start = hak_page_block_start(seg, pg, p);
+  return pg->block_size - (size_t)((const char *)p - start);
 }
 
 // --- the walker -----------------------------------------------------------------------

@@ -40,6 +40,7 @@ static __thread int initialising __attribute__((tls_model("initial-exec")));
 // BALANCED samples 1 in 64 small allocations: until hak_init, every request
 // takes the slow path (which is correct in any case).
 size_t hak_fast_limit;
+size_t hak_fast_small;
 
 void hak_apply_options(void) {
   hak_learn_configure();
@@ -48,6 +49,7 @@ void hak_apply_options(void) {
   size_t limit = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   if (hak_learn_on && limit > HAK_LEARN_MIN) limit = HAK_LEARN_MIN;  // sites decide from here up
   hak_fast_limit = hak_opt(HAK_OPT_SITE_SAMPLE) || hak_checked || hak_profile_on ? 0 : limit;
+  hak_fast_small = hak_fast_limit < HAK_SMALL_TABLE + 1 ? hak_fast_limit : HAK_SMALL_TABLE + 1;
   hak_large_configure();
 }
 

@@ -24,6 +24,9 @@ HAK_INTERNAL extern _Atomic int hak_init_state;
  * request takes hak_alloc_slow). Derived by hak_apply_options; the front
  * door's inline fast path reads it (alloc.h). */
 HAK_INTERNAL extern size_t hak_fast_limit;
+/* min(hak_fast_limit, 1025): below it the inline path needs no other test
+ * (the size class is one table load, sizeclass.h). */
+HAK_INTERNAL extern size_t hak_fast_small;
 
 /* Make the options in hak_options take effect: each module reads its own
  * (learning, checked mode, the heap profile, the large engine), then the

@@ -22,7 +22,7 @@
  * operator new has it loaded, so they resolve; without it an allocation
  * failure of a throwing new aborts with a message.
  * The fast paths are malloc's and free's (alloc.h): a new+delete pair costs
- * what a malloc+free pair does.
+ * what a malloc+free pair does (checked mode is tested on delete's miss).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -89,12 +89,18 @@ void *hak_new_pool_miss(size_t size) {
   return HAK_LIKELY(p != NULL) ? p : new_slow(size, 0, 0, HAK_KIND_NEW, 0);
 }
 
+// A throwing new above 1 KiB: the pools up to hak_fast_limit, then the rest.
+static HAK_NOINLINE void *new_above_small(size_t size, uintptr_t site, hak_alloc_kind_t kind) {
+  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
+  return new_slow(size, 0, site, kind, 0);
+}
+
 // A throwing new: malloc's fast path. A macro so that CALLER is read only on
 // the slow branch.
-#define NEW_AT(size, kind)                                                   \
-  do {                                                                       \
-    if (HAK_LIKELY((size) < hak_fast_limit)) return hak_heap_alloc(size);    \
-    return new_slow((size), 0, CALLER, (kind), 0);                           \
+#define NEW_AT(size, kind)                                                      \
+  do {                                                                          \
+    if (HAK_LIKELY((size) < hak_fast_small)) return hak_heap_alloc_small(size); \
+    return new_above_small((size), CALLER, (kind));                             \
   } while (0)
 
 // A nothrow new: NULL instead of bad_alloc, so not the throwing miss.
@@ -107,9 +113,20 @@ void *hak_new_pool_miss(size_t size) {
     return new_slow((size), 0, CALLER, (kind), 1);                  \
   } while (0)
 
-HAK_INLINE void delete_at(void *p, hak_alloc_kind_t kind, size_t size) {
+// delete: free's fast path, with the checked-mode test on its miss. Checked
+// mode's pool pointers follow HAK_CHECKED_HEAD canary bytes, so they are
+// never a block's start and always miss, as its large blocks do (their map
+// entries are no heap's tag): the test costs the fast path nothing.
+_Static_assert(HAK_CHECKED_HEAD % HAK_MIN_ALIGN == 0 && HAK_CHECKED_HEAD > 0, "checked pointers must miss");
+// (size before kind: a sized delete's size stays in its register.)
+static HAK_NOINLINE void delete_miss(void *p, size_t size, hak_alloc_kind_t kind) {
   if (HAK_UNLIKELY(hak_checked)) hak_delete_checked(p, kind, size);
-  else hak_front_free(p);
+  else hak_free_slow(p);
+}
+
+HAK_INLINE void delete_at(void *p, hak_alloc_kind_t kind, size_t size) {
+  if (HAK_LIKELY(hak_heap_free_fast(p))) return;
+  delete_miss(p, size, kind);
 }
 
 // The ABI's names. nothrow_t arrives as a reference nobody reads.

@@ -47,14 +47,10 @@ void hak_pool_secrets_init(void) {
   hak_pool_key = r[0] ? r[0] : 0x9e3779b97f4a7c15ull;  // never 0: malloc writes 0 there
 }
 
-hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
+hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint16_t tag) {
   HAK_ASSERT_INTERNAL(hak_pool_key != 0);
   hak_segment_t *seg = hak_os_map(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
   if (!seg) return NULL;
-  if (!hak_addrmap_set_segment(seg)) {
-    hak_os_unmap(seg, HAK_SEGMENT_SIZE);
-    return NULL;
-  }
   // Fresh memory is zero: only the non-zero fields need writing. The pages
   // stay zero (UNUSED, FRESH: nothing to give back) until taken; a zero page
   // struct has limit 0 and state UNUSED, so no fast path enters it and every
@@ -64,8 +60,12 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap) {
   seg->page_shift = kind_shift[kind];
   seg->page_count = (uint16_t)(HAK_SEGMENT_SIZE >> seg->page_shift);
   seg->heap = heap;
+  for (size_t g = 0; g < HAK_SEGMENT_GRANULES; g++)
+    seg->granule[g] = &seg->pages[(g << HAK_SEGMENT_GRANULE_SHIFT) >> seg->page_shift];
   seg->fresh = kind == HAK_PAGE_SMALL ? 1 : 0;  // a small page 0 is all header
   seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
+  // Last: from here on a free finds the segment (the header is written).
+  (void)hak_addrmap_set_segment(seg, tag);
   HAK_STAT_INC(pool_segments);
   HAK_STAT_ADD(os_bytes_mapped_pools, HAK_SEGMENT_SIZE);
   return seg;

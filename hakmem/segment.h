@@ -7,7 +7,9 @@
  * 4032 KiB. A page holds blocks of one size class.
  *
  * From any block address: segment = address rounded down to 4 MiB, page =
- * pages[(address - segment) >> page_shift]. No per-block header.
+ * granule[(address - segment) >> 16]: a table of 64 page pointers, one per
+ * 64 KiB of the segment, filled when the segment is made, so that finding
+ * the page is one load for every kind. No per-block header.
  *
  * Free lists (what lets malloc and free trust nothing a program can write):
  *   - a page's list links blocks by index: a free block's first word holds
@@ -48,6 +50,8 @@
 
 #define HAK_SEGMENT_HEADER ((size_t)64 << 10)
 #define HAK_SEGMENT_MAX_PAGES 64u
+#define HAK_SEGMENT_GRANULE_SHIFT 16 /* the smallest page: granule[] has one entry per 64 KiB */
+#define HAK_SEGMENT_GRANULES (HAK_SEGMENT_SIZE >> HAK_SEGMENT_GRANULE_SHIFT)
 
 struct hak_heap;
 
@@ -121,6 +125,9 @@ typedef struct hak_segment {
                                      writes one page of header, not the whole pages[] array */
   uint32_t pages_used;            /* pages not UNUSED */
   uint64_t empty_since;           /* ms, when pages_used became 0 */
+  /* The page of each 64 KiB of the segment (the header's: pages[0]); never
+   * changes after hak_segment_new. */
+  struct hak_page *granule[HAK_SEGMENT_GRANULES];
   hak_page_t pages[HAK_SEGMENT_MAX_PAGES];
   /* Checked mode only (untouched, so never resident, otherwise): one bit per
    * block, set while the block is handed out. */
@@ -135,7 +142,7 @@ HAK_INLINE hak_segment_t *hak_segment_of(const void *p) {
 }
 
 HAK_INLINE hak_page_t *hak_page_of(hak_segment_t *seg, const void *p) {
-  return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+  return seg->granule[((uintptr_t)p >> HAK_SEGMENT_GRANULE_SHIFT) & (HAK_SEGMENT_GRANULES - 1)];
 }
 
 /* The block area of a page. */
@@ -154,8 +161,9 @@ HAK_INLINE bool hak_segment_has_unused(const hak_segment_t *seg) {
   return seg->unused || seg->fresh < seg->page_count;
 }
 
-/* A new segment of `kind` for heap, every page UNUSED; NULL (ENOMEM). */
-HAK_INTERNAL hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap);
+/* A new segment of `kind` for heap, every page UNUSED, marked in the
+ * address map with the heap's tag; NULL (ENOMEM). */
+HAK_INTERNAL hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint16_t tag);
 /* Unmap a segment; its pages must have left the batch queue. */
 HAK_INTERNAL void hak_segment_free(hak_segment_t *seg);
 

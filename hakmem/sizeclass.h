@@ -29,12 +29,13 @@ typedef enum hak_page_kind {
   HAK_PAGE_KINDS
 } hak_page_kind_t;
 
-HAK_INTERNAL extern const uint8_t hak_class_of_small[65]; /* (size + 15) / 16 -> class, size <= 1024 */
+#define HAK_SMALL_TABLE 1024u /* sizes up to this one are looked up */
+HAK_INTERNAL extern const uint8_t hak_class_of_size[HAK_SMALL_TABLE + 1]; /* size -> class, size <= 1024 */
 
 /* Class of a request of `size` bytes (size <= HAK_POOL_MAX). */
 /* (size_t, so that an array index needs no extension after either branch.) */
 HAK_INLINE size_t hak_size_class(size_t size) {
-  if (HAK_LIKELY(size <= 1024)) return hak_class_of_small[(size + 15) >> 4];
+  if (HAK_LIKELY(size <= HAK_SMALL_TABLE)) return hak_class_of_size[size];
   size_t b = hak_log2(size - 1);  // 2^b < size <= 2^(b+1), b >= 10
   size_t shift = b - 3;
   return 8 + (b - 7) * 8 + (((size - 1) >> shift) & 7);

@@ -1,5 +1,6 @@
 // addrmap_test.cc — the address → owner map: unknown addresses read 0,
-// large blocks are found from every slot they span, clearing forgets them.
+// large blocks are found from every slot they span, segments read their
+// heap's tag, clearing forgets them.
 #include <gtest/gtest.h>
 
 extern "C" {
@@ -43,17 +44,35 @@ TEST(AddrMap, VeryLargeBlocksSayFarBeyondTheirReach) {
   hak_addrmap_clear(base, len);
 }
 
-TEST(AddrMap, SegmentsAndLeafBoundaries) {
-  // A block straddling two leaves (each leaf covers 2^16 slots = 256 GiB).
-  char* base = reinterpret_cast<char*>((0x40ull << 32) - kSeg);
-  ASSERT_TRUE(hak_addrmap_set_large(base, 2 * kSeg));
-  EXPECT_EQ(hak_addrmap_large_base(base + kSeg + 10), base);
-  hak_addrmap_clear(base, 2 * kSeg);
+TEST(AddrMap, SegmentsReadTheirTag) {
   char* seg = reinterpret_cast<char*>(0x3300000000ull);
-  ASSERT_TRUE(hak_addrmap_set_segment(seg));
+  ASSERT_TRUE(hak_addrmap_set_segment(seg, 0x1234));
   EXPECT_EQ(hak_addrmap_get(seg + 12345), (uint8_t)HAK_ADDR_SEGMENT);
+  EXPECT_EQ(hak_addrmap_entry(seg + kSeg - 1), 0x1234u);
+  EXPECT_EQ(hak_addrmap_entry(seg + kSeg), 0u);  // the next slot
+  EXPECT_EQ(hak_addrmap_entry(seg - 1), 0u);
   EXPECT_EQ(hak_addrmap_large_base(seg), nullptr);
-  hak_addrmap_clear(seg, kSeg);
+  ASSERT_TRUE(hak_addrmap_set_segment(seg + kSeg, UINT16_MAX));  // the largest tag is a segment too
+  EXPECT_EQ(hak_addrmap_get(seg + kSeg), (uint8_t)HAK_ADDR_SEGMENT);
+  hak_addrmap_clear(seg, 2 * kSeg);
+  EXPECT_EQ(hak_addrmap_get(seg), 0u);
+  EXPECT_EQ(hak_addrmap_get(seg + kSeg), 0u);
+}
+
+TEST(AddrMap, TheWholeUserAddressSpace) {
+  // The first and the last slot below 2^48; the first above reads 0 and
+  // is never written.
+  char* first = reinterpret_cast<char*>(kSeg);
+  char* last = reinterpret_cast<char*>((1ull << 48) - kSeg);
+  ASSERT_TRUE(hak_addrmap_set_large(first, kSeg));
+  ASSERT_TRUE(hak_addrmap_set_large(last, kSeg));
+  EXPECT_EQ(hak_addrmap_large_base(first + 1), first);
+  EXPECT_EQ(hak_addrmap_large_base(last + kSeg - 1), last);
+  EXPECT_EQ(hak_addrmap_get(last + kSeg), 0u);
+  hak_addrmap_clear(last, 2 * kSeg);  // the slot past the map is skipped
+  hak_addrmap_clear(first, kSeg);
+  EXPECT_EQ(hak_addrmap_get(first), 0u);
+  EXPECT_EQ(hak_addrmap_get(last), 0u);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ set -euo pipefail
 lib="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 probe="$2"
 probe_cc="$3"
-GOLDEN=80   # instructions per malloc+free pair, loop included; measured 77 (malloc 23, free 45, loop 9; the current page holds an extra count, so a pair never reaches the emptied-page check)
+GOLDEN=60   # instructions per malloc+free pair, loop included; measured 56 (malloc 18, free 30, loop 8; the current page holds an extra count, so a pair never reaches the emptied-page check)
 command -v valgrind >/dev/null || { echo "valgrind missing (tools/setup.sh installs it)"; exit 1; }
 ir_of() {  # total instructions of one run: PROGRAM ARGS...
   local out="${TEST_TMPDIR:-/tmp}/cg.$$.$RANDOM"
@@ -62,7 +62,9 @@ check_frozen 131072 80 "128 KiB"
 
 # operator new/delete are malloc/free's fast paths under C++ names: a
 # new(32)+delete pair costs no more than a malloc(32)+free pair (the same
-# loop in one C++ program). Through libstdc++'s operator new it cost 24 more.
+# loop in one C++ program, whose loop costs 4 more than probe's; delete's
+# checked-mode test is on its miss). Through libstdc++'s operator new it
+# cost 24 more.
 cc_pair() {  # malloc|new: instructions per pair
   local base full
   base=$(ir_of "$probe_cc" "$1" 0 32)
@@ -71,8 +73,8 @@ cc_pair() {  # malloc|new: instructions per pair
 }
 m=$(cc_pair malloc)
 n=$(cc_pair new)
-echo "32 B pair: malloc+free $m, new+delete $n instructions (allowed: 2 more, delete's checked-mode test)"
-if (( n > m + 2 )); then failed=$((failed + 1)); else passed=$((passed + 1)); fi
+echo "32 B pair: malloc+free $m, new+delete $n instructions (allowed: no more, and at most $((GOLDEN + 4)))"
+if (( n > m || n > GOLDEN + 4 )); then failed=$((failed + 1)); else passed=$((passed + 1)); fi
 
 # Seeing through a wrapper: a 300 KiB malloc+free pair through a noinline
 # xmalloc (found to be a wrapper, so the site is its caller: a stack walk per

@@ -13,7 +13,9 @@
 #include "tests/test_util.h"
 
 extern "C" {
+#include "hakmem/addrmap.h"
 #include "hakmem/heap.h"
+#include "hakmem/heap_impl.h"
 #include "hakmem/sizeclass.h"
 }
 
@@ -187,6 +189,40 @@ TEST_F(HeapTest, ThreadExitAbandonsAndNewThreadsAdopt) {
   }
   hak_trim();
   EXPECT_LE(Stat(HAK_STAT_pool_segments), 8u);
+}
+
+// A thread's current pages live in its TLS while it owns its heap: they go
+// back into the heap at thread exit, and into the TLS of the thread that
+// adopts it, so that thread allocates from the same page next; a thread
+// without a heap has only the empty page; frees take the fast path only
+// for the owner (the tag in hak_tls_tag).
+TEST_F(HeapTest, CurrentPagesMoveWithTheirHeap) {
+  hak_heap_t* heap = nullptr;
+  const void* page = nullptr;
+  std::thread([&] {
+    EXPECT_EQ(hak_tls_current[hak_size_class(48)], &hak_heap_empty_page);
+    EXPECT_EQ(hak_tls_tag, (uint16_t)HAK_HEAP_TAG_NONE);
+    void* p = hak_alloc_at(48, 5);
+    heap = hak_tls_heap;
+    EXPECT_EQ(heap->current, hak_tls_current);
+    page = hak_tls_current[hak_size_class(48)];
+    EXPECT_EQ(page, hak_page_of(hak_segment_of(p), p));
+    EXPECT_GE(hak_tls_tag, (uint16_t)HAK_ADDR_TAG_MIN);
+    EXPECT_EQ(hak_addrmap_entry(p), hak_tls_tag);
+    hak_free(p);
+  }).join();
+  EXPECT_EQ(heap->current, heap->own_current);  // no thread owns it
+  EXPECT_EQ(heap->own_current[hak_size_class(48)], page);
+  std::thread([&] {
+    void* q = hak_alloc_at(48, 5);
+    if (hak_tls_heap == heap) {  // adopted (the last abandoned heap is taken first)
+      EXPECT_EQ(hak_page_of(hak_segment_of(q), q), page);
+      EXPECT_EQ(heap->current, hak_tls_current);
+    }
+    EXPECT_TRUE(hak_heap_is_valid());
+    hak_free(q);
+  }).join();
+  EXPECT_TRUE(hak_heap_is_valid());
 }
 
 TEST_F(HeapTest, MemoryGoesBackToTheOsAfterAFreeAll) {

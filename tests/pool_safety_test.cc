@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -197,6 +198,23 @@ TEST_F(PoolSafetyDeathTest, StrayFreeIntoASegmentHeader) {
   EXPECT_TRUE(hak_heap_is_valid());
   hak_free(s);
   hak_free(m);
+}
+
+// The fast free masks a pointer's slot to the map instead of testing its
+// range: a pointer above 2^48 whose low bits name a live block of this
+// thread (so it reads this thread's tag and the block's real page) must
+// still be a foreign pointer, and the block must stay live.
+TEST_F(PoolSafetyDeathTest, PointersAboveTheMapAliasNoBlock) {
+  for (size_t n : {16, 64, 1000, 20000, 200000}) {
+    char* p = Alloc(n);
+    for (int bit : {48, 52, 63}) {
+      char* alias = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) | (uintptr_t)1 << bit);
+      EXPECT_DEATH(hak_free(alias), "free\\(\\): invalid pointer " + Hex(alias)) << n << " bit " << bit;
+    }
+    std::memset(p, 0x5a, n);  // still this program's
+    hak_free(p);
+  }
+  EXPECT_TRUE(hak_heap_is_valid());
 }
 
 // A write after free overwrites a's link: the pop that would follow it
