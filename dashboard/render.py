@@ -336,7 +336,7 @@ def leaderboard_chart(charts, wid, sites):
         for r in st["learn"]["ratings"]:
             if r["name"] not in names:
                 names.append(r["name"])
-    names.sort(key=lambda n: float(n[:-1]) * (1024 if n.endswith("m") else 1))
+    names.sort(key=lambda n: (float(n.split("/")[0][:-1]) * (1024 if n.split("/")[0].endswith("m") else 1), n))  # "256k/keep": threshold first
     if not any(r["n"] for st in sites for r in st["learn"]["ratings"]):
         return None  # no window ended yet (a tiny run): nothing to chart
     header = "strategy\t" + "\t".join(site_label(st) for st in sites) + "\n"

@@ -107,7 +107,7 @@ bool hak_learn_site_is_valid(const hak_learn_site_t *sl) {
   if (st == HAK_EVO_OFF && (counting || !quiet)) return false;
   if (atomic_load_explicit(&sl->learning, memory_order_relaxed) != (st == HAK_EVO_LEARN)) return false;
   uint64_t due = atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
-  if (st == HAK_EVO_OFF ? due != UINT64_MAX : due != UINT64_MAX && due < sl->evo.window_start_ns) return false;
+  if (st == HAK_EVO_OFF ? due != UINT64_MAX : due != UINT64_MAX && due < sl->evo.win.start_ns) return false;
   // A quiet site waits for its watched window (FROZEN) or forever (OFF).
   if (quiet && st == HAK_EVO_FROZEN && !atomic_load_explicit(&sl->watch_at, memory_order_relaxed)) return false;
   return true;

@@ -18,12 +18,14 @@ hak_evo_config_t hak_evo_config_default(void) {
       .learner = HAK_EVO_UCB1,
       .sets = 0,
       .initial_threshold = 256u << 10,
-      .window_ops = 10000,
-      .window_ns = 2000000000ull,
-      .min_learn_ns = 10000000000ull,
+      .initial_row = -1,
+      .win = hak_window_rules_default(),
+      .min_learn_ns = 0,
       .min_learn_windows = 0,
+      .max_learn_windows = 24,
       .stable_tol = 0.01,
       .stable_windows = 3,
+      .settle_pulls = 2,
       .worsen = 0.20,
       .worsen_windows = 3,
       .drift = HAK_DIST_DRIFT,
@@ -65,7 +67,7 @@ static unsigned learner_leader(const hak_evo_site_t *s) {
 static bool learner_settled(const hak_evo_site_t *s) {
   if (is_elo(s)) return hak_elo_settled(&s->l.elo);
   for (unsigned i = 0; i < s->l.ucb1.n; i++)
-    if (s->l.ucb1.pulls[i] < s->cfg->stable_windows) return false;
+    if (s->l.ucb1.pulls[i] < s->cfg->settle_pulls) return false;
   return true;
 }
 
@@ -93,27 +95,27 @@ static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double
 
 static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm);
 
-/* Where requests of log2 bucket b go under threshold t: all below it (the
- * pools, or past the pools' limit the large engine without BigCache: the
- * same for every t above the bucket), all from it up (the large engine with
- * BigCache), or split at t itself. */
-static uint64_t bucket_route(uint32_t t, unsigned b) {
-  uint64_t lo = 1ull << b, hi = lo << 1;
+/* Where requests of log2 bucket b go and how they are kept under p: all
+ * below the threshold (the pools, or past the pools' limit the large engine's
+ * plain route {0, AUTO, 0}: the same for every threshold above the bucket),
+ * all from it up with p's free policy, or split at the threshold itself. */
+static uint64_t bucket_route(hak_policy_t p, unsigned b) {
+  uint64_t lo = 1ull << b, hi = lo << 1, t = p.large_threshold;
+  uint64_t how = (uint64_t)p.cache_slots | (uint64_t)p.release << 8 | (uint64_t)p.resident_shift << 16;
   if (hi <= t) return 1;
-  if (lo >= t) return 2;
-  return 3 + (uint64_t)t;
+  if (lo >= t) return how == 0 && lo >= HAK_STRAT_POOL_MAX ? 1 : 2 | how << 8;
+  return 3 | how << 8 | t << 32;
 }
 
 /* True when arms a and b route every bucket of hist alike (hist non-empty). */
 static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const uint64_t *hist) {
   if (a == b) return true;
   hak_policy_t pa = record_of(s, a), pb = record_of(s, b);
-  if (pa.cache_on != pb.cache_on || pa.hot_shift != pb.hot_shift || pa.cold_shift != pb.cold_shift) return false;
   bool any = false;
   for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++) {
     if (!hist[k]) continue;
     any = true;
-    if (bucket_route(pa.large_threshold, k) != bucket_route(pb.large_threshold, k)) return false;
+    if (bucket_route(pa, k) != bucket_route(pb, k)) return false;
   }
   return any;
 }
@@ -178,11 +180,13 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
   HAK_CHECK(cfg != NULL, "evo: no config");
   __builtin_memset(s, 0, sizeof *s);
   s->cfg = cfg;
-  uint32_t sets = cfg->sets ? cfg->sets : cfg->learner == HAK_EVO_ELO ? HAK_STRAT_SET_ELO : HAK_STRAT_SET_UCB1;
+  uint32_t ucb1 = HAK_STRAT_SET_UCB1 | HAK_STRAT_SET_FREE;
+  uint32_t sets = cfg->sets ? cfg->sets : cfg->learner == HAK_EVO_ELO ? HAK_STRAT_SET_ELO : ucb1;
   uint8_t arms[HAK_STRATEGY_MAX];
   unsigned n = hak_strategy_set(sets, arms, HAK_STRATEGY_MAX);
   HAK_CHECK(n >= 1 && n <= HAK_STRATEGY_MAX, "evo: the candidate sets select no strategy");
-  int first = hak_strategy_nearest(cfg->initial_threshold, sets);
+  bool pinned = cfg->initial_row >= 0 && (hak_strategy_info[cfg->initial_row].sets & sets);
+  int first = pinned ? cfg->initial_row : hak_strategy_nearest(cfg->initial_threshold, sets);
   unsigned initial = 0;
   for (unsigned i = 0; i < n; i++)
     if (arms[i] == (uint8_t)first) initial = i;
@@ -193,7 +197,7 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
     hak_ucb1_init(&s->l.ucb1, arms, n, initial, &cfg->ucb1);
   }
   reset_p99(s);
-  s->window_start_ns = now_ns;
+  hak_window_init(&s->win, &cfg->win, now_ns);
   s->cur = s->incumbent = (uint8_t)initial;
   hak_evo_state_t st = cfg->mode == HAK_EVO_MODE_OFF ? HAK_EVO_OFF
                        : cfg->mode == HAK_EVO_MODE_FROZEN ? HAK_EVO_FROZEN
@@ -209,10 +213,10 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
 
 bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns) {
   if (s->state == HAK_EVO_OFF) return false;
-  return ops_in_window >= s->cfg->window_ops || now_ns - s->window_start_ns >= s->cfg->window_ns;
+  return hak_window_due(&s->cfg->win, &s->win, ops_in_window, now_ns);
 }
 
-void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { s->window_start_ns = now_ns; }
+void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { hak_window_restart(&s->win, now_ns); }
 
 double hak_evo_cut_cost(const hak_evo_site_t *s) {
   if (s->state != HAK_EVO_LEARN || !(s->cfg->cut_factor > 0)) return 0;
@@ -267,9 +271,10 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
   if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
   if (routes_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
 
-  bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) && s->stable >= cfg->stable_windows &&
-               s->window - s->state_start_window >= cfg->min_learn_windows &&
-               now_ns - s->state_start_ns >= cfg->min_learn_ns;
+  uint64_t learned = s->window - s->state_start_window;
+  bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) &&
+               (s->stable >= cfg->stable_windows || (cfg->max_learn_windows && learned >= cfg->max_learn_windows)) &&
+               learned >= cfg->min_learn_windows && now_ns - s->state_start_ns >= cfg->min_learn_ns;
   if (ready) {
     __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
     unsigned arm = freeze_arm(s, inc);
@@ -344,7 +349,7 @@ static void start_canary(hak_evo_site_t *s, hak_evo_reason_t why, const uint64_t
 static void accumulate(double *acc, double *known, const hak_evo_obs_t *o) {
   if (o->ops == 0) return;
   acc[0] += (double)o->ops;
-  acc[1] += (double)o->ops * clean_cost(o->cpu_per_op);
+  acc[1] += (double)o->ops * (clean_cost(o->cpu_per_op) + clean_cost(o->mem_per_op));
   if (o->faults >= 0) acc[2] += (double)o->faults, known[0] += (double)o->ops;
   if (o->bytes_mapped >= 0) acc[3] += (double)o->bytes_mapped * (double)o->ops, known[1] += (double)o->ops;
 }
@@ -424,10 +429,12 @@ static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, doubl
 
 bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns) {
   if (s->state == HAK_EVO_OFF) return false;
-  s->window_start_ns = now_ns;
+  // The rate counts every request of the window (CANARY's both sides, the
+  // warm-up's too).
+  hak_window_close(&s->win, &s->cfg->win, ws->requests ? ws->requests : ws->main.ops + ws->canary.ops, now_ns);
   if (ws->main.ops == 0) return false;
   hak_policy_t before = s->policy;
-  double c = clean_cost(ws->main.cpu_per_op);
+  double c = clean_cost(ws->main.cpu_per_op) + clean_cost(ws->main.mem_per_op);
   s->window++;
   for (unsigned b = 0; ws->hist && b < HAK_DIST_BUCKETS; b++)
     if (ws->hist[b]) s->sizes_seen |= 1u << b;
@@ -439,11 +446,4 @@ bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_
   }
   HAK_DEBUG_WALK(hak_evo_is_valid(s));
   return hak_policy_to_word(before) != hak_policy_to_word(s->policy);
-}
-
-bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) {
-  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
-  if (i >= kept) return false;
-  *out = s->history[(s->history_len - 1 - i) % HAK_EVO_HISTORY];
-  return true;
 }
