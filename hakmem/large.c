@@ -24,7 +24,6 @@
 #include "hakmem/bigcache.h"
 #include "hakmem/check.h"
 #include "hakmem/fork.h"
-#include "hakmem/freepolicy.h"
 #include "hakmem/libc.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
@@ -32,23 +31,8 @@
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
-static inline hak_large_t *from_node(hak_spare_node_t *n) {
-  return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
-}
-
-// The caches' own invariants, after each slow-path operation (HAK_DEBUG >= 3).
-#if HAK_DEBUG >= 3
-static void validate_caches(void) {
-  HAK_CHECK(hak_bigcache_is_valid(), "large: BigCache invariants broken");
-  HAK_CHECK(hak_spare_is_valid(), "large: spare pool invariants broken");
-  HAK_CHECK(hak_batch_is_valid(), "large: batch queue invariants broken");
-}
-#else
-static inline void validate_caches(void) {}
-#endif
-
 // Checked mode (HAKMEM_CHECK): freed blocks wait PROT_NONE in a quarantine.
-static bool checked_mode;
+bool hak_large_checked_mode;
 
 // --- size classes -------------------------------------------------------------------
 // Class 0 holds blocks up to 32 KiB; above, each doubling [2^b, 2^(b+1)) is cut
@@ -113,77 +97,6 @@ void hak_large_unmap_block(hak_large_t *h) {
 }
 
 
-// --- the free side ------------------------------------------------------------------
-
-static void release(hak_large_t *h, uint64_t now);
-
-// Carry out what the spare pool asked for (after its lock is gone).
-static void spare_work(const hak_spare_work_t *w, uint64_t now) {
-  for (unsigned i = 0; i < w->n_unmap; i++) {
-    hak_large_t *h = from_node(w->unmap[i]);
-    size_t len;
-    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(hak_large_advisable(h, &len));
-    hak_large_unmap_block(h);
-  }
-  for (unsigned i = 0; i < w->n_cool; i++) {
-    hak_large_t *h = from_node(w->cool[i]);
-    size_t len;
-    hak_batch_add(hak_large_advisable(h, &len), len);
-    HAK_STAT_INC(free_cold);
-    hak_spare_work_t more;
-    hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &more);
-    spare_work(&more, now);  // a COLD put never cools: this recursion is one deep
-  }
-}
-
-// An uncached FREE block: keep it as a spare (HOT/WARM/COLD) or unmap it.
-static void release(hak_large_t *h, uint64_t now) {
-  if (!hak_opt(HAK_OPT_FREE_POLICY) || h->cls == HAK_LARGE_NO_CLASS) {
-    hak_large_unmap_block(h);
-    return;
-  }
-  hak_thermal_t t = hak_free_policy(h->map_len, hak_opt(HAK_OPT_HOT_MAX), hak_opt(HAK_OPT_COLD_MIN));
-  size_t len;
-  char *a = hak_large_advisable(h, &len);
-  if (t == HAK_WARM) {
-    hak_os_advise(a, len, HAK_ADVISE_FREE);
-    HAK_STAT_INC(free_warm);
-  } else if (t == HAK_COLD) {
-    hak_batch_add(a, len);
-    HAK_STAT_INC(free_cold);
-  } else {
-    HAK_STAT_INC(free_hot);
-  }
-  hak_spare_work_t w;
-  hak_spare_put(&h->node, h->cls, h->map_len, t, now, &w);
-  spare_work(&w, now);
-}
-
-static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
-  for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
-}
-
-// Age BigCache and the spare pool, at most once per tick, by whoever comes;
-// then the OS seam's tick (the learning engine's wake-ups).
-
-static void tick(uint64_t now) {
-  static _Atomic uint64_t last;
-  uint64_t prev = atomic_load_explicit(&last, memory_order_relaxed);
-  if (now - prev < HAK_LARGE_TICK_MS && now >= prev) return;
-  if (!atomic_compare_exchange_strong_explicit(&last, &prev, now, memory_order_relaxed, memory_order_relaxed)) return;
-  hak_bigcache_victims_t v;
-  do {
-    hak_bigcache_expire(now, &v);
-    release_victims(&v, now);
-  } while (v.n);
-  hak_spare_work_t w;
-  do {
-    hak_spare_expire(now, &w);
-    spare_work(&w, now);
-  } while (w.n_unmap || w.n_cool);
-  hak_os_tick(now);
-}
-
 // --- the allocation side ------------------------------------------------------------
 
 // A spare back out of the pool, of class cls or up to SPARE_FIT_CLASSES
@@ -193,7 +106,7 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
   uint8_t max_cls = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
   hak_spare_node_t *n = hak_spare_get(cls, max_cls, now);
   if (!n) return NULL;
-  hak_large_t *h = from_node(n);
+  hak_large_t *h = hak_large_from_node(n);
   *clean = false;
   if (n->thermal == HAK_COLD) {
     size_t len;
@@ -208,15 +121,16 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
 // that the rest of a freed block can be made PROT_NONE.
 static size_t user_offset(size_t align) {
   if (align > HAK_SEGMENT_SIZE) return HAK_SEGMENT_SIZE;
-  size_t min = checked_mode ? hak_os_page_size() : HAK_LARGE_HDR;
+  size_t min = hak_large_checked_mode ? hak_os_page_size() : HAK_LARGE_HDR;
   return align > min ? align : min;
 }
 
 void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
-  return hak_large_alloc_ex(size, align, site, zero, true, NULL);
+  return hak_large_alloc_ex(size, align, site, zero, HAK_LARGE_HOW_DEFAULT, NULL);
 }
 
-void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache, size_t *fresh_out) {
+void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, hak_large_how_t how,
+                         size_t *fresh_out) {
   size_t off = user_offset(align);
   if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;
@@ -232,7 +146,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     return NULL;
   }
   uint64_t now = hak_os_now_ms();
-  tick(now);
+  hak_large_tick(now);
 
   hak_large_t *h = NULL;
   bool fresh = false, clean = false;
@@ -264,8 +178,10 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   h->state = HAK_LARGE_LIVE;
   h->site = site;
   h->user_off = (uint32_t)off;
-  h->flags = cache ? 0 : HAK_LARGE_NOCACHE;
+  h->flags = how.cache_slots ? 0 : HAK_LARGE_NOCACHE;
+  h->how = how;
   h->req = size;
+  hak_large_charge_live(site, h->map_len, true);
   if (fresh_out) *fresh_out = fresh ? size : clean ? (size > hak_os_page_size() ? size - hak_os_page_size() : 0) : 0;
   char *p = user_of(h);
   UNPOISON(p, h->map_len - off);
@@ -284,7 +200,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   HAK_STAT_INC(large_allocs);
   HAK_STAT_ADD(large_bytes_live, size);
   hak_site_record_alloc(site, size, 1);
-  validate_caches();
+  hak_large_validate();
   return p;
 }
 
@@ -319,45 +235,10 @@ hak_large_t *hak_large_lookup(const void *p) {
   return h;
 }
 
-void hak_large_free(hak_large_t *h) {
-  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
-    hak_log("double free of large block %p", (void *)user_of(h));
-    hak_fatal("double free", __FILE__, __LINE__);
-  }
-  h->state = HAK_LARGE_FREE;
-  HAK_STAT_INC(large_frees);
-  HAK_STAT_SUB(large_bytes_live, h->req);
-  hak_site_record_free(h->site);
-  POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
-  if (checked_mode) {
-    hak_large_quarantine(h);
-    return;
-  }
-  hak_large_give_back(h);
-}
-
-// A FREE block, to BigCache or the free policy.
-void hak_large_give_back(hak_large_t *h) {
-  uint64_t now = hak_os_now_ms();
-  tick(now);
-  if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&
-      !(h->flags & HAK_LARGE_NOCACHE)) {
-    hak_bigcache_victims_t v;
-    bool kept = hak_bigcache_put(h->site, h->cls, h, h->map_len, now, &v);
-    release_victims(&v, now);
-    if (kept) {
-      validate_caches();
-      return;
-    }
-  }
-  release(h, now);
-  validate_caches();
-}
-
 // --- configuration and trimming -----------------------------------------------------
 
 void hak_large_configure(void) {
-  checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
+  hak_large_checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
   hak_bigcache_cfg_t bc = {
       .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,
       .slots = (unsigned)hak_opt(HAK_OPT_BIGCACHE_SLOTS),
@@ -390,11 +271,11 @@ size_t hak_large_trim(void) {
   hak_spare_work_t w;
   do {
     hak_spare_drain(&w);
-    spare_work(&w, now);
+    hak_large_spare_work(&w, now);
   } while (w.n_unmap);
   hak_batch_flush();
   hak_large_quarantine_drain();
-  validate_caches();
+  hak_large_validate();
   // Other threads' unmaps in the meantime count too: trim's answer is a hint.
   return atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed) - before;
 }

@@ -27,6 +27,7 @@ static bool grow_in_place(hak_large_t *h, size_t bytes) {
     return false;
   }
   HAK_STAT_ADD(os_bytes_mapped, bytes - h->map_len);
+  hak_large_charge_live(h->site, bytes - h->map_len, true);
   h->map_len = bytes;
   return true;
 }
@@ -52,6 +53,7 @@ static void shrink(hak_large_t *h, size_t total) {
   }
   atomic_fetch_add_explicit(&hak_large_unmapped_total, old_len - bytes, memory_order_relaxed);
   HAK_STAT_SUB(os_bytes_mapped, old_len - bytes);
+  hak_large_charge_live(h->site, old_len - bytes, false);
   h->map_len = bytes;
   h->cls = cls;
   HAK_ASSERT_INTERNAL(total <= h->map_len);
@@ -83,6 +85,7 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
   HAK_CHECK(hak_addrmap_set_large(dest, bytes), "large: cannot mark a moved block");
   hak_large_t *n = dest;
   HAK_STAT_ADD(os_bytes_mapped, bytes - old_len);
+  hak_large_charge_live(n->site, bytes - old_len, true);
   n->magic = magic_for(n);
   n->map_len = bytes;
   return n;

@@ -108,7 +108,11 @@ HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bo
                                  bool cache_on, size_t *fresh) {
   if (HAK_LIKELY(align <= HAK_MIN_ALIGN && !zero && !hak_route_large(size, 0, threshold))) return hak_heap_alloc(size);
   if (hak_route_large(size, align, threshold))
-    return hak_large_alloc_ex(size, align, id, zero, cache_on && size >= threshold, fresh);
+    return hak_large_alloc_ex(size, align, id, zero,
+                              (hak_large_how_t){.cache_slots = (uint8_t)((cache_on && size >= threshold) ? 255 : 0),
+                                                .release = HAK_RELEASE_AUTO,
+                                                .resident_shift = 0},
+                              fresh);
   void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
   if (ptr && zero) memset(ptr, 0, size);
   return ptr;

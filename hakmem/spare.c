@@ -4,6 +4,8 @@
  */
 #include "hakmem/spare.h"
 
+#include <stdatomic.h>
+
 #include "hakmem/check.h"
 #include "hakmem/lock.h"
 #include "hakmem/stats.h"
@@ -16,6 +18,16 @@ static struct {
   hak_spare_node_t *cls_top[HAK_SPARE_CLASSES];
   hak_spare_node_t *oldest, *newest;
 } sp = {.cfg = {.max_bytes = (size_t)1 << 30, .resident_bytes = (size_t)64 << 20, .age_ms = 10000}};
+// Written under sp.lock, read without it (hak_spare_site_resident).
+static _Atomic size_t site_resident[HAK_SPARE_SITES];
+
+static void site_charge(const hak_spare_node_t *n, bool add) {
+  if (n->thermal == HAK_COLD) return;
+  _Atomic size_t *c = &site_resident[n->site % HAK_SPARE_SITES];
+  size_t v = atomic_load_explicit(c, memory_order_relaxed);
+  HAK_ASSERT_INTERNAL(add || v >= n->bytes);
+  atomic_store_explicit(c, add ? v + n->bytes : v - n->bytes, memory_order_relaxed);
+}
 
 void hak_spare_configure(const hak_spare_cfg_t *cfg) {
   hak_lock(&sp.lock);
@@ -37,6 +49,7 @@ static void unlink_node(hak_spare_node_t *n) {
   else sp.newest = n->age_prev;
   sp.bytes -= n->bytes;
   if (n->thermal != HAK_COLD) sp.resident -= n->bytes;
+  site_charge(n, false);
   sp.count--;
   HAK_STAT_SUB(spare_bytes, n->bytes);
 }
@@ -59,13 +72,13 @@ static void cool_locked(hak_spare_work_t *work) {
   }
 }
 
-void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint64_t now,
-                   hak_spare_work_t *work) {
+void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint16_t site,
+                   uint64_t now, hak_spare_work_t *work) {
   HAK_ASSERT(cls < HAK_SPARE_CLASSES);
   work->n_unmap = work->n_cool = 0;
   hak_lock(&sp.lock);
   if (now > sp.now) sp.now = now;
-  *n = (hak_spare_node_t){.stamp = sp.now, .bytes = bytes, .cls = cls, .thermal = (uint8_t)thermal};
+  *n = (hak_spare_node_t){.stamp = sp.now, .bytes = bytes, .site = site, .cls = cls, .thermal = (uint8_t)thermal};
   n->cls_next = sp.cls_top[cls];
   if (n->cls_next) n->cls_next->cls_prev = n;
   sp.cls_top[cls] = n;
@@ -75,6 +88,7 @@ void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t
   sp.newest = n;
   sp.bytes += bytes;
   if (thermal != HAK_COLD) sp.resident += bytes;
+  site_charge(n, true);
   sp.count++;
   HAK_STAT_ADD(spare_bytes, bytes);
 
@@ -142,16 +156,23 @@ size_t hak_spare_resident_bytes(void) {
   return b;
 }
 
+size_t hak_spare_site_resident(uint16_t site) {
+  return atomic_load_explicit(&site_resident[site % HAK_SPARE_SITES], memory_order_relaxed);
+}
+
 bool hak_spare_is_valid(void) {
+  static size_t per_site[HAK_SPARE_SITES];  // under sp.lock
   bool ok = true;
   hak_lock(&sp.lock);
   size_t bytes = 0, resident = 0, count = 0, in_classes = 0;
+  for (unsigned i = 0; i < HAK_SPARE_SITES; i++) per_site[i] = 0;
   const hak_spare_node_t *prev = NULL;
   for (const hak_spare_node_t *n = sp.oldest; n && count <= sp.count; n = n->age_next) {
     if (n->age_prev != prev || n->cls >= HAK_SPARE_CLASSES || n->thermal > HAK_COLD) ok = false;
     if (prev && n->stamp < prev->stamp) ok = false;
     bytes += n->bytes;
     if (n->thermal != HAK_COLD) resident += n->bytes;
+    if (n->thermal != HAK_COLD) per_site[n->site % HAK_SPARE_SITES] += n->bytes;
     count++;
     prev = n;
   }
@@ -166,6 +187,8 @@ bool hak_spare_is_valid(void) {
   }
   if (count != sp.count || in_classes != sp.count || bytes != sp.bytes || resident != sp.resident) ok = false;
   if (sp.bytes > sp.cfg.max_bytes) ok = false;
+  for (unsigned i = 0; i < HAK_SPARE_SITES; i++)
+    if (per_site[i] != atomic_load_explicit(&site_resident[i], memory_order_relaxed)) ok = false;
   hak_unlock(&sp.lock);
   return ok;
 }
