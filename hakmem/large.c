@@ -99,20 +99,82 @@ void hak_large_unmap_block(hak_large_t *h) {
 
 // --- the allocation side ------------------------------------------------------------
 
-// A spare back out of the pool, of class cls or up to SPARE_FIT_CLASSES
-// larger; *clean: its advisable part reads as zero.
-static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
-  uint64_t fit = hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
-  uint8_t max_cls = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
-  hak_spare_node_t *n = hak_spare_get(cls, max_cls, now);
-  if (!n) return NULL;
+// --- the fit rule -------------------------------------------------------------------
+// A request whose class maps `need` bytes takes, in order (reused blocks are
+// 4 MiB-aligned: only requests aligned to at most that reuse):
+//   1. a block of its site's BigCache rings of a class whose mapping M is in
+//      [need, need + slack], slack = max(need / 4, 256 KiB): the tail waste
+//      is bounded, the block is used as it is;
+//   2. a resident (HOT/WARM) spare of such a class, used as it is;
+//   3. a resident spare of a larger class (up to SPARE_FIT_CLASSES larger),
+//      the smallest: its mapping is cut to need (the tail is unmapped), so
+//      its resident head saves the faults and no waste stays;
+//   4. a resident spare of a smaller class (down to SPARE_FIT_CLASSES
+//      smaller), the largest: its mapping grows to need in place or by
+//      moving its pages (mremap), so only need - M bytes fault in;
+//   5. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
+//      pages are gone: only the address space is reused, unless it was still
+//      queued for MADV_DONTNEED);
+//   6. a fresh mapping.
+// The block's mapping is a class's then, as every block's.
+
+#define FIT_MIN_SLACK ((size_t)256 << 10)
+
+typedef struct reuse {
+  hak_large_t *h;
+  size_t dirty; /* bytes from the base that may hold old contents (resident) */
+} reuse_t;
+
+static uint8_t fit_hi(uint8_t cls, size_t need) {
+  size_t slack = need / 4 > FIT_MIN_SLACK ? need / 4 : FIT_MIN_SLACK;
+  uint8_t hi = cls;
+  while (hi + 1u < HAK_LARGE_CLASSES && hak_large_class_bytes((uint8_t)(hi + 1)) <= need + slack) hi++;
+  return hi;
+}
+
+static reuse_t from_spare(hak_spare_node_t *n) {
   hak_large_t *h = hak_large_from_node(n);
-  *clean = false;
+  reuse_t r = {h, h->map_len};
   if (n->thermal == HAK_COLD) {
     size_t len;
-    *clean = hak_batch_take(hak_large_advisable(h, &len)) == HAK_BATCH_NOT_QUEUED;
+    // Advised already: only the header page holds anything.
+    if (hak_batch_take(hak_large_advisable(h, &len)) == HAK_BATCH_NOT_QUEUED) r.dirty = hak_os_page_size();
   }
-  return h;
+  return r;
+}
+
+static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now) {
+  reuse_t r = {NULL, 0};
+  uint8_t hi = fit_hi(cls, need);
+  if (hak_opt(HAK_OPT_BIGCACHE)) {
+    size_t got;
+    r.h = hak_bigcache_get_fit(site, cls, hi, now, &got);
+    if (r.h) {
+      r.dirty = r.h->map_len;
+      return r;
+    }
+  }
+  if (!hak_opt(HAK_OPT_FREE_POLICY)) return r;
+  unsigned fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
+  uint8_t far = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
+  hak_spare_node_t *n = hak_spare_get_resident(cls, far, false);
+  if (n) {
+    r = from_spare(n);
+    if (r.h->map_len > hak_large_class_bytes(hi)) hak_large_cut(r.h, need, cls);
+    r.dirty = r.h->map_len;
+    return r;
+  }
+  if (cls > 1 && fit && (n = hak_spare_get_resident((uint8_t)(cls > fit ? cls - fit : 1), (uint8_t)(cls - 1), true))) {
+    hak_large_t *h = hak_large_from_node(n);
+    size_t old_len = h->map_len;
+    bool moved;
+    hak_large_t *g = hak_large_grow(h, need, cls, &moved);
+    if (g) return (reuse_t){g, old_len};
+    hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
+  }
+  n = hak_spare_get(cls, far, now);
+  if (n) r = from_spare(n);
+  return r;
 }
 
 // Where the program's pointer sits: after the header, at the alignment; a
@@ -148,15 +210,10 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   uint64_t now = hak_os_now_ms();
   hak_large_tick(now);
 
-  hak_large_t *h = NULL;
-  bool fresh = false, clean = false;
   // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
-  bool reusable = cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE;
-  if (reusable && hak_opt(HAK_OPT_BIGCACHE)) {
-    size_t got;
-    h = hak_bigcache_get(site, cls, now, &got);
-  }
-  if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
+  reuse_t r = {NULL, 0};
+  if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
+  hak_large_t *h = r.h;
   if (!h) {
     h = map_block(bytes, align, off);
     if (HAK_UNLIKELY(!h)) {
@@ -168,7 +225,6 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
       errno = ENOMEM;
       return NULL;
     }
-    fresh = true;
     h->cls = cls;
   } else {
     // A reused block keeps its own class (a spare may be a larger one).
@@ -182,19 +238,13 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   h->how = how;
   h->req = size;
   hak_large_charge_live(site, h->map_len, true);
-  if (fresh_out) *fresh_out = fresh ? size : clean ? (size > hak_os_page_size() ? size - hak_os_page_size() : 0) : 0;
+  // What may hold old contents: the first r.dirty bytes of the mapping.
+  size_t dirty = r.dirty > off ? r.dirty - off : 0;
+  if (dirty > size) dirty = size;
+  if (fresh_out) *fresh_out = size - dirty;
   char *p = user_of(h);
   UNPOISON(p, h->map_len - off);
-  if (zero && !fresh) {
-    // A DONTNEED'd block is zero past the header page; anything else is dirty.
-    size_t dirty = size;
-    if (clean) {
-      size_t page = hak_os_page_size();
-      dirty = off >= page ? 0 : page - off;
-      if (dirty > size) dirty = size;
-    }
-    memset(p, 0, dirty);
-  }
+  if (zero) memset(p, 0, dirty);
   HAK_ASSERT_INTERNAL(off + size <= h->map_len);
   HAK_ASSERT_INTERNAL(h->cls == HAK_LARGE_NO_CLASS || h->map_len == hak_large_class_bytes(h->cls));
   HAK_STAT_INC(large_allocs);

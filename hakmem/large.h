@@ -7,8 +7,13 @@
  * of a class serves every request of that class; beyond 1 GiB a block is
  * mapped to the page and never cached.
  *
- * Where a block comes from, in order: the site's BigCache ring, the spare
- * pool, a fresh mmap. Where it goes on free, by the how its request carried
+ * Where a block comes from (the fit rule, large.c): a block of the site's
+ * BigCache rings, or a resident (HOT/WARM) spare, whose mapping M is within
+ * [need, need + max(need/4, 256 KiB)] (need: the request's class mapping),
+ * as it is; else a larger resident spare cut to need; else a smaller
+ * resident spare grown to need (mremap: only need - M bytes fault); else a
+ * COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap.
+ * Where it goes on free, by the how its request carried
  * (hak_large_how_t, kept in the header): the site's BigCache ring (at most
  * how.cache_slots per ring), else how.release (AUTO: the HOT/WARM/COLD size
  * rule; KEEP: HOT; LAZY: WARM; RETURN: munmap); a site whose freed resident

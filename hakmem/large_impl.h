@@ -63,6 +63,13 @@ HAK_INTERNAL void hak_large_validate(void);
 HAK_INLINE void hak_large_validate(void) {}
 #endif
 
+/* Cut a block's mapping to `bytes` (< map_len, class cls; the tail is
+ * unmapped); false when the kernel refuses (the block is unchanged). */
+HAK_INTERNAL bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls);
+/* Grow a block's mapping to `bytes` (class cls) in place or by moving its
+ * pages (*moved); its new header, or NULL (the block is unchanged). */
+HAK_INTERNAL hak_large_t *hak_large_grow(hak_large_t *h, size_t bytes, uint8_t cls, bool *moved);
+
 /* Checked mode's quarantine (large_quarantine.c): hold a freed block
  * PROT_NONE; give them all back (trim, a refused mmap); its lock, for fork. */
 HAK_INTERNAL void hak_large_quarantine(hak_large_t *h);

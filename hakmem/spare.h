@@ -36,7 +36,7 @@
 typedef enum hak_thermal { HAK_HOT = 0, HAK_WARM = 1, HAK_COLD = 2 } hak_thermal_t;
 
 typedef struct hak_spare_node {
-  struct hak_spare_node *cls_prev, *cls_next; /* this class's stack */
+  struct hak_spare_node *cls_prev, *cls_next; /* this class's stack (resident or COLD) */
   struct hak_spare_node *age_prev, *age_next; /* the pool's age list */
   uint64_t stamp;
   size_t bytes;
@@ -63,9 +63,13 @@ HAK_INTERNAL void hak_spare_configure(const hak_spare_cfg_t *cfg);
 HAK_INTERNAL void hak_spare_put(hak_spare_node_t *node, uint8_t cls, size_t bytes, hak_thermal_t thermal,
                                 uint16_t site, uint64_t now, hak_spare_work_t *work);
 
-/* The most recently added spare of the smallest class in [cls, max_cls]
- * that has one, out of the pool, or NULL. */
+/* A spare of the smallest class in [cls, max_cls] that has one, out of the
+ * pool, or NULL: the class's most recently added HOT or WARM spare, else
+ * its most recently added COLD one. */
 HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now);
+/* The most recently added HOT or WARM spare of the smallest (largest: the
+ * largest) class in [lo, hi] that has one, out of the pool, or NULL. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bool largest);
 
 /* Spares older than age_ms into work->unmap, and resident spares over the
  * cap idle long enough into work->cool (call again while it fills). */
