@@ -147,14 +147,14 @@ void hak_bigcache_configure(const hak_bigcache_cfg_t *cfg) {
 }
 
 void *hak_bigcache_get(uint16_t site, uint8_t cls, uint64_t now, size_t *bytes) {
-  return hak_bigcache_get_fit(site, cls, cls, now, bytes);
+  return hak_bigcache_get_fit(site, cls, cls, false, now, bytes);
 }
 
-void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, uint64_t now, size_t *bytes) {
+void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, bool largest, uint64_t now, size_t *bytes) {
   void *blk = NULL;
   hak_lock(&bc.lock);
-  for (unsigned c = cls; c <= max_cls && !blk && bc.count; c++) {
-    ring_t *r = ring_find(key_of(site, (uint8_t)c));
+  for (unsigned i = 0; cls + i <= max_cls && !blk && bc.count; i++) {
+    ring_t *r = ring_find(key_of(site, (uint8_t)(largest ? max_cls - i : cls + i)));
     int s = r ? ring_pick(r, true) : -1;
     if (s >= 0) {
       entry_t *e = slot_remove(slot_id(r, (unsigned)s));

@@ -61,8 +61,9 @@ HAK_INTERNAL void hak_bigcache_configure(const hak_bigcache_cfg_t *cfg);
  * NULL. *bytes receives its size. */
 HAK_INTERNAL void *hak_bigcache_get(uint16_t site, uint8_t cls, uint64_t now, size_t *bytes);
 /* The same from the rings of (site, c) for c in [cls, max_cls], the smallest
- * class that has a block first. */
-HAK_INTERNAL void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, uint64_t now, size_t *bytes);
+ * (largest: the largest) class that has a block first. */
+HAK_INTERNAL void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, bool largest, uint64_t now,
+                                        size_t *bytes);
 
 /* Offer a freed block. True: BigCache owns it now. False: the caller keeps
  * it. Either way `out` receives blocks that had to leave to make room

@@ -101,21 +101,22 @@ void hak_large_unmap_block(hak_large_t *h) {
 
 // --- the fit rule -------------------------------------------------------------------
 // A request whose class maps `need` bytes takes, in order (reused blocks are
-// 4 MiB-aligned: only requests aligned to at most that reuse):
-//   1. a block of its site's BigCache rings of a class whose mapping M is in
-//      [need, need + slack], slack = max(need / 4, 256 KiB): the tail waste
-//      is bounded, the block is used as it is;
-//   2. a resident (HOT/WARM) spare of such a class, used as it is;
-//   3. a resident spare of a larger class (up to SPARE_FIT_CLASSES larger),
-//      the smallest: its mapping is cut to need (the tail is unmapped), so
-//      its resident head saves the faults and no waste stays;
-//   4. a resident spare of a smaller class (down to SPARE_FIT_CLASSES
-//      smaller), the largest: its mapping grows to need in place or by
-//      moving its pages (mremap), so only need - M bytes fault in;
-//   5. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
+// 4 MiB-aligned: only requests aligned to at most that reuse), resident
+// memory first (a ring block or a HOT/WARM spare), the site's own rings
+// before the shared spare pool at each step:
+//   1. a block of a class whose mapping M is in [need, need + slack],
+//      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
+//      is used as it is;
+//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger), the
+//      smallest: its mapping is cut to need (the tail is unmapped), so its
+//      resident head saves the faults and no waste stays;
+//   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
+//      largest: its mapping grows to need in place or by moving its pages
+//      (mremap), so only need - M bytes fault in;
+//   4. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
 //      pages are gone: only the address space is reused, unless it was still
 //      queued for MADV_DONTNEED);
-//   6. a fresh mapping.
+//   5. a fresh mapping.
 // The block's mapping is a class's then, as every block's.
 
 #define FIT_MIN_SLACK ((size_t)256 << 10)
@@ -143,38 +144,36 @@ static reuse_t from_spare(hak_spare_node_t *n) {
   return r;
 }
 
+// A resident block of a class in [lo, hi] (the smallest, or the largest):
+// the site's rings first, then the spare pool.
+static hak_large_t *take_resident(hak_site_id_t site, unsigned lo, unsigned hi, bool largest, uint64_t now) {
+  if (lo > hi) return NULL;
+  hak_large_t *h = NULL;
+  size_t got;
+  if (hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, (uint8_t)lo, (uint8_t)hi, largest, now, &got);
+  if (!h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    hak_spare_node_t *n = hak_spare_get_resident((uint8_t)lo, (uint8_t)hi, largest);
+    if (n) h = hak_large_from_node(n);
+  }
+  return h;
+}
+
 static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now) {
-  reuse_t r = {NULL, 0};
-  uint8_t hi = fit_hi(cls, need);
-  if (hak_opt(HAK_OPT_BIGCACHE)) {
-    size_t got;
-    r.h = hak_bigcache_get_fit(site, cls, hi, now, &got);
-    if (r.h) {
-      r.dirty = r.h->map_len;
-      return r;
-    }
-  }
-  if (!hak_opt(HAK_OPT_FREE_POLICY)) return r;
-  unsigned fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
-  uint8_t far = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
-  hak_spare_node_t *n = hak_spare_get_resident(cls, far, false);
-  if (n) {
-    r = from_spare(n);
-    if (r.h->map_len > hak_large_class_bytes(hi)) hak_large_cut(r.h, need, cls);
-    r.dirty = r.h->map_len;
-    return r;
-  }
-  if (cls > 1 && fit && (n = hak_spare_get_resident((uint8_t)(cls > fit ? cls - fit : 1), (uint8_t)(cls - 1), true))) {
-    hak_large_t *h = hak_large_from_node(n);
+  unsigned hi = fit_hi(cls, need), fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
+  unsigned far = cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1;
+  hak_large_t *h = take_resident(site, cls, hi, false, now);
+  if (!h && (h = take_resident(site, hi + 1, far, false, now))) hak_large_cut(h, need, cls);
+  if (h) return (reuse_t){h, h->map_len};
+  if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
     size_t old_len = h->map_len;
     bool moved;
     hak_large_t *g = hak_large_grow(h, need, cls, &moved);
     if (g) return (reuse_t){g, old_len};
     hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
   }
-  n = hak_spare_get(cls, far, now);
-  if (n) r = from_spare(n);
-  return r;
+  if (!hak_opt(HAK_OPT_FREE_POLICY)) return (reuse_t){NULL, 0};
+  hak_spare_node_t *n = hak_spare_get(cls, (uint8_t)far, now);
+  return n ? from_spare(n) : (reuse_t){NULL, 0};
 }
 
 // Where the program's pointer sits: after the header, at the alignment; a
