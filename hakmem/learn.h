@@ -117,6 +117,16 @@ HAK_INLINE hak_policy_t hak_learn_quiet_policy(hak_learn_quiet_t q) {
 }
 
 _Static_assert(HAK_STRAT_POOL_MAX == HAK_POOL_MAX, "strategy.h's pool limit follows sizeclass.h's");
+_Static_assert(HAK_STRAT_AUTO == HAK_RELEASE_AUTO && HAK_STRAT_KEEP == HAK_RELEASE_KEEP &&
+                   HAK_STRAT_LAZY == HAK_RELEASE_LAZY && HAK_STRAT_RETURN == HAK_RELEASE_RETURN,
+               "strategy.h's release values are large.h's");
+
+/* The large engine's how for a request of size under pol: the strategy's
+ * free policy from its threshold up, the plain route {0, AUTO, 0} below. */
+HAK_INLINE hak_large_how_t hak_learn_how(hak_policy_t pol, size_t size) {
+  hak_policy_t f = hak_policy_free_for(pol, size);
+  return (hak_large_how_t){.cache_slots = f.cache_slots, .release = f.release, .resident_shift = f.resident_shift};
+}
 
 /* Where a request goes under a strategy: the pools below its threshold when
  * they can hold the block; the large engine otherwise, with the strategy's
@@ -128,7 +138,7 @@ HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bo
   uint32_t threshold = pol.large_threshold;
   if (HAK_LIKELY(align <= HAK_MIN_ALIGN && !zero && !hak_route_large(size, 0, threshold))) return hak_heap_alloc(size);
   if (hak_route_large(size, align, threshold))
-    return hak_large_alloc_ex(size, align, id, zero, pol.cache_slots != 0 && size >= threshold, fresh);
+    return hak_large_alloc_ex(size, align, id, zero, hak_learn_how(pol, size), fresh);
   void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
   if (ptr && zero) memset(ptr, 0, size);
   return ptr;

@@ -88,18 +88,9 @@ HAK_INLINE uint64_t hak_learn_minor_faults(void) {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
 }
 
-/* The bytes the site holds: until the large engine counts them per site,
- * hakmem's mapped bytes (large blocks and pool segments). Only the stats'
- * gauges know them, and at HAK_STATS=0 they read 0: the window then says
- * "unknown" (-1, no memory term) rather than feed the learner a constant. */
-HAK_INLINE int64_t hak_learn_resident(hak_site_id_t id) {
-  (void)id;
-#if HAK_STATS
-  return (int64_t)(hak_stat_read(HAK_STAT_os_bytes_mapped) + hak_stat_read(HAK_STAT_os_bytes_mapped_pools));
-#else
-  return -1;
-#endif
-}
+/* The bytes site id holds resident in the large engine: its live mappings
+ * and the freed blocks its policy keeps (hak_large_site_resident). */
+HAK_INLINE int64_t hak_learn_resident(hak_site_id_t id) { return (int64_t)hak_large_site_resident(id); }
 
 /* The meter's sample of site id now (faults: getrusage, a syscall; only at
  * marks and window ends). */
