@@ -22,7 +22,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .win = hak_window_rules_default(),
       .min_learn_ns = 0,
       .min_learn_windows = 0,
-      .max_learn_windows = 24,
+      .max_learn_windows = 20,
       .stable_tol = 0.01,
       .stable_windows = 3,
       .settle_pulls = 2,
@@ -246,19 +246,21 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
   s->policy = record_of(s, arm);
 }
 
-/* The arm LEARN freezes on: the incumbent, unless another arm played at
- * least stable_windows times measured cheaper on average (UCB1). The
- * adoption hysteresis (ucb1.h) keeps LEARN from switching back and forth
- * on noise; freezing is the last switch, so it takes the best measured arm.
- * Where a site's gain is diluted in the whole program's cost (two sites of
- * one program) a better arm can measure better by less than the margin and
- * never become the incumbent. ELO's incumbent is its leader already. */
-static unsigned freeze_arm(const hak_evo_site_t *s, unsigned inc) {
+/* The arm LEARN freezes on (UCB1): the incumbent, unless another arm played
+ * settle_pulls times measured cheaper. The adoption hysteresis (ucb1.h)
+ * guards LEARN against noise; freezing is the last switch, so it takes the
+ * best measured arm (a site's gain diluted in the whole program's cost may
+ * stay below the margin). The choice moves only for an arm 2% cheaper, so
+ * two arms measuring alike do not restart the p99. ELO: its leader. */
+static unsigned candidate(const hak_evo_site_t *s) {
+  unsigned inc = learner_incumbent(s), had = s->incumbent;
   if (is_elo(s)) return inc;
   const hak_ucb1_t *u = &s->l.ucb1;
   unsigned lead = hak_ucb1_leader(u);
-  if (lead == inc || u->pulls[lead] < s->cfg->stable_windows || !u->pulls[inc]) return inc;
-  return hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc) ? lead : inc;
+  bool better = u->pulls[lead] >= s->cfg->settle_pulls && u->pulls[inc] && hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc);
+  unsigned best = better ? lead : inc;
+  if (best == had || !u->pulls[had]) return best;
+  return hak_ucb1_mean(u, best) < 0.98 * hak_ucb1_mean(u, had) ? best : had;
 }
 
 static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
@@ -267,34 +269,32 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
   add_hist(s->new_hist, ws->hist);
   learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
                        ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
-  unsigned inc = learner_incumbent(s);
+  // The arm whose p99 is tracked: the learner's incumbent; once settled,
+  // the arm LEARN freezes on, which then plays (every arm is measured: no
+  // more exploring) until its p99 holds still.
+  bool settled = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s);
+  unsigned inc = settled ? candidate(s) : learner_incumbent(s);
   if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
   if (routes_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
 
   uint64_t learned = s->window - s->state_start_window;
-  bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) &&
-               (s->stable >= cfg->stable_windows || (cfg->max_learn_windows && learned >= cfg->max_learn_windows)) &&
-               learned >= cfg->min_learn_windows && now_ns - s->state_start_ns >= cfg->min_learn_ns;
+  bool ready = settled && learned >= cfg->min_learn_windows && now_ns - s->state_start_ns >= cfg->min_learn_ns &&
+               (s->stable >= cfg->stable_windows || (cfg->max_learn_windows && learned >= cfg->max_learn_windows));
   if (ready) {
     __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
-    unsigned arm = freeze_arm(s, inc);
-    if (arm == inc) {
-      s->baseline = hak_p2_value(&s->p99);
-      s->baseline_pending = 0;
-    } else {  // the p99 was the incumbent's: FROZEN measures the new arm's
-      reset_p99(s);
-      s->baseline_pending = 1;
-    }
-    freeze(s, arm, HAK_EVO_R_STABLE, now_ns);
+    s->baseline = hak_p2_value(&s->p99);
+    s->baseline_pending = s->inc_windows == 0;  // FROZEN measures it when LEARN did not
+    if (s->baseline_pending) reset_p99(s);
+    freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
     return;
   }
-  if (s->window - s->state_start_window < cfg->explore_after) s->cur = s->initial;
-  else s->cur = (uint8_t)(ws->exploit_only ? learner_leader(s) : learner_select(s));
+  if (learned < cfg->explore_after) s->cur = s->initial;
+  else s->cur = (uint8_t)(settled ? inc : ws->exploit_only ? learner_leader(s) : learner_select(s));
   s->policy = record_of(s, s->cur);
 }
 
 bool hak_evo_exploring(const hak_evo_site_t *s) {
-  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) &&
+  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) && s->cur != s->incumbent &&
          s->window - s->state_start_window >= s->cfg->explore_after;
 }
 

@@ -48,17 +48,19 @@
  *      and LEARN lasted >= min_learn_windows windows and >= min_learn_ns (0:
  *      no wall-clock minimum; windows follow the site's rate, window.h, so a
  *      site of 5,000 requests a second settles within about a second).
- *      A settled learner whose p99 keeps moving (real costs are noisy, and
+ *      Once settled, LEARN plays the arm it would freeze on (no more exploring:
+ *      every arm is measured) until that p99 holds still. A settled learner
+ *      whose p99 keeps moving (real costs are noisy, and
  *      every incumbent change restarts the p99) freezes anyway once LEARN
- *      has lasted max_learn_windows (24) windows: about 1.2 s of a site's
+ *      has lasted max_learn_windows (20) windows: about 1 s of a site's
  *      windows (window.h), the "about a second" a site is given to learn.
- *      Freezes the incumbent (the baseline is
- *      that p99), or (UCB1) an arm played >= stable_windows times whose mean
- *      cost is lower than the incumbent's (the baseline is then measured
- *      over FROZEN's first 3 windows): the adoption margin guards LEARN
- *      against switching on noise, but freezing is the last switch, and a
- *      site's gain diluted in the whole program's cost may stay below the
- *      margin. The reference size-class histogram is the sum of LEARN's.
+ *      Freezes the arm whose p99 it tracked, and that p99 is the baseline:
+ *      the learner's incumbent, or once settled (UCB1) the arm played >=
+ *      settle_pulls times with the lowest mean (it moves on only for an arm
+ *      2% cheaper): the adoption margin guards LEARN against switching on
+ *      noise, but freezing is the last switch, and a site's gain diluted in
+ *      the whole program's cost may stay below the margin. The reference
+ *      size-class histogram is the sum of LEARN's.
  *      In LEARN the record is the arm the learner plays this window; the
  *      first explore_after (3) windows play the initial arm (a short-lived
  *      program pays nothing for exploring; a long-lived one pays it once).
@@ -154,7 +156,7 @@ typedef struct hak_evo_config {
   hak_window_rules_t win;       /* when windows end (window.h) */
   uint64_t min_learn_ns;        /* LEARN lasts at least this long (0) */
   uint32_t min_learn_windows;   /* ... and this many windows (0) */
-  uint32_t max_learn_windows;   /* a settled learner freezes after this many LEARN windows even when its p99 moves (24) */
+  uint32_t max_learn_windows;   /* a settled learner freezes after this many LEARN windows even when its p99 moves (20) */
   double stable_tol;            /* 0.01 */
   uint32_t stable_windows;      /* 3 */
   uint32_t settle_pulls;        /* UCB1 is settled when every arm was played this often (2) */
