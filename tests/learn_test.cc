@@ -272,25 +272,45 @@ TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {
   EXPECT_EQ(Stat(HAK_STAT_large_allocs), allocs);
 }
 
-TEST_F(LearnTest, ResearchPrintsTheLeaderboard) {
-  Learn(0);
-  for (int i = 0; i < 300; i++) hak_free(SiteA(80 * kKiB));
+std::string Report() {
   char path[] = "/tmp/hak_learn_XXXXXX";
   int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
+  if (fd < 0) return "";
   hak_stats_print(fd);
   lseek(fd, 0, SEEK_SET);
-  char buf[8192] = {0};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, (size_t)n);
   close(fd);
   unlink(path);
-  ASSERT_GT(n, 0);
-  std::string out(buf);
+  return out;
+}
+
+TEST_F(LearnTest, TheExitReportNamesEachSitesStatePlacementAndFreePolicy) {
+  Learn(0);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(80 * kKiB));
+  std::string out = Report();
   EXPECT_NE(out.find("learning sites"), std::string::npos);
-  bool state = out.find("LEARN on") != std::string::npos || out.find("FROZEN on") != std::string::npos ||
-               out.find("CANARY on") != std::string::npos;  // two choices at ~80 KiB: it may have frozen already
+  bool state = out.find(": LEARN on ") != std::string::npos || out.find(": FROZEN on ") != std::string::npos ||
+               out.find(": CANARY on ") != std::string::npos;  // two choices at ~80 KiB: it may have frozen already
   EXPECT_TRUE(state) << out;
-  EXPECT_NE(out.find("\"ratings\":[{\"name\""), std::string::npos) << out;  // the leaderboard
+  EXPECT_NE(out.find("(large from "), std::string::npos) << out;  // the placement ...
+  bool free_policy = out.find(", auto)") != std::string::npos || out.find(", keep") != std::string::npos ||
+                     out.find(", lazy)") != std::string::npos || out.find(", return)") != std::string::npos;
+  EXPECT_TRUE(free_policy) << out;  // ... and the free policy
+  EXPECT_EQ(out.find("rank"), std::string::npos) << "the leaderboard is RESEARCH's";
+}
+
+TEST_F(LearnTest, ResearchPrintsTheLeaderboardAsATable) {
+  UseMode(HAK_MODE_RESEARCH);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(1024 * kKiB));
+  std::string out = Report();
+  for (const char* col : {"rank", "strategy", "large", "free policy", "mean cost", "windows", "<- in force",
+                          "256k/keep", "cache, keep <= 16M", "no cache, return", "alive"})
+    EXPECT_NE(out.find(col), std::string::npos) << col << " in " << out;
+  EXPECT_EQ(out.find("\"ratings\""), std::string::npos) << "a table, not JSON";
+  std::printf("%s", out.substr(out.find("learning sites")).c_str());
 }
 
 // A program of 2 seconds making 6,000 large requests from one site (3,000 a
