@@ -88,9 +88,20 @@ HAK_INLINE uint64_t hak_learn_minor_faults(void) {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
 }
 
-/* The bytes site id holds resident in the large engine: its live mappings
- * and the freed blocks its policy keeps (hak_large_site_resident). */
-HAK_INLINE int64_t hak_learn_resident(hak_site_id_t id) { return (int64_t)hak_large_site_resident(id); }
+/* The bytes site id holds: in the large engine its live mappings and the
+ * freed blocks its policy keeps (hak_large_site_resident), plus the pools'
+ * mapped bytes, which the pools do not count per site: like the time term
+ * (whole-program cycles) the whole program's pools are charged to the site
+ * whose window it is (one site explores at a time), so a site moving its
+ * blocks from one engine to the other sees both engines' bytes. Without
+ * HAK_STATS the pools' gauge reads 0: the large engine's bytes alone. */
+HAK_INLINE int64_t hak_learn_resident(hak_site_id_t id) {
+#if HAK_STATS
+  return (int64_t)(hak_large_site_resident(id) + hak_stat_read(HAK_STAT_os_bytes_mapped_pools));
+#else
+  return (int64_t)hak_large_site_resident(id);
+#endif
+}
 
 /* The meter's sample of site id now (faults: getrusage, a syscall; only at
  * marks and window ends). */

@@ -46,7 +46,6 @@ hak_evo_config_t hak_evo_config_default(void) {
 // --- the learner, whichever it is ---------------------------------------------
 
 static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
-
 unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm) {
   return is_elo(s) ? s->l.elo.arm[arm] : s->l.ucb1.arm[arm];
 }
@@ -55,25 +54,25 @@ static unsigned learner_incumbent(const hak_evo_site_t *s) {
   return is_elo(s) ? hak_elo_leader(&s->l.elo) : s->l.ucb1.incumbent;
 }
 
-static unsigned learner_select(hak_evo_site_t *s) {
-  return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1);
-}
+static unsigned learner_select(hak_evo_site_t *s) { return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1); }
 
 // The arm with the best measured cost (UCB1: lowest mean; ELO: top rating).
 static unsigned learner_leader(const hak_evo_site_t *s) {
   return is_elo(s) ? hak_elo_leader(&s->l.elo) : hak_ucb1_leader(&s->l.ucb1);
 }
 
+// UCB1: every arm played settle_pulls times, or once at >= 2x the leader's cost (evo.h).
 static bool learner_settled(const hak_evo_site_t *s) {
   if (is_elo(s)) return hak_elo_settled(&s->l.elo);
-  for (unsigned i = 0; i < s->l.ucb1.n; i++)
-    if (s->l.ucb1.pulls[i] < s->cfg->settle_pulls) return false;
+  const hak_ucb1_t *u = &s->l.ucb1;
+  double lead = hak_ucb1_mean(u, hak_ucb1_leader(u));
+  for (unsigned i = 0; i < u->n; i++)
+    if (u->pulls[i] < s->cfg->settle_pulls && !(u->pulls[i] && lead > 0 && hak_ucb1_mean(u, i) >= 2 * lead)) return false;
   return true;
 }
 
 static void learner_rank(const hak_evo_site_t *s, uint8_t *order) {
-  if (is_elo(s)) hak_elo_rank(&s->l.elo, order);
-  else hak_ucb1_rank(&s->l.ucb1, order);
+  is_elo(s) ? hak_elo_rank(&s->l.elo, order) : hak_ucb1_rank(&s->l.ucb1, order);
 }
 
 static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double cpu, double faults_per_op,
@@ -267,8 +266,10 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
   const hak_evo_config_t *cfg = s->cfg;
   unsigned played = s->cur;
   add_hist(s->new_hist, ws->hist);
-  learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
-                       ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
+  // The first explore_after - 1 windows are the program's start-up (evo.h).
+  if (s->window - s->state_start_window >= cfg->explore_after)
+    learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
+                         ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
   // The arm whose p99 is tracked: the learner's incumbent; once settled,
   // the arm LEARN freezes on, which then plays (every arm is measured: no
   // more exploring) until its p99 holds still.

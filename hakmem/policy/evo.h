@@ -42,7 +42,9 @@
  *  LEARN -> FROZEN  (mode AUTO only) the incumbent's running p99 changed by
  *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
  *      the learner is settled (UCB1: every arm played settle_pulls (2)
- *      times, alike arms counting together: the front door leaves a
+ *      times, or once at twice the leader's cost or more (a second window
+ *      would not change the ranking, and a bad arm is the costliest thing
+ *      to play), alike arms counting together: the front door leaves a
  *      switch's first requests out of the cost (window.h's warm-up), so two
  *      windows of one arm measure it; ELO: culled to its final survivors),
  *      and LEARN lasted >= min_learn_windows windows and >= min_learn_ns (0:
@@ -63,7 +65,10 @@
  *      size-class histogram is the sum of LEARN's.
  *      In LEARN the record is the arm the learner plays this window; the
  *      first explore_after (3) windows play the initial arm (a short-lived
- *      program pays nothing for exploring; a long-lived one pays it once).
+ *      program pays nothing for exploring; a long-lived one pays it once);
+ *      the learner is fed only the last of them (the first ones are the
+ *      program's start-up, every block faulting in for the first time,
+ *      which would make the initial arm look worse than any other).
  *  FROZEN -> CANARY  three windows in a row (worsen_windows) each cost
  *      >= 1.2 x baseline (worsen: every one above 120% of what was the p99),
  *      or one window's histogram (>= drift_min_count requests) is at total

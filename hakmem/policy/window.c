@@ -89,8 +89,10 @@ uint64_t hak_window_extend(const hak_window_rules_t *r, uint64_t limit, uint64_t
 
 bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed, double cost, double cut,
                     int64_t resident, int64_t lead_resident) {
-  if (costed < quarter(r, limit)) return false;
-  if (cut > 0 && cost > cut) return true;
-  return resident >= 0 && lead_resident >= 0 &&
-         (double)resident > r->resident_factor * (double)lead_resident + (double)r->resident_slack;
+  // Memory needs no precision: an arm past the leader's bytes ends its window
+  // at once (the caller checks every few dozen requests).
+  if (resident >= 0 && lead_resident >= 0 &&
+      (double)resident > r->resident_factor * (double)lead_resident + (double)r->resident_slack)
+    return true;
+  return costed >= quarter(r, limit) && cut > 0 && cost > cut;
 }

@@ -29,10 +29,10 @@
  * ---- the early cut (LEARN, an exploring window) ----------------------------
  *  Once a quarter of the limit (at least cut_min requests) is costed, the
  *  window ends early when its cost so far exceeds the cut (evo.h's
- *  cut_factor x the leader's mean), or when the site's resident bytes exceed
- *  resident_factor x the leader's resident bytes + resident_slack: an arm
- *  that keeps more memory than the leader is not let run long enough to
- *  double the program's peak.
+ *  cut_factor x the leader's mean); at any point when the site's resident
+ *  bytes exceed resident_factor x the leader's resident bytes +
+ *  resident_slack: an arm that keeps more memory than the leader is not let
+ *  run long enough to double the program's peak.
  */
 #ifndef HAK_POLICY_WINDOW_H
 #define HAK_POLICY_WINDOW_H
