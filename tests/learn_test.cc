@@ -41,6 +41,10 @@ class LearnTest : public HakTest {
     SetOption(HAK_OPT_EVO, mode);
     SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);
     SetOption(HAK_OPT_EVO_MIN_LEARN_MS, 0);
+    // Windows end by count only (no timing in these tests; the rate rule
+    // has its own test on a simulated clock, below and in tests/policy).
+    SetOption(HAK_OPT_EVO_TARGET_MS, 3600000);
+    SetOption(HAK_OPT_EVO_WINDOW_MS, 3600000);
   }
   std::string Json() {
     size_t n = hak_stats_json(nullptr, 0);
