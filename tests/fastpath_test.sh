@@ -48,7 +48,8 @@ if (( small_frozen != small_off )); then failed=$((failed + 1)); else passed=$((
 #   128 KiB: static takes the inline pool fast path; FROZEN leaves it to find
 #          the site (hak_site_id, 20, and whether its return address is a
 #          wrapper: one byte; the entry point keeps a frame pointer for the
-#          walk), read and check its record: measured +77.
+#          walk), read and check its record, shift the threshold out of its
+#          4 KiB units: measured +78.
 check_frozen() {  # SIZE ALLOWED_EXTRA WHAT
   local off frozen extra
   off=$(HAKMEM_EVO=off per_pair "$1")
