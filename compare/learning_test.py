@@ -89,7 +89,7 @@ class StrategyTableTest(unittest.TestCase):
             for g in learning.alike_groups([run], "w", fixed):
                 rows = [learning.fixed_row(a) for a in g]
                 for r in rows:
-                    self.assertEqual(r["policy"], rows[0]["policy"])
+                    self.assertEqual([r["route_codes"][b] for b in buckets], [rows[0]["route_codes"][b] for b in buckets])
                     self.assertEqual([r["routes"][b] for b in buckets], [rows[0]["routes"][b] for b in buckets])
                     for b in buckets:
                         if r["routes"][b] == "split":

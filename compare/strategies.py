@@ -60,12 +60,6 @@ def in_set(set_name, doc=None):
     return [r for r in rows(doc) if set_name in r["sets"]]
 
 
-def policy_key(row):
-    """The row's policy columns other than the threshold, as a hashable
-    value: rows that differ here run different code on any size."""
-    return tuple(sorted((k, json.dumps(v)) for k, v in row["policy"].items()))
-
-
 def route(row, bucket):
     """Where row's threshold sends log2 bucket b ([2^b, 2^(b+1))): "below",
     "above", or "split <threshold>" (a split is unlike every other row)."""
@@ -76,12 +70,12 @@ def route(row, bucket):
 def route_key(row, buckets):
     """How row treats requests of the given log2 buckets: two rows with equal
     keys run the same code on them (the learner's rule for alike arms,
-    hakmem/policy/evo.c routes_alike)."""
-    return (policy_key(row),) + tuple(route(row, b) for b in buckets)
+    hakmem/policy/bucket.h's codes, which evo.c's routes_alike compares)."""
+    return tuple(row["route_codes"][b] for b in buckets)
 
 
 def describe(row):
-    """The policy columns as a short label: "cache_on=1 hot_shift=20 cold_shift=21"."""
+    """The policy columns as a short label: "cache_slots=255 release=auto resident_shift=0"."""
     return " ".join("%s=%s" % (k, v) for k, v in row["policy"].items())
 
 

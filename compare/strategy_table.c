@@ -9,10 +9,13 @@
  * compare/tables.py (strategy_table.json in the runfiles). Output:
  *   {"schema": "hakmem-strategies/1", "buckets": 41, "static_threshold": 262144,
  *    "sets": {"ucb1": {"mask": 1, "static_row": "256k"}, "elo": {...}},
- *    "columns": ["cache_on", ...],          the policy columns after the threshold
+ *    "columns": ["cache_slots", ...],       the policy columns after the threshold
  *    "rows": [{"id": "T64K", "name": "64k", "index": 0, "large_threshold": 65536,
- *              "policy": {"cache_on": 1, ...}, "sets": ["ucb1"], "initial_pins": ["ucb1"],
- *              "routes": ["below", ..., "split", "above", ...]}, ...]}
+ *              "policy": {"cache_slots": 255, "release": "auto", ...}, "sets": ["ucb1"],
+ *              "initial_pins": ["ucb1"], "routes": ["below", ..., "split", "above", ...],
+ *              "route_codes": [1, ...]}, ...]}
+ * routes: where the threshold places each bucket; route_codes: bucket.h's
+ * code (placement and free policy), equal for rows that run the same code.
  * static_threshold: HAKMEM_LARGE_THRESHOLD's default (HAKMEM_EVO=off routes by
  * it); static_row: the set's row nearest it. initial_pins: the sets in which
  * HAKMEM_EVO_INITIAL=<the row's threshold> pins that row. A "split" bucket
@@ -33,19 +36,24 @@ typedef struct column {
 } column_t;
 #define NUM(key, v) {#key, (long long)(v), NULL}
 #define TOKEN(key, v) {#key, 0, #v}
+#define NAMED(key, v, names) {#key, (long long)(v), names[v]}
+
+/* hak_policy_t.release's values by name (HAK_STRAT_AUTO ...). */
+static const char *const release_names[] = {"auto", "keep", "lazy", "return"};
 #define COLS(...) (const column_t[]){__VA_ARGS__}, sizeof((const column_t[]){__VA_ARGS__}) / sizeof(column_t)
 
 /* THE COLUMN LIST: the one place to edit when HAK_STRATEGIES's columns
  * change. ROW's parameters mirror X(...) of the table; COLS lists the policy
  * columns after the threshold, each NUM(json key, value) or TOKEN(json key,
  * value) for a value written as a bare word (printed as that word). */
-#define ROW(id, nm, thr, cache, hot, cold, st) \
-  row(#id, nm, (uint64_t)(thr), (uint32_t)(st), COLS(NUM(cache_on, cache), NUM(hot_shift, hot), NUM(cold_shift, cold)));
+#define ROW(id, nm, thr, slots, rel, res, st)                                                       \
+  row(#id, nm, (hak_policy_t){.large_threshold = (thr), .cache_slots = (slots), .release = (rel), .resident_shift = (res)}, \
+      (uint32_t)(st), COLS(NUM(cache_slots, slots), NAMED(release, rel, release_names), NUM(resident_shift, res)));
 
 static const struct {
   const char *name;
   uint32_t mask;
-} sets[] = {{"ucb1", HAK_STRAT_SET_UCB1}, {"elo", HAK_STRAT_SET_ELO}};
+} sets[] = {{"ucb1", HAK_STRAT_SET_UCB1 | HAK_STRAT_SET_FREE}, {"elo", HAK_STRAT_SET_ELO}};  // what each learner explores
 
 static unsigned rows_out;
 
@@ -57,7 +65,8 @@ static unsigned rows_out;
 static const uint64_t opt_default[HAK_OPT_COUNT] = {HAK_OPTIONS(OPT_DEFAULT)};
 #undef OPT_DEFAULT
 
-static void row(const char *id, const char *name, uint64_t threshold, uint32_t mask, const column_t *cols, size_t ncols) {
+static void row(const char *id, const char *name, hak_policy_t p, uint32_t mask, const column_t *cols, size_t ncols) {
+  uint64_t threshold = p.large_threshold;
   if (!rows_out) {  // the header: the column keys, from the first row
     printf("\"columns\": [");
     for (size_t c = 0; c < ncols; c++) printf("%s\"%s\"", c ? ", " : "", cols[c].key);
@@ -81,9 +90,12 @@ static void row(const char *id, const char *name, uint64_t threshold, uint32_t m
     if (hak_strategy_nearest(threshold, sets[s].mask) == (int)rows_out) printf("%s\"%s\"", n++ ? ", " : "", sets[s].name);
   printf("], \"routes\": [");
   for (unsigned b = 0; b < BUCKETS; b++) {
-    uint64_t r = hak_bucket_route((uint32_t)threshold, b);
-    printf("%s\"%s\"", b ? ", " : "", r == HAK_BUCKET_BELOW ? "below" : r == HAK_BUCKET_ABOVE ? "above" : "split");
+    uint64_t lo = 1ull << b, hi = lo << 1;  // placement alone: which side of the threshold
+    printf("%s\"%s\"", b ? ", " : "", hi <= threshold ? "below" : lo >= threshold ? "above" : "split");
   }
+  printf("], \"route_codes\": [");  // equal codes: the same code runs (evo.c's alike arms)
+  for (unsigned b = 0; b < BUCKETS; b++)
+    printf("%s%llu", b ? ", " : "", (unsigned long long)hak_bucket_route(p, b));
   printf("]}");
   rows_out++;
 }

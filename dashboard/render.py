@@ -404,7 +404,7 @@ def strategy_rows(doc):
 
 def policy_label(rows, name):
     """The strategy's policy columns other than its threshold, as the table
-    names them ("cache_on=1 hot_shift=20 cold_shift=21"), or "" when unknown."""
+    names them ("cache_slots=255 release=auto resident_shift=0"), or "" when unknown."""
     r = rows.get(name)
     return " ".join("%s=%s" % kv for kv in r["policy"].items()) if r else ""
 

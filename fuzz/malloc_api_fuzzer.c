@@ -353,6 +353,7 @@ static void configure(fuzz_in_t *in) {
   v[HAK_OPT_BATCH_BYTES] = (uint64_t)4096 << (c >> 2) % 14;
   v[HAK_OPT_BATCH_RANGES] = 1 + in_u8(in) % 64;
   v[HAK_OPT_THP] = in_u8(in) % 3;
+  v[HAK_OPT_EVO] = 3;  // off: the model routes by the static threshold (BALANCED learns per site)
   hak_apply_options();
 }
 

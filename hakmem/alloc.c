@@ -89,7 +89,7 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
     if (HAK_LIKELY(hak_learn_quiet_fits(q, size)))
-      return hak_learn_route(size, align, id, zero, q.large_threshold, q.cache_on, NULL);
+      return hak_learn_route(size, align, id, zero, hak_learn_quiet_policy(q), NULL);
     return hak_learn_alloc(size, align, id, zero);
   }
   if (route_large(size, align))

@@ -9,6 +9,7 @@
  */
 #include "hakmem/bigcache.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "hakmem/check.h"
@@ -46,6 +47,17 @@ static struct {
 // bc's initialised data it was 328 KiB of file-backed .data, some of it
 // faulted in at load time.
 static ring_t rings[HAK_BIGCACHE_RINGS];
+// Bytes per site: written under bc.lock, read without it.
+static _Atomic size_t site_bytes[HAK_BIGCACHE_SITES];
+
+static inline uint16_t site_of_key(uint32_t key) { return (uint16_t)((key - 1) >> 8); }
+
+static void site_charge(uint32_t key, size_t bytes, bool add) {
+  _Atomic size_t *c = &site_bytes[site_of_key(key) % HAK_BIGCACHE_SITES];
+  size_t v = atomic_load_explicit(c, memory_order_relaxed);
+  HAK_ASSERT_INTERNAL(add || v >= bytes);
+  atomic_store_explicit(c, add ? v + bytes : v - bytes, memory_order_relaxed);
+}
 
 static inline entry_t *slot_entry(uint16_t id) {
   return &rings[id / HAK_BIGCACHE_MAX_SLOTS].e[id % HAK_BIGCACHE_MAX_SLOTS];
@@ -89,6 +101,7 @@ static entry_t *slot_remove(uint16_t id) {
   r->used &= (uint16_t) ~(1u << s);
   age_unlink(id);
   bc.bytes -= r->e[s].bytes;
+  site_charge(r->key, r->e[s].bytes, false);
   bc.count--;
   HAK_STAT_SUB(bigcache_bytes, r->e[s].bytes);
   return &r->e[s];
@@ -98,7 +111,7 @@ static void victim_add(hak_bigcache_victims_t *out, uint16_t id) {
   ring_t *r = &rings[id / HAK_BIGCACHE_MAX_SLOTS];
   entry_t *e = slot_remove(id);
   HAK_ASSERT_INTERNAL(out->n < HAK_BIGCACHE_VICTIMS);
-  out->v[out->n++] = (hak_bigcache_victim_t){e->blk, e->bytes, (uint16_t)((r->key - 1) >> 8), (uint8_t)(r->key - 1)};
+  out->v[out->n++] = (hak_bigcache_victim_t){e->blk, e->bytes, site_of_key(r->key), (uint8_t)(r->key - 1)};
   HAK_STAT_INC(bigcache_evictions);
 }
 
@@ -134,15 +147,21 @@ void hak_bigcache_configure(const hak_bigcache_cfg_t *cfg) {
 }
 
 void *hak_bigcache_get(uint16_t site, uint8_t cls, uint64_t now, size_t *bytes) {
+  return hak_bigcache_get_fit(site, cls, cls, false, now, bytes);
+}
+
+void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, bool largest, uint64_t now, size_t *bytes) {
   void *blk = NULL;
   hak_lock(&bc.lock);
-  ring_t *r = ring_find(key_of(site, cls));
-  int s = r ? ring_pick(r, true) : -1;
-  if (s >= 0) {
-    entry_t *e = slot_remove(slot_id(r, (unsigned)s));
-    blk = e->blk;
-    *bytes = e->bytes;
-    r->last_use = clock_in(now);
+  for (unsigned i = 0; cls + i <= max_cls && !blk && bc.count; i++) {
+    ring_t *r = ring_find(key_of(site, (uint8_t)(largest ? max_cls - i : cls + i)));
+    int s = r ? ring_pick(r, true) : -1;
+    if (s >= 0) {
+      entry_t *e = slot_remove(slot_id(r, (unsigned)s));
+      blk = e->blk;
+      *bytes = e->bytes;
+      r->last_use = clock_in(now);
+    }
   }
   hak_unlock(&bc.lock);
   if (blk) HAK_STAT_INC(bigcache_hits);
@@ -152,11 +171,17 @@ void *hak_bigcache_get(uint16_t site, uint8_t cls, uint64_t now, size_t *bytes) 
 
 bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint64_t now,
                       hak_bigcache_victims_t *out) {
+  return hak_bigcache_put_capped(site, cls, blk, bytes, HAK_BIGCACHE_MAX_SLOTS, now, out);
+}
+
+bool hak_bigcache_put_capped(uint16_t site, uint8_t cls, void *blk, size_t bytes, unsigned cap, uint64_t now,
+                             hak_bigcache_victims_t *out) {
   out->n = 0;
   uint32_t key = key_of(site, cls);
   hak_lock(&bc.lock);
   now = clock_in(now);
-  if (!bc.cfg.enabled || bytes > bc.cfg.max_bytes / 2) goto reject;
+  if (cap > bc.cfg.slots) cap = bc.cfg.slots;
+  if (!bc.cfg.enabled || !cap || bytes > bc.cfg.max_bytes / 2) goto reject;
 
   // Make room under the byte cap, oldest first.
   while (bc.bytes + bytes > bc.cfg.max_bytes) {
@@ -181,7 +206,7 @@ bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint6
     r->key = key;
   }
   // Ring full: its oldest block leaves.
-  while ((unsigned)__builtin_popcount(r->used) >= bc.cfg.slots) {
+  while ((unsigned)__builtin_popcount(r->used) >= cap) {
     if (out->n == HAK_BIGCACHE_VICTIMS) goto reject;
     victim_add(out, slot_id(r, (unsigned)ring_pick(r, false)));
   }
@@ -193,6 +218,7 @@ bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint6
   r->last_use = now;
   age_link(slot_id(r, s));
   bc.bytes += bytes;
+  site_charge(key, bytes, true);
   bc.count++;
   hak_unlock(&bc.lock);
   HAK_STAT_INC(bigcache_puts);
@@ -235,10 +261,16 @@ size_t hak_bigcache_count(void) {
   return n;
 }
 
+size_t hak_bigcache_site_bytes(uint16_t site) {
+  return atomic_load_explicit(&site_bytes[site % HAK_BIGCACHE_SITES], memory_order_relaxed);
+}
+
 bool hak_bigcache_is_valid(void) {
+  static size_t per_site[HAK_BIGCACHE_SITES];  // under bc.lock
   bool ok = true;
   hak_lock(&bc.lock);
   size_t bytes = 0, count = 0;
+  for (unsigned i = 0; i < HAK_BIGCACHE_SITES; i++) per_site[i] = 0;
   for (unsigned i = 0; i < HAK_BIGCACHE_RINGS; i++) {
     const ring_t *r = &rings[i];
     if (r->used && !r->key) ok = false;  // used slots need an owner
@@ -247,6 +279,7 @@ bool hak_bigcache_is_valid(void) {
     for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS; s++) {
       if (!(r->used & (1u << s))) continue;
       bytes += r->e[s].bytes;
+      per_site[site_of_key(r->key) % HAK_BIGCACHE_SITES] += r->e[s].bytes;
       count++;
       if (!r->e[s].blk) ok = false;
     }
@@ -265,6 +298,8 @@ bool hak_bigcache_is_valid(void) {
   }
   if (prev != bc.newest || listed != count || count != bc.count || bytes != bc.bytes) ok = false;
   if (bc.cfg.enabled && bc.bytes > bc.cfg.max_bytes) ok = false;
+  for (unsigned i = 0; i < HAK_BIGCACHE_SITES; i++)
+    if (per_site[i] != atomic_load_explicit(&site_bytes[i], memory_order_relaxed)) ok = false;
   hak_unlock(&bc.lock);
   return ok;
 }

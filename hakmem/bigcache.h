@@ -13,6 +13,9 @@
  * through the free policy after BigCache's lock is dropped: every block that
  * enters leaves exactly once, by a get or as a victim.
  *
+ * Per site (HAK_BIGCACHE_SITES entries, id modulo that): the bytes its rings
+ * hold, exact under the lock (the walker recounts them).
+ *
  * Pure data structure: no system calls, no allocation, the clock is passed
  * in (`now`, milliseconds; a clock that goes backwards is treated as still).
  * Thread-safe (one internal lock, never held across a call out).
@@ -29,6 +32,7 @@
 #define HAK_BIGCACHE_RINGS 512u
 #define HAK_BIGCACHE_MAX_SLOTS 16u
 #define HAK_BIGCACHE_VICTIMS 32u
+#define HAK_BIGCACHE_SITES 1024u /* per-site byte counts (HAK_SITE_CAP, checked in large_free.c) */
 
 typedef struct hak_bigcache_cfg {
   bool enabled;
@@ -56,12 +60,20 @@ HAK_INTERNAL void hak_bigcache_configure(const hak_bigcache_cfg_t *cfg);
 /* The most recently cached block of (site, cls), removed from the cache, or
  * NULL. *bytes receives its size. */
 HAK_INTERNAL void *hak_bigcache_get(uint16_t site, uint8_t cls, uint64_t now, size_t *bytes);
+/* The same from the rings of (site, c) for c in [cls, max_cls], the smallest
+ * (largest: the largest) class that has a block first. */
+HAK_INTERNAL void *hak_bigcache_get_fit(uint16_t site, uint8_t cls, uint8_t max_cls, bool largest, uint64_t now,
+                                        size_t *bytes);
 
 /* Offer a freed block. True: BigCache owns it now. False: the caller keeps
  * it. Either way `out` receives blocks that had to leave to make room
  * (out->n is reset first). */
 HAK_INTERNAL bool hak_bigcache_put(uint16_t site, uint8_t cls, void *blk, size_t bytes, uint64_t now,
                                    hak_bigcache_victims_t *out);
+/* The same with the ring of (site, cls) holding at most `cap` blocks (and
+ * never more than the configured slots); cap 0 rejects. */
+HAK_INTERNAL bool hak_bigcache_put_capped(uint16_t site, uint8_t cls, void *blk, size_t bytes, unsigned cap,
+                                          uint64_t now, hak_bigcache_victims_t *out);
 
 /* Blocks older than age_ms, oldest first, at most HAK_BIGCACHE_VICTIMS; call
  * again while it fills `out`. */
@@ -73,6 +85,8 @@ HAK_INTERNAL void hak_bigcache_drain(hak_bigcache_victims_t *out);
 /* Bytes and blocks held now. */
 HAK_INTERNAL size_t hak_bigcache_bytes(void);
 HAK_INTERNAL size_t hak_bigcache_count(void);
+/* Bytes held for site (relaxed, no lock). */
+HAK_INTERNAL size_t hak_bigcache_site_bytes(uint16_t site);
 
 /* Invariant walker: ring counts, slot bitmaps, the age list and the byte
  * total agree; caps hold. */

@@ -24,7 +24,6 @@
 #include "hakmem/bigcache.h"
 #include "hakmem/check.h"
 #include "hakmem/fork.h"
-#include "hakmem/freepolicy.h"
 #include "hakmem/libc.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
@@ -32,23 +31,8 @@
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
-static inline hak_large_t *from_node(hak_spare_node_t *n) {
-  return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
-}
-
-// The caches' own invariants, after each slow-path operation (HAK_DEBUG >= 3).
-#if HAK_DEBUG >= 3
-static void validate_caches(void) {
-  HAK_CHECK(hak_bigcache_is_valid(), "large: BigCache invariants broken");
-  HAK_CHECK(hak_spare_is_valid(), "large: spare pool invariants broken");
-  HAK_CHECK(hak_batch_is_valid(), "large: batch queue invariants broken");
-}
-#else
-static inline void validate_caches(void) {}
-#endif
-
 // Checked mode (HAKMEM_CHECK): freed blocks wait PROT_NONE in a quarantine.
-static bool checked_mode;
+bool hak_large_checked_mode;
 
 // --- size classes -------------------------------------------------------------------
 // Class 0 holds blocks up to 32 KiB; above, each doubling [2^b, 2^(b+1)) is cut
@@ -113,93 +97,83 @@ void hak_large_unmap_block(hak_large_t *h) {
 }
 
 
-// --- the free side ------------------------------------------------------------------
-
-static void release(hak_large_t *h, uint64_t now);
-
-// Carry out what the spare pool asked for (after its lock is gone).
-static void spare_work(const hak_spare_work_t *w, uint64_t now) {
-  for (unsigned i = 0; i < w->n_unmap; i++) {
-    hak_large_t *h = from_node(w->unmap[i]);
-    size_t len;
-    if (w->unmap[i]->thermal == HAK_COLD) hak_batch_take(hak_large_advisable(h, &len));
-    hak_large_unmap_block(h);
-  }
-  for (unsigned i = 0; i < w->n_cool; i++) {
-    hak_large_t *h = from_node(w->cool[i]);
-    size_t len;
-    hak_batch_add(hak_large_advisable(h, &len), len);
-    HAK_STAT_INC(free_cold);
-    hak_spare_work_t more;
-    hak_spare_put(&h->node, h->cls, h->map_len, HAK_COLD, now, &more);
-    spare_work(&more, now);  // a COLD put never cools: this recursion is one deep
-  }
-}
-
-// An uncached FREE block: keep it as a spare (HOT/WARM/COLD) or unmap it.
-static void release(hak_large_t *h, uint64_t now) {
-  if (!hak_opt(HAK_OPT_FREE_POLICY) || h->cls == HAK_LARGE_NO_CLASS) {
-    hak_large_unmap_block(h);
-    return;
-  }
-  hak_thermal_t t = hak_free_policy(h->map_len, hak_opt(HAK_OPT_HOT_MAX), hak_opt(HAK_OPT_COLD_MIN));
-  size_t len;
-  char *a = hak_large_advisable(h, &len);
-  if (t == HAK_WARM) {
-    hak_os_advise(a, len, HAK_ADVISE_FREE);
-    HAK_STAT_INC(free_warm);
-  } else if (t == HAK_COLD) {
-    hak_batch_add(a, len);
-    HAK_STAT_INC(free_cold);
-  } else {
-    HAK_STAT_INC(free_hot);
-  }
-  hak_spare_work_t w;
-  hak_spare_put(&h->node, h->cls, h->map_len, t, now, &w);
-  spare_work(&w, now);
-}
-
-static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
-  for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
-}
-
-// Age BigCache and the spare pool, at most once per tick, by whoever comes;
-// then the OS seam's tick (the learning engine's wake-ups).
-
-static void tick(uint64_t now) {
-  static _Atomic uint64_t last;
-  uint64_t prev = atomic_load_explicit(&last, memory_order_relaxed);
-  if (now - prev < HAK_LARGE_TICK_MS && now >= prev) return;
-  if (!atomic_compare_exchange_strong_explicit(&last, &prev, now, memory_order_relaxed, memory_order_relaxed)) return;
-  hak_bigcache_victims_t v;
-  do {
-    hak_bigcache_expire(now, &v);
-    release_victims(&v, now);
-  } while (v.n);
-  hak_spare_work_t w;
-  do {
-    hak_spare_expire(now, &w);
-    spare_work(&w, now);
-  } while (w.n_unmap || w.n_cool);
-  hak_os_tick(now);
-}
-
 // --- the allocation side ------------------------------------------------------------
 
-// A spare back out of the pool, of class cls or up to SPARE_FIT_CLASSES
-// larger; *clean: its advisable part reads as zero.
-static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
-  uint64_t fit = hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
-  uint8_t max_cls = (uint8_t)(cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1);
-  hak_spare_node_t *n = hak_spare_get(cls, max_cls, now);
-  if (!n) return NULL;
-  hak_large_t *h = from_node(n);
-  *clean = false;
+// --- the fit rule -------------------------------------------------------------------
+// A request whose class maps `need` bytes takes, in order (reused blocks are
+// 4 MiB-aligned: only requests aligned to at most that reuse), resident
+// memory first (a ring block or a HOT/WARM spare), the site's own rings
+// before the shared spare pool at each step:
+//   1. a block of a class whose mapping M is in [need, need + slack],
+//      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
+//      is used as it is;
+//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger), the
+//      smallest: its mapping is cut to need (the tail is unmapped), so its
+//      resident head saves the faults and no waste stays;
+//   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
+//      largest: its mapping grows to need in place or by moving its pages
+//      (mremap), so only need - M bytes fault in;
+//   4. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
+//      pages are gone: only the address space is reused, unless it was still
+//      queued for MADV_DONTNEED);
+//   5. a fresh mapping.
+// The block's mapping is a class's then, as every block's.
+
+#define FIT_MIN_SLACK ((size_t)256 << 10)
+
+typedef struct reuse {
+  hak_large_t *h;
+  size_t dirty; /* bytes from the base that may hold old contents (resident) */
+} reuse_t;
+
+static uint8_t fit_hi(uint8_t cls, size_t need) {
+  size_t slack = need / 4 > FIT_MIN_SLACK ? need / 4 : FIT_MIN_SLACK;
+  uint8_t hi = cls;
+  while (hi + 1u < HAK_LARGE_CLASSES && hak_large_class_bytes((uint8_t)(hi + 1)) <= need + slack) hi++;
+  return hi;
+}
+
+static reuse_t from_spare(hak_spare_node_t *n) {
+  hak_large_t *h = hak_large_from_node(n);
+  reuse_t r = {h, h->map_len};
   if (n->thermal == HAK_COLD) {
     size_t len;
-    *clean = hak_batch_take(hak_large_advisable(h, &len)) == HAK_BATCH_NOT_QUEUED;
+    // Advised already: only the header page holds anything.
+    if (hak_batch_take(hak_large_advisable(h, &len)) == HAK_BATCH_NOT_QUEUED) r.dirty = hak_os_page_size();
+  }
+  return r;
+}
+
+// A resident block of a class in [lo, hi] (the smallest, or the largest):
+// the site's rings first, then the spare pool.
+static hak_large_t *take_resident(hak_site_id_t site, unsigned lo, unsigned hi, bool largest, uint64_t now) {
+  if (lo > hi) return NULL;
+  hak_large_t *h = NULL;
+  size_t got;
+  if (hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, (uint8_t)lo, (uint8_t)hi, largest, now, &got);
+  if (!h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    hak_spare_node_t *n = hak_spare_get_resident((uint8_t)lo, (uint8_t)hi, largest);
+    if (n) h = hak_large_from_node(n);
   }
   return h;
+}
+
+static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now) {
+  unsigned hi = fit_hi(cls, need), fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
+  unsigned far = cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1;
+  hak_large_t *h = take_resident(site, cls, hi, false, now);
+  if (!h && (h = take_resident(site, hi + 1, far, false, now))) hak_large_cut(h, need, cls);
+  if (h) return (reuse_t){h, h->map_len};
+  if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
+    size_t old_len = h->map_len;
+    bool moved;
+    hak_large_t *g = hak_large_grow(h, need, cls, &moved);
+    if (g) return (reuse_t){g, old_len};
+    hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
+  }
+  if (!hak_opt(HAK_OPT_FREE_POLICY)) return (reuse_t){NULL, 0};
+  hak_spare_node_t *n = hak_spare_get(cls, (uint8_t)far, now);
+  return n ? from_spare(n) : (reuse_t){NULL, 0};
 }
 
 // Where the program's pointer sits: after the header, at the alignment; a
@@ -208,15 +182,16 @@ static hak_large_t *reuse_spare(uint8_t cls, uint64_t now, bool *clean) {
 // that the rest of a freed block can be made PROT_NONE.
 static size_t user_offset(size_t align) {
   if (align > HAK_SEGMENT_SIZE) return HAK_SEGMENT_SIZE;
-  size_t min = checked_mode ? hak_os_page_size() : HAK_LARGE_HDR;
+  size_t min = hak_large_checked_mode ? hak_os_page_size() : HAK_LARGE_HDR;
   return align > min ? align : min;
 }
 
 void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
-  return hak_large_alloc_ex(size, align, site, zero, true, NULL);
+  return hak_large_alloc_ex(size, align, site, zero, HAK_LARGE_HOW_DEFAULT, NULL);
 }
 
-void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache, size_t *fresh_out) {
+void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, hak_large_how_t how,
+                         size_t *fresh_out) {
   size_t off = user_offset(align);
   if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;
@@ -232,17 +207,12 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     return NULL;
   }
   uint64_t now = hak_os_now_ms();
-  tick(now);
+  hak_large_tick(now);
 
-  hak_large_t *h = NULL;
-  bool fresh = false, clean = false;
   // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
-  bool reusable = cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE;
-  if (reusable && hak_opt(HAK_OPT_BIGCACHE)) {
-    size_t got;
-    h = hak_bigcache_get(site, cls, now, &got);
-  }
-  if (!h && reusable && hak_opt(HAK_OPT_FREE_POLICY)) h = reuse_spare(cls, now, &clean);
+  reuse_t r = {NULL, 0};
+  if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
+  hak_large_t *h = r.h;
   if (!h) {
     h = map_block(bytes, align, off);
     if (HAK_UNLIKELY(!h)) {
@@ -254,7 +224,6 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
       errno = ENOMEM;
       return NULL;
     }
-    fresh = true;
     h->cls = cls;
   } else {
     // A reused block keeps its own class (a spare may be a larger one).
@@ -264,27 +233,23 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   h->state = HAK_LARGE_LIVE;
   h->site = site;
   h->user_off = (uint32_t)off;
-  h->flags = cache ? 0 : HAK_LARGE_NOCACHE;
+  h->flags = how.cache_slots ? 0 : HAK_LARGE_NOCACHE;
+  h->how = how;
   h->req = size;
-  if (fresh_out) *fresh_out = fresh ? size : clean ? (size > hak_os_page_size() ? size - hak_os_page_size() : 0) : 0;
+  hak_large_charge_live(site, h->map_len, true);
+  // What may hold old contents: the first r.dirty bytes of the mapping.
+  size_t dirty = r.dirty > off ? r.dirty - off : 0;
+  if (dirty > size) dirty = size;
+  if (fresh_out) *fresh_out = size - dirty;
   char *p = user_of(h);
   UNPOISON(p, h->map_len - off);
-  if (zero && !fresh) {
-    // A DONTNEED'd block is zero past the header page; anything else is dirty.
-    size_t dirty = size;
-    if (clean) {
-      size_t page = hak_os_page_size();
-      dirty = off >= page ? 0 : page - off;
-      if (dirty > size) dirty = size;
-    }
-    memset(p, 0, dirty);
-  }
+  if (zero) memset(p, 0, dirty);
   HAK_ASSERT_INTERNAL(off + size <= h->map_len);
   HAK_ASSERT_INTERNAL(h->cls == HAK_LARGE_NO_CLASS || h->map_len == hak_large_class_bytes(h->cls));
   HAK_STAT_INC(large_allocs);
   HAK_STAT_ADD(large_bytes_live, size);
   hak_site_record_alloc(site, size, 1);
-  validate_caches();
+  hak_large_validate();
   return p;
 }
 
@@ -319,45 +284,10 @@ hak_large_t *hak_large_lookup(const void *p) {
   return h;
 }
 
-void hak_large_free(hak_large_t *h) {
-  if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
-    hak_log("double free of large block %p", (void *)user_of(h));
-    hak_fatal("double free", __FILE__, __LINE__);
-  }
-  h->state = HAK_LARGE_FREE;
-  HAK_STAT_INC(large_frees);
-  HAK_STAT_SUB(large_bytes_live, h->req);
-  hak_site_record_free(h->site);
-  POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
-  if (checked_mode) {
-    hak_large_quarantine(h);
-    return;
-  }
-  hak_large_give_back(h);
-}
-
-// A FREE block, to BigCache or the free policy.
-void hak_large_give_back(hak_large_t *h) {
-  uint64_t now = hak_os_now_ms();
-  tick(now);
-  if (hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS && h->user_off <= HAK_SEGMENT_SIZE &&
-      !(h->flags & HAK_LARGE_NOCACHE)) {
-    hak_bigcache_victims_t v;
-    bool kept = hak_bigcache_put(h->site, h->cls, h, h->map_len, now, &v);
-    release_victims(&v, now);
-    if (kept) {
-      validate_caches();
-      return;
-    }
-  }
-  release(h, now);
-  validate_caches();
-}
-
 // --- configuration and trimming -----------------------------------------------------
 
 void hak_large_configure(void) {
-  checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
+  hak_large_checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
   hak_bigcache_cfg_t bc = {
       .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,
       .slots = (unsigned)hak_opt(HAK_OPT_BIGCACHE_SLOTS),
@@ -390,11 +320,11 @@ size_t hak_large_trim(void) {
   hak_spare_work_t w;
   do {
     hak_spare_drain(&w);
-    spare_work(&w, now);
+    hak_large_spare_work(&w, now);
   } while (w.n_unmap);
   hak_batch_flush();
   hak_large_quarantine_drain();
-  validate_caches();
+  hak_large_validate();
   // Other threads' unmaps in the meantime count too: trim's answer is a hint.
   return atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed) - before;
 }

@@ -7,9 +7,19 @@
  * of a class serves every request of that class; beyond 1 GiB a block is
  * mapped to the page and never cached.
  *
- * Where a block comes from, in order: the site's BigCache ring, the spare
- * pool, a fresh mmap. Where it goes on free: the site's BigCache ring, else
- * the free policy (HOT/WARM/COLD spare), else munmap. Periodic work (ageing
+ * Where a block comes from (the fit rule, large.c): a block of the site's
+ * BigCache rings, or a resident (HOT/WARM) spare, whose mapping M is within
+ * [need, need + max(need/4, 256 KiB)] (need: the request's class mapping),
+ * as it is; else a larger resident spare cut to need; else a smaller
+ * resident spare grown to need (mremap: only need - M bytes fault); else a
+ * COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap.
+ * Where it goes on free, by the how its request carried
+ * (hak_large_how_t, kept in the header): the site's BigCache ring (at most
+ * how.cache_slots per ring), else how.release (AUTO: the HOT/WARM/COLD size
+ * rule; KEEP: HOT; LAZY: WARM; RETURN: munmap); a site whose freed resident
+ * blocks would pass 1 << how.resident_shift bytes sends it COLD instead.
+ * Each site's resident bytes (live mappings + ring blocks + HOT/WARM spares)
+ * are counted exactly (hak_large_site_resident). Periodic work (ageing
  * BigCache and the spare pool) runs on the large path itself at most every
  * HAK_LARGE_TICK_MS; nothing runs in the background.
  *
@@ -57,10 +67,25 @@
 
 typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_large_state_t;
 
-#define HAK_LARGE_NOCACHE 1u /* its site's strategy keeps it out of BigCache */
+#define HAK_LARGE_NOCACHE 1u /* how.cache_slots == 0: its site's strategy keeps it out of BigCache */
 #define HAK_LARGE_TIMED_MAIN 2u   /* CANARY: its free is timed for the incumbent (learn.c) */
 #define HAK_LARGE_TIMED_CANARY 4u /* ... for the challenger */
 #define HAK_LARGE_KIND_SHIFT 8u   /* bits 8-9: checked mode's allocation kind (checked.h) */
+
+/* What a site's strategy says about its freed large blocks (policy/strategy.h
+ * carries the same three fields in the per-site record). */
+typedef enum hak_release {
+  HAK_RELEASE_AUTO = 0,   /* today's size rule: HOT/WARM/COLD by HAKMEM_HOT_MAX / HAKMEM_COLD_MIN */
+  HAK_RELEASE_KEEP = 1,   /* stay mapped and resident (HOT spare) */
+  HAK_RELEASE_LAZY = 2,   /* MADV_FREE (WARM spare): the kernel may take the pages */
+  HAK_RELEASE_RETURN = 3  /* given back at once: a later access faults, as under glibc's munmap */
+} hak_release_t;
+typedef struct hak_large_how {
+  uint8_t cache_slots;    /* BigCache: 0 keeps the site's blocks out; n keeps at most n per (site, class) ring (capped by HAKMEM_BIGCACHE_SLOTS); 255: the ring's own cap */
+  uint8_t release;        /* hak_release_t: where a freed block that no ring keeps goes */
+  uint8_t resident_shift; /* 0: only the global spare caps; k: this site's freed blocks kept resident (ring + HOT/WARM spares) hold at most 1 << k bytes; beyond that they go COLD/are given back */
+} hak_large_how_t;
+#define HAK_LARGE_HOW_DEFAULT ((hak_large_how_t){.cache_slots = 255, .release = HAK_RELEASE_AUTO, .resident_shift = 0})
 
 typedef struct hak_large {
   uint32_t magic;     /* HAK_LARGE_MAGIC mixed with the base address */
@@ -71,6 +96,7 @@ typedef struct hak_large {
   uint32_t flags;     /* HAK_LARGE_NOCACHE, HAK_LARGE_TIMED_* */
   size_t map_len;     /* bytes mapped at base */
   size_t req;         /* bytes the program asked for */
+  hak_large_how_t how; /* the request's: what its free does */
   hak_spare_node_t node;
 } hak_large_t;
 
@@ -83,11 +109,14 @@ HAK_INTERNAL size_t hak_large_class_bytes(uint8_t cls);
 
 /* A block for `size` bytes at `align` (a power of two; 0 for the default). zero: the bytes come back zeroed. */
 HAK_INTERNAL void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero);
-/* The same, for the learning front door: cache false keeps the block out of
- * BigCache when it is freed; *fresh (if not NULL) receives the bytes of the
- * block that will fault on first touch (fresh or DONTNEED'd memory). */
-HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, bool cache,
-                                      size_t *fresh);
+/* The same, for the learning front door: how says what the block's free
+ * does (see hak_large_how_t); *fresh_out (if not NULL) receives the bytes of
+ * the block that will fault on first touch (fresh or DONTNEED'd memory). */
+HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zero, hak_large_how_t how,
+                                      size_t *fresh_out);
+/* Bytes of large memory site holds resident now: its live blocks' mappings plus its freed blocks still mapped and
+ * not yet given back (BigCache rings, HOT and WARM spares). Relaxed, for the learner's memory term. */
+HAK_INTERNAL size_t hak_large_site_resident(hak_site_id_t site);
 
 /* The header of the block whose program pointer is p, or NULL when p is not
  * in a large block. Aborts when p is inside a large block but not its

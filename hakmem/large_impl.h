@@ -1,12 +1,15 @@
-/* large_impl.h — what large.c, large_resize.c and large_quarantine.c share
- * (layer L3), private to the three: the header's magic, the block's base and user pointers, the
- * running total of bytes unmapped (hak_large_trim's answer counts with it,
- * not with the statistics, so HAK_STATS=0 answers the same).
+/* large_impl.h — what large.c, large_free.c, large_resize.c and
+ * large_quarantine.c share (layer L3), private to the four: the header's
+ * magic, the block's base and user pointers, the running total of bytes
+ * unmapped (hak_large_trim's answer counts with it, not with the statistics,
+ * so HAK_STATS=0 answers the same), the free side's entry points and the
+ * per-site live byte counts.
  */
 #ifndef HAK_LARGE_IMPL_H
 #define HAK_LARGE_IMPL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +27,12 @@ HAK_INLINE uint32_t magic_for(const hak_large_t *h) {
 }
 HAK_INLINE char *base_of(hak_large_t *h) { return (char *)h; }
 HAK_INLINE char *user_of(hak_large_t *h) { return (char *)h + h->user_off; }
+HAK_INLINE hak_large_t *hak_large_from_node(hak_spare_node_t *n) {
+  return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
+}
+
+/* Checked mode (HAKMEM_CHECK) in force: frees go through the quarantine. */
+HAK_INTERNAL extern bool hak_large_checked_mode;
 
 /* Bytes this engine has unmapped since start-up (relaxed; only grows). */
 HAK_INTERNAL extern _Atomic size_t hak_large_unmapped_total;
@@ -38,8 +47,28 @@ HAK_INLINE char *hak_large_advisable(hak_large_t *h, size_t *len) {
 /* Unmap a block (its map entries first: once munmap returns, another thread
  * may map there). */
 HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
-/* A FREE block, to BigCache or the free policy. */
+/* A FREE block, to BigCache or the free policy (large_free.c). */
 HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
+/* Age BigCache and the spare pool when a tick is due. */
+HAK_INTERNAL void hak_large_tick(uint64_t now);
+/* Carry out what the spare pool asked for (after its lock is gone). */
+HAK_INTERNAL void hak_large_spare_work(const hak_spare_work_t *w, uint64_t now);
+/* A LIVE block's mapping charged to (add) or taken from its site. */
+HAK_INTERNAL void hak_large_charge_live(hak_site_id_t site, size_t bytes, bool add);
+HAK_INTERNAL size_t hak_large_site_live(hak_site_id_t site);
+/* The caches' walkers and the per-site counts' sanity (HAK_DEBUG >= 3). */
+#if HAK_DEBUG >= 3
+HAK_INTERNAL void hak_large_validate(void);
+#else
+HAK_INLINE void hak_large_validate(void) {}
+#endif
+
+/* Cut a block's mapping to `bytes` (< map_len, class cls; the tail is
+ * unmapped); false when the kernel refuses (the block is unchanged). */
+HAK_INTERNAL bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls);
+/* Grow a block's mapping to `bytes` (class cls) in place or by moving its
+ * pages (*moved); its new header, or NULL (the block is unchanged). */
+HAK_INTERNAL hak_large_t *hak_large_grow(hak_large_t *h, size_t bytes, uint8_t cls, bool *moved);
 
 /* Checked mode's quarantine (large_quarantine.c): hold a freed block
  * PROT_NONE; give them all back (trim, a refused mmap); its lock, for fork. */

@@ -31,10 +31,28 @@ static bool grow_in_place(hak_large_t *h, size_t bytes) {
   return true;
 }
 
+// Cut the mapping of h to `bytes` (< map_len, page-aligned), class cls. The
+// map's entries for the tail go first (another thread may map there once it
+// is free); if the kernel refuses, the block stays as it was.
+bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls) {
+  HAK_ASSERT_INTERNAL(bytes < h->map_len && bytes >= HAK_LARGE_HDR);
+  size_t keep_slots = (bytes + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  size_t old_len = h->map_len;
+  if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
+  UNPOISON(base_of(h) + bytes, old_len - bytes);
+  if (!hak_os_grow_in_place(h, old_len, bytes)) {
+    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
+    return false;
+  }
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, old_len - bytes, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, old_len - bytes);
+  h->map_len = bytes;
+  h->cls = cls;
+  return true;
+}
+
 // A block that now needs at most half its mapping gives the tail back: the
-// mapping is cut to the class (or pages) the new size needs. The map's
-// entries for the tail go first (another thread may map there once it is
-// free); if the kernel refuses, the block stays as it was.
+// mapping is cut to the class (or pages) the new size needs.
 static void shrink(hak_large_t *h, size_t total) {
   if (total > h->map_len / 2 || h->map_len <= HAK_LARGE_MIN_CLASS_BYTES) return;
   uint8_t cls = hak_large_class(total);
@@ -42,19 +60,7 @@ static void shrink(hak_large_t *h, size_t total) {
   if (cls != HAK_LARGE_NO_CLASS) bytes = hak_large_class_bytes(cls);
   else if (!hak_align_up(total, hak_os_page_size(), &bytes)) return;
   if (bytes >= h->map_len) return;
-  size_t keep_slots = (bytes + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
-  size_t old_len = h->map_len;
-  if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
-  UNPOISON(base_of(h) + bytes, old_len - bytes);
-  if (!hak_os_grow_in_place(h, old_len, bytes)) {
-    HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
-    return;
-  }
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, old_len - bytes, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, old_len - bytes);
-  h->map_len = bytes;
-  h->cls = cls;
-  HAK_ASSERT_INTERNAL(total <= h->map_len);
+  hak_large_cut(h, bytes, cls);
 }
 
 // Move the pages of h to a fresh aligned range of `bytes`; NULL if impossible.
@@ -88,6 +94,17 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
   return n;
 }
 
+hak_large_t *hak_large_grow(hak_large_t *h, size_t bytes, uint8_t cls, bool *moved) {
+  hak_large_t *n = h;
+  *moved = false;
+  if (!grow_in_place(h, bytes)) {
+    if (!(n = move_pages(h, bytes))) return NULL;
+    *moved = true;
+  }
+  n->cls = cls;
+  return n;
+}
+
 void *hak_large_realloc(hak_large_t *h, size_t size) {
   // A FREE block may sit in a cache, about to be handed to someone else.
   if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
@@ -103,7 +120,9 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
   if (total <= h->map_len) {
     // Only a request that shrinks gives memory back: a growing one that fits
     // (a spare of a larger class serves it) must not cut what it grows into.
+    size_t before = h->map_len;
     if (size < h->req) shrink(h, total);
+    hak_large_charge_live(h->site, before - h->map_len, false);
     HAK_STAT_INC(realloc_in_place);
     HAK_STAT_ADD(large_bytes_live, size);
     HAK_STAT_SUB(large_bytes_live, h->req);
@@ -117,15 +136,13 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  hak_large_t *n = NULL;
-  if (grow_in_place(h, bytes)) {
-    n = h;
-    HAK_STAT_INC(realloc_in_place);
-  } else if ((n = move_pages(h, bytes)) != NULL) {
-    HAK_STAT_INC(realloc_remapped);
-  }
+  size_t before = h->map_len;
+  bool moved;
+  hak_large_t *n = hak_large_grow(h, bytes, cls, &moved);
   if (n) {
-    n->cls = cls;
+    if (moved) HAK_STAT_INC(realloc_remapped);
+    else HAK_STAT_INC(realloc_in_place);
+    hak_large_charge_live(n->site, n->map_len - before, true);
     HAK_STAT_ADD(large_bytes_live, size);
     HAK_STAT_SUB(large_bytes_live, n->req);
     n->req = size;

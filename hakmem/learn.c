@@ -1,8 +1,12 @@
 /* learn.c — per-site strategies for requests of 64 KiB and more (layer L5).
  * See learn.h. Calls policy/evo.c on window boundaries; called by alloc.c
  * (requests), the OS seam's tick (hak_learn_wake, from both engines'
- * maintenance) and init.c (hak_learn_init). Reports, test hooks and the walker are in
- * learn_report.c; the per-site state both share is learn_site.h.
+ * maintenance) and init.c (hak_learn_init). Making a site's state, publishing
+ * what requests read and the fork handler are in learn_site.c; reports, test
+ * hooks and the walker in learn_report.c; the state they share is
+ * learn_site.h. The rules (window lengths, warm-up, the early cut, the cost)
+ * are pure code in policy/window.c and policy/meter.c: this file reads the
+ * clocks and counters and applies them.
  *
  * Locks: the arena lock (making a site's state) and one lock per site
  * (window ends, waking). Neither is held while taking another hakmem lock;
@@ -35,10 +39,10 @@ _Static_assert(HAK_EVO_MODE_AUTO == 0 && HAK_EVO_MODE_LEARN == 1 && HAK_EVO_MODE
 enum { ROUTE_MAIN = 0, ROUTE_CANARY = 1 };
 
 bool hak_learn_on;
-static hak_evo_config_t cfg;
-_Atomic(hak_learn_site_t *) hak_learn_sites[HAK_SITE_CAP];
-_Atomic uint64_t hak_learn_quiet[HAK_SITE_CAP];
+hak_evo_config_t hak_learn_cfg;
 static uint64_t watch_ns;                  // HAKMEM_EVO_WATCH_MS in ns
+static double mem_rate;                    // HAKMEM_EVO_MEM_COST in ns per MiB held a second (meter.h)
+uint64_t (*hak_learn_clock)(void);         // test hook (hak_learn_set_clock)
 // The one LEARN site allowed to explore (play an arm that is not its
 // leader) right now: id + 1, or 0. Costs are whole-program cycles, so a site
 // exploring while another does would be charged for the other's trials.
@@ -48,40 +52,8 @@ static _Atomic uint64_t explorer_since;    // ns; a holder silent for 2 windows'
 // for a while (caches refill), and every site's window cost is whole-program
 // cycles: a site that sees a new switch measures its window from a little
 // later (its warm-up mark moves on), not across another site's transition.
-static _Atomic uint64_t switches;
+_Atomic uint64_t hak_learn_switches;
 static _Atomic uint64_t next_wake = UINT64_MAX;  // earliest watch_at of any quiet site
-static struct {
-  hak_lock_t lock;
-  char *chunk;
-  size_t left;
-} arena;
-
-// --- start-up and fork --------------------------------------------------------------
-
-// The arena lock first (no site is made while it is held), then every
-// site's lock: a child inherits neither held by a thread it does not have
-// (site_new would spin on the arena lock, and a site whose lock stayed
-// taken would never end a window again).
-static void fork_prepare(void) {
-  hak_lock(&arena.lock);
-  for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
-    hak_learn_site_t *sl = atomic_load_explicit(&hak_learn_sites[id], memory_order_acquire);
-    if (sl) hak_lock(&sl->lock);
-  }
-}
-
-static void fork_release(void) {
-  for (unsigned id = HAK_SITE_CAP; id-- > 0;) {
-    hak_learn_site_t *sl = atomic_load_explicit(&hak_learn_sites[id], memory_order_relaxed);
-    if (sl) hak_unlock(&sl->lock);
-  }
-  hak_unlock(&arena.lock);
-}
-
-static const hak_fork_handler_t learn_fork = {"learn", fork_prepare, fork_release, fork_release};
-
-void hak_learn_init(void) { hak_fork_register(&learn_fork); }
-
 // --- configuration ------------------------------------------------------------------
 
 void hak_learn_configure(void) {
@@ -89,92 +61,21 @@ void hak_learn_configure(void) {
   c.mode = (hak_evo_mode_t)hak_opt(HAK_OPT_EVO);
   c.learner = (hak_evo_learner_t)hak_opt(HAK_OPT_EVO_LEARNER);
   c.initial_threshold = hak_opt(HAK_OPT_EVO_INITIAL) ? hak_opt(HAK_OPT_EVO_INITIAL) : hak_opt(HAK_OPT_LARGE_THRESHOLD);
-  c.window_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
-  c.window_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
+  const char *row = hak_opt_str(HAK_OPT_EVO_STRATEGY);
+  c.initial_row = row[0] ? hak_strategy_find(row) : -1;
+  if (row[0] && c.initial_row < 0) hak_log("hakmem: HAKMEM_EVO_STRATEGY=%s is no strategy; ignored\n", row);
+  c.win.max_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
+  c.win.max_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
+  c.win.target_ns = hak_opt(HAK_OPT_EVO_TARGET_MS) * 1000000u;
   c.min_learn_ns = hak_opt(HAK_OPT_EVO_MIN_LEARN_MS) * 1000000u;
+  mem_rate = (double)hak_opt(HAK_OPT_EVO_MEM_COST) * 1000.0;
   watch_ns = hak_opt(HAK_OPT_EVO_WATCH_MS) * 1000000u;
-  cfg = c;  // sites made before keep pointing at cfg: same storage, new values
+  hak_learn_cfg = c;  // sites made before keep pointing at hak_learn_cfg: same storage, new values
   hak_learn_on = c.mode != HAK_EVO_MODE_OFF;
   hak_os_tick_hook = hak_learn_on ? hak_learn_wake : NULL;  // both engines' maintenance ticks
 }
 
-// What requests read: the record, and (quiet sites only) the quiet record
-// in hak_learn_quiet[id], which lets the front door skip this file.
-void hak_learn_publish(hak_learn_site_t *sl, bool counting) {
-  uint64_t w = hak_policy_to_word(sl->evo.policy);
-  atomic_store_explicit(&sl->policy, w, memory_order_relaxed);
-  atomic_store_explicit(&sl->counting, counting, memory_order_relaxed);
-  atomic_store_explicit(&sl->learning, sl->evo.state == HAK_EVO_LEARN, memory_order_relaxed);
-  uint64_t due = sl->evo.window_start_ns + cfg.window_ns;  // hak_evo_window_due's time rule (no overflow)
-  atomic_store_explicit(&sl->due_ns, sl->evo.state == HAK_EVO_OFF || due < cfg.window_ns ? UINT64_MAX : due, memory_order_relaxed);
-  hak_learn_quiet_t q = {.large_threshold = sl->evo.policy.large_threshold, .cache_on = sl->evo.policy.cache_on,
-                         .lo = sl->lo, .hi = sl->hi, .valid = 1};
-  if (sl->evo.state == HAK_EVO_OFF) q.lo = 0, q.hi = HAK_SITE_HIST - 1;  // OFF: nothing to watch for
-  uint64_t qw = 0;
-  if (!counting && q.lo <= q.hi) __builtin_memcpy(&qw, &q, sizeof qw);
-  atomic_store_explicit(&hak_learn_quiet[sl->id], qw, memory_order_relaxed);
-}
-
-// The quiet range: the buckets of the reference distribution (reset when the
-// lifecycle moved on) and of every watched window since (hist NULL: none).
-static void widen(hak_learn_site_t *sl, const uint64_t *hist) {
-  for (unsigned b = 0; hist && b < HAK_DIST_BUCKETS; b++)
-    if (hist[b]) sl->lo = (uint8_t)(b < sl->lo ? b : sl->lo), sl->hi = (uint8_t)(b > sl->hi ? b : sl->hi);
-}
-
-static void widen_range(hak_learn_site_t *sl, const uint64_t *hist) {
-  if (sl->ref_events != sl->evo.history_len) {
-    sl->ref_events = sl->evo.history_len;
-    sl->lo = HAK_SITE_HIST - 1, sl->hi = 0;
-    widen(sl, sl->evo.ref_hist);
-  }
-  widen(sl, hist);
-}
-
-// Requests left out of a window's cost after an arm switch.
-static uint64_t warm_len(void) { return cfg.window_ops / 4; }
-
-// Start measuring the window's cost here.
-static void mark_start(hak_learn_site_t *sl) {
-  atomic_store_explicit(&sl->win_tsc, hak_learn_cycles(), memory_order_relaxed);
-  atomic_store_explicit(&sl->win_faults, hak_learn_minor_faults(), memory_order_relaxed);
-}
-
-// --- per-site state -----------------------------------------------------------------
-
-hak_learn_site_t *hak_learn_site_new(hak_site_id_t id) {
-  size_t size = (sizeof(hak_learn_site_t) + 63) & ~(size_t)63;
-  hak_lock(&arena.lock);
-  hak_learn_site_t *sl = atomic_load_explicit(&hak_learn_sites[id], memory_order_acquire);
-  if (!sl) {
-    if (arena.left < size) {
-      size_t chunk = (size_t)256 << 10;
-      arena.chunk = hak_os_map(chunk, 0);
-      arena.left = arena.chunk ? chunk : 0;
-    }
-    if (arena.left >= size) {
-      sl = (hak_learn_site_t *)arena.chunk;
-      arena.chunk += size;
-      arena.left -= size;
-      uint64_t t = hak_learn_now_ns();
-      hak_evo_init(&sl->evo, &cfg, id, t);
-      mark_start(sl);
-      sl->id = id;
-      atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
-      if (sl->evo.state == HAK_EVO_LEARN)  // the first arm starts cold too (and with the program's start-up)
-        atomic_store_explicit(&sl->warm, warm_len(), memory_order_relaxed);
-      atomic_store_explicit(&sl->seen_switches, atomic_load_explicit(&switches, memory_order_relaxed),
-                            memory_order_relaxed);
-      sl->lo = HAK_SITE_HIST - 1, sl->hi = 0;  // empty: any size wakes it
-      sl->ref_events = sl->evo.history_len;
-      hak_learn_publish(sl, sl->evo.state != HAK_EVO_OFF);
-      HAK_DEBUG_WALK(hak_learn_site_is_valid(sl));  // before others can change it
-      atomic_store_explicit(&hak_learn_sites[id], sl, memory_order_release);
-    }
-  }
-  hak_unlock(&arena.lock);
-  return sl;
-}
+void hak_learn_set_clock(uint64_t (*now_ns)(void)) { hak_learn_clock = now_ns; }
 
 static inline uint64_t bump(_Atomic uint64_t *v) {
   uint64_t n = atomic_load_explicit(v, memory_order_relaxed) + 1;
@@ -189,7 +90,7 @@ static inline uint64_t take(_Atomic uint64_t *v) { return atomic_exchange_explic
 static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
   uint32_t me = sl->id + 1u, cur = atomic_load_explicit(&explorer, memory_order_relaxed);
   if (cur == me) return true;
-  if (cur && t - atomic_load_explicit(&explorer_since, memory_order_relaxed) < 2 * cfg.window_ns) return false;
+  if (cur && t - atomic_load_explicit(&explorer_since, memory_order_relaxed) < 2 * hak_learn_cfg.win.max_ns) return false;
   if (!atomic_compare_exchange_strong_explicit(&explorer, &cur, me, memory_order_relaxed, memory_order_relaxed))
     return false;
   atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
@@ -198,7 +99,8 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 
 // Close the window: gather its signals, let the lifecycle decide, publish.
 static void window_end(hak_learn_site_t *sl, uint64_t t) {
-  uint64_t tsc = hak_learn_cycles(), faults = hak_learn_minor_faults();
+  hak_meter_sample_t end = hak_learn_sample(sl->id, t, true);
+  hak_meter_t meter = hak_learn_meter(sl);
   uint64_t ops = take(&sl->win_ops);
   uint64_t hist[HAK_DIST_BUCKETS];
   for (unsigned i = 0; i < HAK_DIST_BUCKETS; i++) hist[i] = take(&sl->hist[i]);
@@ -211,9 +113,8 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
   uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
   uint64_t costed = ops > warm ? ops - warm : warm ? 0 : ops;  // 0: nothing costed yet (the mark is now)
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
-  atomic_store_explicit(&sl->limit, cfg.window_ops, memory_order_relaxed);
 
-  hak_window_stats_t ws = {.hist = hist, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
+  hak_window_stats_t ws = {.hist = hist, .requests = ops, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
   if (pol.canary) {
     // Both sides from the timed requests (the same measure, so comparable).
@@ -223,23 +124,27 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
       o->cpu_per_op = timed[r][0] ? (double)(timed[r][1] + timed[r][2] * FAULT_CYCLES) / (double)timed[r][0] : 0;
       o->faults = -1;
       o->bytes_mapped = -1;
+      o->mem_per_op = 0;  // both sides share the site's blocks: memory is not attributed
     }
     ws.main.ops = ops - timed[ROUTE_CANARY][0];
   } else {
-    // The whole program's cycles per request of this site over the window.
-    ws.main.ops = costed;
-    ws.main.cpu_per_op = costed ? (double)(tsc - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed)) / (double)costed : 0;
-    ws.main.faults = (int64_t)(faults - atomic_load_explicit(&sl->win_faults, memory_order_relaxed));
-    ws.main.bytes_mapped = hak_learn_bytes_mapped();
+    // The whole program's cycles per request of this site over the window,
+    // and the memory the site held (meter.h).
+    ws.main = hak_meter_obs(&meter, end, costed, mem_rate);
   }
-  atomic_store_explicit(&sl->win_tsc, tsc, memory_order_relaxed);
-  atomic_store_explicit(&sl->win_faults, faults, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_tsc, end.cycles, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_faults, end.faults, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_resident, end.resident, memory_order_relaxed);
+  // The leader's resident bytes: what an exploring window may hold (window.h's cut).
+  if (sl->evo.state == HAK_EVO_LEARN && !hak_evo_exploring(&sl->evo))
+    atomic_store_explicit(&sl->lead_resident, end.resident, memory_order_relaxed);
   uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
+  hak_learn_set_limit(sl, sl->evo.win.limit);
   // A new arm starts with its caches cold: leave its first requests out.
   if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
-    if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, warm_len(), memory_order_relaxed);
-    uint64_t sw = atomic_fetch_add_explicit(&switches, 1, memory_order_relaxed) + 1;
+    if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
+    uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
   }
   if (hak_evo_exploring(&sl->evo)) {  // keep the turn
@@ -252,13 +157,13 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
   atomic_store_explicit(&sl->cut, (uint64_t)cut, memory_order_relaxed);
   // A FROZEN site with its baseline (pinned FROZEN: after any window) goes
   // quiet until the next watched window.
-  if (sl->evo.state == HAK_EVO_FROZEN && (!sl->evo.baseline_pending || cfg.mode == HAK_EVO_MODE_FROZEN) && watch_ns) {
+  if (sl->evo.state == HAK_EVO_FROZEN && (!sl->evo.baseline_pending || hak_learn_cfg.mode == HAK_EVO_MODE_FROZEN) && watch_ns) {
     uint64_t at = t + watch_ns;
     atomic_store_explicit(&sl->watch_at, at, memory_order_relaxed);
     // Sizes join the range once a window could judge them (enough requests
     // for the drift test); a size seen in fewer stays out and wakes the site
     // again.
-    widen_range(sl, hak_dist_total(hist) >= cfg.drift_min_count ? hist : NULL);
+    hak_learn_widen_range(sl, hak_dist_total(hist) >= hak_learn_cfg.drift_min_count ? hist : NULL);
     hak_learn_publish(sl, false);
     uint64_t w = atomic_load_explicit(&next_wake, memory_order_relaxed);
     while (at < w && !atomic_compare_exchange_weak_explicit(&next_wake, &w, at, memory_order_relaxed,
@@ -275,7 +180,7 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
 static void wake_site(hak_learn_site_t *sl, uint64_t t) {
   for (unsigned i = 0; i < HAK_DIST_BUCKETS; i++) atomic_store_explicit(&sl->hist[i], 0, memory_order_relaxed);
   atomic_store_explicit(&sl->win_ops, 0, memory_order_relaxed);
-  mark_start(sl);
+  hak_learn_mark_start(sl);
   hak_evo_window_restart(&sl->evo, t);
   atomic_store_explicit(&sl->watch_at, 0, memory_order_relaxed);
   hak_learn_publish(sl, true);
@@ -318,11 +223,11 @@ static HAK_NOINLINE void *canary_route(hak_learn_site_t *sl, size_t size, size_t
                                        hak_policy_t pol) {
   uint64_t op = atomic_fetch_add_explicit(&sl->ops, 1, memory_order_relaxed);
   bool canary = hak_policy_is_canary_op(pol, op);
-  if (!canary && op % HAK_CANARY_EVERY != HAK_CANARY_EVERY / 2) return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+  if (!canary && op % HAK_CANARY_EVERY != HAK_CANARY_EVERY / 2) return hak_learn_route(size, align, id, zero, pol, NULL);
   size_t fresh = 0;
   uint64_t t0 = hak_learn_cycles();
   hak_policy_t to = hak_policy_route(pol, op);
-  void *p = hak_learn_route(size, align, id, zero, to.large_threshold, to.cache_on, &fresh);
+  void *p = hak_learn_route(size, align, id, zero, to, &fresh);
   if (p) {
     unsigned r = canary ? ROUTE_CANARY : ROUTE_MAIN;
     atomic_fetch_add_explicit(&sl->timed[r][0], 1, memory_order_relaxed);
@@ -345,40 +250,43 @@ void hak_learn_free_timed(hak_large_t *h) {
 }
 
 // Window boundary: by count, by time, or (LEARN) early when the arm being
-// explored already costs more than the cut (checked every 64 requests).
+// explored already costs more than the cut or holds more than the leader
+// (window.h's rules; checked every 64 requests).
 static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
-  uint64_t sw = atomic_load_explicit(&switches, memory_order_relaxed);
+  uint64_t sw = atomic_load_explicit(&hak_learn_switches, memory_order_relaxed);
   if (sw != atomic_load_explicit(&sl->seen_switches, memory_order_relaxed)) {
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);
     if (atomic_load_explicit(&sl->learning, memory_order_relaxed))  // another site switched: measure from later
-      atomic_store_explicit(&sl->warm, win + warm_len(), memory_order_relaxed);
+      atomic_store_explicit(&sl->warm, win + hak_learn_warm_len(sl), memory_order_relaxed);
   }
   uint64_t t = hak_learn_now_ns();
-  uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
-  uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
-  // Not before a quarter of a window: a site whose requests come in bursts
-  // (a batch of allocations, then other work) would look costlier at a
-  // check mid-burst; over a quarter window that error is small.
-  uint64_t least = cfg.window_ops / 4 > 256 ? cfg.window_ops / 4 : 256;
-  bool losing = cut && win >= from + least &&
-                hak_learn_cycles() - atomic_load_explicit(&sl->win_tsc, memory_order_relaxed) > cut * (win - from);
+  uint64_t base = atomic_load_explicit(&sl->base, memory_order_relaxed);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
-  // The count is ours (limit: window_ops, or a drift check's own length;
-  // a window whose warm-up mark was moved runs on until it has costed
-  // requests, up to twice window_ops: the new end is stored, so requests up
-  // to it are not each sent here); the time is due_ns, the copy of the
-  // lifecycle's window clock that publish keeps for readers without the lock.
+  // A window whose warm-up mark was moved runs on until it has costed
+  // requests (the new end is stored, so requests up to it are not each sent
+  // here).
   uint64_t mark = hak_learn_cost_mark(sl);
-  uint64_t want = least < limit / 2 ? least : limit / 2;
-  if (mark && mark + want > win && limit < 2 * cfg.window_ops) {  // too little costed yet
-    uint64_t until = mark + want < 2 * cfg.window_ops ? mark + want : 2 * cfg.window_ops;
+  if (mark) {
+    uint64_t until = hak_window_extend(&hak_learn_cfg.win, base, mark);
     if (until > limit) atomic_store_explicit(&sl->limit, limit = until, memory_order_relaxed);
   }
+  uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
+  uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
+  bool losing = false;
+  if (cut && win > from && atomic_load_explicit(&sl->learning, memory_order_relaxed)) {
+    hak_meter_t m = hak_learn_meter(sl);
+    hak_meter_sample_t now = hak_learn_sample(sl->id, t, false);
+    now.faults = m.from.faults;  // the cut weighs time and memory; no syscall for faults
+    losing = hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
+                            (double)cut, now.resident, atomic_load_explicit(&sl->lead_resident, memory_order_relaxed));
+  }
+  // The time is due_ns, the copy of the window's time rule that publish
+  // keeps for readers without the lock; the lifecycle's clock decides.
   bool due = t >= atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
   if ((losing || win >= limit || due) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
-        (losing || now_win >= limit || hak_evo_window_due(&sl->evo, 0, t)))
+        (losing || now_win >= limit || hak_window_due_at(&hak_learn_cfg.win, &sl->evo.win, now_win, limit, t)))
       window_end(sl, t);
     hak_unlock(&sl->lock);
   }
@@ -394,10 +302,10 @@ static HAK_NOINLINE void *counted(hak_learn_site_t *sl, size_t size, size_t alig
   uint64_t win = bump(&sl->win_ops);
   bump(&sl->hist[hak_site_bucket(size)]);
   if (HAK_UNLIKELY(win == atomic_load_explicit(&sl->warm, memory_order_relaxed))) {  // warmed up: cost from here
-    mark_start(sl);
+    hak_learn_mark_start(sl);
     atomic_store_explicit(&sl->warm_ops, win, memory_order_relaxed);
   }
-  void *p = pol.canary ? canary_route(sl, size, align, id, zero, pol) : hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+  void *p = pol.canary ? canary_route(sl, size, align, id, zero, pol) : hak_learn_route(size, align, id, zero, pol, NULL);
   if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) || (win & 63) == 0))
     window_check(sl, win);
   return p;
@@ -408,26 +316,26 @@ static HAK_NOINLINE void *counted(hak_learn_site_t *sl, size_t size, size_t alig
 // counting path, which LEARN takes for every request.
 static HAK_NOINLINE void *learn_alloc_rare(hak_learn_site_t *sl, size_t size, size_t align, hak_site_id_t id, bool zero) {
   if (!sl && !(sl = hak_learn_site_new(id))) {  // no memory for learning: the static way
-    hak_policy_t p = {.large_threshold = (uint32_t)hak_opt(HAK_OPT_LARGE_THRESHOLD), .cache_on = 1};
-    return hak_learn_route(size, align, id, zero, p.large_threshold, p.cache_on, NULL);
+    hak_policy_t p = {.large_threshold = (uint32_t)hak_opt(HAK_OPT_LARGE_THRESHOLD), .cache_slots = HAK_STRAT_RING};
+    return hak_learn_route(size, align, id, zero, p, NULL);
   }
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
   if (!atomic_load_explicit(&sl->counting, memory_order_relaxed)) {
     if (hak_learn_quiet_fits(hak_learn_quiet_load(id), size))  // quiet (the front door usually saw it)
-      return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+      return hak_learn_route(size, align, id, zero, pol, NULL);
     // A size the site has not shown while watched: watch it now, for a
     // short window (enough requests to judge a drift).
     if (hak_trylock(&sl->lock)) {
       if (!atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
           atomic_load_explicit(&sl->watch_at, memory_order_relaxed)) {
-        atomic_store_explicit(&sl->limit, 4 * cfg.drift_min_count, memory_order_relaxed);
+        hak_learn_set_limit(sl, 4 * hak_learn_cfg.drift_min_count);
         wake_site(sl, hak_learn_now_ns());
       }
       hak_unlock(&sl->lock);
     }
     pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
     if (!atomic_load_explicit(&sl->counting, memory_order_relaxed))
-      return hak_learn_route(size, align, id, zero, pol.large_threshold, pol.cache_on, NULL);
+      return hak_learn_route(size, align, id, zero, pol, NULL);
   }
   return counted(sl, size, align, id, zero, pol);
 }

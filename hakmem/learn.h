@@ -1,15 +1,18 @@
 /* learn.h — the learning engine wired into the front door (layer L5): per
- * call site, which strategy (policy/strategy.h) serves requests of 64 KiB
- * and more, chosen by the pure lifecycle in policy/evo.h.
+ * call site, which strategy (policy/strategy.h: placement and free policy)
+ * serves requests of 64 KiB and more, chosen by the pure lifecycle in
+ * policy/evo.h, on windows whose length (policy/window.h) and cost (time and
+ * memory, policy/meter.h) are pure rules too: this file only wires them to
+ * the clocks, the counters and the requests.
  *
- * Off (HAKMEM_EVO=off, MINIMAL/FAST/BALANCED): nothing here runs, and the
- * front door uses the static LARGE_THRESHOLD. On (LEARNING, RESEARCH):
+ * Off (HAKMEM_EVO=off, MINIMAL/FAST): nothing here runs, and the front door
+ * uses the static LARGE_THRESHOLD. On (BALANCED, LEARNING, RESEARCH):
  *   - requests below HAK_LEARN_MIN never see a site: the pools' fast path
  *     is unchanged;
  *   - a request of HAK_LEARN_MIN or more looks up its site, loads the site's
  *     8-byte record (one relaxed atomic load), and goes to the pools
- *     (size < threshold and within the pools) or to the large engine (BigCache
- *     admission as the record says);
+ *     (size < threshold and within the pools) or to the large engine, with
+ *     the record's free policy (hak_large_how_t) from the threshold up;
  *   - FROZEN (between watched windows) and OFF sites: the front door reads
  *     the site's quiet record (hak_learn_quiet) and routes the request
  *     itself: no counter, no clock; a size outside the record's range comes
@@ -17,9 +20,12 @@
  *   - LEARN, CANARY and a FROZEN site's watched window count each request
  *     (window ops, size histogram: relaxed load+store each); the cost of a
  *     window is read at its boundary (cycle counter, getrusage page faults,
- *     hakmem's mapped bytes) as whole-program cycles per request of the
- *     site, from a mark: a quarter window after an arm switch of this site
- *     or any other (caches refill), so no window pays for a transition;
+ *     the bytes the site holds resident) as whole-program cycles per request
+ *     of the site plus the memory term (meter.h), from a mark: a quarter
+ *     window after an arm switch of this site or any other (caches refill),
+ *     so no window pays for a transition; a window is about 50 ms of the
+ *     site's requests (window.h), so a site freezes after a number of its
+ *     own windows, not after a wall-clock minimum;
  *   - one LEARN site at a time explores (plays an arm that is not its
  *     leader); the others play their leaders, so that whole-program costs
  *     can be attributed;
@@ -32,8 +38,10 @@
  *     hak_learn_wake, run by slow paths that read the clock anyway, starts
  *     the watched windows;
  *   - LEARN ends an exploring window early once its arm costs more than 1.1x
- *     the learner's leader (checked every 64 requests from a quarter window
- *     on), so a bad arm is measured on a quarter of a window, not a whole one.
+ *     the learner's leader, or holds 1.5x the leader's resident bytes
+ *     (window.h; checked every 64 requests from a quarter window on), so a
+ *     bad arm is measured on a quarter of a window, and an arm that keeps
+ *     memory cannot run long enough to double the program's peak.
  * Window ends run on the request that notices them, under the site's try
  * lock (a request that finds it taken just goes on).
  *
@@ -74,10 +82,12 @@ HAK_INTERNAL void hak_learn_configure(void);
  * starts a watched window at once, so a change of sizes is seen at its
  * first request without counting anything. */
 typedef struct hak_learn_quiet {
-  uint32_t large_threshold; /* hak_policy_t's */
-  uint8_t cache_on;         /* hak_policy_t's */
-  uint8_t lo, hi;           /* size buckets lo..hi, inclusive (lo <= hi) */
-  uint8_t valid;            /* 1 (a zero word means: not quiet) */
+  uint16_t threshold_4k;  /* hak_policy_t's large_threshold / 4 KiB (every row is a multiple; never 0) */
+  uint8_t cache_slots;    /* hak_policy_t's */
+  uint8_t release;        /* hak_policy_t's */
+  uint8_t resident_shift; /* hak_policy_t's */
+  uint8_t lo, hi;         /* size buckets lo..hi, inclusive (lo <= hi) */
+  uint8_t spare;          /* 0 */
 } hak_learn_quiet_t;
 _Static_assert(sizeof(hak_learn_quiet_t) == 8, "the quiet record must stay one word");
 
@@ -93,22 +103,42 @@ HAK_INLINE hak_learn_quiet_t hak_learn_quiet_load(hak_site_id_t id) {
 }
 
 /* True when a request of size may take the quiet route of record q (a zero
- * word has the range 0..0, which no request of HAK_LEARN_MIN or more fits;
- * buckets past 31 never fit: such sizes take the slow way). */
+ * word, not quiet, has the range 0..0, which no request of HAK_LEARN_MIN or
+ * more fits; buckets past 31 never fit: such sizes take the slow way). */
 HAK_INLINE bool hak_learn_quiet_fits(hak_learn_quiet_t q, size_t size) {
   unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)size | 1u);
   return b - q.lo <= (unsigned)(q.hi - q.lo);
 }
 
+/* The policy record a quiet record stands for (canary 0). */
+HAK_INLINE hak_policy_t hak_learn_quiet_policy(hak_learn_quiet_t q) {
+  hak_policy_t p = {(uint32_t)q.threshold_4k << 12, q.cache_slots, q.release, q.resident_shift, 0};
+  return p;
+}
+
+_Static_assert(HAK_STRAT_POOL_MAX == HAK_POOL_MAX, "strategy.h's pool limit follows sizeclass.h's");
+_Static_assert(HAK_STRAT_AUTO == HAK_RELEASE_AUTO && HAK_STRAT_KEEP == HAK_RELEASE_KEEP &&
+                   HAK_STRAT_LAZY == HAK_RELEASE_LAZY && HAK_STRAT_RETURN == HAK_RELEASE_RETURN,
+               "strategy.h's release values are large.h's");
+
+/* The large engine's how for a request of size under pol: the strategy's
+ * free policy from its threshold up, the plain route {0, AUTO, 0} below. */
+HAK_INLINE hak_large_how_t hak_learn_how(hak_policy_t pol, size_t size) {
+  hak_policy_t f = hak_policy_free_for(pol, size);
+  return (hak_large_how_t){.cache_slots = f.cache_slots, .release = f.release, .resident_shift = f.resident_shift};
+}
+
 /* Where a request goes under a strategy: the pools below its threshold when
- * they can hold the block; the large engine otherwise, with BigCache
- * admission (cache_on) only from the threshold up (the threshold is where the
- * strategy wants caching to start). fresh: see hak_large_alloc_ex. */
-HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bool zero, uint32_t threshold,
-                                 bool cache_on, size_t *fresh) {
+ * they can hold the block; the large engine otherwise, with the strategy's
+ * free policy only from the threshold up (the threshold is where the
+ * strategy wants its blocks kept its way; below, the plain route).
+ * fresh: see hak_large_alloc_ex. */
+HAK_INLINE void *hak_learn_route(size_t size, size_t align, hak_site_id_t id, bool zero, hak_policy_t pol,
+                                 size_t *fresh) {
+  uint32_t threshold = pol.large_threshold;
   if (HAK_LIKELY(align <= HAK_MIN_ALIGN && !zero && !hak_route_large(size, 0, threshold))) return hak_heap_alloc(size);
   if (hak_route_large(size, align, threshold))
-    return hak_large_alloc_ex(size, align, id, zero, cache_on && size >= threshold, fresh);
+    return hak_large_alloc_ex(size, align, id, zero, hak_learn_how(pol, size), fresh);
   void *ptr = align > HAK_MIN_ALIGN ? hak_heap_aligned(align, size) : hak_heap_alloc(size);
   if (ptr && zero) memset(ptr, 0, size);
   return ptr;
@@ -139,6 +169,10 @@ HAK_INTERNAL bool hak_learn_has(hak_site_id_t id);
 
 /* The strategy leaderboard of every learning site, as text. */
 HAK_INTERNAL void hak_learn_print(int fd);
+
+/* Test hook: the clock the engine reads (ns; NULL: CLOCK_MONOTONIC), so a
+ * test can play a program of a given length in no time. */
+HAK_INTERNAL void hak_learn_set_clock(uint64_t (*now_ns)(void));
 
 /* Test hooks: the site's policy record as a word (0: none yet), and
  * replacing it (the next window end may change it again). */

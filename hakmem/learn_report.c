@@ -1,6 +1,7 @@
 /* learn_report.c — the learning engine's outward views (layer L5): each
- * site's state as JSON (report.c's stats JSON), the leaderboard (RESEARCH's
- * exit report), the test hooks and the invariant walkers. Reads the state
+ * site's state as JSON (report.c's stats JSON), its state, placement and
+ * free policy in the exit report and the leaderboard table (RESEARCH's exit
+ * report), the test hooks and the invariant walkers. Reads the state
  * learn.c keeps (learn_site.h); changes it only in the test hook that
  * replaces a site's policy.
  */
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "hakmem/check.h"
+#include "hakmem/include/hakmem.h"
 #include "hakmem/learn.h"
 #include "hakmem/learn_site.h"
 #include "hakmem/log.h"
@@ -32,24 +34,85 @@ void hak_learn_json(hak_buf_t *b, hak_site_id_t id) {
   b->len += n;
 }
 
+// "256K" / "1M" / "1.5M" for a threshold.
+static void put_size(hak_buf_t *b, uint32_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) hak_buf_printf(b, "%uM", bytes >> 20);
+  else hak_buf_printf(b, "%uK", bytes >> 10);
+}
+
+// The strategy's placement and free policy, in words.
+static void put_strategy(hak_buf_t *b, unsigned row) {
+  hak_policy_t p = hak_strategy_info[row].policy;
+  char text[48];
+  hak_strategy_free_text(p, text, sizeof text);
+  hak_buf_printf(b, "%s (large from ", hak_strategy_info[row].name);
+  put_size(b, p.large_threshold);
+  hak_buf_printf(b, ", %s)", text);
+}
+
+// Pads the line to column `at` (the formatter has no widths), at least one space.
+static void tab(hak_buf_t *b, size_t at) {
+  do hak_buf_putc(b, ' ');
+  while (b->len < at);
+}
+
+// RESEARCH: the site's leaderboard, best first, as a table: rank, strategy,
+// its threshold and free policy, the mean window cost (cycles per request,
+// memory term included), the ELO rating, the windows measured, alive or
+// culled (ELO), and which one is in force.
+static void print_board(int fd, const hak_evo_site_t *e) {
+  static const size_t cols[] = {4, 10, 22, 30, 52, 66, 76, 86};
+  bool elo = e->cfg->learner == HAK_EVO_ELO;
+  uint8_t order[HAK_STRATEGY_MAX];
+  if (elo) hak_elo_rank(&e->l.elo, order);
+  else hak_ucb1_rank(&e->l.ucb1, order);
+  const char *head[] = {"rank", "strategy", "large", "free policy", "mean cost", "rating", "windows", "state"};
+  char line[192];
+  hak_buf_t b;
+  hak_buf_init(&b, line, sizeof line);
+  for (unsigned c = 0; c < 8; c++) tab(&b, cols[c]), hak_buf_puts(&b, head[c]);
+  hak_buf_finish(&b);
+  hak_dprintf(fd, "%s\n", line);
+  for (unsigned r = 0; r < e->n_arms; r++) {
+    unsigned a = order[r], row = hak_evo_arm_strategy(e, a);
+    hak_policy_t p = hak_strategy_info[row].policy;
+    char text[48];
+    hak_strategy_free_text(p, text, sizeof text);
+    double mean = elo ? hak_elo_mean(&e->l.elo, a).cpu : hak_ucb1_mean(&e->l.ucb1, a);
+    unsigned long long n = elo ? e->l.elo.batches[a] : e->l.ucb1.pulls[a];
+    hak_buf_init(&b, line, sizeof line);
+    tab(&b, cols[0]), hak_buf_printf(&b, "%u", r + 1);
+    tab(&b, cols[1]), hak_buf_puts(&b, hak_strategy_info[row].name);
+    tab(&b, cols[2]), put_size(&b, p.large_threshold);
+    tab(&b, cols[3]), hak_buf_puts(&b, text);
+    tab(&b, cols[4]), hak_buf_printf(&b, "%llu", n && mean > 0 ? (unsigned long long)(mean + 0.5) : 0ull);
+    tab(&b, cols[5]);
+    if (elo) hak_buf_printf(&b, "%lld", (long long)e->l.elo.rating[a]);
+    else hak_buf_puts(&b, "-");
+    tab(&b, cols[6]), hak_buf_printf(&b, "%llu", n);
+    tab(&b, cols[7]), hak_buf_puts(&b, !elo || e->l.elo.alive[a] ? "alive" : "culled");
+    if (row == hak_evo_strategy(e)) hak_buf_puts(&b, "  <- in force");
+    hak_buf_finish(&b);
+    hak_dprintf(fd, "%s\n", line);
+  }
+}
+
 void hak_learn_print(int fd) {
+  bool research = hak_mode_get() == HAK_MODE_RESEARCH;
   for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
     hak_learn_site_t *sl = atomic_load_explicit(&hak_learn_sites[id], memory_order_acquire);
     if (!sl) continue;
     const hak_evo_site_t *e = &sl->evo;
-    hak_dprintf(fd, "  site %u at %p: %s on %s after %llu windows (%u canaries, %u adoptions, %u rollbacks)\n", id,
-                (void *)atomic_load_explicit(&hak_site_get((hak_site_id_t)id)->addr, memory_order_relaxed),
-                hak_evo_state_names[e->state], hak_strategy_info[hak_evo_strategy(e)].name,
-                (unsigned long long)e->window, e->canaries, e->adoptions, e->rollbacks);
-    // The leaderboard itself: the site's ratings, best first, as JSON.
-    char buf[4096];  // ELO's 12 ratings and 8 events: ~2 KB
-    size_t n = hak_evo_to_json(buf, sizeof buf, e, 0);
-    char *r = strstr(buf, "\"ratings\":");
-    char *h = r ? strstr(r, ",\"history\"") : NULL;
-    if (r && h && n < sizeof buf) {
-      *h = '\0';
-      hak_dprintf(fd, "    %s\n", r);
-    }
+    char what[128];
+    hak_buf_t b;
+    hak_buf_init(&b, what, sizeof what);
+    put_strategy(&b, hak_evo_strategy(e));
+    hak_buf_finish(&b);
+    hak_dprintf(fd, "  site %u at %p: %s on %s after %llu windows of %llu requests (%u canaries, %u adoptions, %u rollbacks)\n",
+                id, (void *)atomic_load_explicit(&hak_site_get((hak_site_id_t)id)->addr, memory_order_relaxed),
+                hak_evo_state_names[e->state], what, (unsigned long long)e->window, (unsigned long long)e->win.limit,
+                e->canaries, e->adoptions, e->rollbacks);
+    if (research) print_board(fd, e);
   }
 }
 
@@ -107,7 +170,7 @@ bool hak_learn_site_is_valid(const hak_learn_site_t *sl) {
   if (st == HAK_EVO_OFF && (counting || !quiet)) return false;
   if (atomic_load_explicit(&sl->learning, memory_order_relaxed) != (st == HAK_EVO_LEARN)) return false;
   uint64_t due = atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
-  if (st == HAK_EVO_OFF ? due != UINT64_MAX : due != UINT64_MAX && due < sl->evo.window_start_ns) return false;
+  if (st == HAK_EVO_OFF ? due != UINT64_MAX : due != UINT64_MAX && due < sl->evo.win.start_ns) return false;
   // A quiet site waits for its watched window (FROZEN) or forever (OFF).
   if (quiet && st == HAK_EVO_FROZEN && !atomic_load_explicit(&sl->watch_at, memory_order_relaxed)) return false;
   return true;

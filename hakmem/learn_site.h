@@ -21,6 +21,7 @@
 #include "hakmem/learn.h"
 #include "hakmem/lock.h"
 #include "hakmem/policy/evo.h"
+#include "hakmem/policy/meter.h"
 #include "hakmem/site.h"
 #include "hakmem/stats.h"
 
@@ -37,10 +38,13 @@ typedef struct hak_learn_site {
   uint8_t lo, hi;                  // lock: size buckets seen while watched (the quiet record's range)
   uint32_t ref_events;             // lock: evo.history_len when the range was last reset
   hak_lock_t lock;                 // window ends, waking
-  _Atomic uint64_t win_tsc, win_faults;  // where the window's cost is measured from
+  _Atomic uint64_t win_tsc, win_faults;  // where the window's cost is measured from (the meter's mark) ...
+  _Atomic int64_t win_resident;    // ... and the site's resident bytes there (-1: unknown)
+  _Atomic int64_t lead_resident;   // LEARN: resident bytes at the end of the last window on the leader (-1: none)
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
   _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
-  _Atomic uint64_t limit;          // this window ends after this many requests (window_ops, or fewer)
+  _Atomic uint64_t limit;          // this window ends after this many requests (window.h's limit, or a warm-up's extension)
+  _Atomic uint64_t base;           // the window's own limit (the lifecycle's, before any extension)
   _Atomic uint64_t seen_switches;  // `switches` when this site last re-marked its cost
   _Atomic int learning;            // state LEARN (readable without the lock)
   _Atomic uint64_t due_ns;         // when (ns) the window ends by time (UINT64_MAX: never); evo's, readable without the lock
@@ -70,7 +74,10 @@ HAK_INLINE uint64_t hak_learn_cycles(void) {
 #endif
 }
 
+HAK_INTERNAL extern uint64_t (*hak_learn_clock)(void); /* test hook: NULL outside tests */
+
 HAK_INLINE uint64_t hak_learn_now_ns(void) {
+  if (HAK_UNLIKELY(hak_learn_clock != NULL)) return hak_learn_clock();
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -81,16 +88,36 @@ HAK_INLINE uint64_t hak_learn_minor_faults(void) {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
 }
 
-/* Bytes hakmem has mapped (large blocks and pool segments). Only the stats'
- * gauges know it, and at HAK_STATS=0 they read 0: the window then says
- * "unknown" (-1, which the learners skip) rather than feed them a constant,
- * so what HAK_STATS removes is the measure, not a state the learner keeps. */
-HAK_INLINE int64_t hak_learn_bytes_mapped(void) {
+/* The bytes site id holds: in the large engine its live mappings and the
+ * freed blocks its policy keeps (hak_large_site_resident), plus the pools'
+ * mapped bytes, which the pools do not count per site: like the time term
+ * (whole-program cycles) the whole program's pools are charged to the site
+ * whose window it is (one site explores at a time), so a site moving its
+ * blocks from one engine to the other sees both engines' bytes. Without
+ * HAK_STATS the pools' gauge reads 0: the large engine's bytes alone. */
+HAK_INLINE int64_t hak_learn_resident(hak_site_id_t id) {
 #if HAK_STATS
-  return (int64_t)(hak_stat_read(HAK_STAT_os_bytes_mapped) + hak_stat_read(HAK_STAT_os_bytes_mapped_pools));
+  return (int64_t)(hak_large_site_resident(id) + hak_stat_read(HAK_STAT_os_bytes_mapped_pools));
 #else
-  return -1;
+  return (int64_t)hak_large_site_resident(id);
 #endif
+}
+
+/* The meter's sample of site id now (faults: getrusage, a syscall; only at
+ * marks and window ends). */
+HAK_INLINE hak_meter_sample_t hak_learn_sample(hak_site_id_t id, uint64_t now_ns, bool faults) {
+  hak_meter_sample_t m = {.now_ns = now_ns, .cycles = hak_learn_cycles(), .faults = faults ? hak_learn_minor_faults() : 0,
+                          .resident = hak_learn_resident(id)};
+  return m;
+}
+
+/* The meter as marked (the window's start or its warm-up mark). */
+HAK_INLINE hak_meter_t hak_learn_meter(const hak_learn_site_t *sl) {
+  hak_meter_t m = {.from = {.now_ns = 0,
+                            .cycles = atomic_load_explicit(&sl->win_tsc, memory_order_relaxed),
+                            .faults = atomic_load_explicit(&sl->win_faults, memory_order_relaxed),
+                            .resident = atomic_load_explicit(&sl->win_resident, memory_order_relaxed)}};
+  return m;
 }
 
 /* The request count from which the window's cost is (or will be) measured:
@@ -99,6 +126,34 @@ HAK_INLINE uint64_t hak_learn_cost_mark(const hak_learn_site_t *sl) {
   uint64_t warm = atomic_load_explicit(&sl->warm, memory_order_relaxed);
   uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
   return warm > from ? warm : from;
+}
+
+// --- shared by learn.c and learn_site.c ---------------------------------------------
+
+HAK_INTERNAL extern hak_evo_config_t hak_learn_cfg;    /* the lifecycle's configuration (learn.c) */
+HAK_INTERNAL extern _Atomic uint64_t hak_learn_switches; /* arm changes of LEARN sites so far (learn.c) */
+
+/* The quiet range (learn_site.c): the buckets of the reference distribution
+ * (reset when the lifecycle moved on) and of hist (NULL: none). Under the lock. */
+HAK_INTERNAL void hak_learn_widen_range(hak_learn_site_t *sl, const uint64_t *hist);
+
+// Requests left out of a window's cost after an arm switch (window.h).
+HAK_INLINE uint64_t hak_learn_warm_len(const hak_learn_site_t *sl) {
+  return hak_window_warm(&hak_learn_cfg.win, atomic_load_explicit(&sl->base, memory_order_relaxed));
+}
+
+// The window's own limit (the lifecycle's), before any warm-up extension.
+HAK_INLINE void hak_learn_set_limit(hak_learn_site_t *sl, uint64_t limit) {
+  atomic_store_explicit(&sl->base, limit, memory_order_relaxed);
+  atomic_store_explicit(&sl->limit, limit, memory_order_relaxed);
+}
+
+// Start measuring the window's cost here (the meter's mark).
+HAK_INLINE void hak_learn_mark_start(hak_learn_site_t *sl) {
+  hak_meter_sample_t m = hak_learn_sample(sl->id, 0, true);
+  atomic_store_explicit(&sl->win_tsc, m.cycles, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_faults, m.faults, memory_order_relaxed);
+  atomic_store_explicit(&sl->win_resident, m.resident, memory_order_relaxed);
 }
 
 #endif /* HAK_LEARN_SITE_H */

@@ -44,22 +44,26 @@ typedef struct mode_preset {
   uint64_t value;
 } mode_preset_t;
 
-/* Each mode is the defaults (BALANCED) with these rows applied. */
+/* Each mode is the defaults (BALANCED) with these rows applied. BALANCED
+ * learns each site's placement and free policy and freezes it (EVO auto). */
 static const mode_preset_t mode_presets[] = {
     // MINIMAL: every feature off; a large block is one mmap and one munmap.
     {HAK_MODE_MINIMAL, HAK_OPT_BIGCACHE, 0},
     {HAK_MODE_MINIMAL, HAK_OPT_FREE_POLICY, 0},
     {HAK_MODE_MINIMAL, HAK_OPT_BATCH, 0},
     {HAK_MODE_MINIMAL, HAK_OPT_THP, HAK_THP_OFF},
-    // FAST: caches on and larger, no madvise on free, no sampling.
+    {HAK_MODE_MINIMAL, HAK_OPT_EVO, 3 /* off */},
+    // FAST: caches on and larger, no madvise on free, no sampling, no learning.
     {HAK_MODE_FAST, HAK_OPT_BIGCACHE_MAX_BYTES, HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_HOT_MAX, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_COLD_MIN, 64 * HAK_GiB},
     {HAK_MODE_FAST, HAK_OPT_SPARE_RESIDENT_BYTES, 256 * HAK_MiB},
-    // LEARNING: the per-site learning engine (it keeps its own histograms of
-    // the requests it decides; small requests stay on the fast path).
-    {HAK_MODE_LEARNING, HAK_OPT_EVO, 0 /* auto */},
-    // RESEARCH: every allocation counted per site, report at exit.
+    {HAK_MODE_FAST, HAK_OPT_EVO, 3 /* off */},
+    // LEARNING: explore without end (never freezes): for watching the
+    // learner; BALANCED is the mode that learns and then keeps its choice.
+    {HAK_MODE_LEARNING, HAK_OPT_EVO, 1 /* learn */},
+    // RESEARCH: BALANCED's learning, every allocation counted per site,
+    // the leaderboard at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_EVO, 0 /* auto */},
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_VERBOSE, 2},

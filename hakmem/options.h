@@ -82,14 +82,21 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
     "free or realloc of a pointer hakmem never handed out: abort as glibc does, or ignore and count")         \
   X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
     "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
-  X(EVO, HAK_OPT_ENUM, 3, 0, 3, hak_evo_names,                                                    \
+  X(EVO, HAK_OPT_ENUM, 0, 0, 3, hak_evo_names,                                                    \
     "per-site learning: auto (LEARN, FROZEN, CANARY), learn (never freeze), frozen, off")       \
   X(EVO_INITIAL, HAK_OPT_SIZE, 0, 0, 32 * HAK_MiB, NULL,                                           \
     "strategy a site starts on: the row nearest this threshold (0: LARGE_THRESHOLD)")           \
-  X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names, "learner: ucb1 (6 thresholds) or elo (12)") \
-  X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after this many ops of a site...") \
+  X(EVO_STRATEGY, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                \
+    "strategy a site starts on, by row name (e.g. 256k/keep; overrides EVO_INITIAL; empty: none)") \
+  X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names,                                        \
+    "learner: ucb1 (6 thresholds and 4 free policies) or elo (12 thresholds)")                   \
+  X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after at most this many ops of a site...") \
   X(EVO_WINDOW_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL, "... or after this long")                 \
-  X(EVO_MIN_LEARN_MS, HAK_OPT_UINT, 10000, 0, 3600000, NULL, "a site learns at least this long before it freezes") \
+  X(EVO_TARGET_MS, HAK_OPT_UINT, 50, 1, 3600000, NULL,                                             \
+    "a window is the ops a site makes in about this long (its own rate; at least 64 ops)")      \
+  X(EVO_MEM_COST, HAK_OPT_UINT, 4000, 0, 1000000000, NULL,                                         \
+    "memory's price in a window's cost: us of time per MiB a site holds for a second (0: time only)") \
+  X(EVO_MIN_LEARN_MS, HAK_OPT_UINT, 0, 0, 3600000, NULL, "a site learns at least this long before it freezes (0: its windows decide)") \
   X(EVO_WATCH_MS, HAK_OPT_UINT, 1000, 0, 3600000, NULL,                                           \
     "a frozen site counts its requests (drift, p99) for one window this often; between, nothing (0: always)") \
   X(PROFILE, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                     \

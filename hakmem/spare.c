@@ -4,6 +4,8 @@
  */
 #include "hakmem/spare.h"
 
+#include <stdatomic.h>
+
 #include "hakmem/check.h"
 #include "hakmem/lock.h"
 #include "hakmem/stats.h"
@@ -13,9 +15,23 @@ static struct {
   hak_spare_cfg_t cfg;
   uint64_t now;
   size_t bytes, resident, count;
-  hak_spare_node_t *cls_top[HAK_SPARE_CLASSES];
+  hak_spare_node_t *cls_top[2][HAK_SPARE_CLASSES];  // [0]: HOT and WARM, [1]: COLD
   hak_spare_node_t *oldest, *newest;
 } sp = {.cfg = {.max_bytes = (size_t)1 << 30, .resident_bytes = (size_t)64 << 20, .age_ms = 10000}};
+// Written under sp.lock, read without it (hak_spare_site_resident).
+static _Atomic size_t site_resident[HAK_SPARE_SITES];
+
+static inline hak_spare_node_t **stack_of(const hak_spare_node_t *n) {
+  return &sp.cls_top[n->thermal == HAK_COLD][n->cls];
+}
+
+static void site_charge(const hak_spare_node_t *n, bool add) {
+  if (n->thermal == HAK_COLD) return;
+  _Atomic size_t *c = &site_resident[n->site % HAK_SPARE_SITES];
+  size_t v = atomic_load_explicit(c, memory_order_relaxed);
+  HAK_ASSERT_INTERNAL(add || v >= n->bytes);
+  atomic_store_explicit(c, add ? v + n->bytes : v - n->bytes, memory_order_relaxed);
+}
 
 void hak_spare_configure(const hak_spare_cfg_t *cfg) {
   hak_lock(&sp.lock);
@@ -26,10 +42,10 @@ void hak_spare_configure(const hak_spare_cfg_t *cfg) {
 static void unlink_node(hak_spare_node_t *n) {
   HAK_ASSERT_INTERNAL(sp.count > 0 && sp.bytes >= n->bytes);
   HAK_ASSERT_INTERNAL(n->thermal == HAK_COLD || sp.resident >= n->bytes);
-  HAK_ASSERT_INTERNAL(n->cls_prev ? n->cls_prev->cls_next == n : sp.cls_top[n->cls] == n);
+  HAK_ASSERT_INTERNAL(n->cls_prev ? n->cls_prev->cls_next == n : *stack_of(n) == n);
   HAK_ASSERT_INTERNAL(n->age_prev ? n->age_prev->age_next == n : sp.oldest == n);
   if (n->cls_prev) n->cls_prev->cls_next = n->cls_next;
-  else sp.cls_top[n->cls] = n->cls_next;
+  else *stack_of(n) = n->cls_next;
   if (n->cls_next) n->cls_next->cls_prev = n->cls_prev;
   if (n->age_prev) n->age_prev->age_next = n->age_next;
   else sp.oldest = n->age_next;
@@ -37,6 +53,7 @@ static void unlink_node(hak_spare_node_t *n) {
   else sp.newest = n->age_prev;
   sp.bytes -= n->bytes;
   if (n->thermal != HAK_COLD) sp.resident -= n->bytes;
+  site_charge(n, false);
   sp.count--;
   HAK_STAT_SUB(spare_bytes, n->bytes);
 }
@@ -59,22 +76,23 @@ static void cool_locked(hak_spare_work_t *work) {
   }
 }
 
-void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint64_t now,
-                   hak_spare_work_t *work) {
+void hak_spare_put(hak_spare_node_t *n, uint8_t cls, size_t bytes, hak_thermal_t thermal, uint16_t site,
+                   uint64_t now, hak_spare_work_t *work) {
   HAK_ASSERT(cls < HAK_SPARE_CLASSES);
   work->n_unmap = work->n_cool = 0;
   hak_lock(&sp.lock);
   if (now > sp.now) sp.now = now;
-  *n = (hak_spare_node_t){.stamp = sp.now, .bytes = bytes, .cls = cls, .thermal = (uint8_t)thermal};
-  n->cls_next = sp.cls_top[cls];
+  *n = (hak_spare_node_t){.stamp = sp.now, .bytes = bytes, .site = site, .cls = cls, .thermal = (uint8_t)thermal};
+  n->cls_next = *stack_of(n);
   if (n->cls_next) n->cls_next->cls_prev = n;
-  sp.cls_top[cls] = n;
+  *stack_of(n) = n;
   n->age_prev = sp.newest;
   if (sp.newest) sp.newest->age_next = n;
   else sp.oldest = n;
   sp.newest = n;
   sp.bytes += bytes;
   if (thermal != HAK_COLD) sp.resident += bytes;
+  site_charge(n, true);
   sp.count++;
   HAK_STAT_ADD(spare_bytes, bytes);
 
@@ -96,8 +114,25 @@ hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now) {
   if (max_cls >= HAK_SPARE_CLASSES) max_cls = HAK_SPARE_CLASSES - 1;
   hak_spare_node_t *n = NULL;
   hak_lock(&sp.lock);
-  for (unsigned c = cls; c <= max_cls && !n; c++) n = sp.cls_top[c];
+  for (unsigned c = cls; c <= max_cls && !n; c++) n = sp.cls_top[0][c] ? sp.cls_top[0][c] : sp.cls_top[1][c];
   if (n) unlink_node(n);
+  hak_unlock(&sp.lock);
+  if (n) HAK_STAT_INC(spare_hits);
+  return n;
+}
+
+hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bool largest) {
+  if (hi >= HAK_SPARE_CLASSES) hi = HAK_SPARE_CLASSES - 1;
+  if (lo > hi) return NULL;
+  hak_spare_node_t *n = NULL;
+  hak_lock(&sp.lock);
+  if (sp.resident) {
+    if (largest)
+      for (int c = hi; c >= lo && !n; c--) n = sp.cls_top[0][c];
+    else
+      for (unsigned c = lo; c <= hi && !n; c++) n = sp.cls_top[0][c];
+    if (n) unlink_node(n);
+  }
   hak_unlock(&sp.lock);
   if (n) HAK_STAT_INC(spare_hits);
   return n;
@@ -142,30 +177,41 @@ size_t hak_spare_resident_bytes(void) {
   return b;
 }
 
+size_t hak_spare_site_resident(uint16_t site) {
+  return atomic_load_explicit(&site_resident[site % HAK_SPARE_SITES], memory_order_relaxed);
+}
+
 bool hak_spare_is_valid(void) {
+  static size_t per_site[HAK_SPARE_SITES];  // under sp.lock
   bool ok = true;
   hak_lock(&sp.lock);
   size_t bytes = 0, resident = 0, count = 0, in_classes = 0;
+  for (unsigned i = 0; i < HAK_SPARE_SITES; i++) per_site[i] = 0;
   const hak_spare_node_t *prev = NULL;
   for (const hak_spare_node_t *n = sp.oldest; n && count <= sp.count; n = n->age_next) {
     if (n->age_prev != prev || n->cls >= HAK_SPARE_CLASSES || n->thermal > HAK_COLD) ok = false;
     if (prev && n->stamp < prev->stamp) ok = false;
     bytes += n->bytes;
     if (n->thermal != HAK_COLD) resident += n->bytes;
+    if (n->thermal != HAK_COLD) per_site[n->site % HAK_SPARE_SITES] += n->bytes;
     count++;
     prev = n;
   }
   if (prev != sp.newest) ok = false;
-  for (unsigned c = 0; c < HAK_SPARE_CLASSES; c++) {
+  for (unsigned c = 0; c < 2 * HAK_SPARE_CLASSES; c++) {
     const hak_spare_node_t *p = NULL;
-    for (const hak_spare_node_t *n = sp.cls_top[c]; n && in_classes <= sp.count; n = n->cls_next) {
-      if (n->cls != c || n->cls_prev != p) ok = false;
+    bool cold = c >= HAK_SPARE_CLASSES;
+    for (const hak_spare_node_t *n = sp.cls_top[cold][c % HAK_SPARE_CLASSES]; n && in_classes <= sp.count;
+         n = n->cls_next) {
+      if (n->cls != c % HAK_SPARE_CLASSES || n->cls_prev != p || (n->thermal == HAK_COLD) != cold) ok = false;
       in_classes++;
       p = n;
     }
   }
   if (count != sp.count || in_classes != sp.count || bytes != sp.bytes || resident != sp.resident) ok = false;
   if (sp.bytes > sp.cfg.max_bytes) ok = false;
+  for (unsigned i = 0; i < HAK_SPARE_SITES; i++)
+    if (per_site[i] != atomic_load_explicit(&site_resident[i], memory_order_relaxed)) ok = false;
   hak_unlock(&sp.lock);
   return ok;
 }

@@ -13,6 +13,9 @@
  * caller (hak_spare_work_t) which it does after the lock is dropped; a
  * spare being cooled is out of the pool until the caller puts it back COLD.
  *
+ * Per site (HAK_SPARE_SITES entries, id modulo that): the bytes of its HOT
+ * and WARM spares, exact under the lock (the walker recounts them).
+ *
  * Intrusive: the node lives inside the block (its header). Pure data
  * structure: no system calls, clock passed in. Thread-safe (one lock).
  */
@@ -27,15 +30,17 @@
 
 #define HAK_SPARE_CLASSES 64u
 #define HAK_SPARE_WORK 32u
+#define HAK_SPARE_SITES 1024u /* per-site byte counts (HAK_SITE_CAP, checked in large_free.c) */
 #define HAK_SPARE_COOL_MS 200u /* idle time before a spare over the resident cap is cooled */
 
 typedef enum hak_thermal { HAK_HOT = 0, HAK_WARM = 1, HAK_COLD = 2 } hak_thermal_t;
 
 typedef struct hak_spare_node {
-  struct hak_spare_node *cls_prev, *cls_next; /* this class's stack */
+  struct hak_spare_node *cls_prev, *cls_next; /* this class's stack (resident or COLD) */
   struct hak_spare_node *age_prev, *age_next; /* the pool's age list */
   uint64_t stamp;
   size_t bytes;
+  uint16_t site; /* charged with its resident bytes while HOT or WARM */
   uint8_t cls;
   uint8_t thermal;
 } hak_spare_node_t;
@@ -53,13 +58,18 @@ typedef struct hak_spare_work {
 
 HAK_INTERNAL void hak_spare_configure(const hak_spare_cfg_t *cfg);
 
-/* Add a spare of class cls (< HAK_SPARE_CLASSES) and `bytes` mapped bytes. */
+/* Add a spare of class cls (< HAK_SPARE_CLASSES) and `bytes` mapped bytes,
+ * freed by site (its resident bytes are charged to it while HOT or WARM). */
 HAK_INTERNAL void hak_spare_put(hak_spare_node_t *node, uint8_t cls, size_t bytes, hak_thermal_t thermal,
-                                uint64_t now, hak_spare_work_t *work);
+                                uint16_t site, uint64_t now, hak_spare_work_t *work);
 
-/* The most recently added spare of the smallest class in [cls, max_cls]
- * that has one, out of the pool, or NULL. */
+/* A spare of the smallest class in [cls, max_cls] that has one, out of the
+ * pool, or NULL: the class's most recently added HOT or WARM spare, else
+ * its most recently added COLD one. */
 HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint64_t now);
+/* The most recently added HOT or WARM spare of the smallest (largest: the
+ * largest) class in [lo, hi] that has one, out of the pool, or NULL. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bool largest);
 
 /* Spares older than age_ms into work->unmap, and resident spares over the
  * cap idle long enough into work->cool (call again while it fills). */
@@ -69,6 +79,8 @@ HAK_INTERNAL void hak_spare_drain(hak_spare_work_t *work);
 
 HAK_INTERNAL size_t hak_spare_bytes(void);
 HAK_INTERNAL size_t hak_spare_resident_bytes(void);
+/* HOT and WARM spares' bytes whose site is site (relaxed, no lock). */
+HAK_INTERNAL size_t hak_spare_site_resident(uint16_t site);
 HAK_INTERNAL bool hak_spare_is_valid(void);
 
 HAK_INTERNAL void hak_spare_fork_prepare(void);

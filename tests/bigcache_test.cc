@@ -215,4 +215,33 @@ TEST_F(BigCacheTest, ConcurrentPutsAndGetsLoseNothing) {
   EXPECT_EQ(total, S(HAK_STAT_bigcache_puts) + S(HAK_STAT_bigcache_rejects));
 }
 
+TEST_F(BigCacheTest, CappedPutHoldsAtMostCapBlocksPerRing) {
+  hak_bigcache_victims_t v;
+  EXPECT_FALSE(hak_bigcache_put_capped(1, 5, Blk(1), 100, 0, 0, &v));  // cap 0: never cached
+  EXPECT_TRUE(hak_bigcache_put_capped(1, 5, Blk(2), 100, 2, 0, &v));
+  EXPECT_TRUE(hak_bigcache_put_capped(1, 5, Blk(3), 100, 2, 1, &v));
+  EXPECT_EQ(v.n, 0u);
+  EXPECT_TRUE(hak_bigcache_put_capped(1, 5, Blk(4), 100, 2, 2, &v));
+  ASSERT_EQ(v.n, 1u);  // the ring's oldest made room
+  EXPECT_EQ(v.v[0].blk, Blk(2));
+  EXPECT_TRUE(hak_bigcache_put_capped(1, 5, Blk(5), 100, 200, 3, &v));  // past the slots: the ring's own cap (4)
+  EXPECT_EQ(v.n, 0u);
+  EXPECT_EQ(hak_bigcache_count(), 3u);
+  EXPECT_TRUE(hak_bigcache_is_valid());
+}
+
+TEST_F(BigCacheTest, PerSiteBytesFollowPutsGetsAndVictims) {
+  EXPECT_TRUE(Put(7, 5, Blk(1), 100, 0));
+  EXPECT_TRUE(Put(7, 6, Blk(2), 200, 0));
+  EXPECT_TRUE(Put(8, 5, Blk(3), 400, 0));
+  EXPECT_EQ(hak_bigcache_site_bytes(7), 300u);
+  EXPECT_EQ(hak_bigcache_site_bytes(8), 400u);
+  EXPECT_EQ(Get(7, 6, 1), Blk(2));
+  EXPECT_EQ(hak_bigcache_site_bytes(7), 100u);
+  EXPECT_EQ(DrainAll().size(), 2u);  // victims leave their site's count
+  EXPECT_EQ(hak_bigcache_site_bytes(7), 0u);
+  EXPECT_EQ(hak_bigcache_site_bytes(8), 0u);
+  EXPECT_TRUE(hak_bigcache_is_valid());
+}
+
 }  // namespace

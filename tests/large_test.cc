@@ -352,4 +352,86 @@ TEST_F(LargeDeathTest, InteriorPointerAbortsWithAMessage) {
   hak_free(p);
 }
 
+// The fit rule (large.c): resident spares serve other sizes. Every free is a
+// HOT spare here (no BigCache, HOT_MAX above every size).
+class LargeFitTest : public LargeTest {
+ protected:
+  void SetUp() override {
+    LargeTest::SetUp();
+    SetOption(HAK_OPT_BIGCACHE, 0);
+    SetOption(HAK_OPT_HOT_MAX, 1ull << 36);
+    SetOption(HAK_OPT_COLD_MIN, 1ull << 36);
+  }
+  static size_t ClassMap(size_t size) { return hak_large_class_bytes(hak_large_class(size + HAK_LARGE_HDR)); }
+  static void* Alloc(size_t size, bool zero = false, size_t* fresh = nullptr) {
+    return hak_large_alloc_ex(size, 0, 5, zero, HAK_LARGE_HOW_DEFAULT, fresh);
+  }
+};
+
+TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
+  void* p = Alloc(4 * kMiB + 100 * kKiB);  // class 5 MiB
+  ASSERT_EQ(hak_large_lookup(p)->map_len, 5 * kMiB);
+  hak_free(p);
+  rec_.Attach();
+  size_t fresh = 1;
+  void* q = Alloc(4 * kMiB - 4 * kKiB, false, &fresh);  // class 4 MiB: 5 <= 4 + max(4/4, 256 KiB)
+  EXPECT_EQ(q, p);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 5 * kMiB);
+  EXPECT_EQ(fresh, 0u);  // resident: nothing faults
+  EXPECT_EQ(rec_.Calls().size(), 0u);
+  hak_free(q);
+}
+
+TEST_F(LargeFitTest, ALargerResidentSpareIsCutToTheRequest) {
+  void* p = Alloc(15 * kMiB);  // class 16 MiB
+  FillSparse(p, 15 * kMiB, 3);
+  hak_free(p);
+  rec_.Attach();
+  size_t fresh = 1;
+  void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
+  EXPECT_EQ(q, p);
+  hak_large_t* h = hak_large_lookup(q);
+  EXPECT_EQ(h->map_len, ClassMap(5 * kMiB - 4 * kKiB));
+  EXPECT_EQ(h->cls, hak_large_class(h->map_len));
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
+  EXPECT_EQ(hak_addrmap_get((char*)p + 12 * kMiB), 0u);  // the tail's slots are no longer the block's
+  EXPECT_EQ(static_cast<unsigned char*>(q)[4096], static_cast<unsigned char>(1 + 3));  // the resident head
+  EXPECT_EQ(hak_large_site_resident(5), h->map_len);
+  hak_free(q);
+}
+
+TEST_F(LargeFitTest, ASmallerResidentSpareGrowsAndKeepsItsPages) {
+  void* p = Alloc(8 * kMiB - 4 * kKiB);  // class 8 MiB
+  FillSparse(p, 8 * kMiB - 4 * kKiB, 9);
+  hak_free(p);
+  size_t fresh = 0;
+  void* q = Alloc(12 * kMiB - 4 * kKiB, false, &fresh);  // class 12 MiB
+  ASSERT_NE(q, nullptr);
+  hak_large_t* h = hak_large_lookup(q);
+  EXPECT_EQ(h->map_len, 12 * kMiB);
+  EXPECT_EQ(fresh, (12 * kMiB - 4 * kKiB) - (8 * kMiB - HAK_LARGE_HDR));  // only the growth faults
+  // The old pages moved with the block: its contents are still there.
+  auto* b = static_cast<unsigned char*>(q);
+  for (size_t i = 0; i + 1 < 8 * kMiB - 4 * kKiB; i += 4096) ASSERT_EQ(b[i], static_cast<unsigned char>(i / 4096 + 9));
+  memset(q, 1, 12 * kMiB - 4 * kKiB);
+  hak_free(q);
+  void* z = Alloc(4 * kMiB, true);  // calloc on a cut, dirty spare: zero everywhere
+  for (size_t i = 0; i < 4 * kMiB; i += 512) ASSERT_EQ(static_cast<unsigned char*>(z)[i], 0u) << i;
+  hak_free(z);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+TEST_F(LargeFitTest, ZeroedGrowthIsZeroEverywhere) {
+  void* p = Alloc(6 * kMiB);
+  memset(p, 0xab, 6 * kMiB);
+  hak_free(p);
+  void* q = Alloc(10 * kMiB, true);
+  ASSERT_NE(q, nullptr);
+  auto* b = static_cast<unsigned char*>(q);
+  for (size_t i = 0; i < 10 * kMiB; i += 509) ASSERT_EQ(b[i], 0u) << i;
+  ASSERT_EQ(b[10 * kMiB - 1], 0u);
+  hak_free(q);
+}
+
 }  // namespace

@@ -4,6 +4,7 @@
 // learning off nothing changes.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ class LearnTest : public HakTest {
     SetOption(HAK_OPT_EVO, mode);
     SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);
     SetOption(HAK_OPT_EVO_MIN_LEARN_MS, 0);
+    // Windows end by count only (no timing in these tests; the rate rule
+    // has its own test on a simulated clock, below and in tests/policy).
+    SetOption(HAK_OPT_EVO_TARGET_MS, 3600000);
+    SetOption(HAK_OPT_EVO_WINDOW_MS, 3600000);
   }
   std::string Json() {
     size_t n = hak_stats_json(nullptr, 0);
@@ -52,9 +57,19 @@ class LearnTest : public HakTest {
 
 __attribute__((noinline, disable_tail_calls)) void* SiteA(size_t n) { return hak_alloc_cs(n); }
 
-TEST_F(LearnTest, OffByDefaultInBalanced) {
-  EXPECT_FALSE(hak_learn_on);
-  EXPECT_EQ(hak_fast_limit, hak_opt(HAK_OPT_LARGE_THRESHOLD));
+TEST_F(LearnTest, BalancedLearnsMinimalAndFastDoNot) {
+  EXPECT_TRUE(hak_learn_on);  // BALANCED, the default: HAKMEM_EVO=auto
+  EXPECT_EQ(hak_fast_limit, HAK_LEARN_MIN);
+  hak_free(SiteA(300 * kKiB));
+  EXPECT_EQ(Json().find("\"learn\":null"), std::string::npos) << "the site learns";
+  EXPECT_NE(Json().find("\"state\":\"LEARN\""), std::string::npos);
+  for (hak_mode_t m : {HAK_MODE_MINIMAL, HAK_MODE_FAST}) {
+    UseMode(m);
+    EXPECT_FALSE(hak_learn_on) << hak_mode_name(m);
+    EXPECT_EQ(hak_fast_limit, hak_opt(HAK_OPT_LARGE_THRESHOLD));
+  }
+  hak_learn_reset();
+  hak_site_reset();
   void* p = SiteA(128 * kKiB);
   EXPECT_EQ(hak_addrmap_get(p), HAK_ADDR_SEGMENT);  // the static threshold (256 KiB): pools
   hak_free(p);
@@ -128,6 +143,7 @@ hak_site_id_t LearningSite() {
 }
 
 hak_learn_quiet_t Quiet(hak_site_id_t id) { return hak_learn_quiet_load(id); }
+bool IsQuiet(hak_learn_quiet_t q) { return q.threshold_4k != 0; }  // a zero word: counting
 
 unsigned Windows(const std::string& js) {
   size_t w = js.find("\"window\":");
@@ -141,25 +157,25 @@ TEST_F(LearnTest, AFrozenSiteGoesQuietAndANewSizeWakesIt) {
   hak_site_id_t id = LearningSite();
   ASSERT_NE(id, 0u);
   hak_learn_quiet_t q = Quiet(id);
-  ASSERT_EQ(q.valid, 1u) << "a frozen site with a window behind it is quiet";
+  ASSERT_EQ(IsQuiet(q), true) << "a frozen site with a window behind it is quiet";
   EXPECT_EQ(q.lo, 16u);
   EXPECT_EQ(q.hi, 16u);
-  EXPECT_EQ(q.large_threshold, 256 * kKiB);
+  EXPECT_EQ(hak_learn_quiet_policy(q).large_threshold, 256 * kKiB);
   // Quiet: requests are not counted, so no window ends however many there are.
   unsigned before = Windows(Json());
   for (int i = 0; i < 1000; i++) hak_free(SiteA(100 * kKiB));
   EXPECT_EQ(Windows(Json()), before);
-  EXPECT_EQ(Quiet(id).valid, 1u);
+  EXPECT_EQ(IsQuiet(Quiet(id)), true);
   // A size the site never showed (1 MiB, bucket 20) leaves the quiet path
   // and starts a watched window at once...
   void* big = SiteA(1024 * kKiB);
-  EXPECT_EQ(Quiet(id).valid, 0u);
+  EXPECT_EQ(IsQuiet(Quiet(id)), false);
   hak_free(big);
   // ... a short one (4 x 64 requests to judge a drift), after which the site
   // is quiet again with the new size in its range.
   for (int i = 0; i < 300; i++) hak_free(SiteA(1024 * kKiB));
   q = Quiet(id);
-  ASSERT_EQ(q.valid, 1u);
+  ASSERT_EQ(IsQuiet(q), true);
   EXPECT_EQ(q.lo, 16u);
   EXPECT_EQ(q.hi, 20u);
   EXPECT_GT(Windows(Json()), before);
@@ -171,13 +187,13 @@ TEST_F(LearnTest, AQuietSiteIsWatchedAgainWhenItsTimeComes) {
   SetOption(HAK_OPT_EVO_WATCH_MS, 50);
   for (int i = 0; i < 200; i++) hak_free(SiteA(100 * kKiB));
   hak_site_id_t id = LearningSite();
-  ASSERT_EQ(Quiet(id).valid, 1u);
+  ASSERT_EQ(IsQuiet(Quiet(id)), true);
   hak_learn_wake(hak_os_now_ms());  // not yet due
-  EXPECT_EQ(Quiet(id).valid, 1u);
+  EXPECT_EQ(IsQuiet(Quiet(id)), true);
   hak_learn_wake(hak_os_now_ms() + 1000);  // a slow path, a second later
-  EXPECT_EQ(Quiet(id).valid, 0u) << "the watched window has started";
+  EXPECT_EQ(IsQuiet(Quiet(id)), false) << "the watched window has started";
   for (int i = 0; i < 120; i++) hak_free(SiteA(100 * kKiB));  // it ends after 100 requests
-  EXPECT_EQ(Quiet(id).valid, 1u);
+  EXPECT_EQ(IsQuiet(Quiet(id)), true);
 }
 
 TEST_F(LearnTest, AnAutoSiteThatFrozeSeesADriftAtTheFirstRequestsOfANewSize) {
@@ -187,7 +203,7 @@ TEST_F(LearnTest, AnAutoSiteThatFrozeSeesADriftAtTheFirstRequestsOfANewSize) {
     hak_free(SiteA(100 * kKiB));
   hak_site_id_t id = LearningSite();
   for (int i = 0; i < 400; i++) hak_free(SiteA(100 * kKiB));  // baseline measured: quiet
-  ASSERT_EQ(Quiet(id).valid, 1u) << Json().substr(0, 3000);
+  ASSERT_EQ(IsQuiet(Quiet(id)), true) << Json().substr(0, 3000);
   for (int i = 0; i < 300; i++) hak_free(SiteA(1536 * kKiB));
   std::string js = Json();
   EXPECT_NE(js.find("\"reason\":\"drift\""), std::string::npos) << js.substr(0, 3000);
@@ -260,25 +276,78 @@ TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {
   EXPECT_EQ(Stat(HAK_STAT_large_allocs), allocs);
 }
 
-TEST_F(LearnTest, ResearchPrintsTheLeaderboard) {
-  Learn(0);
-  for (int i = 0; i < 300; i++) hak_free(SiteA(80 * kKiB));
+std::string Report() {
   char path[] = "/tmp/hak_learn_XXXXXX";
   int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
+  if (fd < 0) return "";
   hak_stats_print(fd);
   lseek(fd, 0, SEEK_SET);
-  char buf[8192] = {0};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, (size_t)n);
   close(fd);
   unlink(path);
-  ASSERT_GT(n, 0);
-  std::string out(buf);
+  return out;
+}
+
+TEST_F(LearnTest, TheExitReportNamesEachSitesStatePlacementAndFreePolicy) {
+  Learn(0);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(80 * kKiB));
+  std::string out = Report();
   EXPECT_NE(out.find("learning sites"), std::string::npos);
-  bool state = out.find("LEARN on") != std::string::npos || out.find("FROZEN on") != std::string::npos ||
-               out.find("CANARY on") != std::string::npos;  // two choices at ~80 KiB: it may have frozen already
+  bool state = out.find(": LEARN on ") != std::string::npos || out.find(": FROZEN on ") != std::string::npos ||
+               out.find(": CANARY on ") != std::string::npos;  // two choices at ~80 KiB: it may have frozen already
   EXPECT_TRUE(state) << out;
-  EXPECT_NE(out.find("\"ratings\":[{\"name\""), std::string::npos) << out;  // the leaderboard
+  EXPECT_NE(out.find("(large from "), std::string::npos) << out;  // the placement ...
+  bool free_policy = out.find(", auto)") != std::string::npos || out.find(", keep") != std::string::npos ||
+                     out.find(", lazy)") != std::string::npos || out.find(", return)") != std::string::npos;
+  EXPECT_TRUE(free_policy) << out;  // ... and the free policy
+  EXPECT_EQ(out.find("rank"), std::string::npos) << "the leaderboard is RESEARCH's";
+}
+
+TEST_F(LearnTest, ResearchPrintsTheLeaderboardAsATable) {
+  UseMode(HAK_MODE_RESEARCH);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);
+  for (int i = 0; i < 300; i++) hak_free(SiteA(1024 * kKiB));
+  std::string out = Report();
+  for (const char* col : {"rank", "strategy", "large", "free policy", "mean cost", "windows", "<- in force",
+                          "256k/keep", "cache, keep <= 16M", "no cache, return", "alive"})
+    EXPECT_NE(out.find(col), std::string::npos) << col << " in " << out;
+  EXPECT_EQ(out.find("\"ratings\""), std::string::npos) << "a table, not JSON";
+  std::printf("%s", out.substr(out.find("learning sites")).c_str());
+}
+
+// A program of 2 seconds making 6,000 large requests from one site (3,000 a
+// second; the engine's clock is simulated, 1/3 ms per request): with
+// BALANCED's defaults (no option changed) its windows follow its rate
+// (50 ms: 150 requests), so it learns and freezes within the program.
+uint64_t fake_now;
+uint64_t FakeClock() { return fake_now; }
+
+TEST_F(LearnTest, ATwoSecondProgramOfSixThousandRequestsEndsFrozen) {
+  fake_now = 1000000000ull;
+  hak_learn_set_clock(FakeClock);
+  for (int i = 0; i < 6000; i++) {
+    void* p = SiteA(1024 * kKiB);
+    static_cast<char*>(p)[0] = 1;
+    hak_free(p);
+    fake_now += 333333;
+  }
+  hak_learn_set_clock(nullptr);
+  std::string js = Json();
+  size_t learn = js.find("\"learn\":{");
+  ASSERT_NE(learn, std::string::npos);
+  js = js.substr(learn);
+  bool settled = js.find("\"state\":\"FROZEN\"") != std::string::npos || js.find("\"state\":\"CANARY\"") != std::string::npos;
+  EXPECT_TRUE(settled) << js.substr(0, 3000);
+  size_t froze = js.find("\"to\":\"FROZEN\",\"reason\":\"stable\"");
+  ASSERT_NE(froze, std::string::npos) << js.substr(0, 3000);
+  size_t w = js.rfind("{\"window\":", froze);
+  unsigned at = (unsigned)std::stoul(js.substr(w + 10));
+  EXPECT_LE(at, 20u) << "LEARN lasts at most 20 windows once settled";
+  EXPECT_NE(js.find("\"window_limit\":150"), std::string::npos) << "50 ms of 3,000 requests a second";
+  std::printf("a 2 s program of 6,000 requests froze at window %u (%.2f s simulated, 150 requests a window) on %s\n",
+              at, at * 0.05, js.substr(js.find("\"strategy\":"), 24).c_str());
 }
 
 }  // namespace

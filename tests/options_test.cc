@@ -58,13 +58,31 @@ TEST(Options, MinimalTurnsEveryFeatureOff) {
   EXPECT_EQ(o.v[HAK_OPT_SITE_SAMPLE], 0u);
 }
 
-TEST(Options, OnlyResearchSamplesSmallRequestsAndLearningModesLearn) {
+TEST(Options, OnlyResearchSamplesSmallRequestsAndBalancedLearns) {
   EXPECT_EQ(Parse({}).v[HAK_OPT_SITE_SAMPLE], 0u);  // nothing reads them
   EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_SITE_SAMPLE], 0u);  // the learner keeps its own
   EXPECT_EQ(Parse({"HAKMEM_MODE=RESEARCH"}).v[HAK_OPT_SITE_SAMPLE], 1u);
-  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO], 3u);  // off
-  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_EVO], 0u);  // auto
+  // BALANCED (the default) learns and freezes; LEARNING explores without
+  // end; MINIMAL and FAST never learn.
+  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO], 0u);  // auto
+  EXPECT_EQ(Parse({"HAKMEM_MODE=BALANCED"}).v[HAK_OPT_EVO], 0u);
+  EXPECT_EQ(Parse({"HAKMEM_MODE=LEARNING"}).v[HAK_OPT_EVO], 1u);  // learn
   EXPECT_EQ(Parse({"HAKMEM_MODE=RESEARCH"}).v[HAK_OPT_EVO], 0u);
+  EXPECT_EQ(Parse({"HAKMEM_MODE=MINIMAL"}).v[HAK_OPT_EVO], 3u);  // off
+  EXPECT_EQ(Parse({"HAKMEM_MODE=FAST"}).v[HAK_OPT_EVO], 3u);
+  // No wall-clock minimum: a site freezes on its own windows.
+  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO_MIN_LEARN_MS], 0u);
+  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO_TARGET_MS], 50u);
+  EXPECT_EQ(Parse({}).v[HAK_OPT_EVO_MEM_COST], 4000u);
+}
+
+TEST(Options, EvoStrategyNamesARow) {
+  char pin[] = "HAKMEM_EVO_STRATEGY=256k/keep";
+  hak_options_t o = Parse({pin, "HAKMEM_EVO=frozen"});
+  EXPECT_STREQ(hak_options_str(&o, HAK_OPT_EVO_STRATEGY), "256k/keep");
+  EXPECT_EQ(o.v[HAK_OPT_EVO], 2u);
+  hak_options_t d = Parse({});
+  EXPECT_STREQ(hak_options_str(&d, HAK_OPT_EVO_STRATEGY), "");
 }
 
 TEST(Options, ModePresets) {

@@ -36,9 +36,9 @@ class SpareTest : public ::testing::Test {
     } while (w.n_unmap);
     return all;
   }
-  hak_spare_work_t Put(int i, uint8_t cls, size_t bytes, hak_thermal_t t, uint64_t now) {
+  hak_spare_work_t Put(int i, uint8_t cls, size_t bytes, hak_thermal_t t, uint64_t now, uint16_t site = 0) {
     hak_spare_work_t w;
-    hak_spare_put(&nodes_[i], cls, bytes, t, now, &w);
+    hak_spare_put(&nodes_[i], cls, bytes, t, site, now, &w);
     return w;
   }
   hak_spare_node_t nodes_[64];
@@ -101,7 +101,7 @@ TEST_F(SpareTest, ResidentCapCoolsTheOldestIdleHotOrWarmSpares) {
   EXPECT_EQ(w.cool[0], &nodes_[0]);
   EXPECT_EQ(hak_spare_resident_bytes(), 40u);
   hak_spare_work_t w2;
-  hak_spare_put(w.cool[0], 1, 20, HAK_COLD, T(4 + HAK_SPARE_COOL_MS), &w2);
+  hak_spare_put(w.cool[0], 1, 20, HAK_COLD, 0, T(4 + HAK_SPARE_COOL_MS), &w2);
   EXPECT_EQ(w2.n_cool, 0u);
   EXPECT_TRUE(hak_spare_is_valid());
 }
@@ -124,7 +124,7 @@ TEST_F(SpareTest, ExpireAlsoCoolsIdleResidentSpares) {
   ASSERT_EQ(w.n_cool, 1u);
   EXPECT_EQ(w.cool[0], &nodes_[0]);
   hak_spare_work_t w2;
-  hak_spare_put(w.cool[0], 1, 10, HAK_COLD, T(HAK_SPARE_COOL_MS), &w2);
+  hak_spare_put(w.cool[0], 1, 10, HAK_COLD, 0, T(HAK_SPARE_COOL_MS), &w2);
 }
 
 TEST_F(SpareTest, ExpireUnmapsOnlyOldSpares) {
@@ -148,6 +148,21 @@ TEST_F(SpareTest, DrainReturnsEachSpareOnce) {
   EXPECT_EQ(seen.size(), 64u);
   EXPECT_EQ(hak_spare_bytes(), 0u);
   EXPECT_EQ(hak_spare_resident_bytes(), 0u);
+}
+
+TEST_F(SpareTest, PerSiteResidentBytesCountHotAndWarmOnly) {
+  Configure(1 << 30, 1 << 30, 1000);
+  Put(0, 1, 100, HAK_HOT, T(1), 5);
+  Put(1, 1, 200, HAK_WARM, T(2), 5);
+  Put(2, 1, 400, HAK_COLD, T(3), 5);
+  Put(3, 2, 800, HAK_HOT, T(4), 6);
+  EXPECT_EQ(hak_spare_site_resident(5), 300u);
+  EXPECT_EQ(hak_spare_site_resident(6), 800u);
+  EXPECT_EQ(hak_spare_get(2, 2, T(5)), &nodes_[3]);  // out of the pool: no longer the site's
+  EXPECT_EQ(hak_spare_site_resident(6), 0u);
+  EXPECT_TRUE(hak_spare_is_valid());
+  Drain();
+  EXPECT_EQ(hak_spare_site_resident(5), 0u);
 }
 
 }  // namespace

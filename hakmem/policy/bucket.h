@@ -1,6 +1,6 @@
-/* bucket.h — where a strategy's large threshold sends the requests of one
- * log2 size bucket (layer L4). The one rule the lifecycle (evo.c: arms that
- * route a site's sizes alike are one choice) and the comparison suite
+/* bucket.h — where a strategy sends the requests of one log2 size bucket,
+ * and how it keeps them (layer L4). The one rule the lifecycle (evo.c: arms
+ * that treat a site's sizes alike are one choice) and the comparison suite
  * (//compare:strategy_table, which prints it for every row) share.
  *
  * Pure: no state, no calls.
@@ -11,18 +11,26 @@
 #include <stdint.h>
 
 #include "hakmem/config.h"
+#include "hakmem/policy/strategy.h"
 
-#define HAK_BUCKET_BELOW 1u /* the whole bucket is below t: the pools (past their limit the
-                               large engine without BigCache, the same for every t above) */
-#define HAK_BUCKET_ABOVE 2u /* the whole bucket is at or above t: the large engine with BigCache */
+#define HAK_BUCKET_BELOW 1u /* the whole bucket is below the threshold: the pools (past their limit the
+                               large engine's plain route {0, AUTO, 0}, the same for every threshold above) */
+#define HAK_BUCKET_ABOVE 2u /* the whole bucket is at or above it: the large engine with p's free policy */
+#define HAK_BUCKET_SPLIT 3u /* split at the threshold itself: unlike any other threshold */
 
-/* HAK_BUCKET_BELOW, HAK_BUCKET_ABOVE, or (split at t itself, unlike any
- * other threshold) 3 + t, for bucket b = [2^b, 2^(b+1)), b < 63. */
-HAK_INLINE uint64_t hak_bucket_route(uint32_t t, unsigned b) {
-  uint64_t lo = 1ull << b, hi = lo << 1;
+/* A code for how p treats bucket b = [2^b, 2^(b+1)), b < 63: equal codes,
+ * the same code runs. The low 8 bits are HAK_BUCKET_*; above them the free
+ * policy (cache_slots, release, resident_shift) where it applies, and for a
+ * split the threshold (bits 32 up). */
+HAK_INLINE uint64_t hak_bucket_route(hak_policy_t p, unsigned b) {
+  uint64_t lo = 1ull << b, hi = lo << 1, t = p.large_threshold;
+  uint64_t how = (uint64_t)p.cache_slots | (uint64_t)p.release << 8 | (uint64_t)p.resident_shift << 16;
   if (hi <= t) return HAK_BUCKET_BELOW;
-  if (lo >= t) return HAK_BUCKET_ABOVE;
-  return 3 + (uint64_t)t;
+  if (lo >= t) return how == 0 && lo >= HAK_STRAT_POOL_MAX ? HAK_BUCKET_BELOW : HAK_BUCKET_ABOVE | how << 8;
+  return HAK_BUCKET_SPLIT | how << 8 | t << 32;
 }
+
+/* Where the code sends the bucket: HAK_BUCKET_BELOW, _ABOVE or _SPLIT. */
+HAK_INLINE unsigned hak_bucket_side(uint64_t code) { return (unsigned)(code & 0xffu); }
 
 #endif /* HAK_POLICY_BUCKET_H */

@@ -19,12 +19,14 @@ hak_evo_config_t hak_evo_config_default(void) {
       .learner = HAK_EVO_UCB1,
       .sets = 0,
       .initial_threshold = 256u << 10,
-      .window_ops = 10000,
-      .window_ns = 2000000000ull,
-      .min_learn_ns = 10000000000ull,
+      .initial_row = -1,
+      .win = hak_window_rules_default(),
+      .min_learn_ns = 0,
       .min_learn_windows = 0,
+      .max_learn_windows = 20,
       .stable_tol = 0.01,
       .stable_windows = 3,
+      .settle_pulls = 2,
       .worsen = 0.20,
       .worsen_windows = 3,
       .drift = HAK_DIST_DRIFT,
@@ -45,7 +47,6 @@ hak_evo_config_t hak_evo_config_default(void) {
 // --- the learner, whichever it is ---------------------------------------------
 
 static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
-
 unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm) {
   return is_elo(s) ? s->l.elo.arm[arm] : s->l.ucb1.arm[arm];
 }
@@ -54,25 +55,25 @@ static unsigned learner_incumbent(const hak_evo_site_t *s) {
   return is_elo(s) ? hak_elo_leader(&s->l.elo) : s->l.ucb1.incumbent;
 }
 
-static unsigned learner_select(hak_evo_site_t *s) {
-  return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1);
-}
+static unsigned learner_select(hak_evo_site_t *s) { return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1); }
 
 // The arm with the best measured cost (UCB1: lowest mean; ELO: top rating).
 static unsigned learner_leader(const hak_evo_site_t *s) {
   return is_elo(s) ? hak_elo_leader(&s->l.elo) : hak_ucb1_leader(&s->l.ucb1);
 }
 
+// UCB1: every arm played settle_pulls times, or once at >= 2x the leader's cost (evo.h).
 static bool learner_settled(const hak_evo_site_t *s) {
   if (is_elo(s)) return hak_elo_settled(&s->l.elo);
-  for (unsigned i = 0; i < s->l.ucb1.n; i++)
-    if (s->l.ucb1.pulls[i] < s->cfg->stable_windows) return false;
+  const hak_ucb1_t *u = &s->l.ucb1;
+  double lead = hak_ucb1_mean(u, hak_ucb1_leader(u));
+  for (unsigned i = 0; i < u->n; i++)
+    if (u->pulls[i] < s->cfg->settle_pulls && !(u->pulls[i] && lead > 0 && hak_ucb1_mean(u, i) >= 2 * lead)) return false;
   return true;
 }
 
 static void learner_rank(const hak_evo_site_t *s, uint8_t *order) {
-  if (is_elo(s)) hak_elo_rank(&s->l.elo, order);
-  else hak_ucb1_rank(&s->l.ucb1, order);
+  is_elo(s) ? hak_elo_rank(&s->l.elo, order) : hak_ucb1_rank(&s->l.ucb1, order);
 }
 
 static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double cpu, double faults_per_op,
@@ -98,12 +99,11 @@ static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm);
 static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const uint64_t *hist) {
   if (a == b) return true;
   hak_policy_t pa = record_of(s, a), pb = record_of(s, b);
-  if (pa.cache_on != pb.cache_on || pa.hot_shift != pb.hot_shift || pa.cold_shift != pb.cold_shift) return false;
   bool any = false;
   for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++) {
     if (!hist[k]) continue;
     any = true;
-    if (hak_bucket_route(pa.large_threshold, k) != hak_bucket_route(pb.large_threshold, k)) return false;
+    if (hak_bucket_route(pa, k) != hak_bucket_route(pb, k)) return false;
   }
   return any;
 }
@@ -168,11 +168,13 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
   HAK_CHECK(cfg != NULL, "evo: no config");
   __builtin_memset(s, 0, sizeof *s);
   s->cfg = cfg;
-  uint32_t sets = cfg->sets ? cfg->sets : cfg->learner == HAK_EVO_ELO ? HAK_STRAT_SET_ELO : HAK_STRAT_SET_UCB1;
+  uint32_t ucb1 = HAK_STRAT_SET_UCB1 | HAK_STRAT_SET_FREE;
+  uint32_t sets = cfg->sets ? cfg->sets : cfg->learner == HAK_EVO_ELO ? HAK_STRAT_SET_ELO : ucb1;
   uint8_t arms[HAK_STRATEGY_MAX];
   unsigned n = hak_strategy_set(sets, arms, HAK_STRATEGY_MAX);
   HAK_CHECK(n >= 1 && n <= HAK_STRATEGY_MAX, "evo: the candidate sets select no strategy");
-  int first = hak_strategy_nearest(cfg->initial_threshold, sets);
+  bool pinned = cfg->initial_row >= 0 && (hak_strategy_info[cfg->initial_row].sets & sets);
+  int first = pinned ? cfg->initial_row : hak_strategy_nearest(cfg->initial_threshold, sets);
   unsigned initial = 0;
   for (unsigned i = 0; i < n; i++)
     if (arms[i] == (uint8_t)first) initial = i;
@@ -183,7 +185,7 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
     hak_ucb1_init(&s->l.ucb1, arms, n, initial, &cfg->ucb1);
   }
   reset_p99(s);
-  s->window_start_ns = now_ns;
+  hak_window_init(&s->win, &cfg->win, now_ns);
   s->cur = s->incumbent = (uint8_t)initial;
   hak_evo_state_t st = cfg->mode == HAK_EVO_MODE_OFF ? HAK_EVO_OFF
                        : cfg->mode == HAK_EVO_MODE_FROZEN ? HAK_EVO_FROZEN
@@ -199,10 +201,10 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
 
 bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns) {
   if (s->state == HAK_EVO_OFF) return false;
-  return ops_in_window >= s->cfg->window_ops || now_ns - s->window_start_ns >= s->cfg->window_ns;
+  return hak_window_due(&s->cfg->win, &s->win, ops_in_window, now_ns);
 }
 
-void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { s->window_start_ns = now_ns; }
+void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { hak_window_restart(&s->win, now_ns); }
 
 double hak_evo_cut_cost(const hak_evo_site_t *s) {
   if (s->state != HAK_EVO_LEARN || !(s->cfg->cut_factor > 0)) return 0;
@@ -232,54 +234,57 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
   s->policy = record_of(s, arm);
 }
 
-/* The arm LEARN freezes on: the incumbent, unless another arm played at
- * least stable_windows times measured cheaper on average (UCB1). The
- * adoption hysteresis (ucb1.h) keeps LEARN from switching back and forth
- * on noise; freezing is the last switch, so it takes the best measured arm.
- * Where a site's gain is diluted in the whole program's cost (two sites of
- * one program) a better arm can measure better by less than the margin and
- * never become the incumbent. ELO's incumbent is its leader already. */
-static unsigned freeze_arm(const hak_evo_site_t *s, unsigned inc) {
+/* The arm LEARN freezes on (UCB1): the incumbent, unless another arm played
+ * settle_pulls times measured cheaper. The adoption hysteresis (ucb1.h)
+ * guards LEARN against noise; freezing is the last switch, so it takes the
+ * best measured arm (a site's gain diluted in the whole program's cost may
+ * stay below the margin). The choice moves only for an arm 2% cheaper, so
+ * two arms measuring alike do not restart the p99. ELO: its leader. */
+static unsigned candidate(const hak_evo_site_t *s) {
+  unsigned inc = learner_incumbent(s), had = s->incumbent;
   if (is_elo(s)) return inc;
   const hak_ucb1_t *u = &s->l.ucb1;
   unsigned lead = hak_ucb1_leader(u);
-  if (lead == inc || u->pulls[lead] < s->cfg->stable_windows || !u->pulls[inc]) return inc;
-  return hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc) ? lead : inc;
+  bool better = u->pulls[lead] >= s->cfg->settle_pulls && u->pulls[inc] && hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc);
+  unsigned best = better ? lead : inc;
+  if (best == had || !u->pulls[had]) return best;
+  return hak_ucb1_mean(u, best) < 0.98 * hak_ucb1_mean(u, had) ? best : had;
 }
 
 static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double c, uint64_t now_ns) {
   const hak_evo_config_t *cfg = s->cfg;
   unsigned played = s->cur;
   add_hist(s->new_hist, ws->hist);
-  learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
-                       ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
-  unsigned inc = learner_incumbent(s);
+  // The first explore_after - 1 windows are the program's start-up (evo.h).
+  if (s->window - s->state_start_window >= cfg->explore_after)
+    learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
+                         ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
+  // The arm whose p99 is tracked: the learner's incumbent; once settled,
+  // the arm LEARN freezes on, which then plays (every arm is measured: no
+  // more exploring) until its p99 holds still.
+  bool settled = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s);
+  unsigned inc = settled ? candidate(s) : learner_incumbent(s);
   if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
   if (routes_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
 
-  bool ready = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s) && s->stable >= cfg->stable_windows &&
-               s->window - s->state_start_window >= cfg->min_learn_windows &&
-               now_ns - s->state_start_ns >= cfg->min_learn_ns;
+  uint64_t learned = s->window - s->state_start_window;
+  bool ready = settled && learned >= cfg->min_learn_windows && now_ns - s->state_start_ns >= cfg->min_learn_ns &&
+               (s->stable >= cfg->stable_windows || (cfg->max_learn_windows && learned >= cfg->max_learn_windows));
   if (ready) {
     __builtin_memcpy(s->ref_hist, s->new_hist, sizeof s->ref_hist);
-    unsigned arm = freeze_arm(s, inc);
-    if (arm == inc) {
-      s->baseline = hak_p2_value(&s->p99);
-      s->baseline_pending = 0;
-    } else {  // the p99 was the incumbent's: FROZEN measures the new arm's
-      reset_p99(s);
-      s->baseline_pending = 1;
-    }
-    freeze(s, arm, HAK_EVO_R_STABLE, now_ns);
+    s->baseline = hak_p2_value(&s->p99);
+    s->baseline_pending = s->inc_windows == 0;  // FROZEN measures it when LEARN did not
+    if (s->baseline_pending) reset_p99(s);
+    freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
     return;
   }
-  if (s->window - s->state_start_window < cfg->explore_after) s->cur = s->initial;
-  else s->cur = (uint8_t)(ws->exploit_only ? learner_leader(s) : learner_select(s));
+  if (learned < cfg->explore_after) s->cur = s->initial;
+  else s->cur = (uint8_t)(settled ? inc : ws->exploit_only ? learner_leader(s) : learner_select(s));
   s->policy = record_of(s, s->cur);
 }
 
 bool hak_evo_exploring(const hak_evo_site_t *s) {
-  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) &&
+  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) && s->cur != s->incumbent &&
          s->window - s->state_start_window >= s->cfg->explore_after;
 }
 
@@ -334,7 +339,7 @@ static void start_canary(hak_evo_site_t *s, hak_evo_reason_t why, const uint64_t
 static void accumulate(double *acc, double *known, const hak_evo_obs_t *o) {
   if (o->ops == 0) return;
   acc[0] += (double)o->ops;
-  acc[1] += (double)o->ops * clean_cost(o->cpu_per_op);
+  acc[1] += (double)o->ops * (clean_cost(o->cpu_per_op) + clean_cost(o->mem_per_op));
   if (o->faults >= 0) acc[2] += (double)o->faults, known[0] += (double)o->ops;
   if (o->bytes_mapped >= 0) acc[3] += (double)o->bytes_mapped * (double)o->ops, known[1] += (double)o->ops;
 }
@@ -414,10 +419,12 @@ static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, doubl
 
 bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns) {
   if (s->state == HAK_EVO_OFF) return false;
-  s->window_start_ns = now_ns;
+  // The rate counts every request of the window (CANARY's both sides, the
+  // warm-up's too).
+  hak_window_close(&s->win, &s->cfg->win, ws->requests ? ws->requests : ws->main.ops + ws->canary.ops, now_ns);
   if (ws->main.ops == 0) return false;
   hak_policy_t before = s->policy;
-  double c = clean_cost(ws->main.cpu_per_op);
+  double c = clean_cost(ws->main.cpu_per_op) + clean_cost(ws->main.mem_per_op);
   s->window++;
   for (unsigned b = 0; ws->hist && b < HAK_DIST_BUCKETS; b++)
     if (ws->hist[b]) s->sizes_seen |= 1u << b;
@@ -429,11 +436,4 @@ bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_
   }
   HAK_DEBUG_WALK(hak_evo_is_valid(s));
   return hak_policy_to_word(before) != hak_policy_to_word(s->policy);
-}
-
-bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) {
-  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
-  if (i >= kept) return false;
-  *out = s->history[(s->history_len - 1 - i) % HAK_EVO_HISTORY];
-  return true;
 }

@@ -14,10 +14,12 @@
  *              challenger for every 20th op, and the op's cost counts in
  *              window_stats.canary instead of window_stats.main.
  *  boundary    when hak_evo_window_due(site, ops_in_window, now_ns) says so
- *              (10,000 ops or 2 s; checked on a slow path or epoch tick),
+ *              (window.h: about 50 ms of the site's requests, 64 ... 10,000
+ *              of them, at most 2 s; checked on a slow path or epoch tick),
  *              call hak_evo_window_end(site, &ws, now_ns) with
- *                ws.main    ops, CPU cost per op, page-fault delta, bytes
- *                           mapped (for CANARY: the ops NOT routed to the
+ *                ws.main    ops, CPU cost per op, memory cost per op (meter.h),
+ *                           page-fault delta, bytes the site holds
+ *                           (for CANARY: the ops NOT routed to the
  *                           challenger; otherwise all of them);
  *                ws.canary  the same for challenger-routed ops (CANARY only;
  *                           -1 for faults/bytes that cannot be attributed);
@@ -29,7 +31,8 @@
  *              need not call it. The record holds the initial strategy.
  *
  * ---- the signals ----------------------------------------------------------
- *  Window cost c = main.cpu_per_op (lower is better). "p99 cost" is a P²
+ *  Window cost c = main.cpu_per_op + main.mem_per_op (lower is better; the
+ *  memory term prices the bytes the site holds, meter.h). "p99 cost" is a P²
  *  p99 (p2.h) over the window costs of the strategy in force: in LEARN over
  *  the learner's incumbent's windows since it became incumbent, in FROZEN
  *  over the windows since freezing. ELO also uses faults per op and bytes
@@ -38,21 +41,34 @@
  * ---- transitions (defaults in hak_evo_config_default) ----------------------
  *  LEARN -> FROZEN  (mode AUTO only) the incumbent's running p99 changed by
  *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
- *      the learner is settled (UCB1: every arm played stable_windows (3)
- *      times, alike arms counting together: an arm's first window after a
- *      switch pays for the page faults of moving the site's blocks, and
- *      over two windows it would weigh half the mean; ELO: culled to its
- *      final survivors), and LEARN lasted >= min_learn_windows windows
- *      and >= min_learn_ns (10 s). Freezes the incumbent (the baseline is
- *      that p99), or (UCB1) an arm played >= stable_windows times whose mean
- *      cost is lower than the incumbent's (the baseline is then measured
- *      over FROZEN's first 3 windows): the adoption margin guards LEARN
- *      against switching on noise, but freezing is the last switch, and a
- *      site's gain diluted in the whole program's cost may stay below the
- *      margin. The reference size-class histogram is the sum of LEARN's.
+ *      the learner is settled (UCB1: every arm played settle_pulls (2)
+ *      times, or once at twice the leader's cost or more (a second window
+ *      would not change the ranking, and a bad arm is the costliest thing
+ *      to play), alike arms counting together: the front door leaves a
+ *      switch's first requests out of the cost (window.h's warm-up), so two
+ *      windows of one arm measure it; ELO: culled to its final survivors),
+ *      and LEARN lasted >= min_learn_windows windows and >= min_learn_ns (0:
+ *      no wall-clock minimum; windows follow the site's rate, window.h, so a
+ *      site of 5,000 requests a second settles within about a second).
+ *      Once settled, LEARN plays the arm it would freeze on (no more exploring:
+ *      every arm is measured) until that p99 holds still. A settled learner
+ *      whose p99 keeps moving (real costs are noisy, and
+ *      every incumbent change restarts the p99) freezes anyway once LEARN
+ *      has lasted max_learn_windows (20) windows: about 1 s of a site's
+ *      windows (window.h), the "about a second" a site is given to learn.
+ *      Freezes the arm whose p99 it tracked, and that p99 is the baseline:
+ *      the learner's incumbent, or once settled (UCB1) the arm played >=
+ *      settle_pulls times with the lowest mean (it moves on only for an arm
+ *      2% cheaper): the adoption margin guards LEARN against switching on
+ *      noise, but freezing is the last switch, and a site's gain diluted in
+ *      the whole program's cost may stay below the margin. The reference
+ *      size-class histogram is the sum of LEARN's.
  *      In LEARN the record is the arm the learner plays this window; the
  *      first explore_after (3) windows play the initial arm (a short-lived
- *      program pays nothing for exploring; a long-lived one pays it once).
+ *      program pays nothing for exploring; a long-lived one pays it once);
+ *      the learner is fed only the last of them (the first ones are the
+ *      program's start-up, every block faulting in for the first time,
+ *      which would make the initial arm look worse than any other).
  *  FROZEN -> CANARY  three windows in a row (worsen_windows) each cost
  *      >= 1.2 x baseline (worsen: every one above 120% of what was the p99),
  *      or one window's histogram (>= drift_min_count requests) is at total
@@ -76,12 +92,17 @@
  *      the canary windows' and the baseline is re-measured.
  *
  * ---- arms that route a site's sizes alike ------------------------------------
- *  Strategies differ only in where requests go. Over the size buckets a
- *  site has shown (LEARN: all of LEARN's windows; CANARY: the window that
- *  triggered it and the canary's), two arms are ALIKE when each bucket lies
- *  wholly below both thresholds, wholly at or above both, or is split by the
- *  same threshold (and the other policy fields agree): then every request
- *  goes the same way under either. A window's cost is credited to the arm
+ *  Strategies differ in where requests go and in how freed blocks are kept
+ *  (strategy.h: the free policy applies from the threshold up). Over the
+ *  size buckets a site has shown (LEARN: all of LEARN's windows; CANARY: the
+ *  window that triggered it and the canary's), two arms are ALIKE when each
+ *  bucket lies wholly below both thresholds, wholly at or above both with
+ *  the same free policy, or is split by the same threshold with the same
+ *  free policy: then every request goes the same way and is kept the same
+ *  way under either. (A bucket past the pools' limit that one arm sends to
+ *  the large engine below its threshold and the other from it up with "no
+ *  cache, auto" is alike too: both are the engine's plain route.) Arms that
+ *  place a size alike but keep it differently are NOT alike. A window's cost is credited to the arm
  *  played and to every arm alike with it, so a site of ~96 KiB requests
  *  chooses between 2 behaviours, not 6 arms; CANARY skips challengers alike
  *  with the incumbent, and with nothing left to try returns to FROZEN at
@@ -89,7 +110,7 @@
  *
  * ---- HAKMEM_EVO modes --------------------------------------------------------
  *  AUTO    LEARN, then FROZEN <-> CANARY as above.
- *  LEARN   LEARN forever (never freezes; research and tests).
+ *  LEARN   LEARN forever (never freezes; HAKMEM_MODE=LEARNING, research).
  *  FROZEN  starts FROZEN on the initial strategy and stays there: windows are
  *          only recorded (p99 for stats); no learning, no canary.
  *  OFF     state OFF on the initial strategy; window_end is a no-op.
@@ -110,6 +131,7 @@
 #include "hakmem/policy/p2.h"
 #include "hakmem/policy/strategy.h"
 #include "hakmem/policy/ucb1.h"
+#include "hakmem/policy/window.h"
 
 typedef enum hak_evo_mode { HAK_EVO_MODE_AUTO, HAK_EVO_MODE_LEARN, HAK_EVO_MODE_FROZEN, HAK_EVO_MODE_OFF } hak_evo_mode_t;
 typedef enum hak_evo_state { HAK_EVO_LEARN, HAK_EVO_FROZEN, HAK_EVO_CANARY, HAK_EVO_OFF } hak_evo_state_t;
@@ -134,13 +156,15 @@ typedef struct hak_evo_config {
   hak_evo_mode_t mode;          /* AUTO */
   hak_evo_learner_t learner;    /* UCB1 */
   uint32_t sets;                /* candidate rows (HAK_STRAT_SET_*); 0: the learner's own set */
-  uint64_t initial_threshold;   /* start on the candidate nearest this (256 KiB) */
-  uint64_t window_ops;          /* a window ends after this many ops ... (10,000) */
-  uint64_t window_ns;           /* ... or this long (2 s) */
-  uint64_t min_learn_ns;        /* LEARN lasts at least this long (10 s) */
+  uint64_t initial_threshold;   /* start on the candidate nearest this (256 KiB) ... */
+  int initial_row;              /* ... or on this strategy row when it is a candidate (-1: none) */
+  hak_window_rules_t win;       /* when windows end (window.h) */
+  uint64_t min_learn_ns;        /* LEARN lasts at least this long (0) */
   uint32_t min_learn_windows;   /* ... and this many windows (0) */
+  uint32_t max_learn_windows;   /* a settled learner freezes after this many LEARN windows even when its p99 moves (20) */
   double stable_tol;            /* 0.01 */
   uint32_t stable_windows;      /* 3 */
+  uint32_t settle_pulls;        /* UCB1 is settled when every arm was played this often (2) */
   double worsen;                /* 0.20 */
   uint32_t worsen_windows;      /* 3 */
   double drift;                 /* HAK_DIST_DRIFT (0.25) */
@@ -162,15 +186,18 @@ HAK_INTERNAL hak_evo_config_t hak_evo_config_default(void);
 /* The part of a window's ops routed to one strategy. -1 = unknown. */
 typedef struct hak_evo_obs {
   uint64_t ops;         /* operations */
-  double cpu_per_op;    /* CPU cost per operation, any fixed unit (e.g. cycles) */
+  double cpu_per_op;    /* time cost per operation, any fixed unit (e.g. cycles) */
   int64_t faults;       /* page faults during the window, or -1 */
-  int64_t bytes_mapped; /* bytes the site has mapped at window end, or -1 */
+  int64_t bytes_mapped; /* bytes the site holds at window end, or -1 */
+  double mem_per_op;    /* memory cost per operation, the same unit (meter.h; 0: none) */
 } hak_evo_obs_t;
 
 typedef struct hak_window_stats {
   hak_evo_obs_t main;   /* all ops, or in CANARY the incumbent's */
   hak_evo_obs_t canary; /* CANARY only: the challenger's ops */
   const uint64_t *hist; /* HAK_DIST_BUCKETS counts of this window's sizes, or NULL */
+  uint64_t requests;    /* every request of the window, costed or not (the site's
+                           rate, window.h); 0: main.ops + canary.ops */
   bool exploit_only;    /* LEARN: play the learner's leader next window, not an
                            exploration (another site is exploring) */
 } hak_window_stats_t;
@@ -195,7 +222,7 @@ typedef struct hak_evo_site {
   uint8_t initial;              /* the arm nearest initial_threshold */
   const hak_evo_config_t *cfg;
   uint64_t window;              /* windows ended */
-  uint64_t window_start_ns;
+  hak_window_t win;             /* the window in progress (window.h) */
   uint64_t state_start_ns;
   uint64_t state_start_window;
   hak_p2_t p99;                 /* running p99 of the cost in force */
@@ -223,8 +250,7 @@ typedef struct hak_evo_site {
  * stream between sites. */
 HAK_INTERNAL void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt, uint64_t now_ns);
 
-/* True when the current window should end: ops_in_window >= window_ops or
- * now_ns - (start of the window) >= window_ns. */
+/* True when the current window should end (window.h's rules). */
 HAK_INTERNAL bool hak_evo_window_due(const hak_evo_site_t *s, uint64_t ops_in_window, uint64_t now_ns);
 
 /* Restart the window clock at now_ns without ending a window (the caller
@@ -239,7 +265,8 @@ HAK_INTERNAL double hak_evo_cut_cost(const hak_evo_site_t *s);
 
 /* End the current window with its stats; may change state and policy.
  * Returns true when s->policy changed (republish it). A window with
- * main.ops == 0 only restarts the window clock. */
+ * main.ops == 0 (nothing costed) only measures the rate from requests and
+ * starts the next window. */
 HAK_INTERNAL bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_t now_ns);
 
 /* True when a LEARN site plays an arm other than its learner's leader
@@ -263,9 +290,11 @@ HAK_INTERNAL bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_e
 /* The site as one JSON object into buf (snprintf-like: returns the length
  * the whole text needs; writes at most cap bytes, NUL included):
  *   {"state":"FROZEN","mode":"auto","learner":"ucb1","strategy":"512k",
- *    "challenger":null,"window":42,"sizes_seen":[17,18],"p99":1234,"baseline":1230,
+ *    "challenger":null,"large_threshold":524288,"cache_slots":255,"release":"auto",
+ *    "resident_shift":0,"free":"cache, auto","rate":5000,"window_limit":250,"window":42,"sizes_seen":[17,18],"p99":1234,"baseline":1230,
  *    "counts":{"drifts":0,"canaries":1,"adoptions":1,"rollbacks":0},
- *    "ratings":[{"name":"512k","n":9,"mean":1201,"rating":1500,"alive":1},...],
+ *    "ratings":[{"name":"512k","n":9,"mean":1201,"rating":1500,"alive":1,
+ *                "large_threshold":524288,"cache_slots":255,"release":"auto","resident_shift":0},...],
  *    "history":[{"window":0,"from":"LEARN","to":"LEARN","reason":"start","strategy":"256k"},...]}
  * Numbers are integers (costs rounded); ratings best first; history oldest
  * first. UCB1 sites report rating 0; ELO sites report mean = mean CPU/op.

@@ -10,6 +10,15 @@
 
 static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
 
+// --- the transition ring ---------------------------------------------------------------
+
+bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) {
+  unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;
+  if (i >= kept) return false;
+  *out = s->history[(s->history_len - 1 - i) % HAK_EVO_HISTORY];
+  return true;
+}
+
 // --- the walker -------------------------------------------------------------------------
 
 bool hak_evo_is_valid(const hak_evo_site_t *s) {
@@ -47,6 +56,13 @@ static long long round_i(double x) {
   return (long long)(x < 0 ? x - 0.5 : x + 0.5);
 }
 
+// ,"large_threshold":N,"cache_slots":N,"release":"auto","resident_shift":N
+static void put_policy(hak_buf_t *b, hak_policy_t p) {
+  hak_buf_printf(b, ",\"large_threshold\":%u,\"cache_slots\":%u,\"release\":\"%s\",\"resident_shift\":%u",
+                 (unsigned)p.large_threshold, (unsigned)p.cache_slots, p.release < 4 ? hak_release_names[p.release] : "?",
+                 (unsigned)p.resident_shift);
+}
+
 size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t more_sizes) {
   hak_buf_t b;
   hak_buf_init(&b, buf, cap);
@@ -57,6 +73,14 @@ size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t 
   if (s->state == HAK_EVO_CANARY)
     hak_buf_printf(&b, "\"%s\"", hak_strategy_info[hak_evo_arm_strategy(s, s->challenger)].name);
   else hak_buf_puts(&b, "null");
+  // The placement and free policy in force, field by field (the dashboard
+  // plots them), and the window length the site's rate gives.
+  hak_policy_t p = hak_strategy_info[hak_evo_strategy(s)].policy;
+  char free_text[48];
+  hak_strategy_free_text(p, free_text, sizeof free_text);
+  put_policy(&b, p);
+  hak_buf_printf(&b, ",\"free\":\"%s\",\"rate\":%llu,\"window_limit\":%llu", free_text, round_u(s->win.rate),
+                 (unsigned long long)s->win.limit);
   hak_buf_printf(&b, ",\"window\":%llu,\"sizes_seen\":[", (unsigned long long)s->window);
   for (unsigned k = 0, first = 1; k < HAK_DIST_BUCKETS; k++)
     if ((s->sizes_seen | more_sizes) >> k & 1u) hak_buf_printf(&b, "%s%u", first ? "" : ",", k), first = 0;
@@ -78,8 +102,11 @@ size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t 
     } else {
       n = s->l.ucb1.pulls[a], mean = round_u(hak_ucb1_mean(&s->l.ucb1, a)), rating = 0, alive = 1;
     }
-    hak_buf_printf(&b, "%s{\"name\":\"%s\",\"n\":%llu,\"mean\":%llu,\"rating\":%lld,\"alive\":%u}", r ? "," : "",
-                   hak_strategy_info[hak_evo_arm_strategy(s, a)].name, n, mean, rating, alive);
+    const hak_strategy_info_t *row = &hak_strategy_info[hak_evo_arm_strategy(s, a)];
+    hak_buf_printf(&b, "%s{\"name\":\"%s\",\"n\":%llu,\"mean\":%llu,\"rating\":%lld,\"alive\":%u", r ? "," : "",
+                   row->name, n, mean, rating, alive);
+    put_policy(&b, row->policy);
+    hak_buf_putc(&b, '}');
   }
   hak_buf_puts(&b, "],\"history\":[");
   unsigned kept = s->history_len < HAK_EVO_HISTORY ? s->history_len : HAK_EVO_HISTORY;

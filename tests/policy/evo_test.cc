@@ -25,7 +25,13 @@ Env Ucb1Env() {
   return e;
 }
 
-hak_evo_config_t Ucb1Config() { return hak_evo_config_default(); }
+// The placement ladder alone (the lifecycle's tests; the free-policy rows
+// join in the default set, free_policy_test.cc).
+hak_evo_config_t Ucb1Config() {
+  hak_evo_config_t c = hak_evo_config_default();
+  c.sets = HAK_STRAT_SET_UCB1;
+  return c;
+}
 
 bool SamePolicy(hak_policy_t a, hak_policy_t b) { return hak_policy_to_word(a) == hak_policy_to_word(b); }
 
@@ -53,7 +59,7 @@ TEST(EvoTest, Ucb1SiteFreezesOnTheCheapestStrategyAndStaysFrozen) {
     took.push_back(w);
     ASSERT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T512K) << "seed " << seed;
     EXPECT_TRUE(SamePolicy(d.site.policy, hak_strategy_info[HAK_STRAT_T512K].policy));
-    EXPECT_GE(w, 20u);  // the minimum learning time: 10 s of 0.5 s windows
+    EXPECT_GE(w, 2u + 6u * 2u);  // the start-up's 2 windows, then every arm twice
     auto h = History(&d.site);
     ASSERT_EQ(h.size(), 2u);
     EXPECT_EQ(h[1].from, HAK_EVO_LEARN);
@@ -84,8 +90,8 @@ TEST(EvoTest, Ucb1FreezesOnTheCheapestArmEvenWithinTheAdoptionMargin) {
       LearnAndFreeze(d, env);
       EXPECT_EQ(d.site.l.ucb1.switches, 0u) << "seed " << seed;  // within the margin: never adopted
       EXPECT_EQ(d.Strategy(), want) << "T512K costs " << other << ", seed " << seed;
-      // Frozen on another arm than the incumbent's: FROZEN measures its baseline.
-      EXPECT_EQ(d.site.baseline_pending, want == HAK_STRAT_T512K) << "seed " << seed;
+      // Settled, LEARN played the arm it froze on: the baseline is its p99.
+      EXPECT_FALSE(d.site.baseline_pending) << "seed " << seed;
     }
   }
 }
@@ -212,13 +218,12 @@ TEST(EvoTest, ArmsThatRouteTheSitesSizesAlikeShareTheirMeasurements) {
   Env env = Ucb1Env();
   env.sizes.fill(0), env.sizes[16] = 1;  // every request ~96 KiB: 128 KiB ... 2 MiB all mean "the pools"
   ASSERT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T256K);
-  d.Window(env);
+  d.Window(env), d.Window(env), d.Window(env);  // the first 3 windows play the initial arm; the 3rd is credited
   const hak_ucb1_t &u = d.site.l.ucb1;
   for (unsigned a = 0; a < u.n; a++) {
     unsigned want = u.arm[a] == HAK_STRAT_T64K ? 0u : 1u;  // 64 KiB alone sends them to the large engine
     EXPECT_EQ(u.pulls[a], want) << hak_strategy_info[u.arm[a]].name;
   }
-  d.Window(env), d.Window(env);  // the first 3 windows play the initial arm
   EXPECT_EQ(d.Strategy(), (unsigned)HAK_STRAT_T64K) << "the only arm not measured yet";
   // Two choices, not six: the site settles and freezes on the pools' side.
   env.cpu[HAK_STRAT_T64K] = 200;
@@ -255,6 +260,7 @@ TEST(EvoTest, ALosingFirstChallengerIsFollowedByTheNext) {
   const hak_evo_config_t cfg = Ucb1Config();
   Driver d(&cfg, 8);
   LearnAndFreeze(d, Ucb1Env());
+  d.RunUntil(Ucb1Env(), 5, [] { return false; });  // FROZEN measures its baseline
   Env later = Ucb1Env();
   later.cpu[HAK_STRAT_T512K] = 160, later.cpu[HAK_STRAT_T1M] = 170, later.cpu[HAK_STRAT_T256K] = 100;
   d.RunUntil(later, 50, [&] { return d.State() == HAK_EVO_CANARY; });
@@ -354,7 +360,7 @@ TEST(EvoTest, ModeFrozenPinsTheInitialStrategy) {
 }
 
 TEST(EvoTest, ModeLearnNeverFreezes) {
-  hak_evo_config_t cfg = hak_evo_config_default();
+  hak_evo_config_t cfg = Ucb1Config();
   cfg.mode = HAK_EVO_MODE_LEARN;
   Driver d(&cfg, 1);
   std::set<unsigned> played;
@@ -364,18 +370,25 @@ TEST(EvoTest, ModeLearnNeverFreezes) {
   EXPECT_EQ(d.site.l.ucb1.arm[d.site.l.ucb1.incumbent], HAK_STRAT_T512K);
 }
 
-TEST(EvoTest, WindowEndsAfterTenThousandOpsOrTwoSeconds) {
+// window.h's rules through the lifecycle: the first window ends at 50 ms
+// with 64 requests or more (the rate is unknown), later ones at the op count
+// the site's rate makes in 50 ms, any at 2 s.
+TEST(EvoTest, WindowsFollowTheSitesRate) {
   const hak_evo_config_t cfg = hak_evo_config_default();
   hak_evo_site_t s;
   hak_evo_init(&s, &cfg, 1, 1000);
-  EXPECT_FALSE(hak_evo_window_due(&s, 9999, 1000 + 1999999999));
-  EXPECT_TRUE(hak_evo_window_due(&s, 10000, 1000));
+  EXPECT_FALSE(hak_evo_window_due(&s, 9999, 1000 + 49999999));  // before 50 ms
+  EXPECT_TRUE(hak_evo_window_due(&s, 10000, 1000));             // the cap
+  EXPECT_TRUE(hak_evo_window_due(&s, 64, 1000 + 50000000));
+  EXPECT_FALSE(hak_evo_window_due(&s, 63, 1000 + 50000000));    // too few to judge yet
   EXPECT_TRUE(hak_evo_window_due(&s, 1, 1000 + 2000000000));
   hak_window_stats_t ws = {};
-  ws.main.ops = 3, ws.main.cpu_per_op = 10, ws.main.faults = -1, ws.main.bytes_mapped = -1;
-  hak_evo_window_end(&s, &ws, 5000000000ull);  // a short time-ended window still counts
+  ws.main.ops = 250, ws.main.cpu_per_op = 10, ws.main.faults = -1, ws.main.bytes_mapped = -1;
+  hak_evo_window_end(&s, &ws, 1000 + 50000000);  // 250 requests in 50 ms: 5,000 a second
   EXPECT_EQ(s.window, 1u);
-  EXPECT_FALSE(hak_evo_window_due(&s, 0, 5000000001ull));
+  EXPECT_EQ(s.win.limit, 250u);
+  EXPECT_FALSE(hak_evo_window_due(&s, 249, 1000 + 50000001));
+  EXPECT_TRUE(hak_evo_window_due(&s, 250, 1000 + 50000001));
   ws.main.ops = 0;  // an empty window only restarts the clock
   EXPECT_FALSE(hak_evo_window_end(&s, &ws, 8000000000ull));
   EXPECT_EQ(s.window, 1u);

@@ -13,8 +13,13 @@ TEST(StrategyTest, TableIsSortedAndNamesAreUnique) {
   for (unsigned i = 0; i < HAK_STRAT_COUNT; i++) {
     const hak_strategy_info_t &s = hak_strategy_info[i];
     EXPECT_TRUE(names.insert(s.name).second) << s.name;
-    EXPECT_LT(std::strlen(s.name), 8u);
-    if (i) EXPECT_GT(s.policy.large_threshold, hak_strategy_info[i - 1].policy.large_threshold);
+    EXPECT_LT(std::strlen(s.name), 12u);
+    if (i) EXPECT_GE(s.policy.large_threshold, hak_strategy_info[i - 1].policy.large_threshold);
+    // Rows of one threshold differ in their free policy, the engine's own first.
+    if (i && s.policy.large_threshold == hak_strategy_info[i - 1].policy.large_threshold) {
+      EXPECT_FALSE(hak_policy_same_free(s.policy, hak_strategy_info[i - 1].policy)) << s.name;
+      EXPECT_NE(s.policy.release == HAK_STRAT_AUTO && s.policy.cache_slots == HAK_STRAT_RING, true) << s.name;
+    }
     EXPECT_EQ(s.policy.canary, 0);
     EXPECT_NE(s.sets, 0u);
     EXPECT_EQ(hak_strategy_find(s.name), (int)i);
@@ -57,9 +62,39 @@ TEST(StrategyTest, PolicyRecordIsOneWordAndRoundTrips) {
   hak_policy_t q = hak_policy_from_word(hak_policy_to_word(p));
   EXPECT_EQ(std::memcmp(&p, &q, sizeof p), 0);
   EXPECT_EQ(p.large_threshold, 1u << 20);
-  EXPECT_EQ(p.cache_on, 1);
-  EXPECT_EQ(p.hot_shift, 20);
-  EXPECT_EQ(p.cold_shift, 21);
+  EXPECT_EQ(p.cache_slots, HAK_STRAT_RING);
+  EXPECT_EQ(p.release, HAK_STRAT_AUTO);
+  EXPECT_EQ(p.resident_shift, 0);
+}
+
+// The free-policy rows: at the default threshold, the lean ones first and
+// KEEP (memory-hungry) last, KEEP with a resident cap.
+TEST(StrategyTest, FreeSetVariesTheFreePolicyAtTheDefaultThreshold) {
+  uint8_t ids[HAK_STRATEGY_MAX];
+  ASSERT_EQ(hak_strategy_set(HAK_STRAT_SET_FREE, ids, HAK_STRATEGY_MAX), 4u);
+  const unsigned want[4][3] = {{0, HAK_STRAT_AUTO, 0}, {0, HAK_STRAT_RETURN, 0}, {0, HAK_STRAT_LAZY, 0},
+                               {HAK_STRAT_RING, HAK_STRAT_KEEP, 24}};
+  for (unsigned i = 0; i < 4; i++) {
+    hak_policy_t p = hak_strategy_info[ids[i]].policy;
+    EXPECT_EQ(p.large_threshold, 256u << 10);
+    EXPECT_EQ(p.cache_slots, want[i][0]) << i;
+    EXPECT_EQ(p.release, want[i][1]) << i;
+    EXPECT_EQ(p.resident_shift, want[i][2]) << i;
+  }
+  EXPECT_EQ(hak_strategy_find("256k/keep"), (int)HAK_STRAT_T256K_KEEP);
+  // A request below the threshold gets the plain route, whatever the row.
+  hak_policy_t keep = hak_strategy_info[HAK_STRAT_T256K_KEEP].policy;
+  hak_policy_t f = hak_policy_free_for(keep, 100 << 10);
+  EXPECT_EQ(f.cache_slots, 0);
+  EXPECT_EQ(f.release, HAK_STRAT_AUTO);
+  EXPECT_EQ(f.resident_shift, 0);
+  f = hak_policy_free_for(keep, 1 << 20);
+  EXPECT_TRUE(hak_policy_same_free(f, keep));
+  char text[64];
+  hak_strategy_free_text(keep, text, sizeof text);
+  EXPECT_STREQ(text, "cache, keep <= 16M");
+  hak_strategy_free_text(hak_strategy_info[HAK_STRAT_T256K_RET].policy, text, sizeof text);
+  EXPECT_STREQ(text, "no cache, return");
 }
 
 TEST(StrategyTest, RouteSendsEveryTwentiethOpToTheChallengerInCanaryOnly) {
