@@ -159,9 +159,18 @@ static hak_large_t *take_resident(hak_site_id_t site, unsigned lo, unsigned hi, 
 }
 
 static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now) {
+  // The site's ring of the request's own class first: the common hit costs
+  // one lookup, the window's bounds are worked out only on a miss.
+  size_t got;
+  hak_large_t *h = hak_opt(HAK_OPT_BIGCACHE) ? hak_bigcache_get_fit(site, cls, cls, false, now, &got) : NULL;
+  if (h) return (reuse_t){h, h->map_len};
   unsigned hi = fit_hi(cls, need), fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
   unsigned far = cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1;
-  hak_large_t *h = take_resident(site, cls, hi, false, now);
+  if (hak_opt(HAK_OPT_BIGCACHE) && hi > cls) h = hak_bigcache_get_fit(site, cls + 1, (uint8_t)hi, false, now, &got);
+  if (!h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    hak_spare_node_t *n = hak_spare_get_resident(cls, (uint8_t)hi, false);
+    if (n) h = hak_large_from_node(n);
+  }
   if (!h && (h = take_resident(site, hi + 1, far, false, now))) hak_large_cut(h, need, cls);
   if (h) return (reuse_t){h, h->map_len};
   if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
@@ -206,14 +215,18 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     errno = ENOMEM;
     return NULL;
   }
-  uint64_t now = hak_os_now_ms();
-  hak_large_tick(now);
+  // The clock only every HAK_LARGE_CLOCK_EVERY allocations of a thread and
+  // before a fresh mapping: an allocation stamps nothing (a free does), and
+  // what it takes from a cache leaves that cache's ageing.
+  static __thread uint8_t calls __attribute__((tls_model("initial-exec")));
+  uint64_t now = hak_large_now(++calls % HAK_LARGE_CLOCK_EVERY == 0);
 
   // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
   reuse_t r = {NULL, 0};
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
   if (!h) {
+    hak_large_now(true);
     h = map_block(bytes, align, off);
     if (HAK_UNLIKELY(!h)) {
       // Refused: cached blocks may hold the address space (RLIMIT_AS).

@@ -21,7 +21,9 @@
  * Each site's resident bytes (live mappings + ring blocks + HOT/WARM spares)
  * are counted exactly (hak_large_site_resident). Periodic work (ageing
  * BigCache and the spare pool) runs on the large path itself at most every
- * HAK_LARGE_TICK_MS; nothing runs in the background.
+ * HAK_LARGE_TICK_MS (the clock is read on every free, before every fresh
+ * mapping and on every HAK_LARGE_CLOCK_EVERY-th allocation of a thread);
+ * nothing runs in the background.
  *
  * Alignment: up to a slot (4 MiB) the pointer is base + align; above, the
  * mapping is placed so that base + 4 MiB is aligned (hak_os_map_skewed), so
