@@ -108,8 +108,12 @@ void hak_large_unmap_block(hak_large_t *h) {
 //      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
 //      is used as it is;
 //   2. a block of a larger class (up to SPARE_FIT_CLASSES larger), the
-//      smallest: its mapping is cut to need (the tail is unmapped), so its
-//      resident head saves the faults and no waste stays;
+//      smallest: its resident pages save the faults. A tail of a slot
+//      (4 MiB) or more is cut off (unmapped), so no large waste stays with
+//      a long-lived block; a smaller one stays with the block, which comes
+//      back at its own size for a later larger request (cutting it, a
+//      program whose short-lived blocks vary in size gave back and faulted
+//      in the same memory again and again: wl_wrapper 2.5x slower);
 //   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
 //      largest: its mapping grows to need in place or by moving its pages
 //      (mremap), so only need - M bytes fault in;
@@ -120,6 +124,7 @@ void hak_large_unmap_block(hak_large_t *h) {
 // The block's mapping is a class's then, as every block's.
 
 #define FIT_MIN_SLACK ((size_t)256 << 10)
+#define FIT_CUT_MIN HAK_SEGMENT_SIZE
 
 typedef struct reuse {
   hak_large_t *h;
@@ -171,7 +176,8 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     hak_spare_node_t *n = hak_spare_get_resident(cls, (uint8_t)hi, false);
     if (n) h = hak_large_from_node(n);
   }
-  if (!h && (h = take_resident(site, hi + 1, far, false, now))) hak_large_cut(h, need, cls);
+  if (!h && (h = take_resident(site, hi + 1, far, false, now)) && h->map_len - need >= FIT_CUT_MIN)
+    hak_large_cut(h, need, cls);
   if (h) return (reuse_t){h, h->map_len};
   if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
     size_t old_len = h->map_len;

@@ -10,7 +10,8 @@
  * Where a block comes from (the fit rule, large.c): a block of the site's
  * BigCache rings, or a resident (HOT/WARM) spare, whose mapping M is within
  * [need, need + max(need/4, 256 KiB)] (need: the request's class mapping),
- * as it is; else a larger resident spare cut to need; else a smaller
+ * as it is; else a larger resident one (cut to need when the tail is a slot,
+ * 4 MiB, or more; as it is below that); else a smaller
  * resident spare grown to need (mremap: only need - M bytes fault); else a
  * COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap.
  * Where it goes on free, by the how its request carried
