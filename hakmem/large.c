@@ -107,8 +107,9 @@ void hak_large_unmap_block(hak_large_t *h) {
 //   1. a block of a class whose mapping M is in [need, need + slack],
 //      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
 //      is used as it is;
-//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger), the
-//      smallest: its resident pages save the faults. A tail of a slot
+//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger, or any
+//      larger one whose tail is cut off), the smallest: its resident pages
+//      save the faults. A tail of a slot
 //      (4 MiB) or more is cut off (unmapped), so no large waste stays with
 //      a long-lived block; a smaller one stays with the block, which comes
 //      back at its own size for a later larger request (cutting it, a
@@ -176,8 +177,13 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     hak_spare_node_t *n = hak_spare_get_resident(cls, (uint8_t)hi, false);
     if (n) h = hak_large_from_node(n);
   }
-  if (!h && (h = take_resident(site, hi + 1, far, false, now)) && h->map_len - need >= FIT_CUT_MIN)
-    hak_large_cut(h, need, cls);
+  if (!h) {
+    h = take_resident(site, hi + 1, far, false, now);
+    // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
+    uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
+    if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
+    if (h && h->map_len - need >= FIT_CUT_MIN) hak_large_cut(h, need, cls);
+  }
   if (h) return (reuse_t){h, h->map_len};
   if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
     size_t old_len = h->map_len;
