@@ -97,9 +97,7 @@ void hak_large_unmap_block(hak_large_t *h) {
 }
 
 
-// --- the allocation side ------------------------------------------------------------
-
-// --- the fit rule -------------------------------------------------------------------
+// --- the allocation side: the fit rule ----------------------------------------------
 // A request whose class maps `need` bytes takes, in order (reused blocks are
 // 4 MiB-aligned: only requests aligned to at most that reuse), resident
 // memory first (a ring block or a HOT/WARM spare), the site's own rings
@@ -109,12 +107,12 @@ void hak_large_unmap_block(hak_large_t *h) {
 //      is used as it is;
 //   2. a block of a larger class (up to SPARE_FIT_CLASSES larger, or any
 //      larger one whose tail is cut off), the smallest: its resident pages
-//      save the faults. A tail of a slot
-//      (4 MiB) or more is cut off (unmapped), so no large waste stays with
-//      a long-lived block; a smaller one stays with the block, which comes
-//      back at its own size for a later larger request (cutting it, a
-//      program whose short-lived blocks vary in size gave back and faulted
-//      in the same memory again and again: wl_wrapper 2.5x slower);
+//      save the faults. A tail of a slot (4 MiB) or more is cut off
+//      (unmapped), so no large waste stays with a long-lived block; a
+//      smaller one stays with the block, which comes back at its own size
+//      for a later larger request (cutting it, a program whose short-lived
+//      blocks vary in size gave back and faulted in the same memory again
+//      and again: wl_wrapper 2.5x slower);
 //   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
 //      largest: its mapping grows to need in place or by moving its pages
 //      (mremap), so only need - M bytes fault in;
