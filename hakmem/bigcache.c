@@ -122,9 +122,9 @@ static inline uint16_t slot_id(const ring_t *r, unsigned s) {
 // The used slot of r cached first (oldest) or last (newest).
 static int ring_pick(const ring_t *r, bool newest) {
   int best = -1;
-  for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS; s++) {
-    if (!(r->used & (1u << s))) continue;
-    if (best < 0 || (newest ? r->e[s].seq > r->e[best].seq : r->e[s].seq < r->e[best].seq)) best = (int)s;
+  for (unsigned m = r->used; m; m &= m - 1) {  // the used slots only
+    int s = __builtin_ctz(m);
+    if (best < 0 || (newest ? r->e[s].seq > r->e[best].seq : r->e[s].seq < r->e[best].seq)) best = s;
   }
   return best;
 }

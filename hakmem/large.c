@@ -97,9 +97,7 @@ void hak_large_unmap_block(hak_large_t *h) {
 }
 
 
-// --- the allocation side ------------------------------------------------------------
-
-// --- the fit rule -------------------------------------------------------------------
+// --- the allocation side: the fit rule ----------------------------------------------
 // A request whose class maps `need` bytes takes, in order (reused blocks are
 // 4 MiB-aligned: only requests aligned to at most that reuse), resident
 // memory first (a ring block or a HOT/WARM spare), the site's own rings
@@ -107,9 +105,14 @@ void hak_large_unmap_block(hak_large_t *h) {
 //   1. a block of a class whose mapping M is in [need, need + slack],
 //      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
 //      is used as it is;
-//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger), the
-//      smallest: its mapping is cut to need (the tail is unmapped), so its
-//      resident head saves the faults and no waste stays;
+//   2. a block of a larger class (up to SPARE_FIT_CLASSES larger, or any
+//      larger one whose tail is cut off), the smallest: its resident pages
+//      save the faults. A tail of a slot (4 MiB) or more is cut off
+//      (unmapped), so no large waste stays with a long-lived block; a
+//      smaller one stays with the block, which comes back at its own size
+//      for a later larger request (cutting it, a program whose short-lived
+//      blocks vary in size gave back and faulted in the same memory again
+//      and again: wl_wrapper 2.5x slower);
 //   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
 //      largest: its mapping grows to need in place or by moving its pages
 //      (mremap), so only need - M bytes fault in;
@@ -120,6 +123,7 @@ void hak_large_unmap_block(hak_large_t *h) {
 // The block's mapping is a class's then, as every block's.
 
 #define FIT_MIN_SLACK ((size_t)256 << 10)
+#define FIT_CUT_MIN HAK_SEGMENT_SIZE
 
 typedef struct reuse {
   hak_large_t *h;
@@ -159,10 +163,25 @@ static hak_large_t *take_resident(hak_site_id_t site, unsigned lo, unsigned hi, 
 }
 
 static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now) {
+  // The site's ring of the request's own class first: the common hit costs
+  // one lookup, the window's bounds are worked out only on a miss.
+  size_t got;
+  hak_large_t *h = hak_opt(HAK_OPT_BIGCACHE) ? hak_bigcache_get_fit(site, cls, cls, false, now, &got) : NULL;
+  if (h) return (reuse_t){h, h->map_len};
   unsigned hi = fit_hi(cls, need), fit = (unsigned)hak_opt(HAK_OPT_SPARE_FIT_CLASSES);
   unsigned far = cls + fit < HAK_LARGE_CLASSES ? cls + fit : HAK_LARGE_CLASSES - 1;
-  hak_large_t *h = take_resident(site, cls, hi, false, now);
-  if (!h && (h = take_resident(site, hi + 1, far, false, now))) hak_large_cut(h, need, cls);
+  if (hak_opt(HAK_OPT_BIGCACHE) && hi > cls) h = hak_bigcache_get_fit(site, cls + 1, (uint8_t)hi, false, now, &got);
+  if (!h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    hak_spare_node_t *n = hak_spare_get_resident(cls, (uint8_t)hi, false);
+    if (n) h = hak_large_from_node(n);
+  }
+  if (!h) {
+    h = take_resident(site, hi + 1, far, false, now);
+    // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
+    uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
+    if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
+    if (h && h->map_len - need >= FIT_CUT_MIN) hak_large_cut(h, need, cls);
+  }
   if (h) return (reuse_t){h, h->map_len};
   if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
     size_t old_len = h->map_len;
@@ -206,14 +225,18 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     errno = ENOMEM;
     return NULL;
   }
-  uint64_t now = hak_os_now_ms();
-  hak_large_tick(now);
+  // The clock only every HAK_LARGE_CLOCK_EVERY allocations of a thread and
+  // before a fresh mapping: an allocation stamps nothing (a free does), and
+  // what it takes from a cache leaves that cache's ageing.
+  static __thread uint8_t calls __attribute__((tls_model("initial-exec")));
+  uint64_t now = hak_large_now(++calls % HAK_LARGE_CLOCK_EVERY == 0);
 
   // Reused blocks are 4 MiB-aligned: good for any alignment up to that.
   reuse_t r = {NULL, 0};
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
   if (!h) {
+    hak_large_now(true);
     h = map_block(bytes, align, off);
     if (HAK_UNLIKELY(!h)) {
       // Refused: cached blocks may hold the address space (RLIMIT_AS).

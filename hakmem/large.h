@@ -10,7 +10,8 @@
  * Where a block comes from (the fit rule, large.c): a block of the site's
  * BigCache rings, or a resident (HOT/WARM) spare, whose mapping M is within
  * [need, need + max(need/4, 256 KiB)] (need: the request's class mapping),
- * as it is; else a larger resident spare cut to need; else a smaller
+ * as it is; else a larger resident one (cut to need when the tail is a slot,
+ * 4 MiB, or more; as it is below that); else a smaller
  * resident spare grown to need (mremap: only need - M bytes fault); else a
  * COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap.
  * Where it goes on free, by the how its request carried
@@ -21,7 +22,9 @@
  * Each site's resident bytes (live mappings + ring blocks + HOT/WARM spares)
  * are counted exactly (hak_large_site_resident). Periodic work (ageing
  * BigCache and the spare pool) runs on the large path itself at most every
- * HAK_LARGE_TICK_MS; nothing runs in the background.
+ * HAK_LARGE_TICK_MS (the clock is read on every free, before every fresh
+ * mapping and on every HAK_LARGE_CLOCK_EVERY-th allocation of a thread);
+ * nothing runs in the background.
  *
  * Alignment: up to a slot (4 MiB) the pointer is base + align; above, the
  * mapping is placed so that base + 4 MiB is aligned (hak_os_map_skewed), so

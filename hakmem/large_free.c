@@ -126,6 +126,17 @@ static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
   for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
 }
 
+// The engine's clock: the latest reading, and a reading with the tick.
+static _Atomic uint64_t clock_last;
+
+uint64_t hak_large_now(bool read) {
+  if (!read) return atomic_load_explicit(&clock_last, memory_order_relaxed);
+  uint64_t now = hak_os_now_ms();
+  atomic_store_explicit(&clock_last, now, memory_order_relaxed);
+  hak_large_tick(now);
+  return now;
+}
+
 // Age BigCache and the spare pool, at most once per tick, by whoever comes;
 // then the OS seam's tick (the learning engine's wake-ups).
 void hak_large_tick(uint64_t now) {
@@ -167,8 +178,8 @@ void hak_large_free(hak_large_t *h) {
 // A FREE block, to its site's BigCache ring (as many as its how lets the
 // ring hold, while the site is under its resident bound) or the free policy.
 void hak_large_give_back(hak_large_t *h) {
-  uint64_t now = hak_os_now_ms();
-  hak_large_tick(now);
+  // Every free reads the clock: its block's stamp is what ageing measures.
+  uint64_t now = hak_large_now(true);
   if (h->how.cache_slots && hak_opt(HAK_OPT_BIGCACHE) && h->cls != HAK_LARGE_NO_CLASS &&
       h->user_off <= HAK_SEGMENT_SIZE && site_has_room(h)) {
     hak_bigcache_victims_t v;

@@ -51,6 +51,12 @@ HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
 HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
 /* Age BigCache and the spare pool when a tick is due. */
 HAK_INTERNAL void hak_large_tick(uint64_t now);
+/* The clock in milliseconds: read (and the tick run) when `read`, else the
+ * latest reading any thread took (never ahead of the clock). */
+HAK_INTERNAL uint64_t hak_large_now(bool read);
+/* Allocations between two clock readings on a thread whose allocations all
+ * hit a cache (a miss to mmap reads it, and so does every free). */
+#define HAK_LARGE_CLOCK_EVERY 16u
 /* Carry out what the spare pool asked for (after its lock is gone). */
 HAK_INTERNAL void hak_large_spare_work(const hak_spare_work_t *w, uint64_t now);
 /* A LIVE block's mapping charged to (add) or taken from its site. */

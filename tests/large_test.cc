@@ -401,6 +401,17 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsCutToTheRequest) {
   hak_free(q);
 }
 
+TEST_F(LargeFitTest, ATailUnderASlotStaysWithTheBlock) {
+  void* p = Alloc(2 * kMiB - 4 * kKiB);  // class 2 MiB
+  hak_free(p);
+  rec_.Attach();
+  void* q = Alloc(600 * kKiB);  // far past the slack, but the tail is under 4 MiB
+  EXPECT_EQ(q, p);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 2 * kMiB);
+  EXPECT_EQ(rec_.Calls().size(), 0u);  // not cut: no system call
+  hak_free(q);
+}
+
 TEST_F(LargeFitTest, ASmallerResidentSpareGrowsAndKeepsItsPages) {
   void* p = Alloc(8 * kMiB - 4 * kKiB);  // class 8 MiB
   FillSparse(p, 8 * kMiB - 4 * kKiB, 9);
