@@ -116,9 +116,9 @@ HAK_INLINE void hak_heap_free(void *p) {
     hak_block_t *b = (hak_block_t *)p;
     uint64_t i = hak_page_index(pg, p);
     uint64_t key = hak_pool_key;
-    if (HAK_LIKELY(i < pg->limit && b->key != key)) {
+    if (HAK_LIKELY(i < pg->limit && (!HAK_RELEASE_CHECKS || b->key != key))) {
       b->link = hak_page_link(pg, pg->head);
-      b->key = key;
+      if (HAK_RELEASE_CHECKS) b->key = key;
       pg->head = i;
       HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
       // A current page never gets here (it holds an extra count).
