@@ -8,14 +8,15 @@
  * MiB byte by byte. Here one region is reserved once (PROT_NONE, no swap
  * reserve, no huge pages) and mappings are aligned ranges handed out from it:
  *   map     carve a free range (first fit, address order) and mprotect it
- *           read-write: it reads as zero because its pages were dropped
+ *           read-write: it reads as zero because its pages were cleared
  *           when it was last unmapped;
- *   unmap   drop the pages (MADV_DONTNEED), then PROT_NONE, so a stale
- *           access faults as after a real munmap; unmapping what is not
- *           mapped aborts (hakmem must never do that);
- *   advise  DONTNEED and FREE drop the pages the same way (FREE may drop
+ *   unmap   clear the pages (discard_pages: a few resident ones zeroed in
+ *           place, else MADV_DONTNEED), then PROT_NONE, so a stale access
+ *           faults as after a real munmap; unmapping what is not mapped
+ *           aborts (hakmem must never do that);
+ *   advise  DONTNEED and FREE clear the pages the same way (FREE may drop
  *           the contents, so here it does), also where the seam refused the
- *           advice (os.h promises zero either way; dropping leaves ASan's
+ *           advice (os.h promises zero either way; clearing leaves ASan's
  *           poisoning as it was);
  *           HUGEPAGE / NOHUGEPAGE are accepted and not issued;
  *   grow    takes the free range after a mapping, shrink frees its tail;

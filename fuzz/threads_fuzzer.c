@@ -238,8 +238,8 @@ __attribute__((disable_sanitizer_instrumentation, no_sanitize("coverage"))) cons
 // libFuzzer's edge counters (a byte per edge, the __sancov_cntrs section)
 // are bumped by both threads without synchronisation, and clang 16's TSan
 // instruments those stores: that race is the instrumentation's, not
-// hakmem's. (Matching it needs llvm-symbolizer on PATH: without it every
-// input reports this race.)
+// hakmem's. (Matching it needs llvm-symbolizer; it is the fallback of the
+// benign-race declaration below, which needs none.)
 const char *__tsan_default_suppressions(void);
 __attribute__((disable_sanitizer_instrumentation, no_sanitize("coverage"))) const char *__tsan_default_suppressions(void) {
   return "race:__start___sancov_cntrs\n";
