@@ -71,19 +71,10 @@ static uint64_t now_ms(void *ctx) {
 
 static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 167u + (o >> 4) * 31u + o + 1u); }
 
-// Every page up to 64 KiB; past that about 16 samples per phase (a stride
-// of at least 8 KiB): each sample of a fresh block is a page fault, and with
-// every page of blocks up to 1 MiB sampled the faults were most of an
-// input's time. A wrong range (advice, remap, copy) of a page or more is
-// still caught where it covers a sample: the second phase follows the
-// block's address, so other blocks sample other pages.
-static size_t stride_for(size_t req) {
-  if (req <= ((size_t)64 << 10)) return 4096;
-  size_t s = 8192;
-  while (s < req / 16) s <<= 1;
-  return s;
-}
-
+// Samples a stride apart (fuzz_stride), in two phases. A wrong range
+// (advice, remap, copy) of a page or more is caught where it covers a
+// sample: the second phase follows the block's address, so other blocks
+// sample other pages.
 // Runs body for each offset o of the sample set of a block of req_ bytes (its
 // head, its tail, and every stride in both phases) that is below limit_.
 #define FOR_EACH_SAMPLE(b, req_, limit_, body)                                                   \
@@ -97,7 +88,7 @@ static size_t stride_for(size_t req) {
   } while (0)
 
 static void fill(blk_t *b) {
-  b->stride = stride_for(b->req);
+  b->stride = fuzz_stride(b->req);
   b->phase = (uintptr_t)b->p % b->stride;
   FOR_EACH_SAMPLE(b, b->req, b->req, b->p[o] = pat(b->id, o));
 }
@@ -111,7 +102,7 @@ static void check_zero(const blk_t *b, const char *when) {
   size_t all = b->req <= 65536 ? b->req : 0;  // small ones entirely
   for (size_t o = 0; o < all; o++) FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x", when, o, b->req, b->p[o]);
   blk_t s = *b;
-  s.stride = stride_for(b->req);
+  s.stride = fuzz_stride(b->req);
   s.phase = (uintptr_t)b->p % s.stride;
   FOR_EACH_SAMPLE(&s, b->req, b->req, FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x (recycled memory not zeroed)",
                                          when, o, b->req, b->p[o]));

@@ -84,21 +84,12 @@ static void reg_remove(const slot_t *s) {
 
 static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 131u + (o >> 3) * 7u + o + 1u); }
 
-// The pages sampled: every one up to 64 KiB; past that about 16, a stride
-// apart, at a phase (a page multiple) that moves with the block's id, so
-// that blocks between them sample every page. With every page of blocks up
-// to 4 MiB sampled, page faults (and TSan's shadow of each page) were most
-// of an input's time (perf).
-static size_t stride_of(size_t req) {
-  if (req <= ((size_t)64 << 10)) return 4096;
-  size_t st = 8192;
-  while (st < req / 16) st <<= 1;
-  return st;
-}
-
+// The pages sampled: a stride apart (fuzz_stride), at a phase (a page
+// multiple) that moves with the block's id, so that blocks between them
+// sample every page.
 #define FOR_EACH_SAMPLE(s_, req_, limit_, body)                                         \
   do {                                                                                  \
-    size_t lim__ = (limit_) < (req_) ? (limit_) : (req_), st__ = stride_of(req_);       \
+    size_t lim__ = (limit_) < (req_) ? (limit_) : (req_), st__ = fuzz_stride(req_);       \
     size_t ph__ = ((size_t)(s_)->id * 4096u) % st__;                                    \
     for (size_t o = 0; o < HEAD && o < lim__; o++) body;                                \
     for (size_t o = (req_) > HEAD ? (req_) - HEAD : HEAD; o < lim__; o++) body;          \
