@@ -14,9 +14,10 @@
  *   - a put is accepted exactly when the contract says so;
  *   - per-ring and total caps hold; bytes and count agree;
  *   - the counters (hits, misses, puts, rejects, evictions, steals, bytes)
- *     equal the model's; hak_bigcache_is_valid() passes (a walk of every
- *     slot: after each of the first 8 operations, then every 8th, and at
- *     the end).
+ *     equal the model's; the rings of every set the input used hold
+ *     exactly the model's blocks (after every operation);
+ *     hak_bigcache_is_valid() passes (a walk of every slot: after
+ *     configuring, every 64th operation, and at the end).
  *
  * bigcache.c is compiled into this file so that its static state can be reset
  * before each input (a crash then reproduces from its input alone) and so
@@ -160,10 +161,23 @@ static void clock_to(uint64_t now) {
 
 // --- operations -----------------------------------------------------------------------
 
+// The sets (pairs of rings) an input's keys hash to, for check_rings.
+static uint8_t sets_used[HAK_BIGCACHE_RINGS / 16];  // bit per set
+static uint16_t set_list[HAK_BIGCACHE_RINGS / 2];
+static unsigned nsets;
+
+static void use_set(fkey_t key) {
+  unsigned s = set_of(key) / 2;
+  if (sets_used[s / 8] & (1u << (s % 8))) return;
+  sets_used[s / 8] |= (uint8_t)(1u << (s % 8));
+  set_list[nsets++] = (uint16_t)s;
+}
+
 static fkey_t pick_key(fuzz_in_t *in) {
   uint8_t c = in_u8(in);
-  if (c < 240) return palette[c % NKEYS];
-  return (fkey_t){in_u16(in), in_u8(in)};  // anywhere
+  fkey_t k = c < 240 ? palette[c % NKEYS] : (fkey_t){in_u16(in), in_u8(in)};  // or anywhere
+  use_set(k);
+  return k;
 }
 
 static size_t pick_bytes(fuzz_in_t *in) {
@@ -316,17 +330,48 @@ static unsigned op_leave(bool expire, uint64_t now) {
 }
 
 // hak_bigcache_is_valid() walks all 8192 slots; after every operation of a
-// long input it was most of the time. The model's checks below run after
-// every operation; the walk after each of an input's first WALK_ALL
-// operations, then after every WALK_EVERY-th, and after the final drain.
-#define WALK_ALL 8u
-#define WALK_EVERY 8u
+// long input it was most of the time. After every operation check_rings()
+// checks the rings of the sets this input has used (the only ones a correct
+// BigCache writes to) against the model; the whole walk, which also catches
+// a write to any other ring, runs after configuring, after every
+// WALK_EVERY-th operation and after the final drain.
+#define WALK_EVERY 64u
 static unsigned ops_done;
+// Each cached block sits in a ring of its own set that this key claims, and
+// each used ring holds exactly the model's blocks of its key, at most
+// cfg.slots, none of them NULL.
+static void check_rings(const char *after) {
+  static uint16_t held[HAK_BIGCACHE_RINGS];  // the model's blocks per ring (zero between calls)
+  for (unsigned i = 0; i < m.nb; i++) {
+    if (!m.b[i].cached) continue;
+    uint32_t k = key_of(m.b[i].key.site, m.b[i].key.cls);
+    unsigned r = set_of(m.b[i].key);
+    if (rings[r].key != k) r++;
+    FUZZ_CHECK(rings[r].key == k, "after %s: cached block %u's key (%u, %u) has no ring in its set", after, i,
+               m.b[i].key.site, m.b[i].key.cls);
+    held[r]++;
+  }
+  for (unsigned si = 0; si < nsets; si++) {
+    unsigned s = set_list[si];
+    for (unsigned r = 2 * s; r < 2 * s + 2; r++) {
+      const ring_t *g = &rings[r];
+      unsigned n = (unsigned)__builtin_popcount(g->used);
+      FUZZ_CHECK(!g->used || (g->key && ring_hash(g->key) == 2 * s), "after %s: ring %u holds blocks of key %#x",
+                 after, r, g->key);
+      FUZZ_CHECK(n <= m.cfg.slots, "after %s: ring %u holds %u blocks, more than %u", after, r, n, m.cfg.slots);
+      FUZZ_CHECK(n == held[r], "after %s: ring %u holds %u blocks, the model %u", after, r, n, held[r]);
+      held[r] = 0;
+      for (unsigned j = 0; j < HAK_BIGCACHE_MAX_SLOTS; j++)
+        FUZZ_CHECK(!(g->used & (1u << j)) || g->e[j].blk, "after %s: ring %u slot %u is used and empty", after, r, j);
+    }
+  }
+}
 
 static void check_all(const char *after) {
-  bool walk = ops_done < WALK_ALL || ops_done % WALK_EVERY == 0 || !strcmp(after, "final drain");
+  bool walk = ops_done % WALK_EVERY == 0 || !strcmp(after, "final drain");
   ops_done++;
   FUZZ_CHECK(!walk || hak_bigcache_is_valid(), "hak_bigcache_is_valid() failed after %s", after);
+  check_rings(after);
   FUZZ_CHECK(hak_bigcache_bytes() == m.bytes, "after %s: bytes %zu != model %zu", after, hak_bigcache_bytes(), m.bytes);
   FUZZ_CHECK(hak_bigcache_count() == m.count, "after %s: count %zu != model %zu", after, hak_bigcache_count(), m.count);
   FUZZ_CHECK(!m.cfg.enabled || m.bytes <= m.cfg.max_bytes, "after %s: %zu bytes over the cap", after, m.bytes);
@@ -366,6 +411,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&bc, 0, sizeof bc);
   bc.oldest = bc.newest = NIL;
   memset(&m, 0, sizeof m);
+  memset(sets_used, 0, sizeof sets_used);
+  nsets = 0;
   ops_done = 0;
   hak_stats_reset();
   fuzz_in_t in = {data, size};
@@ -401,6 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           size_t bytes = (size_t)4096 << (op & 1);
           for (unsigned j = 0; j < n; j++) {
             fkey_t key = palette[(first + j) % NKEYS];
+            use_set(key);
             op_put(&in, now, &key, bytes);
             check_all("burst put");
           }

@@ -8,14 +8,15 @@
  * MiB byte by byte. Here one region is reserved once (PROT_NONE, no swap
  * reserve, no huge pages) and mappings are aligned ranges handed out from it:
  *   map     carve a free range (first fit, address order) and mprotect it
- *           read-write: it reads as zero because its pages were dropped
+ *           read-write: it reads as zero because its pages were cleared
  *           when it was last unmapped;
- *   unmap   drop the pages (MADV_DONTNEED), then PROT_NONE, so a stale
- *           access faults as after a real munmap; unmapping what is not
- *           mapped aborts (hakmem must never do that);
- *   advise  DONTNEED and FREE drop the pages the same way (FREE may drop
+ *   unmap   clear the pages (discard_pages: a few resident ones zeroed in
+ *           place, else MADV_DONTNEED), then PROT_NONE, so a stale access
+ *           faults as after a real munmap; unmapping what is not mapped
+ *           aborts (hakmem must never do that);
+ *   advise  DONTNEED and FREE clear the pages the same way (FREE may drop
  *           the contents, so here it does), also where the seam refused the
- *           advice (os.h promises zero either way; dropping leaves ASan's
+ *           advice (os.h promises zero either way; clearing leaves ASan's
  *           poisoning as it was);
  *           HUGEPAGE / NOHUGEPAGE are accepted and not issued;
  *   grow    takes the free range after a mapping, shrink frees its tail;
@@ -172,18 +173,47 @@ static bool give_back(uintptr_t a, size_t len) {
 }
 
 // Zero bytes by hand without ASan's checks, leaving its poisoning as it was
-// (the range may be a freed block's); volatile keeps this from memset.
-__attribute__((no_sanitize("address"))) static void zero_bytes(uintptr_t a, size_t len) {
+// (the range may be a freed block's); volatile keeps this from memset. Not
+// seen by TSan either: the range changes hands under the fake's lock.
+__attribute__((no_sanitize("address", "thread"))) static void zero_bytes(uintptr_t a, size_t len) {
   volatile unsigned char *b = (volatile unsigned char *)a;
   for (size_t i = 0; i < len; i++) b[i] = 0;
 }
 
-// Whole pages [a, a + len) must read as zero: the kernel drops them (it is
-// the cheap way: zeroing resident pages in place instead was slower, as
-// every page ever touched then stayed resident for mprotect to walk).
+// The same for whole pages, a word at a time (no loop to trace: see
+// coverage_ignore.txt).
+__attribute__((no_sanitize("address", "thread"))) static void zero_page(uintptr_t a, size_t page) {
+  volatile uint64_t *w = (volatile uint64_t *)a;
+  for (size_t i = 0; i < page / sizeof *w; i++) w[i] = 0;
+}
+
+// Whole pages [a, a + len) must read as zero. Pages never touched are not
+// resident and read zero already. Of each 4 MiB, if only a few pages are
+// resident (mincore) they are zeroed in place and stay resident: dropping
+// them (MADV_DONTNEED) made the next touch a page fault that clears the page
+// again, several times the cost of a 4 KiB store loop, and a fuzz input
+// touches the same sampled pages of the region over and over. Chunks with
+// many resident pages (a copy, a memset of a whole block) are dropped: they
+// are rarely touched whole again, and zeroing them on every unmap and
+// advice (and mprotect walking their page tables) costs more.
+#define ZERO_IN_PLACE_MAX 32u  // resident pages of a 4 MiB chunk zeroed in place
 static void discard_pages(uintptr_t a, size_t len) {
+  size_t page = hak_os_page_size();
+  unsigned char vec[1024];
   int saved = errno;
-  if (madvise((void *)a, len, MADV_DONTNEED)) fake_abort("cannot discard", a, len);
+  for (uintptr_t at = a, end = a + len; at < end;) {
+    size_t n = (end - at) / page < sizeof vec ? (end - at) / page : sizeof vec;
+    if (mincore((void *)at, n * page, vec)) fake_abort("cannot read residency", at, n * page);
+    unsigned resident = 0;
+    for (size_t i = 0; i < n; i++) resident += vec[i] & 1;
+    if (resident > ZERO_IN_PLACE_MAX) {
+      if (madvise((void *)at, n * page, MADV_DONTNEED)) fake_abort("cannot discard", at, n * page);
+    } else {
+      for (size_t i = 0; resident && i < n; i++)
+        if (vec[i] & 1) zero_page(at + i * page, page), resident--;
+    }
+    at += n * page;
+  }
   errno = saved;
 }
 

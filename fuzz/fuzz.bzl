@@ -36,6 +36,11 @@ load(
 # instrumented library (COVERAGE_IGNORE).
 COVERAGE_IGNORE = "coverage_ignore.txt"
 
+# No source includes coverage_ignore.txt, so Bazel drops it from the compile
+# actions' inputs after their first run (include pruning) and an edit alone
+# rebuilds nothing: bump this with every edit of the list.
+COVERAGE_IGNORE_REV = 2
+
 # HAK_COPTS, then the instrumentation (the later -O1 wins over HAK_COPTS's
 # level). Internal asserts (HAK_DEBUG=2) are on unless --config=debug already
 # asked for 3.
@@ -43,6 +48,7 @@ def _fuzz_copts(sanitize):
     return HAK_COPTS + [
         "-fno-sanitize=all",
         "-fsanitize-coverage-ignorelist=fuzz/" + COVERAGE_IGNORE,
+        "-DHAK_COVERAGE_IGNORE_REV=%d" % COVERAGE_IGNORE_REV,
         "-fno-sanitize-recover=all",
         "-fno-omit-frame-pointer",
         "-O1",
@@ -78,6 +84,9 @@ TSAN_FUZZ_LINKOPTS = select({
         "-fuse-ld=lld",
         "-fno-sanitize=all",
         "-fsanitize=fuzzer,thread",
+        # threads_fuzzer.c declares libFuzzer's counters a benign race as
+        # each module registers them (why: there).
+        "-Wl,--wrap=__sanitizer_cov_8bit_counters_init",
     ],
 })
 

@@ -40,6 +40,18 @@ static inline uint64_t in_range(fuzz_in_t *in, uint64_t lo, uint64_t hi) {
   return lo + r % (span + 1);
 }
 
+/* The stride of the pages a harness samples in a block of req bytes (its
+ * patterns, its zero checks): every page up to 64 KiB, past that about 16
+ * (a power of two of at least 8 KiB). Each sample of a fresh block is a page
+ * fault: sampling every page of blocks up to 1 MiB (malloc_api) or 4 MiB
+ * (threads) made the faults most of an input's time. */
+static inline size_t fuzz_stride(size_t req) {
+  if (req <= ((size_t)64 << 10)) return 4096;
+  size_t s = 8192;
+  while (s < req / 16) s <<= 1;
+  return s;
+}
+
 #define FUZZ_CHECK(cond, ...)                                                     \
   do {                                                                          \
     if (!(cond)) {                                                              \

@@ -4,21 +4,25 @@
  * THP) followed by calls: hak_alloc_at, hak_calloc, hak_realloc,
  * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim, a clock step (the OS
  * seam's clock, so BigCache and spare ageing run), and failure injection for
- * mmap/mremap/madvise. Sizes run from 0 to tens of MiB, around the large threshold
- * and the large classes, plus impossible ones. Checked after every call:
+ * mmap/mremap/madvise. Sizes run from 0 to 12 MiB (three slots), around the
+ * large threshold and the large classes, plus impossible ones; the byte caps
+ * of BigCache and the spare pool are scaled to them. (Up to 40 MiB, ASan's
+ * shadow poisoning of the blocks' bytes was a quarter of the time; no path
+ * needs more than a few slots.) Checked after every call:
  *   - every block is 16-byte aligned (and aligned as asked); usable size >=
  *     the request; no two live blocks overlap;
  *   - each block carries a pattern tied to its id at sampled offsets (head,
- *     tail, every page up to 1 MiB, about 64 strides past that): intact
+ *     tail, every page up to 64 KiB, about 16 strides past that): intact
  *     before free and after realloc (up to the smaller size); calloc memory
  *     reads zero, also when recycled;
  *   - large vs small routing follows the threshold; failures are NULL with
  *     errno ENOMEM/EINVAL and leave a realloc'd block intact; free keeps errno;
  *   - the large_bytes_live gauge equals the live large requests; BigCache
- *     (after the first 8 calls every 8th), spare pool and batch walkers
+ *     (after the first 8 calls every 64th), spare pool and batch walkers
  *     pass; the stats gauges agree with them;
- *   - at the end, after freeing everything and hak_trim: nothing is cached,
- *     queued or mapped for large blocks.
+ *   - at the end, after freeing everything and the large engine's trim:
+ *     nothing is cached, queued or mapped for large blocks (the pools keep
+ *     their pages for the next input).
  */
 #include <errno.h>
 #include <string.h>
@@ -36,7 +40,7 @@
 #include "hakmem/stats.h"
 
 #define SLOTS 48u
-#define LIVE_CAP ((size_t)384 << 20)  // bytes of live requests at most
+#define LIVE_CAP ((size_t)96 << 20)  // bytes of live requests at most
 #define HEAD 256u
 
 typedef struct blk {
@@ -67,17 +71,10 @@ static uint64_t now_ms(void *ctx) {
 
 static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 167u + (o >> 4) * 31u + o + 1u); }
 
-// Every page up to 1 MiB; past that about 64 samples per phase (a stride of
-// at least 64 KiB): each sample of a fresh block is a page fault, and with a
-// sample every 64 KiB of blocks up to 40 MiB the faults were most of an
-// input's time. A wrong range (advice, remap, copy) spans a stride anyway.
-static size_t stride_for(size_t req) {
-  if (req <= ((size_t)1 << 20)) return 4096;
-  size_t s = 65536;
-  while (s < req / 64) s <<= 1;
-  return s;
-}
-
+// Samples a stride apart (fuzz_stride), in two phases. A wrong range
+// (advice, remap, copy) of a page or more is caught where it covers a
+// sample: the second phase follows the block's address, so other blocks
+// sample other pages.
 // Runs body for each offset o of the sample set of a block of req_ bytes (its
 // head, its tail, and every stride in both phases) that is below limit_.
 #define FOR_EACH_SAMPLE(b, req_, limit_, body)                                                   \
@@ -91,7 +88,7 @@ static size_t stride_for(size_t req) {
   } while (0)
 
 static void fill(blk_t *b) {
-  b->stride = stride_for(b->req);
+  b->stride = fuzz_stride(b->req);
   b->phase = (uintptr_t)b->p % b->stride;
   FOR_EACH_SAMPLE(b, b->req, b->req, b->p[o] = pat(b->id, o));
 }
@@ -105,7 +102,7 @@ static void check_zero(const blk_t *b, const char *when) {
   size_t all = b->req <= 65536 ? b->req : 0;  // small ones entirely
   for (size_t o = 0; o < all; o++) FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x", when, o, b->req, b->p[o]);
   blk_t s = *b;
-  s.stride = stride_for(b->req);
+  s.stride = fuzz_stride(b->req);
   s.phase = (uintptr_t)b->p % s.stride;
   FOR_EACH_SAMPLE(&s, b->req, b->req, FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x (recycled memory not zeroed)",
                                          when, o, b->req, b->p[o]));
@@ -132,12 +129,12 @@ static void check_block(const blk_t *b, const char *what) {
 }
 
 // hak_bigcache_is_valid() walks all 8192 slots: after each of an input's
-// first 8 calls, then every 8th, and at the end (the gauges below, which
+// first 8 calls, then every 64th, and at the end (the gauges below, which
 // would show most damage, after every call).
 static unsigned calls_done;
 
 static void check_state(const char *after) {
-  bool walk = calls_done < 8 || calls_done % 8 == 0 || !strncmp(after, "final", 5);
+  bool walk = calls_done < 8 || calls_done % 64 == 0 || !strncmp(after, "final", 5);
   calls_done++;
   FUZZ_CHECK(!walk || hak_bigcache_is_valid(), "hak_bigcache_is_valid() failed after %s", after);
   FUZZ_CHECK(hak_spare_is_valid(), "hak_spare_is_valid() failed after %s", after);
@@ -166,7 +163,7 @@ static size_t pick_size(fuzz_in_t *in) {
     case 3: return t - 64 + in_u8(in) % 128;  // around the threshold
     case 4: return t + in_range(in, 0, 3 * t);
     case 5: return in_range(in, (size_t)256 << 10, (size_t)4 << 20);
-    case 6: return in_range(in, (size_t)4 << 20, (size_t)40 << 20);
+    case 6: return in_range(in, (size_t)4 << 20, (size_t)12 << 20);
     case 7: {  // just around a large class bound
       uint8_t cls = (uint8_t)(1 + in_u8(in) % 36);
       return hak_large_class_bytes(cls) - HAK_LARGE_HDR - 2 + in_u8(in) % 4;
@@ -335,15 +332,15 @@ static void configure(fuzz_in_t *in) {
   v[HAK_OPT_BIGCACHE] = c % 4 != 0;
   v[HAK_OPT_BIGCACHE_SLOTS] = 1 + (c >> 2) % 16;
   c = in_u8(in);
-  v[HAK_OPT_BIGCACHE_MAX_BYTES] = c < 16 ? 0 : (uint64_t)(1 + c % 8) << (21 + (c >> 4) % 4);  // 0, 2 .. 128 MiB
+  v[HAK_OPT_BIGCACHE_MAX_BYTES] = c < 16 ? 0 : (uint64_t)(1 + c % 8) << (19 + (c >> 4) % 4);  // 0, 0.5 .. 32 MiB
   v[HAK_OPT_BIGCACHE_AGE_MS] = 1 + in_u8(in) * 20u;
   c = in_u8(in);
   v[HAK_OPT_FREE_POLICY] = c % 4 != 0;
   v[HAK_OPT_HOT_MAX] = (uint64_t)(c >> 2) % 8 << 19;  // 0 .. 3.5 MiB
   v[HAK_OPT_COLD_MIN] = (uint64_t)(c >> 5) << 20;     // 0 .. 7 MiB
   c = in_u8(in);
-  v[HAK_OPT_SPARE_MAX_BYTES] = (uint64_t)(1 + c % 16) << 23;  // 8 .. 128 MiB
-  v[HAK_OPT_SPARE_RESIDENT_BYTES] = (uint64_t)(c >> 4) << 21;
+  v[HAK_OPT_SPARE_MAX_BYTES] = (uint64_t)(1 + c % 16) << 21;  // 2 .. 32 MiB
+  v[HAK_OPT_SPARE_RESIDENT_BYTES] = (uint64_t)(c >> 4) << 19;
   v[HAK_OPT_SPARE_AGE_MS] = 1 + in_u8(in) * 40u;
   c = in_u8(in);
   v[HAK_OPT_SPARE_FIT_CLASSES] = c % 17;
@@ -448,7 +445,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (unsigned i = 0; i < SLOTS; i++)
     if (live[i].p) do_free(&live[i], "final free");
   check_state("final free");
-  hak_trim();
+  // The large engine's trim, not hak_trim: the pools keep their empty pages
+  // and segments for the next input (released, they were mapped and faulted
+  // in again by every input; hak_trim itself is an operation above).
+  hak_large_trim();
   check_state("final trim");
   FUZZ_CHECK(hak_bigcache_count() == 0 && hak_spare_bytes() == 0 && hak_batch_queued_ranges() == 0,
              "after the final trim: %zu cached, %zu spare bytes, %u queued", hak_bigcache_count(), hak_spare_bytes(),

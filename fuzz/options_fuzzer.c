@@ -12,7 +12,7 @@
  *   - parsing is deterministic; each value formats (hak_option_format) to a
  *     text that parses back to itself;
  *   - hak_options_markdown into a buffer of any size returns the same length
- *     and a NUL-terminated prefix of the whole table.
+ *     and a NUL-terminated prefix of the whole table (one input in four).
  */
 #include <string.h>
 
@@ -211,6 +211,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     check_round_trip((hak_opt_id_t)k, got.v[k]);
   }
-  check_markdown(size ? data[0] * 37u + size : 0);
+  // The cut render: for one input in four (by its first byte), the
+  // cut point from the input; it renders the whole table each time and was
+  // a third of an input's time (perf).
+  if (!size || data[0] % 4 == 0) check_markdown(size ? data[0] * 37u + size : 0);
   return 0;
 }

@@ -27,6 +27,12 @@
  *   HAK_ASAN   1 when built with AddressSanitizer (detected): cached and
  *              freed blocks are poisoned so a use-after-free inside hakmem's
  *              memory is reported.
+ *   HAK_RELEASE_CHECKS  1 in every build that is used (no config turns it
+ *     off). 0 only in a measurement build, --define hak_release_checks=off,
+ *     that prices the pools' fast-path misuse checks (docs/hardening.md):
+ *     the owner's free neither tests nor stores the free-block key (no
+ *     double-free detection) and free-list links are not encoded
+ *     (HAK_RC(x) is x, or 0 without the checks).
  *
  * Everything else that can change at run time is an option (options.h).
  */
@@ -40,6 +46,10 @@
 #undef HAK_DEBUG
 #define HAK_DEBUG HAK_DEBUG_BUILD
 #endif
+#ifndef HAK_RELEASE_CHECKS
+#define HAK_RELEASE_CHECKS 1
+#endif
+#define HAK_RC(x) (HAK_RELEASE_CHECKS ? (x) : 0)
 #ifndef HAK_STATS
 #define HAK_STATS 1
 #endif

@@ -15,6 +15,10 @@ HAK_DEBUG_COPTS = select({
     "//hakmem:hak_debug_2": ["-DHAK_DEBUG_BUILD=2"],
     "//hakmem:hak_debug_3": ["-DHAK_DEBUG_BUILD=3"],
     "//conditions:default": [],
+}) + select({
+    # --define hak_release_checks=off: a measurement build (config.h).
+    "//hakmem:hak_release_checks_off": ["-DHAK_RELEASE_CHECKS=0"],
+    "//conditions:default": [],
 })
 
 # Optimised even in fastbuild: the allocator is always measured, and -O0

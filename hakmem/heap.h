@@ -41,13 +41,6 @@
 
 #define HAK_HEAP_SUSPECTS 4u
 
-/* The release-mode checks of the inline fast paths (the key word: double
- * frees). A measurement build may set it to 0 to see what they cost; the
- * slow paths check regardless. */
-#ifndef HAK_RELEASE_CHECKS
-#define HAK_RELEASE_CHECKS 1
-#endif
-
 /* Heaps past the tag space share this tag: no thread's hak_tls_tag is it,
  * so their frees take the general path (hak_heap_free). */
 #define HAK_HEAP_TAG_SHARED UINT16_MAX
@@ -185,7 +178,7 @@ HAK_INLINE bool hak_heap_free_fast(void *p) {
   if (HAK_UNLIKELY(b->key == key)) return false;
 #endif
   b->link = hak_page_link(pg, pg->head);
-  b->key = key;
+  if (HAK_RELEASE_CHECKS) b->key = key;
   pg->head = i;
   HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
   // A current page never gets here (it holds an extra count).

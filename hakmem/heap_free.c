@@ -125,7 +125,7 @@ void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p) {
 }
 
 static inline uint64_t remote_link(const hak_block_t *b, const hak_block_t *next) {
-  return (uintptr_t)next ^ ((uintptr_t)b >> 12) ^ hak_pool_secret;
+  return (uintptr_t)next ^ HAK_RC(((uintptr_t)b >> 12) ^ hak_pool_secret);
 }
 
 static HAK_NOINLINE void remote_suspect(hak_heap_t *owner, hak_block_t *b, const void *p) {

@@ -205,6 +205,25 @@ static size_t user_offset(size_t align) {
   return align > min ? align : min;
 }
 
+// Where in its first slot a fresh block's pointer sits, past user_offset:
+// the slot's address carries os.c's random placement (about 23.6 bits); this
+// adds a random number of cache lines (or alignment units) into the header
+// page and of pages (up to 31) past it, all within room, what the class
+// rounding leaves past the request: no block grows for it. Up to 63 x 32
+// places, 11 more bits. Alignments above a page keep their offset.
+static size_t random_offset(size_t off, size_t align, size_t room) {
+  size_t page = hak_os_page_size(), unit = align > 64 ? align : 64;
+  if (align > page) return off;
+  uint64_t r = hak_os_random();
+  size_t units = off < page ? (page - off) / unit : 0;
+  if (units > room / unit) units = room / unit;
+  size_t k = (size_t)((uint32_t)r % (units + 1));
+  off += k * unit;
+  room -= k * unit;
+  size_t pages = room / page < 31 ? room / page : 31;
+  return off + page * (size_t)((r >> 32) % (pages + 1));
+}
+
 void *hak_large_alloc(size_t size, size_t align, hak_site_id_t site, bool zero) {
   return hak_large_alloc_ex(size, align, site, zero, HAK_LARGE_HOW_DEFAULT, NULL);
 }
@@ -252,6 +271,10 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     // A reused block keeps its own class (a spare may be a larger one).
     HAK_CHECK(h->magic == magic_for(h) && h->state == HAK_LARGE_FREE, "large: cached block header is corrupt");
   }
+  // A reused block keeps its pointer when it still fits the request.
+  size_t unit = align > 16 ? align : 16, was = h->user_off;
+  if (fresh || was < off || was % unit || was > bytes - (total - off)) off = random_offset(off, align, bytes - total);
+  else off = was;
   h->magic = magic_for(h);
   h->state = HAK_LARGE_LIVE;
   h->site = site;

@@ -149,7 +149,10 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
     return user_of(n);
   }
   // Last resort: a new block and a copy.
-  void *p = hak_large_alloc(size, off > HAK_LARGE_HDR ? off : 0, h->site, false);
+  // The alignment asked is the offset's lowest set bit (large.c's random
+  // offset moves in multiples of it).
+  size_t align = off & (0 - off);
+  void *p = hak_large_alloc(size, align > HAK_LARGE_HDR ? align : 0, h->site, false);
   if (!p) return NULL;
   memcpy(p, user_of(h), h->req);
   hak_large_free(h);

@@ -127,6 +127,25 @@ uintptr_t hak_os_hint_start(void) {
   return HINT_LO + (uintptr_t)(random_bits() % slots) * HINT_GRAIN;
 }
 
+// A Weyl sequence (one atomic add) through splitmix64's finaliser, started
+// at a random point: each call gives independent-looking bits for one
+// placement decision; the start is as random as the hints'.
+static _Atomic uint64_t random_next;
+
+uint64_t hak_os_random(void) {
+  uint64_t x = atomic_load_explicit(&random_next, memory_order_relaxed);
+  if (HAK_UNLIKELY(!x)) {
+    uint64_t zero = 0, seed = random_bits() | 1;
+    atomic_compare_exchange_strong_explicit(&random_next, &zero, seed, memory_order_relaxed, memory_order_relaxed);
+  }
+  x = atomic_fetch_add_explicit(&random_next, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 static void *map_with_hint(size_t len, size_t align) {
   if (HAK_OS_NO_HINTS || sizeof(void *) != 8 || atomic_load_explicit(&hint_refusals, memory_order_relaxed) > 64)
     return NULL;

@@ -196,7 +196,7 @@ HAK_INLINE hak_block_t *hak_page_block(const hak_page_t *page, uint64_t i) {
 }
 /* A page list link: what a block stores to point at index `next` (and, as
  * the encoding is an involution, the index a stored link points at). */
-HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { return next ^ page->cookie; }
+HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { return next ^ HAK_RC(page->cookie); }
 
 /* Pop the head of page's free list on a slow path: NULL when the list is
  * empty; aborts ("corrupted free list") on a link that names no carved

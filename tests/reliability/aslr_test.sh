@@ -1,0 +1,37 @@
+#!/bin/bash
+# aslr_test.sh LIBHAKMEM ASLR [RUNS] — how random the addresses hakmem hands
+# out are: RUNS (64) processes print where a fresh 32 B, 300 KiB and 64 MiB
+# block land, and the test counts the distinct values each group of bits takes.
+#   bits 22..29 (which 4 MiB slot: os.c's random placement) of every block;
+#   bits 6..21 (where a large block's pointer sits in its slot: a random
+#   number of cache lines and pages, large.c) of the 300 KiB and 64 MiB ones;
+#   bits 12..21 (the page) of the 64 MiB one (its class leaves 16 MiB of room);
+# and that no two runs hand out the same large address. With N runs over V
+# equally likely values about V (1 - e^(-N/V)) distinct ones are expected:
+# for 64 runs 56 of 256 slots (the test wants 40), 28 of 32 pages (wants 20,
+# 5 standard deviations below); a fixed offset in the slot gives 1.
+set -u
+lib="$1" prog="$2" runs="${3:-64}" failed=0
+declare -A slot0 slot1 slot2 in1 in2 page2 all1 all2
+for ((i = 0; i < runs; i++)); do
+  read -r a b c <<< "$(LD_PRELOAD="$lib" "$prog")"
+  if [[ -z "${c:-}" ]]; then echo "FAIL: run $i printed '$a $b'"; exit 1; fi
+  a=$((0x$a)) b=$((0x$b)) c=$((0x$c))
+  slot0[$(( (a >> 22) & 0xff ))]=1 slot1[$(( (b >> 22) & 0xff ))]=1 slot2[$(( (c >> 22) & 0xff ))]=1
+  in1[$(( (b >> 6) & 0xffff ))]=1 in2[$(( (c >> 6) & 0xffff ))]=1 page2[$(( (c >> 12) & 0x3ff ))]=1
+  all1[$b]=1 all2[$c]=1
+done
+want() {  # want NAME COUNT MIN
+  echo "$1: $2 distinct values in $runs runs"
+  if (( $2 < $3 )); then echo "FAIL: $1 took $2 values, want at least $3"; failed=$((failed + 1)); fi
+}
+want "32 B block, bits 22..29" ${#slot0[@]} $((runs * 5 / 8))
+want "300 KiB block, bits 22..29" ${#slot1[@]} $((runs * 5 / 8))
+want "64 MiB block, bits 22..29" ${#slot2[@]} $((runs * 5 / 8))
+want "300 KiB block, bits 6..21" ${#in1[@]} $((runs * 5 / 8))
+want "64 MiB block, bits 6..21" ${#in2[@]} $((runs * 5 / 8))
+want "64 MiB block, bits 12..21" ${#page2[@]} $((runs * 5 / 16))
+want "300 KiB block, whole address" ${#all1[@]} $runs
+want "64 MiB block, whole address" ${#all2[@]} $runs
+[[ $failed == 0 ]] && echo "aslr: ok"
+[[ $failed == 0 ]]
