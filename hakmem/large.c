@@ -254,6 +254,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   reuse_t r = {NULL, 0};
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
+  bool fresh = !h;
   if (!h) {
     hak_large_now(true);
     h = map_block(bytes, align, off);
@@ -272,8 +273,9 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     HAK_CHECK(h->magic == magic_for(h) && h->state == HAK_LARGE_FREE, "large: cached block header is corrupt");
   }
   // A reused block keeps its pointer when it still fits the request.
-  size_t unit = align > 16 ? align : 16, was = h->user_off;
-  if (fresh || was < off || was % unit || was > bytes - (total - off)) off = random_offset(off, align, bytes - total);
+  // (h->map_len: a reused block may be of a larger class than the request's.)
+  size_t unit = align > 16 ? align : 16, was = h->user_off, len = h->map_len;
+  if (fresh || was < off || was % unit || was > len - (total - off)) off = random_offset(off, align, len - total);
   else off = was;
   h->magic = magic_for(h);
   h->state = HAK_LARGE_LIVE;
