@@ -63,6 +63,8 @@ TEST_F(LargeHowTest, DefaultHowMatchesHakLargeAlloc) {
 }
 
 TEST_F(LargeHowTest, NoSlotsKeepsTheBlockOutOfBigCache) {
+  SetOption(HAK_OPT_COLD_MIN, 2 * kMiB);  // the size rule sends 8 MiB COLD
+  SetOption(HAK_OPT_HOT_MAX, 1 * kMiB);
   void* p = Alloc(8 * kMiB, kA, How(0, HAK_RELEASE_AUTO));
   EXPECT_TRUE(hak_large_lookup(p)->flags & HAK_LARGE_NOCACHE);
   size_t map = Map(p);

@@ -123,9 +123,12 @@ TEST_F(LargeTest, DifferentSitesDoNotShareRingsButShareSpares) {
   hak_free(c);
 }
 
-// With BigCache off every uncached free goes through the free policy.
+// With BigCache off every uncached free goes through the free policy (the
+// size rule, at thresholds 1 MiB / 2 MiB).
 TEST_F(LargeTest, ThermalPolicyHotWarmCold) {
   SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_HOT_MAX, 1 * kMiB);
+  SetOption(HAK_OPT_COLD_MIN, 2 * kMiB);
   void* hot = hak_alloc_at(512 * kKiB, 1);
   void* warm = hak_alloc_at(1200 * kKiB, 1);
   void* cold = hak_alloc_at(3 * kMiB, 1);
@@ -151,6 +154,8 @@ TEST_F(LargeTest, ThermalPolicyHotWarmCold) {
 
 TEST_F(LargeTest, ColdSpareReusedBeforeFlushIsNeverAdvised) {
   SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_HOT_MAX, 1 * kMiB);  // 4 MiB goes COLD
+  SetOption(HAK_OPT_COLD_MIN, 2 * kMiB);
   void* p = hak_alloc_at(4 * kMiB, 1);
   FillSparse(p, 4 * kMiB, 7);
   rec_.Attach();
