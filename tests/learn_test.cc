@@ -26,17 +26,8 @@ using namespace hakmem_test;
 
 constexpr size_t kKiB = 1024;
 
-class LearnTest : public HakTest {
+class LearnTest : public HakSiteTest {
  protected:
-  void SetUp() override {
-    HakTest::SetUp();
-    hak_learn_reset();
-    hak_site_reset();
-  }
-  void TearDown() override {
-    hak_learn_reset();
-    HakTest::TearDown();
-  }
   void Learn(unsigned mode /* index in hak_evo_names */) {
     SetOption(HAK_OPT_EVO, mode);
     SetOption(HAK_OPT_EVO_WINDOW_OPS, 50);

@@ -21,17 +21,8 @@ using namespace hakmem_test;
 
 constexpr size_t kKiB = 1024;
 
-class ReportTest : public HakTest {
+class ReportTest : public HakSiteTest {
  protected:
-  void SetUp() override {
-    HakTest::SetUp();
-    hak_learn_reset();
-    hak_site_reset();
-  }
-  void TearDown() override {
-    hak_learn_reset();
-    HakTest::TearDown();
-  }
   static std::string Print() {
     char path[] = "/tmp/hak_report_XXXXXX";
     int fd = mkstemp(path);

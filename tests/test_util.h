@@ -14,8 +14,10 @@ extern "C" {
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
+#include "hakmem/site.h"
 #include "hakmem/stats.h"
 }
 
@@ -113,6 +115,20 @@ class HakTest : public ::testing::Test {
   }
   static uint64_t Stat(hak_stat_id_t id) { return hak_stat_read(id); }
   OsRecorder rec_;
+};
+
+// The same, with the learning engine's and the site table's state emptied too.
+class HakSiteTest : public HakTest {
+ protected:
+  void SetUp() override {
+    HakTest::SetUp();
+    hak_learn_reset();
+    hak_site_reset();
+  }
+  void TearDown() override {
+    hak_learn_reset();
+    HakTest::TearDown();
+  }
 };
 
 // Deterministic fill and check, tied to an id, so swapped blocks are caught.
