@@ -140,7 +140,8 @@ present="$(cd "$prefix" && find . \( -type f -o -type l \) | sed 's|^\./||' | so
 [[ "$listed" == "$present" ]] && pass || fail "installed files differ from the manifest: $(diff <(echo "$listed") <(echo "$present"))"
 [[ "$(readlink "$prefix/lib/libhakmem.so")" == libhakmem.so.0 && -f "$prefix/lib/libhakmem.so.0.1.0" ]] && pass ||
   fail "lib/libhakmem.so -> libhakmem.so.0 -> libhakmem.so.0.1.0 missing: $(ls -l "$prefix/lib")"
-readelf -d "$prefix/lib/libhakmem.so.0.1.0" | grep -q 'SONAME.*\[libhakmem.so.0\]' && pass || fail "soname is not libhakmem.so.0"
+dyn="$(readelf -d "$prefix/lib/libhakmem.so.0.1.0")"
+grep -q 'SONAME.*\[libhakmem.so.0\]' <<<"$dyn" && pass || fail "soname is not libhakmem.so.0"
 
 # A program through pkg-config, with clang-16, run without LD_LIBRARY_PATH.
 cat >"$tmp/api.c" <<'END'
@@ -161,7 +162,9 @@ if PKG_CONFIG_PATH="$prefix/lib/pkgconfig" clang-16 -Werror "$tmp/api.c" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs hakmem) -o "$tmp/api" 2>"$tmp/cc.err"; then
   got="$(env -u LD_LIBRARY_PATH "$tmp/api")"
   [[ "$got" == "large_allocs=1 usable=1" ]] && pass || fail "pkg-config program printed '$got'"
-  ldd "$tmp/api" | grep -q "libhakmem.so.0 => $prefix/lib/libhakmem.so.0" && pass || fail "program does not load $prefix/lib/libhakmem.so.0"
+  # (ldd's output first: under pipefail, grep -q leaving early would fail ldd with SIGPIPE)
+  deps="$(ldd "$tmp/api")"
+  grep -qF "libhakmem.so.0 => $prefix/lib/libhakmem.so.0" <<<"$deps" && pass || fail "program does not load $prefix/lib/libhakmem.so.0"
 else
   fail "clang-16 with pkg-config --cflags --libs hakmem: $(cat "$tmp/cc.err")"
 fi
