@@ -38,8 +38,6 @@ typedef struct column {
 #define TOKEN(key, v) {#key, 0, #v}
 #define NAMED(key, v, names) {#key, (long long)(v), names[v]}
 
-/* hak_policy_t.release's values by name (HAK_STRAT_AUTO ...). */
-static const char *const release_names[] = {"auto", "keep", "lazy", "return"};
 #define COLS(...) (const column_t[]){__VA_ARGS__}, sizeof((const column_t[]){__VA_ARGS__}) / sizeof(column_t)
 
 /* THE COLUMN LIST: the one place to edit when HAK_STRATEGIES's columns
@@ -48,7 +46,7 @@ static const char *const release_names[] = {"auto", "keep", "lazy", "return"};
  * value) for a value written as a bare word (printed as that word). */
 #define ROW(id, nm, thr, slots, rel, res, st)                                                       \
   row(#id, nm, (hak_policy_t){.large_threshold = (thr), .cache_slots = (slots), .release = (rel), .resident_shift = (res)}, \
-      (uint32_t)(st), COLS(NUM(cache_slots, slots), NAMED(release, rel, release_names), NUM(resident_shift, res)));
+      (uint32_t)(st), COLS(NUM(cache_slots, slots), NAMED(release, rel, hak_release_names), NUM(resident_shift, res)));
 
 static const struct {
   const char *name;
@@ -90,8 +88,8 @@ static void row(const char *id, const char *name, hak_policy_t p, uint32_t mask,
     if (hak_strategy_nearest(threshold, sets[s].mask) == (int)rows_out) printf("%s\"%s\"", n++ ? ", " : "", sets[s].name);
   printf("], \"routes\": [");
   for (unsigned b = 0; b < BUCKETS; b++) {
-    uint64_t lo = 1ull << b, hi = lo << 1;  // placement alone: which side of the threshold
-    printf("%s\"%s\"", b ? ", " : "", hi <= threshold ? "below" : lo >= threshold ? "above" : "split");
+    unsigned side = hak_bucket_place(p.large_threshold, b);  // placement alone: which side of the threshold
+    printf("%s\"%s\"", b ? ", " : "", side == HAK_BUCKET_BELOW ? "below" : side == HAK_BUCKET_ABOVE ? "above" : "split");
   }
   printf("], \"route_codes\": [");  // equal codes: the same code runs (evo.c's alike arms)
   for (unsigned b = 0; b < BUCKETS; b++)
