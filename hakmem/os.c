@@ -22,6 +22,7 @@
 #include "hakmem/os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -197,6 +198,75 @@ static void *map_trimmed(size_t len, size_t align, size_t skew) {
   return ok ? p : NULL;
 }
 
+// The last resort for alignments of HAK_OS_GAP_ALIGN and more, whose
+// len + align reservation can be larger than any hole the layout has left
+// (under ThreadSanitizer, application memory above the shadow is 1.5 TiB
+// minus wherever ASLR put the libraries, so a 1 TiB alignment fits only in
+// some runs), although an aligned address with room for len is free: walk
+// the holes between the process's mappings (/proc/self/maps, read with a
+// stack buffer: no allocation) and claim the first aligned place in one with
+// MAP_FIXED_NOREPLACE. A place the kernel or a sanitizer moves or refuses is
+// skipped; ENOMEM (the commit refused) ends the search.
+#define HAK_OS_GAP_ALIGN ((size_t)1 << 30)
+#define HAK_OS_GAP_TRIES 64
+#define HAK_OS_USER_TOP ((uintptr_t)1 << 47)
+
+// NULL when the hole has no room or the place was refused; *refused is set
+// when the kernel refused the commit itself. *tries counts the mmaps.
+static void *claim_in_hole(uintptr_t lo, uintptr_t hi, size_t len, size_t align, size_t skew, int *tries,
+                           bool *refused) {
+  if (lo < hak_os_page_size()) lo = hak_os_page_size();
+  if (hi > HAK_OS_USER_TOP) hi = HAK_OS_USER_TOP;
+  if (lo >= hi || lo > UINTPTR_MAX - skew - align) return NULL;
+  uintptr_t at = ((lo + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
+  if (at < lo) at += align;
+  if (at < lo || at > hi || hi - at < len) return NULL;
+  ++*tries;
+  void *p = raw_map((void *)at, len, MAP_FIXED_NOREPLACE);
+  if (p == (void *)at) return p;
+  if (p) raw_unmap(p, len);  // taken as a plain hint (an old kernel, a sanitizer)
+  else if (errno == ENOMEM) *refused = true;
+  return NULL;
+}
+
+static void *map_in_gap(size_t len, size_t align, size_t skew) {
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  char buf[4096];
+  size_t have = 0;
+  uintptr_t prev_end = 0;
+  int tries = 0;
+  void *got = NULL;
+  bool eof = false, refused = false;
+  while (!got && !refused && tries < HAK_OS_GAP_TRIES) {
+    char *nl = memchr(buf, '\n', have);
+    if (!nl) {
+      if (eof || have == sizeof buf) break;  // a line longer than the buffer: give up
+      long n = (long)syscall(SYS_read, fd, buf + have, sizeof buf - have);
+      if (n <= 0) {
+        eof = true;
+        if (!have) break;
+        buf[have++] = '\n';
+      } else {
+        have += (size_t)n;
+      }
+      continue;
+    }
+    uintptr_t start = 0, end = 0;
+    const char *c = buf;
+    for (; c < nl && *c != '-'; c++) start = start * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    for (c++; c < nl && *c != ' '; c++) end = end * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    if (start > prev_end) got = claim_in_hole(prev_end, start, len, align, skew, &tries, &refused);
+    if (end > prev_end) prev_end = end;
+    have -= (size_t)(nl + 1 - buf);
+    memmove(buf, nl + 1, have);
+  }
+  syscall(SYS_close, fd);
+  if (!got && !refused && tries < HAK_OS_GAP_TRIES)
+    got = claim_in_hole(prev_end, HAK_OS_USER_TOP, len, align, skew, &tries, &refused);
+  return got;
+}
+
 static void *map_skewed(size_t len, size_t align, size_t skew) {
   size_t page = hak_os_page_size();
   if (align < page) align = page;
@@ -207,6 +277,7 @@ static void *map_skewed(size_t len, size_t align, size_t skew) {
   } else {
     if (!skew) p = map_with_hint(len, align);
     if (!p) p = map_trimmed(len, align, skew);
+    if (!p && align >= HAK_OS_GAP_ALIGN) p = map_in_gap(len, align, skew);
   }
   hak_os_observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, p != NULL);
   if (!p) {
