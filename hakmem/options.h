@@ -46,15 +46,15 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
     "requests of at least this size go to the large-block engine; smaller ones to the pools")   \
   X(BIGCACHE, HAK_OPT_BOOL, 1, 0, 1, NULL, "cache freed large blocks per call site x size class") \
   X(BIGCACHE_SLOTS, HAK_OPT_UINT, 4, 1, 16, NULL, "blocks kept per (site, size class) ring")     \
-  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 64 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
+  X(BIGCACHE_MAX_BYTES, HAK_OPT_SIZE, 16 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                       \
     "cap on the bytes BigCache holds; past it the oldest block leaves")                          \
   X(BIGCACHE_AGE_MS, HAK_OPT_UINT, 2000, 1, 3600000, NULL,                                        \
     "a block cached longer than this leaves BigCache through the free policy")                   \
   X(FREE_POLICY, HAK_OPT_BOOL, 1, 0, 1, NULL,                                                     \
     "keep uncached freed blocks mapped as HOT/WARM/COLD spares (off: munmap at once)")           \
-  X(HOT_MAX, HAK_OPT_SIZE, 1 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                                    \
+  X(HOT_MAX, HAK_OPT_SIZE, 1 * HAK_GiB, 0, 64 * HAK_GiB, NULL,                                    \
     "freed blocks below this stay mapped untouched (HOT)")                                      \
-  X(COLD_MIN, HAK_OPT_SIZE, 2 * HAK_MiB, 0, 64 * HAK_GiB, NULL,                                   \
+  X(COLD_MIN, HAK_OPT_SIZE, 1 * HAK_GiB, 0, 64 * HAK_GiB, NULL,                                   \
     "freed blocks of at least this get a batched MADV_DONTNEED (COLD); between: MADV_FREE")      \
   X(SPARE_MAX_BYTES, HAK_OPT_SIZE, 1 * HAK_GiB, 0, 1024 * HAK_GiB, NULL,                          \
     "cap on the address space the spare pool keeps mapped; past it blocks are unmapped")        \
