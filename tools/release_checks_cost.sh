@@ -12,8 +12,8 @@
 #
 # Usage: tools/release_checks_cost.sh [REPS] [extra //compare:all flags...]
 #   REPS defaults to 5. Example: tools/release_checks_cost.sh 3 --scale 0.5
-# Output: the table on stdout; the run's results.json under a temporary
-# directory it names.
+# Output: the table on stdout; the run's report.txt and results.json under
+# a temporary directory it names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ cp -L bazel-bin/hakmem/libhakmem.so "$tmp/libhakmem-nochecks.so"
 # bazel run builds the shipped library again (the define is not part of the
 # output path, so the file above would otherwise be overwritten in place).
 bazel run //compare:all -- --allocators "hakmem-BALANCED,hakmem-nochecks=$tmp/libhakmem-nochecks.so" \
-  --reps "$reps" --no-history --no-report --out "$tmp/out" --quiet "$@"
+  --reps "$reps" --no-history --no-report --out "$tmp/out" --quiet "$@" >"$tmp/report.txt"
 
 results=$(ls -d "$tmp"/out/*/ | grep -v latest | tail -1)results.json
 python3 - "$results" <<'EOF'
