@@ -281,7 +281,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   h->state = HAK_LARGE_LIVE;
   h->site = site;
   h->user_off = (uint32_t)off;
-  h->flags = how.cache_slots ? 0 : HAK_LARGE_NOCACHE;
+  h->flags = (how.cache_slots ? 0 : HAK_LARGE_NOCACHE) | (hak_large_checked_mode ? 0 : HAK_LARGE_GUARDED);
   h->how = how;
   h->req = size;
   hak_large_charge_live(site, h->map_len, true);
@@ -290,7 +290,8 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   if (dirty > size) dirty = size;
   if (fresh_out) *fresh_out = size - dirty;
   char *p = user_of(h);
-  UNPOISON(p, h->map_len - off);
+  UNPOISON(p - sizeof(uint64_t), h->map_len - off + sizeof(uint64_t));
+  if (h->flags & HAK_LARGE_GUARDED) *canary_of(h) = canary_for(h);
   if (zero) memset(p, 0, dirty);
   HAK_ASSERT_INTERNAL(off + size <= h->map_len);
   HAK_ASSERT_INTERNAL(h->cls == HAK_LARGE_NO_CLASS || h->map_len == hak_large_class_bytes(h->cls));
@@ -334,7 +335,16 @@ hak_large_t *hak_large_lookup(const void *p) {
 
 // --- configuration and trimming -----------------------------------------------------
 
+uint64_t hak_large_canary_secret;
+
+void hak_large_check_canary(hak_large_t *h, const char *what) {
+  if (HAK_LIKELY(!HAK_RELEASE_CHECKS || !(h->flags & HAK_LARGE_GUARDED) || *canary_of(h) == canary_for(h))) return;
+  hak_log("%s(): the 8 bytes before large block %p were overwritten (an underflow?)", what, (void *)user_of(h));
+  hak_fatal("corrupted large block: underflow", __FILE__, __LINE__);
+}
+
 void hak_large_configure(void) {
+  if (!hak_large_canary_secret) hak_large_canary_secret = hak_os_random() | 1;
   hak_large_checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
   hak_bigcache_cfg_t bc = {
       .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,

@@ -73,6 +73,7 @@ typedef enum hak_large_state { HAK_LARGE_LIVE = 1, HAK_LARGE_FREE = 2 } hak_larg
 #define HAK_LARGE_NOCACHE 1u /* how.cache_slots == 0: its site's strategy keeps it out of BigCache */
 #define HAK_LARGE_TIMED_MAIN 2u   /* CANARY: its free is timed for the incumbent (learn.c) */
 #define HAK_LARGE_TIMED_CANARY 4u /* ... for the challenger */
+#define HAK_LARGE_GUARDED 8u      /* the word before its pointer is release mode's canary (not in checked mode, whose own canaries fill that gap) */
 #define HAK_LARGE_KIND_SHIFT 8u   /* bits 8-9: checked mode's allocation kind (checked.h) */
 
 /* What a site's strategy says about its freed large blocks (policy/strategy.h
@@ -96,7 +97,7 @@ typedef struct hak_large {
   uint8_t cls;        /* size class, or HAK_LARGE_NO_CLASS */
   hak_site_id_t site; /* who allocated it */
   uint32_t user_off;  /* program pointer = base + user_off (at most 4 MiB) */
-  uint32_t flags;     /* HAK_LARGE_NOCACHE, HAK_LARGE_TIMED_* */
+  uint32_t flags;     /* HAK_LARGE_NOCACHE, HAK_LARGE_TIMED_*, HAK_LARGE_GUARDED */
   size_t map_len;     /* bytes mapped at base */
   size_t req;         /* bytes the program asked for */
   hak_large_how_t how; /* the request's: what its free does */

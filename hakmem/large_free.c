@@ -162,6 +162,7 @@ void hak_large_free(hak_large_t *h) {
     hak_log("double free of large block %p", (void *)user_of(h));
     hak_fatal("double free", __FILE__, __LINE__);
   }
+  hak_large_check_canary(h, "free");
   h->state = HAK_LARGE_FREE;
   HAK_STAT_INC(large_frees);
   HAK_STAT_SUB(large_bytes_live, h->req);

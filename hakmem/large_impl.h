@@ -31,6 +31,19 @@ HAK_INLINE hak_large_t *hak_large_from_node(hak_spare_node_t *n) {
   return (hak_large_t *)((char *)n - offsetof(hak_large_t, node));
 }
 
+/* The word right before a live block's pointer (HAK_LARGE_GUARDED blocks):
+ * the secret mixed with the pointer, set by every allocation and checked by
+ * free and realloc, so an
+ * underflow of 1 to 8 bytes or more (a store or memcpy before the block)
+ * aborts there instead of going unnoticed. The secret is set once, at the
+ * first configuration, from hak_os_random(). */
+HAK_INTERNAL extern uint64_t hak_large_canary_secret;
+HAK_INLINE uint64_t *canary_of(hak_large_t *h) { return (uint64_t *)(void *)(user_of(h) - sizeof(uint64_t)); }
+HAK_INLINE uint64_t canary_for(hak_large_t *h) { return hak_large_canary_secret ^ (uint64_t)(uintptr_t)user_of(h); }
+_Static_assert(sizeof(hak_large_t) + sizeof(uint64_t) <= HAK_LARGE_HDR, "the canary must fit after the header");
+/* Aborts, naming the block, when its canary was overwritten. what: "free" or "realloc". */
+HAK_INTERNAL void hak_large_check_canary(hak_large_t *h, const char *what);
+
 /* Checked mode (HAKMEM_CHECK) in force: frees go through the quarantine. */
 HAK_INTERNAL extern bool hak_large_checked_mode;
 

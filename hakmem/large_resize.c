@@ -91,6 +91,7 @@ static hak_large_t *move_pages(hak_large_t *h, size_t bytes) {
   HAK_STAT_ADD(os_bytes_mapped, bytes - old_len);
   n->magic = magic_for(n);
   n->map_len = bytes;
+  if (n->flags & HAK_LARGE_GUARDED) *canary_of(n) = canary_for(n);  // it names the pointer, which moved
   return n;
 }
 
@@ -111,6 +112,7 @@ void *hak_large_realloc(hak_large_t *h, size_t size) {
     hak_log("realloc of freed large block %p", (void *)user_of(h));
     hak_fatal("realloc of a freed block (double free)", __FILE__, __LINE__);
   }
+  hak_large_check_canary(h, "realloc");
   size_t off = h->user_off;
   if (size > HAK_MAX_REQUEST - off) {
     errno = ENOMEM;

@@ -373,6 +373,39 @@ TEST_F(LargeTest, HugeAlignmentServedWhenItsReservationCannotBe) {
 
 using LargeDeathTest = LargeTest;
 
+// The word before a large block's pointer is a canary free and realloc
+// check: an underflow of one byte, or of 32 by memcpy, aborts there.
+TEST_F(LargeDeathTest, UnderflowAbortsAtFreeAndRealloc) {
+  for (size_t size : {300 * kKiB, 8 * kMiB}) {
+    char* p = static_cast<char*>(hak_alloc_at(size, 1));
+    ASSERT_NE(p, nullptr);
+    p[-1] ^= 1;
+    EXPECT_DEATH(hak_free(p), "underflow");
+    p[-1] ^= 1;
+    char junk[32];
+    memset(junk, 0x41, sizeof junk);
+    char saved[32];
+    memcpy(saved, p - 32, 32);
+    memcpy(p - 32, junk, 32);
+    EXPECT_DEATH(hak_realloc(p, 2 * size), "underflow");
+    memcpy(p - 32, saved, 32);
+    hak_free(p);  // restored: a clean free
+  }
+}
+
+// Moved pages keep a valid canary (it names the pointer); so do reused blocks.
+TEST_F(LargeTest, CanarySurvivesMovesAndReuse) {
+  for (int i = 0; i < 64; i++) {
+    char* p = static_cast<char*>(hak_alloc_at((size_t)(1 + i % 7) * kMiB, 1 + i % 3));
+    ASSERT_NE(p, nullptr);
+    p = static_cast<char*>(hak_realloc(p, (size_t)(9 + i % 13) * kMiB));
+    ASSERT_NE(p, nullptr);
+    p = static_cast<char*>(hak_realloc(p, (size_t)(1 + i % 5) * 300 * kKiB));
+    ASSERT_NE(p, nullptr);
+    hak_free(p);
+  }
+}
+
 TEST_F(LargeDeathTest, DoubleFreeAbortsWithAMessage) {
   void* p = hak_alloc_at(kMiB, 1);
   hak_free(p);
