@@ -180,14 +180,16 @@ static slot_t *claim(fuzz_in_t *in, int want) {
 static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, memory_order_release); }
 
 // calloc of a recycled large block clears it with memset, which TSan checks
-// a word at a time: up to 4 MiB, that was a sixth of this fuzzer's time
-// (perf, __tsan_memset under hak_large_alloc_ex). Up to 1 MiB it is still a
-// large block of every kind (cached, spare, fresh).
-#define CALLOC_MAX ((size_t)1 << 20)
+// a word at a time: calloc's sizes up to 4 MiB made that a sixth of this
+// fuzzer's time, and up to 1 MiB still a quarter (perf, __tsan_memset under
+// hak_large_alloc_ex). Past CALLOC_MAX they are folded into [256, 384) KiB,
+// still large with the default threshold (256 KiB): cached, spare or fresh.
+#define CALLOC_MAX ((size_t)384 << 10)
+#define CALLOC_FOLD ((size_t)128 << 10)
 
 static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
   size_t size = pick_size(in);
-  if (zero && size > CALLOC_MAX) size = CALLOC_MAX / 2 + size % (CALLOC_MAX / 2);
+  if (zero && size > CALLOC_MAX) size = CALLOC_MAX - CALLOC_FOLD + size % CALLOC_FOLD;
   slot_t *s = claim(in, FREE);
   if (!s) return;
   void *p = zero ? hak_calloc_at(1, size, site) : hak_alloc_at(size, site);
