@@ -181,15 +181,21 @@ static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, me
 
 // calloc of a recycled large block clears it with memset, which TSan checks
 // a word at a time: calloc's sizes up to 4 MiB made that a sixth of this
-// fuzzer's time, and up to 1 MiB still a quarter (perf, __tsan_memset under
-// hak_large_alloc_ex). Past CALLOC_MAX they are folded into [256, 384) KiB,
-// still large with the default threshold (256 KiB): cached, spare or fresh.
-#define CALLOC_MAX ((size_t)384 << 10)
-#define CALLOC_FOLD ((size_t)128 << 10)
+// fuzzer's time, folded into 256 .. 384 KiB still a ninth (perf,
+// __tsan_memset under hak_large_alloc_ex). Past CALLOC_MAX one in four is
+// folded into [256, 320) KiB, still large with the default threshold (256
+// KiB: cached, spare or fresh), the others into the small sizes below 32 KiB.
+#define CALLOC_MAX ((size_t)320 << 10)
+#define CALLOC_FOLD ((size_t)64 << 10)
+
+static size_t calloc_size(size_t size) {
+  if (size <= CALLOC_MAX) return size;
+  return size % 4 == 0 ? CALLOC_MAX - CALLOC_FOLD + size % CALLOC_FOLD : size % (32u << 10);
+}
 
 static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
   size_t size = pick_size(in);
-  if (zero && size > CALLOC_MAX) size = CALLOC_MAX - CALLOC_FOLD + size % CALLOC_FOLD;
+  if (zero) size = calloc_size(size);
   slot_t *s = claim(in, FREE);
   if (!s) return;
   void *p = zero ? hak_calloc_at(1, size, site) : hak_alloc_at(size, site);
