@@ -1,17 +1,20 @@
 /* bigcache_fuzzer.c — BigCache against a shadow model (fuzz/, libFuzzer).
  *
  * The input is a configuration followed by operations: put a block for a
- * (site, class), get for a (site, class), move the clock (also backwards),
- * expire, drain one batch, drain everything. After every operation the
- * harness checks BigCache against the model below:
+ * (site, class), also with a ring cap (hak_bigcache_put_capped), get for a
+ * (site, class), also over a range of classes (hak_bigcache_get_fit), move
+ * the clock (also backwards), expire, drain one batch, drain everything.
+ * After every operation the harness checks BigCache against the model below:
  *   - a get returns the most recently cached block of its key, or NULL
  *     exactly when the model holds none; never a block that is not cached;
+ *     get_fit that of the first class in its order the model holds one of;
  *   - every victim was cached, carries its own site/class/bytes, and leaves
  *     exactly once; victims leave in the contract's order: the byte cap takes
  *     the oldest blocks, a full ring its own oldest, a steal the whole ring of
  *     another key of the same set (only when both ways are busy), expiry and
  *     drain the oldest first;
- *   - a put is accepted exactly when the contract says so;
+ *   - a put is accepted exactly when the contract says so (a capped one
+ *     fills its ring to min(cap, slots) at most; cap 0 rejects);
  *   - per-ring and total caps hold; bytes and count agree;
  *   - the counters (hits, misses, puts, rejects, evictions, steals, bytes)
  *     equal the model's; the rings of every set the input used hold

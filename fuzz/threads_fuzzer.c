@@ -20,7 +20,8 @@
  *   - ThreadSanitizer finds no data race in hakmem (the build is
  *     -fsanitize=fuzzer,thread; halt_on_error makes a race a finding).
  * Sizes are mostly small (the per-thread pools and remote frees), some
- * around the large threshold and a few large (BigCache, spares). Which thread
+ * around the large threshold and a few large (BigCache, spares); calloc's
+ * past 320 KiB are folded smaller (why: at CALLOC_MAX). Which thread
  * wins a slot depends on timing: an input does not always replay the same
  * interleaving.
  */
