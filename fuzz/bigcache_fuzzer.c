@@ -1,17 +1,20 @@
 /* bigcache_fuzzer.c — BigCache against a shadow model (fuzz/, libFuzzer).
  *
  * The input is a configuration followed by operations: put a block for a
- * (site, class), get for a (site, class), move the clock (also backwards),
- * expire, drain one batch, drain everything. After every operation the
- * harness checks BigCache against the model below:
+ * (site, class), also with a ring cap (hak_bigcache_put_capped), get for a
+ * (site, class), also over a range of classes (hak_bigcache_get_fit), move
+ * the clock (also backwards), expire, drain one batch, drain everything.
+ * After every operation the harness checks BigCache against the model below:
  *   - a get returns the most recently cached block of its key, or NULL
  *     exactly when the model holds none; never a block that is not cached;
+ *     get_fit that of the first class in its order the model holds one of;
  *   - every victim was cached, carries its own site/class/bytes, and leaves
  *     exactly once; victims leave in the contract's order: the byte cap takes
  *     the oldest blocks, a full ring its own oldest, a steal the whole ring of
  *     another key of the same set (only when both ways are busy), expiry and
  *     drain the oldest first;
- *   - a put is accepted exactly when the contract says so;
+ *   - a put is accepted exactly when the contract says so (a capped one
+ *     fills its ring to min(cap, slots) at most; cap 0 rejects);
  *   - per-ring and total caps hold; bytes and count agree;
  *   - the counters (hits, misses, puts, rejects, evictions, steals, bytes)
  *     equal the model's; the rings of every set the input used hold
@@ -62,17 +65,20 @@ static fkey_t palette[NKEYS];
 // Totals over all inputs of this process, printed at exit when
 // HAK_FUZZ_VERBOSE is set: which paths the corpus reaches.
 static struct {
-  uint64_t inputs, puts, rejects, overflow_rejects, steals, ring_full, byte_cap, hits, misses, expired;
+  uint64_t inputs, puts, capped_puts, rejects, overflow_rejects, steals, ring_full, byte_cap, hits, misses, expired;
+  uint64_t fit_gets, fit_other_class;
 } seen;
 
 static void print_seen(void) {
   fprintf(stderr,
           "bigcache_fuzzer: %llu inputs: %llu puts, %llu rejects (%llu by victim overflow), %llu steals, "
-          "%llu ring-full and %llu byte-cap victims, %llu hits, %llu misses, %llu expired\n",
+          "%llu ring-full and %llu byte-cap victims, %llu hits, %llu misses, %llu expired; %llu capped puts, "
+          "%llu get_fit (%llu hits in another class)\n",
           (unsigned long long)seen.inputs, (unsigned long long)seen.puts, (unsigned long long)seen.rejects,
           (unsigned long long)seen.overflow_rejects, (unsigned long long)seen.steals,
           (unsigned long long)seen.ring_full, (unsigned long long)seen.byte_cap, (unsigned long long)seen.hits,
-          (unsigned long long)seen.misses, (unsigned long long)seen.expired);
+          (unsigned long long)seen.misses, (unsigned long long)seen.expired, (unsigned long long)seen.capped_puts,
+          (unsigned long long)seen.fit_gets, (unsigned long long)seen.fit_other_class);
 }
 
 static inline void *ptr_of(unsigned i) { return (void *)(BLOCK_BASE + i * BLOCK_STEP); }
@@ -100,7 +106,8 @@ static void init_palette(void) {
     if (fits) palette[n++] = key;
   }
   FUZZ_CHECK(n == 10, "could not find colliding keys");
-  for (unsigned i = 10; i < NKEYS; i++) palette[i] = (fkey_t){(uint16_t)(1000 + i), (uint8_t)(i * 3)};
+  // Three classes in a row at each of two sites, for get_fit.
+  for (unsigned i = 10; i < NKEYS; i++) palette[i] = (fkey_t){(uint16_t)(1000 + (i - 10) / 3), (uint8_t)(30 + i)};
 }
 
 // --- the model ------------------------------------------------------------------------
@@ -194,8 +201,10 @@ static size_t pick_bytes(fuzz_in_t *in) {
   }
 }
 
-// A put; key and bytes come from the input unless given.
-static void op_put(fuzz_in_t *in, uint64_t now, const fkey_t *fixed_key, size_t fixed_bytes) {
+// A put; key and bytes come from the input unless given. cap < 0: a plain
+// hak_bigcache_put; else hak_bigcache_put_capped with that ring cap (which
+// the configured slots bound; 0 rejects).
+static void op_put(fuzz_in_t *in, uint64_t now, const fkey_t *fixed_key, size_t fixed_bytes, int cap) {
   // A block the caller holds: a new one, or one that left the cache earlier.
   unsigned i = m.nb;
   uint8_t c = in_u8(in);
@@ -215,13 +224,15 @@ static void op_put(fuzz_in_t *in, uint64_t now, const fkey_t *fixed_key, size_t 
 
   hak_bigcache_victims_t out;
   memset(&out, 0xa5, sizeof out);  // put must reset out->n itself
-  bool kept = hak_bigcache_put(key.site, key.cls, ptr_of(i), bytes, now, &out);
+  bool kept = cap < 0 ? hak_bigcache_put(key.site, key.cls, ptr_of(i), bytes, now, &out)
+                      : hak_bigcache_put_capped(key.site, key.cls, ptr_of(i), bytes, (unsigned)cap, now, &out);
+  unsigned ring_cap = cap < 0 || (unsigned)cap > m.cfg.slots ? m.cfg.slots : (unsigned)cap;
   clock_to(now);
   FUZZ_CHECK(out.n <= HAK_BIGCACHE_VICTIMS, "put: %u victims", out.n);
 
   unsigned vi = 0;
   bool expect_kept = false;
-  if (!m.cfg.enabled || bytes > m.cfg.max_bytes / 2) goto decided;  // declined outright
+  if (!m.cfg.enabled || !ring_cap || bytes > m.cfg.max_bytes / 2) goto decided;  // declined outright
   // The byte cap: the oldest blocks anywhere leave first.
   while (m.bytes + bytes > m.cfg.max_bytes) {
     if (vi == HAK_BIGCACHE_VICTIMS) goto decided;
@@ -252,10 +263,10 @@ static void op_put(fuzz_in_t *in, uint64_t now, const fkey_t *fixed_key, size_t 
       seen.steals++;
     }
   }
-  // The key's ring is full: its oldest block leaves.
-  while (count_of(key) >= m.cfg.slots) {
+  // The key's ring is full (at its cap): its oldest blocks leave.
+  while (count_of(key) >= ring_cap) {
     if (vi == HAK_BIGCACHE_VICTIMS) goto decided;
-    FUZZ_CHECK(vi < out.n, "put: ring of (%u, %u) full (%u slots) but no victim", key.site, key.cls, m.cfg.slots);
+    FUZZ_CHECK(vi < out.n, "put: ring of (%u, %u) full (%u slots) but no victim", key.site, key.cls, ring_cap);
     take_victim(&out.v[vi++], oldest(&key), "ring-full");
     seen.ring_full++;
   }
@@ -268,10 +279,11 @@ decided:
   if (!kept) {
     m.rejects++;
     seen.rejects++;
-    seen.overflow_rejects += vi > 0 || (m.cfg.enabled && bytes <= m.cfg.max_bytes / 2);
+    seen.overflow_rejects += vi > 0 || (m.cfg.enabled && ring_cap && bytes <= m.cfg.max_bytes / 2);
     return;
   }
   seen.puts++;
+  seen.capped_puts += cap >= 0;
   m.b[i] = (mblock_t){.cached = true, .key = key, .bytes = bytes, .seq = ++m.seq, .stamp = m.clock};
   FUZZ_CHECK(count_of(key) <= m.cfg.slots, "put: key (%u, %u) holds more than %u blocks", key.site, key.cls,
              m.cfg.slots);
@@ -280,14 +292,27 @@ decided:
   m.puts++;
 }
 
-static void op_get(fuzz_in_t *in, uint64_t now) {
-  fkey_t key = pick_key(in);
+// A get; fit: hak_bigcache_get_fit over the key's class and up to 3 above
+// it, smallest (or largest) class first, which finds the newest block of
+// the first class the model holds one of.
+static void op_get(fuzz_in_t *in, uint64_t now, bool fit) {
+  fkey_t asked = pick_key(in), key = asked;
+  uint8_t c = fit ? in_u8(in) : 0, max_cls = (uint8_t)(asked.cls + c % 4 < 255 ? asked.cls + c % 4 : 255);
+  bool largest = c & 4;
   size_t bytes = 0;
-  void *blk = hak_bigcache_get(key.site, key.cls, now, &bytes);
+  void *blk = fit ? hak_bigcache_get_fit(asked.site, asked.cls, max_cls, largest, now, &bytes)
+                  : hak_bigcache_get(asked.site, asked.cls, now, &bytes);
   if (blk) clock_to(now);  // a miss does not read the clock (the contract leaves it open)
-  int want = newest(key);
+  int want = -1;
+  for (unsigned i = 0; asked.cls + i <= max_cls; i++) {
+    fkey_t k = {asked.site, (uint8_t)(largest ? max_cls - i : asked.cls + i)};
+    use_set(k);
+    if (want < 0 && (want = newest(k)) >= 0) key = k;
+  }
+  seen.fit_gets += fit;
+  seen.fit_other_class += fit && want >= 0 && key.cls != asked.cls;
   if (want < 0) {
-    FUZZ_CHECK(!blk, "get (%u, %u): returned %p, model holds nothing", key.site, key.cls, blk);
+    FUZZ_CHECK(!blk, "get (%u, %u .. %u): returned %p, model holds nothing", asked.site, asked.cls, max_cls, blk);
     m.misses++;
     seen.misses++;
     return;
@@ -424,11 +449,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t op = in_u8(&in);
     switch (op % 16) {
       case 0: case 1: case 2: case 3: case 4: case 5:
-        op_put(&in, now, NULL, 0);
+        op_put(&in, now, NULL, 0, (op & 0xc0) == 0xc0 ? in_u8(&in) % 18 : -1);  // a quarter capped
         check_all("put");
         break;
       case 6: case 7: case 8: case 9:
-        op_get(&in, now);
+        op_get(&in, now, (op & 0xc0) == 0xc0);  // a quarter get_fit
         check_all("get");
         break;
       case 10: case 11:  // the clock moves, mostly forwards, by about the age limit
@@ -449,7 +474,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           for (unsigned j = 0; j < n; j++) {
             fkey_t key = palette[(first + j) % NKEYS];
             use_set(key);
-            op_put(&in, now, &key, bytes);
+            op_put(&in, now, &key, bytes, -1);
             check_all("burst put");
           }
         }

@@ -39,7 +39,7 @@ COVERAGE_IGNORE = "coverage_ignore.txt"
 # No source includes coverage_ignore.txt, so Bazel drops it from the compile
 # actions' inputs after their first run (include pruning) and an edit alone
 # rebuilds nothing: bump this with every edit of the list.
-COVERAGE_IGNORE_REV = 2
+COVERAGE_IGNORE_REV = 3
 
 # HAK_COPTS, then the instrumentation (the later -O1 wins over HAK_COPTS's
 # level). Internal asserts (HAK_DEBUG=2) are on unless --config=debug already
