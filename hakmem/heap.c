@@ -343,7 +343,6 @@ void *hak_heap_alloc_slow(size_t size) {
   if ((++h->slow_calls & 31) == 0) {
     uint64_t now = hak_os_now_ms();
     if (now - h->last_maintenance >= 16) {
-      hak_heap_remote_flush();  // this thread's batched remote frees
       heap_maintain(h, now, false);
       tidy_one_abandoned(now);
       hak_os_tick(now);
@@ -375,7 +374,6 @@ static const hak_fork_handler_t heap_fork = {"heap", hak_heap_fork_prepare, hak_
 
 void hak_heap_global_init(void) {
   hak_fork_register(&heap_fork);
-  hak_heap_remote_init();  // after the heaps' handler: its child runs first
   pthread_once(&exit_key_once, exit_key_create);
   hak_lock(&heaps.lock);
   hak_pool_secrets_init();
@@ -386,7 +384,6 @@ size_t hak_heap_trim(void) {
   uint64_t now = hak_os_now_ms();
   size_t n = 0;
   hak_heap_t *h = hak_tls_heap;
-  hak_heap_remote_flush();  // this thread's batched remote frees, before the drains
   if (h != NO_HEAP) {
     hak_heap_collect(h);
     n += heap_maintain(h, now, true);

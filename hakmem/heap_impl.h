@@ -34,10 +34,5 @@ HAK_INTERNAL void hak_heap_retire_if_empty(hak_heap_t *h, hak_segment_t *seg, ha
 /* Take the blocks other threads freed into h (and the suspects) back onto
  * their pages, checking every link before it is followed. */
 HAK_INTERNAL void hak_heap_collect(hak_heap_t *h);
-/* Batched remote frees (heap_free.c): this thread's waiting batches onto
- * their owners' remote lists (slow-path maintenance, trim); the fork
- * handler that flushes and adopts them, registered by hak_heap_global_init. */
-HAK_INTERNAL void hak_heap_remote_flush(void);
-HAK_INTERNAL void hak_heap_remote_init(void);
 
 #endif /* HAK_HEAP_IMPL_H */

@@ -1,10 +1,11 @@
-// remote_test.cc — batched remote frees (heap_free.c): a thread's frees of
-// another heap's blocks wait in a batch and reach the owner's remote list
-// whole (full batch, thread exit, trim, fork); a block waiting in a batch is
-// still caught when freed again, by the same thread, by the owner or by a
-// third thread; no block is lost: after an exit, in a fork child, and in
-// the counters (every remote free drained, the pool memory back to its
-// baseline after a trim).
+// remote_test.cc — remote frees (heap_free.c): a block another thread freed
+// is on the owner's remote list once that thread is done with it (every one
+// of them, also after the freer exits) and the owner reuses it; a second
+// free of it aborts, whether by the same thread, the owner or a third
+// thread, and also while the freer is still alive; a live block holding the
+// key's value is no double free; fork() with a freer alive loses nothing in
+// the child; the counters balance (every remote free drained once, the pool
+// memory back to its baseline after a trim).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,9 +32,6 @@ using namespace hakmem_test;
 class RemoteTest : public HakTest {};
 using RemoteDeathTest = RemoteTest;
 
-// heap_free.c's batch size: a batch goes out when it holds this many.
-constexpr int kBatch = 32;
-
 std::string DoubleFree(const void* p) {
   char b[64];
   std::snprintf(b, sizeof b, "double free of 0x%lx", (unsigned long)(uintptr_t)p);
@@ -53,8 +51,8 @@ std::vector<const void*> RemoteList() {
   return v;
 }
 
-// A thread that frees what it is given and stays alive until told to go, so
-// that its batches wait.
+// A thread that frees what it is given and stays alive until told to go
+// (whatever a freer keeps for later, it keeps meanwhile).
 class Freer {
  public:
   explicit Freer(std::vector<char*> v) : v_(std::move(v)) {
@@ -79,30 +77,26 @@ class Freer {
   std::atomic<bool> freed_{false}, go_{false}, valid_{false};
 };
 
-TEST_F(RemoteTest, FreesWaitUntilTheBatchIsFull) {
-  std::vector<char*> v;
-  for (int i = 0; i < 2 * kBatch; i++) v.push_back(Alloc(64));
-  hak_trim();  // nothing of ours waits on the remote list
-  ASSERT_TRUE(RemoteList().empty());
-  {
-    Freer f(std::vector<char*>(v.begin(), v.begin() + kBatch - 1));
-    EXPECT_TRUE(RemoteList().empty()) << "a batch short of full went out";
-    EXPECT_TRUE(f.valid()) << "the walker rejected the waiting batch";
-    f.Exit();  // thread exit: the batch goes out
+// Whatever a live freer holds back, its exit sends on: then every block it
+// freed is on the owner's remote list, once.
+TEST_F(RemoteTest, EveryFreeReachesTheOwnersListByTheFreersExit) {
+  for (int n : {1, 31, 32, 33, 100}) {
+    std::vector<char*> v;
+    for (int i = 0; i < n; i++) v.push_back(Alloc(64));
+    hak_trim();  // nothing of ours waits on the remote list
+    ASSERT_TRUE(RemoteList().empty());
+    {
+      Freer f(v);
+      EXPECT_TRUE(f.valid()) << n;
+    }
     std::vector<const void*> r = RemoteList();
-    EXPECT_EQ(r.size(), (size_t)kBatch - 1);
-    for (int i = 0; i < kBatch - 1; i++) EXPECT_NE(std::find(r.begin(), r.end(), v[i]), r.end()) << i;
+    std::sort(r.begin(), r.end());
+    EXPECT_EQ(std::unique(r.begin(), r.end()), r.end()) << n;
+    EXPECT_EQ(r.size(), (size_t)n);
+    for (char* p : v) EXPECT_TRUE(std::binary_search(r.begin(), r.end(), p)) << n;
+    hak_trim();
+    EXPECT_TRUE(hak_heap_is_valid());
   }
-  hak_trim();
-  {
-    Freer f(std::vector<char*>(v.begin() + kBatch - 1, v.end()));  // 33 frees: one batch out, one block waits
-    std::vector<const void*> r = RemoteList();
-    EXPECT_EQ(r.size(), (size_t)kBatch);
-    EXPECT_EQ(std::find(r.begin(), r.end(), v.back()), r.end()) << "the 33rd free went out with the batch";
-  }
-  EXPECT_EQ(RemoteList().size(), (size_t)kBatch + 1);
-  hak_trim();
-  EXPECT_TRUE(hak_heap_is_valid());
 }
 
 // The owner reuses a block another thread freed just before it exited.
@@ -116,18 +110,25 @@ TEST_F(RemoteTest, BlockOfAnExitedFreerIsReused) {
   hak_free(keep);
 }
 
-TEST_F(RemoteDeathTest, SecondFreeOfABatchedBlockBySameThread) {
+// Caught by the freeing thread or, at the latest, by the owner's next slow
+// path (the second free is a suspect).
+TEST_F(RemoteDeathTest, SecondFreeByTheSameThread) {
   char* a = Alloc(64);
-  EXPECT_DEATH(std::thread([a] {
-                 hak_free(a);
-                 hak_free(a);
-               }).join(),
-               DoubleFree(a));
+  EXPECT_DEATH(
+      {
+        std::thread([a] {
+          hak_free(a);
+          hak_free(a);
+        }).join();
+        hak_trim();
+      },
+      DoubleFree(a));
   hak_free(a);
 }
 
-// a waits in the batch of a live freer while `again` frees it a second time.
-void ExpectDoubleFreeWhileWaiting(const std::function<void(char*)>& again) {
+// a was freed by a freer that is still alive when `again` frees it a second
+// time.
+void ExpectDoubleFreeWithTheFreerAlive(const std::function<void(char*)>& again) {
   char* a = Alloc(64);
   char* keep = Alloc(64);
   EXPECT_DEATH(
@@ -141,22 +142,22 @@ void ExpectDoubleFreeWhileWaiting(const std::function<void(char*)>& again) {
 }
 
 // The owner's free of the block aborts at once.
-TEST_F(RemoteDeathTest, OwnerFreesABlockWaitingInAnotherThreadsBatch) {
-  ExpectDoubleFreeWhileWaiting([](char* a) { hak_free(a); });
+TEST_F(RemoteDeathTest, OwnerFreesABlockALiveThreadFreed) {
+  ExpectDoubleFreeWithTheFreerAlive([](char* a) { hak_free(a); });
 }
 
 // A third thread cannot look: the block is a suspect until the owner's
-// next slow path, which finds it waiting.
-TEST_F(RemoteDeathTest, ThirdThreadFreesABlockWaitingInABatch) {
-  ExpectDoubleFreeWhileWaiting([](char* a) {
+// next slow path, which finds it freed.
+TEST_F(RemoteDeathTest, ThirdThreadFreesABlockALiveThreadFreed) {
+  ExpectDoubleFreeWithTheFreerAlive([](char* a) {
     std::thread([a] { hak_free(a); }).join();
     hak_trim();
   });
 }
 
 // A live block holding the key's value (and a link word of its own) freed
-// by another thread is still no double free.
-TEST_F(RemoteTest, KeyValueInALiveBlockIsNotTakenForAWaitingOne) {
+// by a thread that stays alive is still no double free.
+TEST_F(RemoteTest, KeyValueInALiveBlockIsNoDoubleFree) {
   std::vector<char*> v;
   for (int i = 0; i < 4; i++) {
     char* p = Alloc(64);
@@ -176,23 +177,24 @@ TEST_F(RemoteTest, KeyValueInALiveBlockIsNotTakenForAWaitingOne) {
   for (char* p : w) hak_free(p);
 }
 
-// fork() while another thread's batch waits: in the child that thread is
-// gone; its batch goes home there, and in the parent when it exits.
-TEST_F(RemoteTest, ForkWithAWaitingBatch) {
+// fork() right after another thread freed blocks, that thread still alive:
+// in the child it is gone, and its frees must still reach the owner there,
+// as in the parent once it exits.
+TEST_F(RemoteTest, ForkWithALiveFreer) {
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
   GTEST_SKIP() << "ThreadSanitizer does not support threads in the child of a multi-threaded fork";
 #endif
 #endif
-  constexpr int kWaiting = 10;
+  constexpr int kFreed = 10;
   char* keep = Alloc(48);
   std::vector<char*> v;
-  for (int i = 0; i < kWaiting; i++) v.push_back(Alloc(48));
+  for (int i = 0; i < kFreed; i++) v.push_back(Alloc(48));
   std::set<char*> freed(v.begin(), v.end());
   auto all_back = [&] {
     hak_trim();
     std::vector<char*> w;
-    for (int i = 0; i < kWaiting; i++) w.push_back(Alloc(48));
+    for (int i = 0; i < kFreed; i++) w.push_back(Alloc(48));
     bool ok = std::all_of(w.begin(), w.end(), [&](char* p) { return freed.count(p); });
     for (char* p : w) hak_free(p);
     return ok && hak_heap_is_valid();
@@ -220,7 +222,7 @@ TEST_F(RemoteTest, CountsBalance) {
   std::vector<char*> v;
   for (int i = 0; i < kBlocks; i++) v.push_back(Alloc(16 + (i * 37) % 1000));
   EXPECT_GT(Stat(HAK_STAT_os_bytes_mapped_pools), mapped);
-  // Two freers, each its own share, exiting with a batch part full.
+  // Two freers, each its own share.
   std::thread t1([&] {
     for (int i = 0; i < kBlocks; i += 2) hak_free(v[i]);
   });
