@@ -257,8 +257,11 @@ TEST_F(HeapTest, ReleaseAfterTheDelayWithoutTrim) {
   for (void* p : v) hak_free(p);
   uint64_t before = Stat(HAK_STAT_pool_pages_released);
   usleep(20000);  // maintenance runs at most every 16 ms
-  // Slow-path allocations in another class run the maintenance.
+  // Slow-path allocations in another class run the maintenance (every 32nd
+  // slow call): each carve of a 3000-byte block is one.
   for (int i = 0; i < 20000; i++) hak_free(hak_alloc_at(100 + (i % 64) * 16, 7));
+  for (int i = 0; i < 2000; i++) v[i] = hak_alloc_at(3000, 7);
+  for (int i = 0; i < 2000; i++) hak_free(v[i]);
   EXPECT_GT(Stat(HAK_STAT_pool_pages_released), before);
 }
 
