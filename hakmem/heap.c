@@ -1,5 +1,5 @@
-/* heap.c — per-thread heaps: allocation slow paths, empty-page release,
- * thread exit and fork (layer L3). See heap.h for the design.
+/* heap.c — per-thread heaps: allocation slow paths (borrowing between
+ * classes), thread exit and fork (layer L3). See heap.h for the design.
  *
  * Locking: everything in a heap belongs to its owning thread, except the
  * remote and suspect lists (atomic) and the fields marked "under the heaps
@@ -9,7 +9,8 @@
  * work into a child.
  *
  * The frees off the fast path (the careful path, remote frees and their
- * drain) are in heap_free.c.
+ * drain) are in heap_free.c, empty-page release and the periodic
+ * maintenance in heap_release.c.
  */
 #include "hakmem/heap.h"
 #include "hakmem/heap_impl.h"
@@ -19,12 +20,10 @@
 #include <string.h>
 
 #include "hakmem/addrmap.h"
-#include "hakmem/batch.h"
 #include "hakmem/fork.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
-#include "hakmem/options.h"
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
@@ -77,103 +76,12 @@ static void set_current(hak_heap_t *h, unsigned cls, hak_page_t *pg) {
   }
 }
 
-static void queue_remove(hak_heap_t *h, hak_page_t *pg) {
+void hak_heap_queue_remove(hak_heap_t *h, hak_page_t *pg) {
   if (pg->prev) pg->prev->next = pg->next;
   else h->queue[pg->cls] = pg->next;
   if (pg->next) pg->next->prev = pg->prev;
   pg->next = pg->prev = NULL;
   if (h->current[pg->cls] == pg) set_current(h, pg->cls, h->queue[pg->cls] ? h->queue[pg->cls] : &hak_heap_empty_page);
-}
-
-// --- releasing memory ---------------------------------------------------------------
-
-static void release_page(hak_segment_t *seg, hak_page_t *pg) {
-  hak_batch_add(hak_page_start(seg, pg), hak_page_area(seg, pg));
-  pg->commit = HAK_PAGE_RELEASED;
-  HAK_STAT_INC(pool_pages_released);
-}
-
-static void reclaim_page(hak_segment_t *seg, hak_page_t *pg) {
-  if (pg->commit == HAK_PAGE_RELEASED) {
-    hak_batch_take(hak_page_start(seg, pg));  // never advised after this
-    pg->commit = HAK_PAGE_COMMITTED;
-  }
-}
-
-// A page that stopped being current, or lost a block: back to the segment
-// when empty.
-void hak_heap_retire_if_empty(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg, uint64_t stamp) {
-  if (pg->used != 0) return;
-  queue_remove(h, pg);
-  hak_segment_return_page(seg, pg, stamp);
-}
-
-static void segment_unlink(hak_heap_t *h, hak_segment_t *seg) {
-  if (seg->prev) seg->prev->next = seg->next;
-  else h->segments[seg->kind] = seg->next;
-  if (seg->next) seg->next->prev = seg->prev;
-}
-
-static size_t free_segment(hak_heap_t *h, hak_segment_t *seg) {
-  for (hak_page_t *pg = seg->unused; pg; pg = pg->next) reclaim_page(seg, pg);
-  segment_unlink(h, seg);
-  hak_segment_free(seg);
-  HAK_STAT_INC(pool_segments_freed);
-  return HAK_SEGMENT_SIZE;
-}
-
-// Pages empty for the release delay go to the batch queue; segments empty
-// that long are unmapped, but for one of each kind. force: no delay, no
-// segment kept. Returns bytes unmapped.
-static size_t heap_maintain(hak_heap_t *h, uint64_t now, bool force) {
-  uint64_t delay = hak_opt(HAK_OPT_POOL_RELEASE_MS);
-  size_t unmapped = 0;
-  h->last_maintenance = now;
-  // Current pages that emptied stay current (no thrash on alloc/free pairs)
-  // until they have been empty for the delay.
-  // Such a page was found empty (used holds only the current page's extra
-  // count) at two maintenances the delay apart, and not found in use
-  // between them.
-  for (unsigned c = 0; c < HAK_CLASSES; c++) {
-    hak_page_t *pg = h->current[c];
-    if (pg == &hak_heap_empty_page) continue;
-    if (pg->used != 1) {
-      pg->empty_since = 0;
-      continue;
-    }
-    if (!pg->empty_since && !force) {
-      pg->empty_since = now;
-      continue;
-    }
-    if (force || now - pg->empty_since >= delay) {
-      uint64_t stamp = pg->empty_since ? pg->empty_since : now;
-      queue_remove(h, pg);  // no longer current: used drops to 0
-      HAK_ASSERT_INTERNAL(pg->used == 0);
-      hak_segment_return_page(hak_segment_of(pg), pg, stamp);  // page structs live in their segment's header
-    }
-  }
-  unsigned released = 0;
-  for (unsigned k = 0; k < HAK_PAGE_KINDS; k++) {
-    bool kept_one = force;
-    for (hak_segment_t *seg = h->segments[k], *next; seg; seg = next) {
-      next = seg->next;
-      // FRESH pages were never touched: nothing to advise.
-      for (hak_page_t *pg = seg->unused; pg; pg = pg->next)
-        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) {
-          release_page(seg, pg);
-          released++;
-        }
-      if (seg->pages_used == 0 && (force || now - seg->empty_since >= delay)) {
-        if (kept_one) unmapped += free_segment(h, seg);
-        else kept_one = true;
-      }
-    }
-  }
-  // These pages already waited out the release delay: advise them now (the
-  // batch still merges neighbours into one call) rather than leave up to
-  // 16 MiB resident until the queue fills.
-  if (released) hak_batch_flush();
-  return unmapped;
 }
 
 // --- heaps: creation, exit, adoption ------------------------------------------------
@@ -248,7 +156,7 @@ static void heap_thread_exit(void *arg) {
   if (h != hak_tls_heap) return;
   hak_lock(&heaps.tidy);  // a fork meanwhile must not copy h half-tidied into a child
   hak_heap_collect(h);
-  heap_maintain(h, hak_os_now_ms(), false);
+  hak_heap_maintain(h, hak_os_now_ms(), false);
   hak_tls_heap = NO_HEAP;  // frees after this point go through h's remote list
   hak_tls_tag = HAK_HEAP_TAG_NONE;
   current_from_tls(h);
@@ -265,7 +173,7 @@ static void heap_thread_exit(void *arg) {
 // owner.
 static size_t tidy(hak_heap_t *h, uint64_t now, bool force) {
   hak_heap_collect(h);
-  return heap_maintain(h, now, force);
+  return hak_heap_maintain(h, now, force);
 }
 
 // The slow path of a live thread tidies the oldest abandoned heap and puts
@@ -303,7 +211,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
     if (seg->next) seg->next->prev = seg;
     h->segments[kind] = seg;
   }
-  if (seg->unused) reclaim_page(seg, seg->unused);  // the page take_page hands out next
+  if (seg->unused) hak_heap_reclaim_page(seg, seg->unused);  // the page take_page hands out next
   hak_page_t *pg = hak_segment_take_page(seg, cls);
   // Every page careful (checked mode): every malloc and free of it takes the slow path.
   if (hak_heap_watchers.all_careful) {
@@ -319,7 +227,7 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
   while (pg != &hak_heap_empty_page) {
     // A corrupt head is not the list's end: the pop will say so.
     if (pg->head != HAK_LIST_END || hak_page_extend(pg)) return pg;
-    queue_remove(h, pg);  // exhausted: FULL until a block comes back
+    hak_heap_queue_remove(h, pg);  // exhausted: FULL until a block comes back
     HAK_ASSERT_INTERNAL(pg->used > 0);
     __atomic_store_n(&pg->state, HAK_PAGE_FULL, __ATOMIC_RELAXED);
     pg->limit = 0;  // its frees take the slow path, which puts it back in the queue
@@ -374,7 +282,7 @@ void *hak_heap_alloc_slow(size_t size) {
   if ((++h->slow_calls & 31) == 0) {
     uint64_t now = hak_os_now_ms();
     if (now - h->last_maintenance >= 16) {
-      heap_maintain(h, now, false);
+      hak_heap_maintain(h, now, false);
       tidy_one_abandoned(now);
       hak_os_tick(now);
     }
@@ -423,7 +331,7 @@ size_t hak_heap_trim(void) {
   hak_heap_t *h = hak_tls_heap;
   if (h != NO_HEAP) {
     hak_heap_collect(h);
-    n += heap_maintain(h, now, true);
+    n += hak_heap_maintain(h, now, true);
   }
   // Every abandoned heap, each once: take the whole list, then give it back
   // (the tidy lock held: a fork meanwhile waits, so no child loses them).
