@@ -221,9 +221,68 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   return pg;
 }
 
-// A page of class cls with a free block, made current; NULL when out of memory.
+// A page of class cls with a free block, other than its current one, among
+// the first QUEUE_LOOK of its queue (a bound: the walk is on a slow path);
+// NULL when none. Frees go to each block's own page, so a class with many
+// pages has its free blocks spread over them.
+#define QUEUE_LOOK 8u
+
+static hak_page_t *queued_with_free(hak_heap_t *h, unsigned cls) {
+  unsigned n = 0;
+  for (hak_page_t *q = h->queue[cls]; q && n < QUEUE_LOOK; q = q->next, n++)
+    if (q != h->current[cls] && q->head != HAK_LIST_END) return q;
+  return NULL;
+}
+
+// Borrowing: a class of blocks from BORROW_MIN bytes up with no free block
+// at hand takes a free block of a larger class (up to BORROW_CLASSES
+// classes up: at most 13/8 of its size) before it carves a fresh one. Each
+// class alone would keep as many blocks resident as it ever had live at
+// once; borrowing makes resident blocks serve the classes below theirs, so
+// the pools' footprint follows the live blocks of nearby sizes together
+// (wl_json, wl_mir: a few live blocks in each of dozens of classes).
+// Farther lenders cost more than they save where many blocks live
+// (wl_mixed_random grows from 6 classes up: every borrowed block wastes
+// more of itself). From 4 KiB up every carve is one block and a slow call
+// anyway, so borrowing adds no slow calls. Only from classes whose size is
+// a multiple of the lowest set bit of the request's class: a block of any
+// such class is aligned as the request's class's blocks are (page areas
+// start on 64 KiB boundaries), which hak_heap_aligned relies on. Never
+// from careful pages (checked mode's trailers and the profile's watch need
+// the page they chose).
+#define BORROW_MIN ((size_t)4 << 10)
+#define BORROW_CLASSES 5u
+
+static hak_page_t *lender(hak_heap_t *h, unsigned cls) {
+  size_t bs = hak_class_size(cls), low = bs & -bs;
+  if (bs < BORROW_MIN || hak_heap_watchers.all_careful) return NULL;
+  for (unsigned c = cls + 1; c <= cls + BORROW_CLASSES && c < HAK_CLASSES; c++) {
+    if (hak_class_size(c) % low) continue;
+    hak_page_t *pg = h->current[c];
+    if (pg->head == HAK_LIST_END) pg = queued_with_free(h, c);
+    if (pg && !pg->careful) return pg;
+  }
+  return NULL;
+}
+
+// A page with a free block for a request of class cls: its current page
+// when it has one, else another page of the class (made current), else a
+// lender's (borrowing), else the current page with fresh blocks carved
+// (a fresh page when it has none left). NULL when out of memory.
 static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
   hak_page_t *pg = h->current[cls];
+  if (pg != &hak_heap_empty_page && pg->head == HAK_LIST_END) {
+    hak_page_t *q = queued_with_free(h, cls);
+    if (q) {
+      set_current(h, cls, q);
+      if (pg->used == 0) hak_heap_retire_if_empty(h, hak_segment_of(pg), pg, hak_os_now_ms());
+      return q;
+    }
+  }
+  if (pg->head == HAK_LIST_END) {
+    hak_page_t *l = lender(h, cls);
+    if (l) return l;
+  }
   while (pg != &hak_heap_empty_page) {
     // A corrupt head is not the list's end: the pop will say so.
     if (pg->head != HAK_LIST_END || hak_page_extend(pg)) return pg;
@@ -239,37 +298,6 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
   set_current(h, cls, pg);
   hak_page_extend(pg);
   return pg;
-}
-
-// Borrowing: a class of blocks from BORROW_MIN bytes up whose current page
-// has no free block takes a free block of a larger class's current page
-// (up to BORROW_CLASSES classes up: at most 13/8 of its size) before it
-// carves a fresh one. Each class alone would keep as many blocks resident
-// as it ever had live at once; borrowing makes resident blocks serve the
-// classes below theirs, so the pools' footprint follows the live blocks of
-// nearby sizes together (wl_json, wl_mir, wl_mixed_random: a few live
-// blocks in each of dozens of classes). Farther lenders cost more than
-// they save where many blocks live (wl_mixed_random grows from 6 classes
-// up: every borrowed block wastes more of itself). From 4 KiB up every carve is one
-// block and a slow call anyway, so borrowing adds no slow calls. Only from
-// classes whose size is a multiple of the lowest set bit of the request's
-// class: a block of any such class is aligned as the request's class's
-// blocks are (page areas start on 64 KiB boundaries), which
-// hak_heap_aligned relies on. Never on careful pages (checked mode's
-// trailers and the profile's watch need the page they chose).
-#define BORROW_MIN ((size_t)4 << 10)
-#define BORROW_CLASSES 5u
-
-static hak_block_t *borrow(hak_heap_t *h, unsigned cls) {
-  size_t bs = hak_class_size(cls), low = bs & -bs;
-  if (bs < BORROW_MIN || hak_heap_watchers.all_careful || h->current[cls]->head != HAK_LIST_END) return NULL;
-  for (unsigned c = cls + 1; c <= cls + BORROW_CLASSES && c < HAK_CLASSES; c++) {
-    hak_page_t *pg = h->current[c];
-    if (pg->head != HAK_LIST_END && !pg->careful && hak_class_size(c) % low == 0) {
-      return hak_page_pop(pg);
-    }
-  }
-  return NULL;
 }
 
 void *hak_heap_alloc_slow(size_t size) {
@@ -288,11 +316,6 @@ void *hak_heap_alloc_slow(size_t size) {
     }
   }
   unsigned cls = (unsigned)hak_size_class(size);
-  hak_block_t *lent = borrow(h, cls);
-  if (lent) {
-    WALK_AFTER("a borrowing malloc");
-    return lent;
-  }
   hak_page_t *pg = find_page(h, cls);
   if (HAK_UNLIKELY(!pg)) {
     // The kernel refused a segment: cached large blocks and empty pool
