@@ -236,22 +236,21 @@ static hak_page_t *queued_with_free(hak_heap_t *h, unsigned cls) {
 
 // Borrowing: a class of blocks from BORROW_MIN bytes up with no free block
 // at hand takes a free block of a larger class (up to BORROW_CLASSES
-// classes up: at most 13/8 of its size) before it carves a fresh one. Each
+// classes up: at most twice its size) before it carves a fresh one. Each
 // class alone would keep as many blocks resident as it ever had live at
 // once; borrowing makes resident blocks serve the classes below theirs, so
 // the pools' footprint follows the live blocks of nearby sizes together
-// (wl_json, wl_mir: a few live blocks in each of dozens of classes).
-// Farther lenders cost more than they save where many blocks live
-// (wl_mixed_random grows from 6 classes up: every borrowed block wastes
-// more of itself). From 4 KiB up every carve is one block and a slow call
-// anyway, so borrowing adds no slow calls. Only from classes whose size is
+// (wl_json, wl_mir: a few live blocks in each of dozens of classes;
+// wl_mixed_random: the live count of each class swings around its mean).
+// From 2 KiB up a carve is at most two blocks (hak_page_extend carves
+// 4 KiB), so borrowing adds few slow calls. Only from classes whose size is
 // a multiple of the lowest set bit of the request's class: a block of any
 // such class is aligned as the request's class's blocks are (page areas
 // start on 64 KiB boundaries), which hak_heap_aligned relies on. Never
 // from careful pages (checked mode's trailers and the profile's watch need
 // the page they chose).
-#define BORROW_MIN ((size_t)4 << 10)
-#define BORROW_CLASSES 5u
+#define BORROW_MIN ((size_t)2 << 10)
+#define BORROW_CLASSES 8u
 
 static hak_page_t *lender(hak_heap_t *h, unsigned cls) {
   size_t bs = hak_class_size(cls), low = bs & -bs;

@@ -63,7 +63,7 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint
   for (size_t g = 0; g < HAK_SEGMENT_GRANULES; g++)
     seg->granule[g] = &seg->pages[(g << HAK_SEGMENT_GRANULE_SHIFT) >> seg->page_shift];
   seg->fresh = (uint16_t)hak_segment_first(seg);  // a small page 0 is all header
-  seg->order_start = (uint16_t)(hak_os_random() % (seg->page_count - seg->fresh));
+  seg->order_start = seg->page_count > 1 ? (uint16_t)(hak_os_random() % (seg->page_count - 1u)) : 0;
   seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
   // Last: from here on a free finds the segment (the header is written).
   (void)hak_addrmap_set_segment(seg, tag);
@@ -272,7 +272,7 @@ void hak_segment_recount(hak_segment_t *seg) {
 bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
   unsigned first = hak_segment_first(seg);
-  if (seg->fresh < first || seg->fresh > seg->page_count || seg->order_start >= seg->page_count - first) return false;
+  if (seg->fresh < first || seg->fresh > seg->page_count || (seg->page_count > 1 && seg->order_start >= seg->page_count - 1u)) return false;
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {
     const hak_page_t *pg = &seg->pages[i];

@@ -160,22 +160,26 @@ HAK_INLINE size_t hak_page_area(const hak_segment_t *seg, const hak_page_t *page
   return end - (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 
-/* Pages are taken fresh in a rotated order, starting at a random one
- * (seg->order_start, from hak_os_random), so that where a heap's first blocks land
- * within their segment is random too: a small block's address has the
- * log2(63) bits of its page (16..21) on top of the segment's slot (os.c's
- * placement), a medium block's log2(8). Rotation costs nothing: the same
- * pages are touched, in another order. The k-th page taken fresh
- * (hak_segment_first(seg) <= k < page_count) is pages[fresh_index(k)];
- * page i's position in that order is hak_segment_position(seg, i). */
+/* Pages are taken fresh in a rotated order: page 0 first (a medium
+ * segment's, which the header shortens to 448 KiB; a small segment's page
+ * 0 is all header, never taken), then pages 1 .. page_count - 1 from a
+ * random one on (seg->order_start, from hak_os_random). So where a heap's
+ * first blocks land within their segment is random too: a small block's
+ * address has the log2(63) bits of its page (16..21) on top of the
+ * segment's slot (os.c's placement); a medium segment's pages after its
+ * first are random among 7. Rotation costs nothing: the same pages are
+ * touched, in another order. (With the short page anywhere in the order,
+ * wl_mixed_random's peak RSS varied by 4 MiB from run to run with which
+ * class got it.) The k-th page taken fresh (hak_segment_first(seg) <= k <
+ * page_count) is pages[fresh_index(k)]; page i's position in that order is
+ * hak_segment_position(seg, i). */
 HAK_INLINE unsigned hak_segment_first(const hak_segment_t *seg) { return seg->kind == HAK_PAGE_SMALL ? 1u : 0u; }
 HAK_INLINE unsigned hak_segment_fresh_index(const hak_segment_t *seg, unsigned k) {
-  unsigned first = hak_segment_first(seg), n = seg->page_count - first;
-  return first + (k - first + seg->order_start) % n;
+  return k ? 1u + (k - 1u + seg->order_start) % (seg->page_count - 1u) : 0u;
 }
 HAK_INLINE unsigned hak_segment_position(const hak_segment_t *seg, unsigned i) {
-  unsigned first = hak_segment_first(seg), n = seg->page_count - first;
-  return i < first ? i : first + (i - first + n - seg->order_start) % n;
+  unsigned m = seg->page_count - 1u;
+  return i ? 1u + (i - 1u + m - seg->order_start) % m : 0u;
 }
 
 /* True when seg has an UNUSED page to take (on its stack or never taken). */
