@@ -1,5 +1,5 @@
-/* heap.c — per-thread heaps: allocation slow paths, empty-page release,
- * thread exit and fork (layer L3). See heap.h for the design.
+/* heap.c — per-thread heaps: allocation slow paths (borrowing between
+ * classes), thread exit and fork (layer L3). See heap.h for the design.
  *
  * Locking: everything in a heap belongs to its owning thread, except the
  * remote and suspect lists (atomic) and the fields marked "under the heaps
@@ -9,7 +9,8 @@
  * work into a child.
  *
  * The frees off the fast path (the careful path, remote frees and their
- * drain) are in heap_free.c.
+ * drain) are in heap_free.c, empty-page release and the periodic
+ * maintenance in heap_release.c.
  */
 #include "hakmem/heap.h"
 #include "hakmem/heap_impl.h"
@@ -19,12 +20,10 @@
 #include <string.h>
 
 #include "hakmem/addrmap.h"
-#include "hakmem/batch.h"
 #include "hakmem/fork.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
 #include "hakmem/log.h"
-#include "hakmem/options.h"
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
@@ -77,103 +76,12 @@ static void set_current(hak_heap_t *h, unsigned cls, hak_page_t *pg) {
   }
 }
 
-static void queue_remove(hak_heap_t *h, hak_page_t *pg) {
+void hak_heap_queue_remove(hak_heap_t *h, hak_page_t *pg) {
   if (pg->prev) pg->prev->next = pg->next;
   else h->queue[pg->cls] = pg->next;
   if (pg->next) pg->next->prev = pg->prev;
   pg->next = pg->prev = NULL;
   if (h->current[pg->cls] == pg) set_current(h, pg->cls, h->queue[pg->cls] ? h->queue[pg->cls] : &hak_heap_empty_page);
-}
-
-// --- releasing memory ---------------------------------------------------------------
-
-static void release_page(hak_segment_t *seg, hak_page_t *pg) {
-  hak_batch_add(hak_page_start(seg, pg), hak_page_area(seg, pg));
-  pg->commit = HAK_PAGE_RELEASED;
-  HAK_STAT_INC(pool_pages_released);
-}
-
-static void reclaim_page(hak_segment_t *seg, hak_page_t *pg) {
-  if (pg->commit == HAK_PAGE_RELEASED) {
-    hak_batch_take(hak_page_start(seg, pg));  // never advised after this
-    pg->commit = HAK_PAGE_COMMITTED;
-  }
-}
-
-// A page that stopped being current, or lost a block: back to the segment
-// when empty.
-void hak_heap_retire_if_empty(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg, uint64_t stamp) {
-  if (pg->used != 0) return;
-  queue_remove(h, pg);
-  hak_segment_return_page(seg, pg, stamp);
-}
-
-static void segment_unlink(hak_heap_t *h, hak_segment_t *seg) {
-  if (seg->prev) seg->prev->next = seg->next;
-  else h->segments[seg->kind] = seg->next;
-  if (seg->next) seg->next->prev = seg->prev;
-}
-
-static size_t free_segment(hak_heap_t *h, hak_segment_t *seg) {
-  for (hak_page_t *pg = seg->unused; pg; pg = pg->next) reclaim_page(seg, pg);
-  segment_unlink(h, seg);
-  hak_segment_free(seg);
-  HAK_STAT_INC(pool_segments_freed);
-  return HAK_SEGMENT_SIZE;
-}
-
-// Pages empty for the release delay go to the batch queue; segments empty
-// that long are unmapped, but for one of each kind. force: no delay, no
-// segment kept. Returns bytes unmapped.
-static size_t heap_maintain(hak_heap_t *h, uint64_t now, bool force) {
-  uint64_t delay = hak_opt(HAK_OPT_POOL_RELEASE_MS);
-  size_t unmapped = 0;
-  h->last_maintenance = now;
-  // Current pages that emptied stay current (no thrash on alloc/free pairs)
-  // until they have been empty for the delay.
-  // Such a page was found empty (used holds only the current page's extra
-  // count) at two maintenances the delay apart, and not found in use
-  // between them.
-  for (unsigned c = 0; c < HAK_CLASSES; c++) {
-    hak_page_t *pg = h->current[c];
-    if (pg == &hak_heap_empty_page) continue;
-    if (pg->used != 1) {
-      pg->empty_since = 0;
-      continue;
-    }
-    if (!pg->empty_since && !force) {
-      pg->empty_since = now;
-      continue;
-    }
-    if (force || now - pg->empty_since >= delay) {
-      uint64_t stamp = pg->empty_since ? pg->empty_since : now;
-      queue_remove(h, pg);  // no longer current: used drops to 0
-      HAK_ASSERT_INTERNAL(pg->used == 0);
-      hak_segment_return_page(hak_segment_of(pg), pg, stamp);  // page structs live in their segment's header
-    }
-  }
-  unsigned released = 0;
-  for (unsigned k = 0; k < HAK_PAGE_KINDS; k++) {
-    bool kept_one = force;
-    for (hak_segment_t *seg = h->segments[k], *next; seg; seg = next) {
-      next = seg->next;
-      // FRESH pages were never touched: nothing to advise.
-      for (hak_page_t *pg = seg->unused; pg; pg = pg->next)
-        if (pg->commit == HAK_PAGE_COMMITTED && (force || now - pg->empty_since >= delay)) {
-          release_page(seg, pg);
-          released++;
-        }
-      if (seg->pages_used == 0 && (force || now - seg->empty_since >= delay)) {
-        if (kept_one) unmapped += free_segment(h, seg);
-        else kept_one = true;
-      }
-    }
-  }
-  // These pages already waited out the release delay: advise them now (the
-  // batch still merges neighbours into one call) rather than leave up to
-  // 16 MiB resident until the queue fills.
-  if (released) hak_batch_flush();
-  return unmapped;
 }
 
 // --- heaps: creation, exit, adoption ------------------------------------------------
@@ -248,7 +156,7 @@ static void heap_thread_exit(void *arg) {
   if (h != hak_tls_heap) return;
   hak_lock(&heaps.tidy);  // a fork meanwhile must not copy h half-tidied into a child
   hak_heap_collect(h);
-  heap_maintain(h, hak_os_now_ms(), false);
+  hak_heap_maintain(h, hak_os_now_ms(), false);
   hak_tls_heap = NO_HEAP;  // frees after this point go through h's remote list
   hak_tls_tag = HAK_HEAP_TAG_NONE;
   current_from_tls(h);
@@ -265,7 +173,7 @@ static void heap_thread_exit(void *arg) {
 // owner.
 static size_t tidy(hak_heap_t *h, uint64_t now, bool force) {
   hak_heap_collect(h);
-  return heap_maintain(h, now, force);
+  return hak_heap_maintain(h, now, force);
 }
 
 // The slow path of a live thread tidies the oldest abandoned heap and puts
@@ -303,7 +211,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
     if (seg->next) seg->next->prev = seg;
     h->segments[kind] = seg;
   }
-  if (seg->unused) reclaim_page(seg, seg->unused);  // the page take_page hands out next
+  if (seg->unused) hak_heap_reclaim_page(seg, seg->unused);  // the page take_page hands out next
   hak_page_t *pg = hak_segment_take_page(seg, cls);
   // Every page careful (checked mode): every malloc and free of it takes the slow path.
   if (hak_heap_watchers.all_careful) {
@@ -313,13 +221,71 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   return pg;
 }
 
-// A page of class cls with a free block, made current; NULL when out of memory.
+// A page of class cls with a free block, other than its current one, among
+// the first QUEUE_LOOK of its queue (a bound: the walk is on a slow path);
+// NULL when none. Frees go to each block's own page, so a class with many
+// pages has its free blocks spread over them.
+#define QUEUE_LOOK 8u
+
+static hak_page_t *queued_with_free(hak_heap_t *h, unsigned cls) {
+  unsigned n = 0;
+  for (hak_page_t *q = h->queue[cls]; q && n < QUEUE_LOOK; q = q->next, n++)
+    if (q != h->current[cls] && q->head != HAK_LIST_END) return q;
+  return NULL;
+}
+
+// Borrowing: a class of blocks from BORROW_MIN bytes up with no free block
+// at hand takes a free block of a larger class (up to BORROW_CLASSES
+// classes up: at most twice its size) before it carves a fresh one. Each
+// class alone would keep as many blocks resident as it ever had live at
+// once; borrowing makes resident blocks serve the classes below theirs, so
+// the pools' footprint follows the live blocks of nearby sizes together
+// (wl_json, wl_mir: a few live blocks in each of dozens of classes;
+// wl_mixed_random: the live count of each class swings around its mean).
+// From 2 KiB up a carve is at most two blocks (hak_page_extend carves
+// 4 KiB), so borrowing adds few slow calls. Only from classes whose size is
+// a multiple of the lowest set bit of the request's class: a block of any
+// such class is aligned as the request's class's blocks are (page areas
+// start on 64 KiB boundaries), which hak_heap_aligned relies on. Never
+// from careful pages (checked mode's trailers and the profile's watch need
+// the page they chose).
+#define BORROW_MIN ((size_t)2 << 10)
+#define BORROW_CLASSES 8u
+
+static hak_page_t *lender(hak_heap_t *h, unsigned cls) {
+  size_t bs = hak_class_size(cls), low = bs & -bs;
+  if (bs < BORROW_MIN || hak_heap_watchers.all_careful) return NULL;
+  for (unsigned c = cls + 1; c <= cls + BORROW_CLASSES && c < HAK_CLASSES; c++) {
+    if (hak_class_size(c) % low) continue;
+    hak_page_t *pg = h->current[c];
+    if (pg->head == HAK_LIST_END) pg = queued_with_free(h, c);
+    if (pg && !pg->careful) return pg;
+  }
+  return NULL;
+}
+
+// A page with a free block for a request of class cls: its current page
+// when it has one, else another page of the class (made current), else a
+// lender's (borrowing), else the current page with fresh blocks carved
+// (a fresh page when it has none left). NULL when out of memory.
 static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
   hak_page_t *pg = h->current[cls];
+  if (pg != &hak_heap_empty_page && pg->head == HAK_LIST_END) {
+    hak_page_t *q = queued_with_free(h, cls);
+    if (q) {
+      set_current(h, cls, q);
+      if (pg->used == 0) hak_heap_retire_if_empty(h, hak_segment_of(pg), pg, hak_os_now_ms());
+      return q;
+    }
+  }
+  if (pg->head == HAK_LIST_END) {
+    hak_page_t *l = lender(h, cls);
+    if (l) return l;
+  }
   while (pg != &hak_heap_empty_page) {
     // A corrupt head is not the list's end: the pop will say so.
     if (pg->head != HAK_LIST_END || hak_page_extend(pg)) return pg;
-    queue_remove(h, pg);  // exhausted: FULL until a block comes back
+    hak_heap_queue_remove(h, pg);  // exhausted: FULL until a block comes back
     HAK_ASSERT_INTERNAL(pg->used > 0);
     __atomic_store_n(&pg->state, HAK_PAGE_FULL, __ATOMIC_RELAXED);
     pg->limit = 0;  // its frees take the slow path, which puts it back in the queue
@@ -343,18 +309,19 @@ void *hak_heap_alloc_slow(size_t size) {
   if ((++h->slow_calls & 31) == 0) {
     uint64_t now = hak_os_now_ms();
     if (now - h->last_maintenance >= 16) {
-      heap_maintain(h, now, false);
+      hak_heap_maintain(h, now, false);
       tidy_one_abandoned(now);
       hak_os_tick(now);
     }
   }
-  hak_page_t *pg = find_page(h, hak_size_class(size));
+  unsigned cls = (unsigned)hak_size_class(size);
+  hak_page_t *pg = find_page(h, cls);
   if (HAK_UNLIKELY(!pg)) {
     // The kernel refused a segment: cached large blocks and empty pool
     // memory may hold the address space (RLIMIT_AS). Give it back, retry once.
     hak_large_trim();
     hak_heap_trim();
-    pg = find_page(h, hak_size_class(size));
+    pg = find_page(h, cls);
   }
   if (!pg) {
     errno = ENOMEM;
@@ -386,7 +353,7 @@ size_t hak_heap_trim(void) {
   hak_heap_t *h = hak_tls_heap;
   if (h != NO_HEAP) {
     hak_heap_collect(h);
-    n += heap_maintain(h, now, true);
+    n += hak_heap_maintain(h, now, true);
   }
   // Every abandoned heap, each once: take the whole list, then give it back
   // (the tidy lock held: a fork meanwhile waits, so no child loses them).

@@ -1,11 +1,13 @@
-/* heap_impl.h — what heap.c and heap_free.c share (layer L3), private to
- * the two: the class queues and page retirement (heap.c), the drain of the
- * remote and suspect lists (heap_free.c), and the debug walk after slow-path
- * operations.
+/* heap_impl.h — what heap.c, heap_release.c and heap_free.c share (layer
+ * L3), private to them: the class queues (heap.c), page retirement and
+ * release (heap_release.c), the drain of the remote and suspect lists
+ * (heap_free.c), and the debug walk after slow-path operations.
  */
 #ifndef HAK_HEAP_IMPL_H
 #define HAK_HEAP_IMPL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hakmem/check.h"
@@ -28,6 +30,15 @@ HAK_INTERNAL extern const hak_heap_t hak_heap_none;
 
 /* An ACTIVE page onto its class queue (the owner's heap h). */
 HAK_INTERNAL void hak_heap_queue_push(hak_heap_t *h, hak_page_t *pg);
+/* Take pg off its class queue (and from being current: the queue's next
+ * page, or the empty page, becomes current). */
+HAK_INTERNAL void hak_heap_queue_remove(hak_heap_t *h, hak_page_t *pg);
+/* Pages empty for the release delay go to the batch queue; segments empty
+ * that long are unmapped, but for one of each kind. force: no delay, no
+ * segment kept. Returns bytes unmapped. */
+HAK_INTERNAL size_t hak_heap_maintain(hak_heap_t *h, uint64_t now, bool force);
+/* A page about to be taken again: out of the batch queue if it was there. */
+HAK_INTERNAL void hak_heap_reclaim_page(hak_segment_t *seg, hak_page_t *pg);
 /* An empty page that is not the current one goes back to its segment
  * (stamped for the delayed release). */
 HAK_INTERNAL void hak_heap_retire_if_empty(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg, uint64_t stamp);

@@ -62,7 +62,8 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint
   seg->heap = heap;
   for (size_t g = 0; g < HAK_SEGMENT_GRANULES; g++)
     seg->granule[g] = &seg->pages[(g << HAK_SEGMENT_GRANULE_SHIFT) >> seg->page_shift];
-  seg->fresh = kind == HAK_PAGE_SMALL ? 1 : 0;  // a small page 0 is all header
+  seg->fresh = (uint16_t)hak_segment_first(seg);  // a small page 0 is all header
+  seg->order_start = seg->page_count > 1 ? (uint16_t)(hak_os_random() % (seg->page_count - 1u)) : 0;
   seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
   // Last: from here on a free finds the segment (the header is written).
   (void)hak_addrmap_set_segment(seg, tag);
@@ -96,8 +97,9 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   } else {
     // Same order as a stack filled in index order: returned pages first.
     if (seg->fresh >= seg->page_count) return NULL;
-    pg = &seg->pages[seg->fresh];
-    pg->index = (uint8_t)seg->fresh++;
+    unsigned i = hak_segment_fresh_index(seg, seg->fresh++);
+    pg = &seg->pages[i];
+    pg->index = (uint8_t)i;
   }
   HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_UNUSED && pg->used == 0 && !pg->current);
   seg->pages_used++;
@@ -256,9 +258,8 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
 }
 
 void hak_segment_recount(hak_segment_t *seg) {
-  unsigned first = seg->kind == HAK_PAGE_SMALL ? 1u : 0u;
-  for (unsigned i = first; i < seg->fresh && i < seg->page_count; i++) {
-    hak_page_t *pg = &seg->pages[i];
+  for (unsigned pos = hak_segment_first(seg); pos < seg->fresh && pos < seg->page_count; pos++) {
+    hak_page_t *pg = &seg->pages[hak_segment_fresh_index(seg, pos)];
     if (pg->state == HAK_PAGE_UNUSED) continue;
     uint64_t nfree = 0, k = pg->head;
     for (; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
@@ -270,8 +271,8 @@ void hak_segment_recount(hak_segment_t *seg) {
 
 bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
-  unsigned first = seg->kind == HAK_PAGE_SMALL ? 1u : 0u;
-  if (seg->fresh < first || seg->fresh > seg->page_count) return false;
+  unsigned first = hak_segment_first(seg);
+  if (seg->fresh < first || seg->fresh > seg->page_count || (seg->page_count > 1 && seg->order_start >= seg->page_count - 1u)) return false;
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {
     const hak_page_t *pg = &seg->pages[i];
@@ -279,7 +280,7 @@ bool hak_segment_is_valid(const hak_segment_t *seg) {
       if (pg->state != HAK_PAGE_UNUSED || pg->limit) return false;  // the header: no fast path into it
       continue;
     }
-    if (i >= seg->fresh) {  // never taken: still zero
+    if (hak_segment_position(seg, i) >= seg->fresh) {  // never taken: still zero
       if (pg->state != HAK_PAGE_UNUSED || pg->limit || pg->used || pg->carved || pg->commit != HAK_PAGE_FRESH ||
           pg->current)
         return false;
@@ -289,7 +290,7 @@ bool hak_segment_is_valid(const hak_segment_t *seg) {
     unused += pg->state == HAK_PAGE_UNUSED;
   }
   for (const hak_page_t *pg = seg->unused; pg; pg = pg->next) {
-    if (pg->state != HAK_PAGE_UNUSED || pg->index >= seg->fresh || ++in_stack > seg->page_count) return false;
+    if (pg->state != HAK_PAGE_UNUSED || hak_segment_position(seg, pg->index) >= seg->fresh || ++in_stack > seg->page_count) return false;
   }
   return in_stack == unused && seg->pages_used == seg->fresh - first - unused;
 }

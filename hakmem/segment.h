@@ -120,9 +120,13 @@ typedef struct hak_segment {
   struct hak_heap *heap;          /* owner, for the segment's whole life */
   struct hak_segment *next, *prev;/* the heap's list for this kind */
   hak_page_t *unused;             /* stack of UNUSED pages that were taken before */
-  uint16_t fresh;                 /* pages[fresh .. page_count) were never taken: still all
-                                     zero (UNUSED, FRESH, on no stack), so a new segment
-                                     writes one page of header, not the whole pages[] array */
+  uint16_t fresh;                 /* pages were taken fresh so far (counting a small
+                                     segment's header page): the pages at positions
+                                     [fresh .. page_count) of the segment's order were never
+                                     taken and are still all zero (UNUSED, FRESH, on no
+                                     stack), so a new segment writes one page of header, not
+                                     the whole pages[] array */
+  uint16_t order_start;           /* the order's random start (hak_segment_fresh_index) */
   uint32_t pages_used;            /* pages not UNUSED */
   uint64_t empty_since;           /* ms, when pages_used became 0 */
   /* The page of each 64 KiB of the segment (the header's: pages[0]); never
@@ -156,6 +160,28 @@ HAK_INLINE size_t hak_page_area(const hak_segment_t *seg, const hak_page_t *page
   return end - (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 
+/* Pages are taken fresh in a rotated order: page 0 first (a medium
+ * segment's, which the header shortens to 448 KiB; a small segment's page
+ * 0 is all header, never taken), then pages 1 .. page_count - 1 from a
+ * random one on (seg->order_start, from hak_os_random). So where a heap's
+ * first blocks land within their segment is random too: a small block's
+ * address has the log2(63) bits of its page (16..21) on top of the
+ * segment's slot (os.c's placement); a medium segment's pages after its
+ * first are random among 7. Rotation costs nothing: the same pages are
+ * touched, in another order. (With the short page anywhere in the order,
+ * wl_mixed_random's peak RSS varied by 4 MiB from run to run with which
+ * class got it.) The k-th page taken fresh (hak_segment_first(seg) <= k <
+ * page_count) is pages[fresh_index(k)]; page i's position in that order is
+ * hak_segment_position(seg, i). */
+HAK_INLINE unsigned hak_segment_first(const hak_segment_t *seg) { return seg->kind == HAK_PAGE_SMALL ? 1u : 0u; }
+HAK_INLINE unsigned hak_segment_fresh_index(const hak_segment_t *seg, unsigned k) {
+  return k ? 1u + (k - 1u + seg->order_start) % (seg->page_count - 1u) : 0u;
+}
+HAK_INLINE unsigned hak_segment_position(const hak_segment_t *seg, unsigned i) {
+  unsigned m = seg->page_count - 1u;
+  return i ? 1u + (i - 1u + m - seg->order_start) % m : 0u;
+}
+
 /* True when seg has an UNUSED page to take (on its stack or never taken). */
 HAK_INLINE bool hak_segment_has_unused(const hak_segment_t *seg) {
   return seg->unused || seg->fresh < seg->page_count;
@@ -167,8 +193,8 @@ HAK_INTERNAL hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_hea
 /* Unmap a segment; its pages must have left the batch queue. */
 HAK_INTERNAL void hak_segment_free(hak_segment_t *seg);
 
-/* An UNUSED page of seg (the stack's top, else the next never-taken one;
- * NULL when none), made ACTIVE for
+/* An UNUSED page of seg (the stack's top, else the next never-taken one in
+ * the segment's order; NULL when none), made ACTIVE for
  * class cls: block size set, fresh space = the whole page, no free list. */
 HAK_INTERNAL hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls);
 /* Give an empty page back to its segment (UNUSED), stamped `now`. */

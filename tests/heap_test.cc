@@ -1,5 +1,6 @@
 // heap_test.cc — the small/mid pools: class boundaries, page invariants
-// (walker), LIFO reuse, aligned blocks, cross-thread frees under contention,
+// (walker), LIFO reuse, borrowing between classes and the reuse of other
+// pages' free blocks, aligned blocks, cross-thread frees under contention,
 // thread exit and adoption, memory returning to the OS, fork while other
 // threads allocate, and misuse.
 #include <sys/wait.h>
@@ -63,6 +64,68 @@ TEST_F(HeapTest, FreedBlockIsTheNextOneOfItsClass) {
   EXPECT_EQ(hak_alloc_at(48, 1), a);  // same class (48): LIFO
   hak_free(a);
   hak_free(b);
+}
+
+// A class from 2 KiB up with no free block takes one of a class up to 8
+// above rather than carving (borrowing); the block is the lender's size.
+TEST_F(HeapTest, ALargerClassLendsItsFreeBlockBeforeACarve) {
+  hak_trim();  // no empty page of earlier tests stays current
+  void* keep = hak_alloc_at(5000, 1);  // class 5120
+  void* lent = hak_alloc_at(5000, 1);
+  hak_free(lent);
+  void* p = hak_alloc_at(4500, 1);  // class 4608: nothing of its own
+  EXPECT_EQ(p, lent);
+  EXPECT_EQ(hak_usable_size(p), 5120u);
+  EXPECT_TRUE(hak_heap_is_valid());
+  hak_free(p);
+  void* small = hak_alloc_at(1900, 1);  // class 1920: under 2 KiB, never borrows
+  EXPECT_NE(small, lent);
+  EXPECT_EQ(hak_usable_size(small), 1920u);
+  hak_free(small);
+  hak_free(keep);
+  EXPECT_TRUE(hak_heap_is_valid());
+}
+
+// Only lenders whose blocks are aligned as the class's own: an aligned
+// request that relies on its class's block size stays aligned.
+TEST_F(HeapTest, BorrowingKeepsTheAlignmentOfTheClass) {
+  hak_trim();
+  void* keep = hak_alloc_at(4600, 1);  // class 4608, not a multiple of 4096
+  void* b = hak_alloc_at(4600, 1);
+  hak_free(b);
+  void* q = hak_heap_aligned(4096, 4096);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ((uintptr_t)q % 4096, 0u);
+  EXPECT_NE(q, b);
+  hak_free(q);
+  hak_free(keep);
+  EXPECT_TRUE(hak_heap_is_valid());
+}
+
+// A free block on another page of the class is taken before the current
+// page carves a fresh one (frees go to each block's own page).
+TEST_F(HeapTest, FreeBlocksOfOtherPagesComeBeforeACarve) {
+  hak_trim();
+  std::vector<void*> v;
+  for (int i = 0; i < 200; i++) v.push_back(hak_alloc_at(1000, 1));  // class 1024: 64 a page
+  hak_segment_t* seg = hak_segment_of(v[0]);
+  hak_page_t* first = hak_page_of(seg, v[0]);
+  ASSERT_NE(first, hak_page_of(hak_segment_of(v.back()), v.back())) << "the first page is not the current one";
+  size_t freed = 0;  // all but v[0]: an empty page would go back to its segment
+  for (void*& p : v)
+    if (p != v[0] && hak_segment_of(p) == seg && hak_page_of(seg, p) == first) {
+      hak_free(p);
+      p = nullptr;
+      freed++;
+    }
+  ASSERT_GT(freed, 0u);
+  void* again = hak_alloc_at(1000, 1);
+  EXPECT_EQ(hak_page_of(hak_segment_of(again), again), first);
+  EXPECT_TRUE(hak_heap_is_valid());
+  hak_free(again);
+  for (void* p : v)
+    if (p) hak_free(p);
+  EXPECT_TRUE(hak_heap_is_valid());
 }
 
 TEST_F(HeapTest, RandomOpsKeepEveryPageValid) {
@@ -257,8 +320,11 @@ TEST_F(HeapTest, ReleaseAfterTheDelayWithoutTrim) {
   for (void* p : v) hak_free(p);
   uint64_t before = Stat(HAK_STAT_pool_pages_released);
   usleep(20000);  // maintenance runs at most every 16 ms
-  // Slow-path allocations in another class run the maintenance.
+  // Slow-path allocations in another class run the maintenance (every 32nd
+  // slow call): each carve of a 3000-byte block is one.
   for (int i = 0; i < 20000; i++) hak_free(hak_alloc_at(100 + (i % 64) * 16, 7));
+  for (int i = 0; i < 2000; i++) v[i] = hak_alloc_at(3000, 7);
+  for (int i = 0; i < 2000; i++) hak_free(v[i]);
   EXPECT_GT(Stat(HAK_STAT_pool_pages_released), before);
 }
 

@@ -44,14 +44,15 @@ char* Alloc(size_t n) { return static_cast<char*>(hak_alloc_at(n, 11)); }
 TEST_F(PoolSafetyTest, NeverUsedPagesAreNotAdvised) {
   SetOption(HAK_OPT_POOL_RELEASE_MS, 0);
   rec_.Attach();
-  char* p = Alloc(64);  // page 1 of a fresh small segment; pages 2..63 never used
+  char* p = Alloc(64);  // a page of a fresh small segment (a random one); the other 62 never used
   hak_segment_t* s = hak_segment_of(p);
-  if (s->pages_used != 1 || hak_page_of(s, p)->index != 1) GTEST_SKIP() << "not a fresh segment";
+  if (s->pages_used != 1) GTEST_SKIP() << "not a fresh segment";
   char* seg = reinterpret_cast<char*>(s);
+  size_t used = (size_t)hak_page_of(s, p)->index << 16;
   hak_trim();  // maintenance with no delay: every empty page that was used goes back
   rec_.Detach();
-  for (size_t off = 2 * ((size_t)64 << 10); off < HAK_SEGMENT_SIZE; off += (size_t)64 << 10)
-    EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, seg + off), 0u) << "page at " << off;
+  for (size_t off = (size_t)64 << 10; off < HAK_SEGMENT_SIZE; off += (size_t)64 << 10)
+    if (off != used) EXPECT_EQ(rec_.AdviceCovering(HAK_ADVISE_DONTNEED, seg + off), 0u) << "page at " << off;
   hak_free(p);
 }
 

@@ -1,22 +1,29 @@
 #!/bin/bash
 # aslr_test.sh LIBHAKMEM ASLR [RUNS] — how random the addresses hakmem hands
-# out are: RUNS (64) processes print where a fresh 32 B, 300 KiB and 64 MiB
-# block land, and the test counts the distinct values each group of bits takes.
+# out are: RUNS (64) processes print where a fresh 32 B, 300 KiB, 64 MiB and
+# 4 KiB block land, and the test counts the distinct values each group of
+# bits takes.
 #   bits 22..29 (which 4 MiB slot: os.c's random placement) of every block;
+#   bits 16..21 (which 64 KiB page of its segment: the segment hands out its
+#   pages from a random one on, segment.h) of the 32 B and 4 KiB pool blocks:
+#   with the slot's 23.6 bits (os.c), log2(63) = 6 more, 29.6 in all; a
+#   segment that starts at its first page every time gives 1 value here;
 #   bits 6..21 (where a large block's pointer sits in its slot: a random
 #   number of cache lines and pages, large.c) of the 300 KiB and 64 MiB ones;
 #   bits 12..21 (the page) of the 64 MiB one (its class leaves 16 MiB of room);
-# and that no two runs hand out the same large address. With N runs over V
-# equally likely values about V (1 - e^(-N/V)) distinct ones are expected:
-# for 64 runs 56 of 256 slots (the test wants 40), 28 of 32 pages (wants 20,
-# 5 standard deviations below); a fixed offset in the slot gives 1.
+# and that no two runs hand out the same large or pool address. With N runs
+# over V equally likely values about V (1 - e^(-N/V)) distinct ones are
+# expected: for 64 runs 56 of 256 slots (the test wants 40), 40 of 63 pages
+# and 28 of 32 (wants 20, 5 standard deviations below); a fixed offset gives 1.
 set -u
 lib="$1" prog="$2" runs="${3:-64}" failed=0
-declare -A slot0 slot1 slot2 in1 in2 page2 all1 all2
+declare -A slot0 slot1 slot2 slot3 pg0 pg3 in1 in2 page2 all0 all1 all2 all3
 for ((i = 0; i < runs; i++)); do
-  read -r a b c <<< "$(LD_PRELOAD="$lib" "$prog")"
-  if [[ -z "${c:-}" ]]; then echo "FAIL: run $i printed '$a $b'"; exit 1; fi
-  a=$((0x$a)) b=$((0x$b)) c=$((0x$c))
+  read -r a b c d <<< "$(LD_PRELOAD="$lib" "$prog")"
+  if [[ -z "${d:-}" ]]; then echo "FAIL: run $i printed '$a $b $c'"; exit 1; fi
+  a=$((0x$a)) b=$((0x$b)) c=$((0x$c)) d=$((0x$d))
+  slot3[$(( (d >> 22) & 0xff ))]=1 pg0[$(( (a >> 16) & 0x3f ))]=1 pg3[$(( (d >> 16) & 0x3f ))]=1
+  all0[$a]=1 all3[$d]=1
   slot0[$(( (a >> 22) & 0xff ))]=1 slot1[$(( (b >> 22) & 0xff ))]=1 slot2[$(( (c >> 22) & 0xff ))]=1
   in1[$(( (b >> 6) & 0xffff ))]=1 in2[$(( (c >> 6) & 0xffff ))]=1 page2[$(( (c >> 12) & 0x3ff ))]=1
   all1[$b]=1 all2[$c]=1
@@ -28,9 +35,14 @@ want() {  # want NAME COUNT MIN
 want "32 B block, bits 22..29" ${#slot0[@]} $((runs * 5 / 8))
 want "300 KiB block, bits 22..29" ${#slot1[@]} $((runs * 5 / 8))
 want "64 MiB block, bits 22..29" ${#slot2[@]} $((runs * 5 / 8))
+want "4 KiB block, bits 22..29" ${#slot3[@]} $((runs * 5 / 8))
+want "32 B block, bits 16..21" ${#pg0[@]} $((runs * 5 / 16))
+want "4 KiB block, bits 16..21" ${#pg3[@]} $((runs * 5 / 16))
 want "300 KiB block, bits 6..21" ${#in1[@]} $((runs * 5 / 8))
 want "64 MiB block, bits 6..21" ${#in2[@]} $((runs * 5 / 8))
 want "64 MiB block, bits 12..21" ${#page2[@]} $((runs * 5 / 16))
+want "32 B block, whole address" ${#all0[@]} $runs
+want "4 KiB block, whole address" ${#all3[@]} $runs
 want "300 KiB block, whole address" ${#all1[@]} $runs
 want "64 MiB block, whole address" ${#all2[@]} $runs
 [[ $failed == 0 ]] && echo "aslr: ok"
