@@ -104,7 +104,9 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 }
 
 // Close the window: gather its signals, let the lifecycle decide, publish.
-static void window_end(hak_learn_site_t *sl, uint64_t t) {
+// overspent: the window was cut by window.h's overspent rule; it is charged
+// every request since its start.
+static void window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
   hak_meter_sample_t end = hak_learn_sample(sl->id, t, true);
   hak_meter_t meter = hak_learn_meter(sl);
   uint64_t ops = take(&sl->win_ops);
@@ -118,6 +120,10 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
   // runs from the mark), unless the window ended before reaching it.
   uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
   uint64_t costed = ops > warm ? ops - warm : warm ? 0 : ops;  // 0: nothing costed yet (the mark is now)
+  if (overspent) {
+    meter.from.cycles = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
+    costed = ops;
+  }
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
 
   hak_window_stats_t ws = {.hist = hist, .requests = ops, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
@@ -139,6 +145,7 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
     ws.main = hak_meter_obs(&meter, end, costed, mem_rate);
   }
   atomic_store_explicit(&sl->win_tsc, end.cycles, memory_order_relaxed);
+  atomic_store_explicit(&sl->start_tsc, end.cycles, memory_order_relaxed);
   atomic_store_explicit(&sl->win_faults, end.faults, memory_order_relaxed);
   atomic_store_explicit(&sl->win_resident, end.resident, memory_order_relaxed);
   // The leader's resident bytes: what an exploring window may hold (window.h's cut).
@@ -153,6 +160,9 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
   }
+  // An exploring window is checked every 8 requests: an arm ~400x the
+  // leader's cost would otherwise spend 64 of them before its first check.
+  atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);
   if (hak_evo_exploring(&sl->evo)) {  // keep the turn
     atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
   } else {  // give it back if it was ours (back on the leader, or no longer learning)
@@ -186,7 +196,7 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
 static void wake_site(hak_learn_site_t *sl, uint64_t t) {
   for (unsigned i = 0; i < HAK_DIST_BUCKETS; i++) atomic_store_explicit(&sl->hist[i], 0, memory_order_relaxed);
   atomic_store_explicit(&sl->win_ops, 0, memory_order_relaxed);
-  hak_learn_mark_start(sl);
+  hak_learn_mark_start(sl, true);
   hak_evo_window_restart(&sl->evo, t);
   atomic_store_explicit(&sl->watch_at, 0, memory_order_relaxed);
   hak_learn_publish(sl, true);
@@ -278,12 +288,15 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
   }
   uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
   uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
-  bool losing = false;
+  bool losing = false, overspent = false;
   if (cut && win > from && atomic_load_explicit(&sl->learning, memory_order_relaxed)) {
     hak_meter_t m = hak_learn_meter(sl);
     hak_meter_sample_t now = hak_learn_sample(sl->id, t, false);
     now.faults = m.from.faults;  // the cut weighs time and memory; no syscall for faults
-    losing = hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
+    uint64_t begun = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
+    overspent = hak_window_overspent(limit, now.cycles > begun ? (double)(now.cycles - begun) : 0, (double)cut);
+    losing = overspent ||
+             hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
                             (double)cut, now.resident, atomic_load_explicit(&sl->lead_resident, memory_order_relaxed));
   }
   // The time is due_ns, the copy of the window's time rule that publish
@@ -293,7 +306,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
         (losing || now_win >= limit || hak_window_due_at(&hak_learn_cfg.win, &sl->evo.win, now_win, limit, t)))
-      window_end(sl, t);
+      window_end(sl, t, overspent);
     hak_unlock(&sl->lock);
   }
 }
@@ -308,11 +321,12 @@ static HAK_NOINLINE void *counted(hak_learn_site_t *sl, size_t size, size_t alig
   uint64_t win = bump(&sl->win_ops);
   bump(&sl->hist[hak_site_bucket(size)]);
   if (HAK_UNLIKELY(win == atomic_load_explicit(&sl->warm, memory_order_relaxed))) {  // warmed up: cost from here
-    hak_learn_mark_start(sl);
+    hak_learn_mark_start(sl, false);
     atomic_store_explicit(&sl->warm_ops, win, memory_order_relaxed);
   }
   void *p = pol.canary ? canary_route(sl, size, align, id, zero, pol) : hak_learn_route(size, align, id, zero, pol, NULL);
-  if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) || (win & 63) == 0))
+  if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) ||
+                   (win & atomic_load_explicit(&sl->check_mask, memory_order_relaxed)) == 0))
     window_check(sl, win);
   return p;
 }

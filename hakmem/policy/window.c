@@ -96,3 +96,7 @@ bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed
     return true;
   return costed >= quarter(r, limit) && cut > 0 && cost > cut;
 }
+
+bool hak_window_overspent(uint64_t limit, double spent, double cut) {
+  return cut > 0 && limit > 0 && spent > cut * (double)limit;
+}
