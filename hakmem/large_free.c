@@ -157,6 +157,21 @@ void hak_large_tick(uint64_t now) {
   hak_os_tick(now);
 }
 
+size_t hak_large_site_give_back(hak_site_id_t site) {
+  size_t n = 0;
+  hak_bigcache_victims_t v;
+  do {
+    hak_bigcache_drain_site(site, &v);
+    for (unsigned i = 0; i < v.n; i++) {
+      hak_large_t *h = (hak_large_t *)v.v[i].blk;
+      h->how.release = HAK_RELEASE_RETURN;  // unmapped: the site will not ask for it again soon
+      n += h->map_len;
+      release(h, 0);
+    }
+  } while (v.n);
+  return n;
+}
+
 void hak_large_free(hak_large_t *h) {
   if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
     hak_log("double free of large block %p", (void *)user_of(h));

@@ -27,6 +27,7 @@
 #include "hakmem/lock.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
+#include "hakmem/policy/bucket.h"
 #include "hakmem/policy/evo.h"
 
 _Static_assert(HAK_EVO_MODE_AUTO == 0 && HAK_EVO_MODE_LEARN == 1 && HAK_EVO_MODE_FROZEN == 2 && HAK_EVO_MODE_OFF == 3,
@@ -104,9 +105,24 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 }
 
 // Close the window: gather its signals, let the lifecycle decide, publish.
+// The engines p sends the sizes of buckets (bit b: log2 bucket b) to:
+// LEFT_LARGE the large engine, LEFT_POOLS the pools.
+enum { LEFT_LARGE = 1, LEFT_POOLS = 2 };
+static unsigned engines_of(hak_policy_t p, uint32_t buckets) {
+  unsigned e = 0;
+  for (unsigned b = 0; b < 32; b++) {
+    if (!(buckets >> b & 1u)) continue;
+    unsigned side = hak_bucket_place(p.large_threshold, b);
+    if (side != HAK_BUCKET_BELOW || (2ull << b) > HAK_STRAT_POOL_MAX) e |= LEFT_LARGE;
+    if (side != HAK_BUCKET_ABOVE && (1ull << b) < HAK_STRAT_POOL_MAX) e |= LEFT_POOLS;
+  }
+  return e;
+}
+
 // overspent: the window was cut by window.h's overspent rule; it is charged
-// every request since its start.
-static void window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
+// every request since its start. Returns the engines the site's sizes left
+// with the new arm (LEFT_*): the caller gives their freed bytes back.
+static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
   hak_meter_sample_t end = hak_learn_sample(sl->id, t, true);
   hak_meter_t meter = hak_learn_meter(sl);
   uint64_t ops = take(&sl->win_ops);
@@ -153,12 +169,15 @@ static void window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
     atomic_store_explicit(&sl->lead_resident, end.resident, memory_order_relaxed);
   uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
+  unsigned left = 0;
   hak_learn_set_limit(sl, sl->evo.win.limit);
   // A new arm starts with its caches cold: leave its first requests out.
   if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
     if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
+    uint32_t sizes = sl->evo.sizes_seen;
+    left = engines_of(hak_policy_from_word(before), sizes) & ~engines_of(sl->evo.policy, sizes);
   }
   // An exploring window is checked every 8 requests: an arm ~400x the
   // leader's cost would otherwise spend 64 of them before its first check.
@@ -189,6 +208,17 @@ static void window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
     hak_learn_publish(sl, sl->evo.state != HAK_EVO_OFF);
   }
   HAK_DEBUG_WALK(hak_learn_site_is_valid(sl));
+  return left;
+}
+
+// A site whose sizes left an engine: that engine gives back the freed bytes
+// it kept for them (without it a site trying the other engine holds both
+// engines' bytes, and exploring doubled the program's peak RSS). The large
+// engine's are the site's own (its rings, its spares); the pools do not
+// count per site: this thread's empty pages go back. Outside the site's lock.
+static void give_back(hak_site_id_t id, unsigned left) {
+  if (left & LEFT_LARGE) hak_large_site_give_back(id);
+  if (left & LEFT_POOLS) hak_heap_trim();
 }
 
 // A quiet site starts a watched window: what it counts from now on is the
@@ -304,10 +334,12 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
   bool due = t >= atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
   if ((losing || win >= limit || due) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
+    unsigned left = 0;
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
         (losing || now_win >= limit || hak_window_due_at(&hak_learn_cfg.win, &sl->evo.win, now_win, limit, t)))
-      window_end(sl, t, overspent);
+      left = window_end(sl, t, overspent);
     hak_unlock(&sl->lock);
+    if (left) give_back(sl->id, left);
   }
 }
 

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "hakmem/addrmap.h"
+#include "hakmem/bigcache.h"
 #include "hakmem/large.h"
 #include "hakmem/learn.h"
 #include "hakmem/os.h"
@@ -239,6 +240,32 @@ TEST_F(LearnTest, AnotherSitesArmSwitchMovesThisWindowsCostMark) {
   hak_learn_window_marks(b, &counted, &from);
   EXPECT_GT(from, counted) << "B measures its window's cost from after A's switch (and its warm-up)";
   EXPECT_LE(from, counted + 256);
+}
+
+// A site whose sizes move to the pools gives the large engine's bytes it
+// kept in its BigCache rings back (exploring must not hold both engines'
+// bytes): they are unmapped, another site's rings stay.
+TEST_F(LearnTest, ASiteLeavingTheLargeEngineGivesItsCachedBytesBack) {
+  Learn(2 /* frozen */);
+  std::vector<void*> a, b;
+  for (int i = 0; i < 6; i++) a.push_back(SiteA(300 * kKiB)), b.push_back(SiteB(300 * kKiB));
+  hak_site_id_t ia = hak_large_lookup(a[0])->site, ib = hak_large_lookup(b[0])->site;
+  ASSERT_NE(ia, ib);
+  size_t live_a = hak_large_site_resident(ia);
+  for (void* p : a) hak_free(p);
+  for (void* p : b) hak_free(p);
+  size_t ring_a = hak_bigcache_site_bytes(ia), ring_b = hak_bigcache_site_bytes(ib);
+  size_t kept_a = hak_large_site_resident(ia);
+  ASSERT_GE(ring_a, 300 * kKiB) << "the freed blocks are cached";
+  EXPECT_EQ(hak_large_site_give_back(ia), ring_a);
+  EXPECT_EQ(hak_bigcache_site_bytes(ia), 0u);
+  EXPECT_EQ(hak_large_site_resident(ia), kept_a - ring_a);
+  EXPECT_EQ(hak_bigcache_site_bytes(ib), ring_b) << "another site's rings stay";
+  EXPECT_EQ(hak_large_site_give_back(ia), 0u);  // nothing left
+  void* p = SiteA(300 * kKiB);  // the site is served again
+  ASSERT_NE(p, nullptr);
+  EXPECT_LE(hak_large_site_resident(ia), live_a);
+  hak_free(p);
 }
 
 TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {
