@@ -158,6 +158,7 @@ void hak_large_tick(uint64_t now) {
 }
 
 size_t hak_large_site_give_back(hak_site_id_t site) {
+  if (!site_kept(site)) return 0;  // the common case: two relaxed loads
   size_t n = 0;
   hak_bigcache_victims_t v;
   do {
@@ -169,7 +170,19 @@ size_t hak_large_site_give_back(hak_site_id_t site) {
       release(h, 0);
     }
   } while (v.n);
-  return n;
+  // Its HOT and WARM spares: the spare pool keeps no per-site lists, so as
+  // many resident bytes as the site holds there go, the most recent first,
+  // whoever freed them (the pool is shared: any site's request reuses any
+  // spare; in a program with one large site they are exactly its own).
+  size_t want = hak_spare_site_resident(site), got = 0;
+  while (got < want) {
+    hak_spare_node_t *node = hak_spare_get_resident(0, HAK_LARGE_CLASSES - 1, false);
+    if (!node) break;
+    hak_large_t *h = hak_large_from_node(node);
+    got += h->map_len;
+    hak_large_unmap_block(h);
+  }
+  return n + got;
 }
 
 void hak_large_free(hak_large_t *h) {

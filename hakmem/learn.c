@@ -107,7 +107,7 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 // Close the window: gather its signals, let the lifecycle decide, publish.
 // The engines p sends the sizes of buckets (bit b: log2 bucket b) to:
 // LEFT_LARGE the large engine, LEFT_POOLS the pools.
-enum { LEFT_LARGE = 1, LEFT_POOLS = 2 };
+enum { LEFT_LARGE = 1, LEFT_POOLS = 2, POOL_TRIMS = 3 };
 static unsigned engines_of(hak_policy_t p, uint32_t buckets) {
   unsigned e = 0;
   for (unsigned b = 0; b < 32; b++) {
@@ -176,9 +176,19 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
     if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
-    uint32_t sizes = sl->evo.sizes_seen;
-    left = engines_of(hak_policy_from_word(before), sizes) & ~engines_of(sl->evo.policy, sizes);
+    left = engines_of(hak_policy_from_word(before), sl->evo.sizes_seen) & ~engines_of(sl->evo.policy, sl->evo.sizes_seen);
   }
+  // Off the large engine (not in CANARY, whose challenger may use it): its
+  // frees of blocks from before the switch come back to the engine's caches
+  // for a while, so every check gives them back, not only the switch.
+  bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_LARGE);
+  atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
+  // Off the pools: the blocks live at the switch are freed later, and their
+  // pages empty then; the pools trim at the switch and at the next windows'
+  // ends (POOL_TRIMS of them).
+  if (left & LEFT_POOLS) sl->pool_trims = POOL_TRIMS;
+  else if (sl->pool_trims && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_POOLS)) left |= LEFT_POOLS, sl->pool_trims--;
+  else sl->pool_trims = 0;
   // An exploring window is checked every 8 requests: an arm ~400x the
   // leader's cost would otherwise spend 64 of them before its first check.
   atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);
@@ -214,8 +224,10 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
 // A site whose sizes left an engine: that engine gives back the freed bytes
 // it kept for them (without it a site trying the other engine holds both
 // engines' bytes, and exploring doubled the program's peak RSS). The large
-// engine's are the site's own (its rings, its spares); the pools do not
-// count per site: this thread's empty pages go back. Outside the site's lock.
+// engine's are the site's (its rings, its share of the spares), given back
+// at every check while the site is off it (window_check); the pools do not
+// count per site: this thread's empty pages go back at the switch. Outside
+// the site's lock.
 static void give_back(hak_site_id_t id, unsigned left) {
   if (left & LEFT_LARGE) hak_large_site_give_back(id);
   if (left & LEFT_POOLS) hak_heap_trim();
@@ -305,6 +317,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     if (atomic_load_explicit(&sl->learning, memory_order_relaxed))  // another site switched: measure from later
       atomic_store_explicit(&sl->warm, win + hak_learn_warm_len(sl), memory_order_relaxed);
   }
+  if (atomic_load_explicit(&sl->off_large, memory_order_relaxed)) hak_large_site_give_back(sl->id);
   uint64_t t = hak_learn_now_ns();
   uint64_t base = atomic_load_explicit(&sl->base, memory_order_relaxed);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
