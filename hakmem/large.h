@@ -120,9 +120,9 @@ HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t s
 /* Bytes of large memory site holds resident now: its live blocks' mappings plus its freed blocks still mapped and
  * not yet given back (BigCache rings, HOT and WARM spares). Relaxed, for the learner's memory term. */
 HAK_INTERNAL size_t hak_large_site_resident(hak_site_id_t site);
-/* Unmap the freed blocks site's BigCache rings hold, and as many resident
- * spare bytes as the site holds in the spare pool (the most recent spares,
- * whoever freed them: the pool keeps no per-site lists); returns the bytes.
+/* Unmap the freed blocks site's BigCache rings hold, and its resident
+ * spares while it holds every resident spare byte (the pool keeps no
+ * per-site lists: another site's spares stay); returns the bytes.
  * For the learner, while the site's requests go to the pools: cheap when
  * the site keeps nothing (two relaxed loads). Takes BigCache's and the
  * spare pool's locks in turn, then unmaps as a free does. */

@@ -170,12 +170,14 @@ size_t hak_large_site_give_back(hak_site_id_t site) {
       release(h, 0);
     }
   } while (v.n);
-  // Its HOT and WARM spares: the spare pool keeps no per-site lists, so as
-  // many resident bytes as the site holds there go, the most recent first,
-  // whoever freed them (the pool is shared: any site's request reuses any
-  // spare; in a program with one large site they are exactly its own).
-  size_t want = hak_spare_site_resident(site), got = 0;
-  while (got < want) {
+  // Its HOT and WARM spares: the spare pool keeps no per-site lists and
+  // hands out its most recent spares, whoever freed them, so they go only
+  // while the site holds every resident spare byte (then exactly its own:
+  // a program with one large site at a time). Taking another site's would
+  // make it fault again, and a site still counted with spares of its own
+  // would take them at every call.
+  size_t got = 0, mine;
+  while ((mine = hak_spare_site_resident(site)) != 0 && mine >= hak_spare_resident_bytes()) {
     hak_spare_node_t *node = hak_spare_get_resident(0, HAK_LARGE_CLASSES - 1, false);
     if (!node) break;
     hak_large_t *h = hak_large_from_node(node);

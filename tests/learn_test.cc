@@ -14,6 +14,7 @@
 extern "C" {
 #include "hakmem/addrmap.h"
 #include "hakmem/bigcache.h"
+#include "hakmem/spare.h"
 #include "hakmem/large.h"
 #include "hakmem/learn.h"
 #include "hakmem/os.h"
@@ -244,8 +245,8 @@ TEST_F(LearnTest, AnotherSitesArmSwitchMovesThisWindowsCostMark) {
 
 // A site whose sizes move to the pools gives the large engine's bytes it
 // kept back (exploring must not hold both engines' bytes): its rings are
-// unmapped, another site's rings stay, and the spare pool's resident bytes
-// drop by the site's share there.
+// unmapped, another site's rings and spares stay; the spares go when they
+// are the site's alone.
 TEST_F(LearnTest, ASiteLeavingTheLargeEngineGivesItsCachedBytesBack) {
   Learn(2 /* frozen */);
   std::vector<void*> a, b;
@@ -258,15 +259,23 @@ TEST_F(LearnTest, ASiteLeavingTheLargeEngineGivesItsCachedBytesBack) {
   size_t kept_a = hak_large_site_resident(ia), kept_b = hak_large_site_resident(ib);
   ASSERT_GE(ring_a, 300 * kKiB) << "the freed blocks are cached";
   ASSERT_GT(kept_a, ring_a) << "... and kept as spares past the ring";
-  size_t given = hak_large_site_give_back(ia);
-  EXPECT_GT(given, ring_a) << "its rings and spares";
+  EXPECT_EQ(hak_large_site_give_back(ia), ring_a) << "its rings; B holds spares too: A's stay";
   EXPECT_EQ(hak_bigcache_site_bytes(ia), 0u);
-  EXPECT_EQ(hak_bigcache_site_bytes(ib), ring_b) << "another site's rings stay";
-  EXPECT_EQ(hak_large_site_resident(ia) + hak_large_site_resident(ib), kept_a + kept_b - given)
-      << "what was given back is no longer resident";
-  while (hak_large_site_give_back(ia)) {
-  }
-  EXPECT_EQ(hak_large_site_give_back(ia), 0u);  // nothing left
+  EXPECT_EQ(hak_large_site_resident(ia), kept_a - ring_a);
+  ASSERT_GT(hak_spare_site_resident(ia), 0u);
+  EXPECT_EQ(hak_bigcache_site_bytes(ib), ring_b);
+  EXPECT_EQ(hak_large_site_resident(ib), kept_b) << "another site's rings and spares stay";
+  EXPECT_EQ(hak_large_site_give_back(ia), 0u) << "nothing taken again";
+  // B takes its blocks again (its ring, then the most recent spares): once
+  // A holds every resident spare byte, A's spares go too.
+  for (void*& p : b) p = SiteB(300 * kKiB);
+  size_t before = hak_large_site_resident(ia);
+  ASSERT_GT(before, 0u);
+  EXPECT_GT(hak_large_site_give_back(ia), 0u);
+  EXPECT_EQ(hak_spare_site_resident(ia), 0u) << "alone with spares: they go";
+  EXPECT_EQ(hak_bigcache_site_bytes(ia), 0u);
+  EXPECT_EQ(hak_large_site_give_back(ia), 0u);
+  for (void* p : b) hak_free(p);
   void* p = SiteA(300 * kKiB);  // the site is served again
   ASSERT_NE(p, nullptr);
   hak_free(p);
