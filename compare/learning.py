@@ -247,9 +247,9 @@ def default_row(by, runs, wid, fixed):
         row["verdict_static"] = verdict_static(r, iv, g["static_max"])
         if row["static_is_best"] is not None:
             row["verdict_gain"] = verdict_gain(r, iv, g["gain_min"], row["static_is_best"], row["static_to_best"])
-    row["hindsight_missing"] = hindsight_missing(by, wid, fixed)
+    missing = hindsight_missing(by, wid, fixed)  # in the verdicts' text (results.schema.json has no field for it)
     for k in ("verdict_gain", "verdict_best", "verdict_rss"):
-        row[k] = with_missing(row[k], row["hindsight_missing"])
+        row[k] = with_missing(row[k], missing)
     verdicts = [row[k] for k in ("verdict_static", "verdict_gain", "verdict_best", "verdict_rss")]
     if not any(v == "unavailable" for v in verdicts):
         row["met"] = not any(v.startswith("NOT") for v in verdicts)
