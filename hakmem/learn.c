@@ -119,10 +119,11 @@ static unsigned engines_of(hak_policy_t p, uint32_t buckets) {
   return e;
 }
 
-// overspent: the window was cut by window.h's overspent rule; it is charged
-// every request since its start. Returns the engines the site's sizes left
+// was_cut: the window was cut early (window.h); it is charged every request
+// since its start, warm-up included (cut in its warm-up, it would have no
+// costed request, teach the learner nothing and be played again). Returns the engines the site's sizes left
 // with the new arm (LEFT_*): the caller gives their freed bytes back.
-static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
+static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   hak_meter_sample_t end = hak_learn_sample(sl->id, t, true);
   hak_meter_t meter = hak_learn_meter(sl);
   uint64_t ops = take(&sl->win_ops);
@@ -136,7 +137,7 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool overspent) {
   // runs from the mark), unless the window ended before reaching it.
   uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
   uint64_t costed = ops > warm ? ops - warm : warm ? 0 : ops;  // 0: nothing costed yet (the mark is now)
-  if (overspent) {
+  if (was_cut) {
     meter.from.cycles = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
     costed = ops;
   }
@@ -350,7 +351,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     unsigned left = 0;
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
         (losing || now_win >= limit || hak_window_due_at(&hak_learn_cfg.win, &sl->evo.win, now_win, limit, t)))
-      left = window_end(sl, t, overspent);
+      left = window_end(sl, t, losing);
     hak_unlock(&sl->lock);
     if (left) give_back(sl->id, left);
   }

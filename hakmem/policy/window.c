@@ -12,7 +12,7 @@ hak_window_rules_t hak_window_rules_default(void) {
       .warm_div = 4,
       .warm_min = 16,
       .cut_min = 32,
-      .resident_factor = 1.5,
+      .resident_factor = 1.1,
       .resident_slack = 1u << 20,
   };
 }

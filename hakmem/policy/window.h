@@ -39,9 +39,10 @@
  *  under the cut. A pathological arm (a syscall per free, ~400x the
  *  leader's cost) is so cut after a few dozen requests, within a leader
  *  window's time, while an arm that only refills its caches (a few faults
- *  per cached block) runs on; the window is charged what it spent over
- *  every request it made (hak_window_cut's quarter is not waited for, and
- *  the warm-up is not left out: the arm lost on its own cost).
+ *  per cached block) runs on. A window cut by any of these rules is charged
+ *  what it spent over every request it made, warm-up included (learn.c):
+ *  cut in its warm-up it would have no costed request, teach the learner
+ *  nothing, and be played again.
  */
 #ifndef HAK_POLICY_WINDOW_H
 #define HAK_POLICY_WINDOW_H
@@ -59,7 +60,8 @@ typedef struct hak_window_rules {
   uint32_t warm_div;       /* after a switch, limit / warm_div requests are not costed (4) */
   uint64_t warm_min;       /* ... at least this many (16) */
   uint64_t cut_min;        /* the early cut needs this many costed requests at least (32) */
-  double resident_factor;  /* an exploring window ends above this x the leader's resident bytes (1.5) */
+  double resident_factor;  /* an exploring window ends above this x the leader's resident bytes (1.1: the
+                              peak RSS goal, learning at most 1.10x the best fixed strategy's) */
   uint64_t resident_slack; /* ... plus this (1 MiB: small sites' noise) */
 } hak_window_rules_t;
 

@@ -66,11 +66,11 @@ TEST(WindowTest, TheEarlyCutByCostAfterAQuarterAndByMemoryAtOnce) {
   EXPECT_TRUE(hak_window_cut(&r, 1000, 250, 500, 110, -1, -1));
   EXPECT_FALSE(hak_window_cut(&r, 1000, 250, 100, 110, -1, -1));
   EXPECT_FALSE(hak_window_cut(&r, 1000, 250, 500, 0, -1, -1));    // no cut: the leader itself
-  // Resident bytes past 1.5x the leader's + 1 MiB end the window at once.
+  // Resident bytes past 1.1x the leader's + 1 MiB end the window at once.
   int64_t lead = 40 << 20;
-  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 61 << 20, lead));
-  EXPECT_TRUE(hak_window_cut(&r, 1000, 10, 100, 110, 62 << 20, lead));
-  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 62 << 20, -1));  // the leader's bytes unknown
+  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 45 << 20, lead));
+  EXPECT_TRUE(hak_window_cut(&r, 1000, 10, 100, 110, 46 << 20, lead));
+  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 46 << 20, -1));  // the leader's bytes unknown
 }
 
 // Overspent: a window that already spent more than cut x its whole limit
