@@ -171,6 +171,27 @@ class DefaultVerdictTest(unittest.TestCase):
         self.assertAlmostEqual(d["rss_ratio_to_best"], 1.2)
         self.assertTrue(d["verdict_rss"].startswith("NOT met"), d["verdict_rss"])
 
+    def test_the_verdicts_name_the_fixed_rows_left_out_of_the_hindsight_set(self):
+        d = self.summary(102, 130)["default"]["rows"][0]
+        # FIX runs three of the fixed set's rows: the others were not run
+        self.assertNotIn("T64K (not run)", d["verdict_best"])
+        for k in ("verdict_gain", "verdict_best", "verdict_rss"):
+            self.assertIn("hindsight set without", d[k])
+            self.assertIn("T128K (not run)", d[k])
+        self.assertNotIn("hindsight", d["verdict_static"])  # (a) compares with static only
+        self.assertTrue(d["met"])
+        # a cell that timed out is left out too, and named so
+        fixed = dict(self.FIX)
+        runs, results = [], []
+        for a, ns in list(fixed.items()) + [(tables.DEFAULT, 102), (tables.STATIC, 130)]:
+            runs += [run("w", a, rep, ns) for rep in range(3)]
+            results.append(result("w", a, ns))
+        results[0] = dict(results[0], status="timeout", ns_per_op_median=None)  # T64K
+        ls = learning.learning_summary(results, list(fixed) + [tables.STATIC, tables.DEFAULT], ["w"], runs)
+        d = ls["default"]["rows"][0]
+        self.assertIn("T64K (timeout)", d["verdict_best"])
+        self.assertEqual(d["best_alike"], ["hakmem-T256K"])
+
     def test_report_prints_the_goals(self):
         ls = self.summary(102, 130)
         text = "\n".join(report.default_lines(ls["default"]))

@@ -247,6 +247,19 @@ void hak_bigcache_drain(hak_bigcache_victims_t *out) {
   hak_unlock(&bc.lock);
 }
 
+void hak_bigcache_drain_site(uint16_t site, hak_bigcache_victims_t *out) {
+  out->n = 0;
+  if (!hak_bigcache_site_bytes(site)) return;  // the common case: nothing to walk
+  hak_lock(&bc.lock);
+  for (unsigned i = 0; i < HAK_BIGCACHE_RINGS && out->n < HAK_BIGCACHE_VICTIMS; i++) {
+    ring_t *r = &rings[i];
+    if (!r->used || site_of_key(r->key) != site) continue;
+    for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS && out->n < HAK_BIGCACHE_VICTIMS; s++)
+      if (r->used & (1u << s)) victim_add(out, slot_id(r, s));
+  }
+  hak_unlock(&bc.lock);
+}
+
 size_t hak_bigcache_bytes(void) {
   hak_lock(&bc.lock);
   size_t b = bc.bytes;

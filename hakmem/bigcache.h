@@ -82,6 +82,9 @@ HAK_INTERNAL void hak_bigcache_expire(uint64_t now, hak_bigcache_victims_t *out)
 /* Every block, in batches: call until out->n == 0. */
 HAK_INTERNAL void hak_bigcache_drain(hak_bigcache_victims_t *out);
 
+/* Every block of site's rings, in batches: call until out->n == 0 (a site
+ * that leaves the large engine gives its cached bytes back). */
+HAK_INTERNAL void hak_bigcache_drain_site(uint16_t site, hak_bigcache_victims_t *out);
 /* Bytes and blocks held now. */
 HAK_INTERNAL size_t hak_bigcache_bytes(void);
 HAK_INTERNAL size_t hak_bigcache_count(void);

@@ -121,6 +121,14 @@ HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t s
 /* Bytes of large memory site holds resident now: its live blocks' mappings plus its freed blocks still mapped and
  * not yet given back (BigCache rings, HOT and WARM spares). Relaxed, for the learner's memory term. */
 HAK_INTERNAL size_t hak_large_site_resident(hak_site_id_t site);
+/* Unmap the freed blocks site's BigCache rings hold, and its resident
+ * spares: while it holds every resident spare byte, or (thorough) taking
+ * up to 64 spares of other sites aside to reach its own (the pool keeps no
+ * per-site lists; they go back, HOT or WARM as they were, restamped now).
+ * Returns the bytes. For the learner, while the site's requests go to the
+ * pools: cheap when the site keeps nothing (two relaxed loads). Takes
+ * BigCache's and the spare pool's locks in turn, then unmaps as a free does. */
+HAK_INTERNAL size_t hak_large_site_give_back(hak_site_id_t site, bool thorough);
 
 /* The header of the block whose program pointer is p, or NULL when p is not
  * in a large block. Aborts when p is inside a large block but not its

@@ -27,6 +27,7 @@
 #include "hakmem/lock.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
+#include "hakmem/policy/bucket.h"
 #include "hakmem/policy/evo.h"
 
 _Static_assert(HAK_EVO_MODE_AUTO == 0 && HAK_EVO_MODE_LEARN == 1 && HAK_EVO_MODE_FROZEN == 2 && HAK_EVO_MODE_OFF == 3,
@@ -104,7 +105,25 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 }
 
 // Close the window: gather its signals, let the lifecycle decide, publish.
-static void window_end(hak_learn_site_t *sl, uint64_t t) {
+// The engines p sends the sizes of buckets (bit b: log2 bucket b) to:
+// LEFT_LARGE the large engine, LEFT_POOLS the pools.
+enum { LEFT_LARGE = 1, LEFT_POOLS = 2 };
+static unsigned engines_of(hak_policy_t p, uint32_t buckets) {
+  unsigned e = 0;
+  for (unsigned b = 0; b < 32; b++) {
+    if (!(buckets >> b & 1u)) continue;
+    unsigned side = hak_bucket_place(p.large_threshold, b);
+    if (side != HAK_BUCKET_BELOW || (2ull << b) > HAK_STRAT_POOL_MAX) e |= LEFT_LARGE;
+    if (side != HAK_BUCKET_ABOVE && (1ull << b) < HAK_STRAT_POOL_MAX) e |= LEFT_POOLS;
+  }
+  return e;
+}
+
+// was_cut: the window was cut early (window.h); it is charged every request
+// since its start, warm-up included (cut in its warm-up, it would have no
+// costed request, teach the learner nothing and be played again). Returns the engines the site's sizes left
+// with the new arm (LEFT_*): the caller gives their freed bytes back.
+static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   hak_meter_sample_t end = hak_learn_sample(sl->id, t, true);
   hak_meter_t meter = hak_learn_meter(sl);
   uint64_t ops = take(&sl->win_ops);
@@ -118,6 +137,10 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
   // runs from the mark), unless the window ended before reaching it.
   uint64_t warm = atomic_exchange_explicit(&sl->warm_ops, 0, memory_order_relaxed);
   uint64_t costed = ops > warm ? ops - warm : warm ? 0 : ops;  // 0: nothing costed yet (the mark is now)
+  if (was_cut) {
+    meter.from.cycles = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
+    costed = ops;
+  }
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
 
   hak_window_stats_t ws = {.hist = hist, .requests = ops, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
@@ -139,6 +162,7 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
     ws.main = hak_meter_obs(&meter, end, costed, mem_rate);
   }
   atomic_store_explicit(&sl->win_tsc, end.cycles, memory_order_relaxed);
+  atomic_store_explicit(&sl->start_tsc, end.cycles, memory_order_relaxed);
   atomic_store_explicit(&sl->win_faults, end.faults, memory_order_relaxed);
   atomic_store_explicit(&sl->win_resident, end.resident, memory_order_relaxed);
   // The leader's resident bytes: what an exploring window may hold (window.h's cut).
@@ -146,13 +170,29 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
     atomic_store_explicit(&sl->lead_resident, end.resident, memory_order_relaxed);
   uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
+  unsigned left = 0;
   hak_learn_set_limit(sl, sl->evo.win.limit);
   // A new arm starts with its caches cold: leave its first requests out.
   if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
     if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
+    left = engines_of(hak_policy_from_word(before), sl->evo.sizes_seen) & ~engines_of(sl->evo.policy, sl->evo.sizes_seen);
   }
+  // Off the large engine (not in CANARY, whose challenger may use it): its
+  // frees of blocks from before the switch come back to the engine's caches
+  // for a while, so every check gives them back, not only the switch.
+  bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_LARGE);
+  atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
+  if (off) left |= LEFT_LARGE;  // and at every window end, thoroughly (other sites' spares set aside)
+  // Off the pools nothing is given back here: the pools count no bytes per
+  // site, and their trim (hak_heap_trim) run from a window end while other
+  // threads adopt abandoned heaps is not what its callers have exercised;
+  // the pools' own release delay returns the emptied pages.
+  left &= ~(unsigned)LEFT_POOLS;
+  // An exploring window is checked every 8 requests: an arm ~400x the
+  // leader's cost would otherwise spend 64 of them before its first check.
+  atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);
   if (hak_evo_exploring(&sl->evo)) {  // keep the turn
     atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
   } else {  // give it back if it was ours (back on the leader, or no longer learning)
@@ -179,6 +219,18 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
     hak_learn_publish(sl, sl->evo.state != HAK_EVO_OFF);
   }
   HAK_DEBUG_WALK(hak_learn_site_is_valid(sl));
+  return left;
+}
+
+// A site whose sizes left an engine: that engine gives back the freed bytes
+// it kept for them (without it a site trying the other engine holds both
+// engines' bytes, and exploring doubled the program's peak RSS). The large
+// engine's are the site's (its rings, its spares), given back at every check
+// while the site is off it (window_check: its spares only while they are
+// every resident spare) and thoroughly at every window end. Outside the
+// site's lock.
+static void give_back(hak_site_id_t id, unsigned left) {
+  if (left & LEFT_LARGE) hak_large_site_give_back(id, true);
 }
 
 // A quiet site starts a watched window: what it counts from now on is the
@@ -186,7 +238,7 @@ static void window_end(hak_learn_site_t *sl, uint64_t t) {
 static void wake_site(hak_learn_site_t *sl, uint64_t t) {
   for (unsigned i = 0; i < HAK_DIST_BUCKETS; i++) atomic_store_explicit(&sl->hist[i], 0, memory_order_relaxed);
   atomic_store_explicit(&sl->win_ops, 0, memory_order_relaxed);
-  hak_learn_mark_start(sl);
+  hak_learn_mark_start(sl, true);
   hak_evo_window_restart(&sl->evo, t);
   atomic_store_explicit(&sl->watch_at, 0, memory_order_relaxed);
   hak_learn_publish(sl, true);
@@ -265,6 +317,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     if (atomic_load_explicit(&sl->learning, memory_order_relaxed))  // another site switched: measure from later
       atomic_store_explicit(&sl->warm, win + hak_learn_warm_len(sl), memory_order_relaxed);
   }
+  if (atomic_load_explicit(&sl->off_large, memory_order_relaxed)) hak_large_site_give_back(sl->id, false);
   uint64_t t = hak_learn_now_ns();
   uint64_t base = atomic_load_explicit(&sl->base, memory_order_relaxed);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);
@@ -278,12 +331,15 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
   }
   uint64_t cut = atomic_load_explicit(&sl->cut, memory_order_relaxed);
   uint64_t from = atomic_load_explicit(&sl->warm_ops, memory_order_relaxed);
-  bool losing = false;
+  bool losing = false, overspent = false;
   if (cut && win > from && atomic_load_explicit(&sl->learning, memory_order_relaxed)) {
     hak_meter_t m = hak_learn_meter(sl);
     hak_meter_sample_t now = hak_learn_sample(sl->id, t, false);
     now.faults = m.from.faults;  // the cut weighs time and memory; no syscall for faults
-    losing = hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
+    uint64_t begun = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
+    overspent = hak_window_overspent(limit, now.cycles > begun ? (double)(now.cycles - begun) : 0, (double)cut);
+    losing = overspent ||
+             hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
                             (double)cut, now.resident, atomic_load_explicit(&sl->lead_resident, memory_order_relaxed));
   }
   // The time is due_ns, the copy of the window's time rule that publish
@@ -291,10 +347,12 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
   bool due = t >= atomic_load_explicit(&sl->due_ns, memory_order_relaxed);
   if ((losing || win >= limit || due) && hak_trylock(&sl->lock)) {
     uint64_t now_win = atomic_load_explicit(&sl->win_ops, memory_order_relaxed);
+    unsigned left = 0;
     if (now_win && atomic_load_explicit(&sl->counting, memory_order_relaxed) &&
         (losing || now_win >= limit || hak_window_due_at(&hak_learn_cfg.win, &sl->evo.win, now_win, limit, t)))
-      window_end(sl, t);
+      left = window_end(sl, t, losing);
     hak_unlock(&sl->lock);
+    if (left) give_back(sl->id, left);
   }
 }
 
@@ -308,11 +366,12 @@ static HAK_NOINLINE void *counted(hak_learn_site_t *sl, size_t size, size_t alig
   uint64_t win = bump(&sl->win_ops);
   bump(&sl->hist[hak_site_bucket(size)]);
   if (HAK_UNLIKELY(win == atomic_load_explicit(&sl->warm, memory_order_relaxed))) {  // warmed up: cost from here
-    hak_learn_mark_start(sl);
+    hak_learn_mark_start(sl, false);
     atomic_store_explicit(&sl->warm_ops, win, memory_order_relaxed);
   }
   void *p = pol.canary ? canary_route(sl, size, align, id, zero, pol) : hak_learn_route(size, align, id, zero, pol, NULL);
-  if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) || (win & 63) == 0))
+  if (HAK_UNLIKELY(win >= atomic_load_explicit(&sl->limit, memory_order_relaxed) ||
+                   (win & atomic_load_explicit(&sl->check_mask, memory_order_relaxed)) == 0))
     window_check(sl, win);
   return p;
 }

@@ -13,6 +13,7 @@
 #include "hakmem/learn.h"
 #include "hakmem/learn_site.h"
 #include "hakmem/log.h"
+#include "hakmem/options.h"
 #include "hakmem/policy/evo.h"
 
 // --- reports ------------------------------------------------------------------------
@@ -98,7 +99,7 @@ static void print_board(int fd, const hak_evo_site_t *e) {
 }
 
 void hak_learn_print(int fd) {
-  bool research = hak_mode_get() == HAK_MODE_RESEARCH;
+  bool research = hak_mode_get() == HAK_MODE_RESEARCH || hak_opt(HAK_OPT_VERBOSE) >= 2;
   for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
     hak_learn_site_t *sl = atomic_load_explicit(&hak_learn_sites[id], memory_order_acquire);
     if (!sl) continue;

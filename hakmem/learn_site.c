@@ -107,7 +107,8 @@ hak_learn_site_t *hak_learn_site_new(hak_site_id_t id) {
       uint64_t t = hak_learn_now_ns();
       hak_evo_init(&sl->evo, &hak_learn_cfg, id, t);
       sl->id = id;
-      hak_learn_mark_start(sl);
+      hak_learn_mark_start(sl, true);
+      atomic_store_explicit(&sl->check_mask, 63, memory_order_relaxed);
       hak_learn_set_limit(sl, sl->evo.win.limit);
       atomic_store_explicit(&sl->lead_resident, -1, memory_order_relaxed);
       if (sl->evo.state == HAK_EVO_LEARN)  // the first arm starts cold too (and with the program's start-up)

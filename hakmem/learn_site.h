@@ -40,6 +40,9 @@ typedef struct hak_learn_site {
   hak_lock_t lock;                 // window ends, waking
   _Atomic uint64_t win_tsc, win_faults;  // where the window's cost is measured from (the meter's mark) ...
   _Atomic int64_t win_resident;    // ... and the site's resident bytes there (-1: unknown)
+  _Atomic uint64_t start_tsc;      // the cycle counter when the window began (the overspent cut, window.h)
+  _Atomic uint64_t check_mask;     // window_check every (mask + 1) requests: 7 while exploring, 63 otherwise
+  _Atomic int off_large;           // the arm in force sends none of the site's sizes to the large engine
   _Atomic int64_t lead_resident;   // LEARN: resident bytes at the end of the last window on the leader (-1: none)
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
   _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
@@ -148,9 +151,11 @@ HAK_INLINE void hak_learn_set_limit(hak_learn_site_t *sl, uint64_t limit) {
   atomic_store_explicit(&sl->limit, limit, memory_order_relaxed);
 }
 
-// Start measuring the window's cost here (the meter's mark).
-HAK_INLINE void hak_learn_mark_start(hak_learn_site_t *sl) {
+// Start measuring the window's cost here (the meter's mark); begin: the
+// window begins here too.
+HAK_INLINE void hak_learn_mark_start(hak_learn_site_t *sl, bool begin) {
   hak_meter_sample_t m = hak_learn_sample(sl->id, 0, true);
+  if (begin) atomic_store_explicit(&sl->start_tsc, m.cycles, memory_order_relaxed);
   atomic_store_explicit(&sl->win_tsc, m.cycles, memory_order_relaxed);
   atomic_store_explicit(&sl->win_faults, m.faults, memory_order_relaxed);
   atomic_store_explicit(&sl->win_resident, m.resident, memory_order_relaxed);

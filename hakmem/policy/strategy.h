@@ -25,9 +25,16 @@
  *   HAK_STRAT_SET_UCB1  6 thresholds, 64 KiB ... 2 MiB, doubling, each with
  *                       the engine's own free policy {255, AUTO, 0};
  *   HAK_STRAT_SET_FREE  4 free policies at the default threshold 256 KiB:
- *                       no cache, RETURN, LAZY, KEEP within 16 MiB resident
- *                       (KEEP last: the learner tries the memory-hungry arm
- *                       after the lean ones);
+ *                       no cache, RETURN, LAZY, KEEP (KEEP last: the
+ *                       learner tries the memory-hungry arm after the lean
+ *                       ones). KEEP has no site cap of its own: a cap sends
+ *                       the freed blocks past it COLD, and a hot site's
+ *                       generation (48 MiB freed at once) then re-faulted
+ *                       every block (frozen 256k/keep with a 16 MiB cap:
+ *                       1.95 s against 0.07 s on wl_phase_life --scale
+ *                       0.1). The engine's global caps (BigCache's bytes,
+ *                       the spare pool's resident cap) still bound it, and
+ *                       the learner's memory term prices what it holds;
  *   HAK_STRAT_SET_ELO  12 thresholds on the geometric ladder 512 KiB ... 32 MiB
  *                      (ratio 64^(1/11) ~ 1.46, rounded to 64 KiB).
  * UCB1 explores SET_UCB1 | SET_FREE by default (10 arms; a site's sizes make
@@ -74,7 +81,7 @@
   X(T256K_NC, "256k/nc", HAK_STRAT_K(256), 0, HAK_STRAT_AUTO, 0, HAK_STRAT_SET_FREE) \
   X(T256K_RET, "256k/ret", HAK_STRAT_K(256), 0, HAK_STRAT_RETURN, 0, HAK_STRAT_SET_FREE) \
   X(T256K_LAZY, "256k/lazy", HAK_STRAT_K(256), 0, HAK_STRAT_LAZY, 0, HAK_STRAT_SET_FREE) \
-  X(T256K_KEEP, "256k/keep", HAK_STRAT_K(256), HAK_STRAT_RING, HAK_STRAT_KEEP, 24, HAK_STRAT_SET_FREE) \
+  X(T256K_KEEP, "256k/keep", HAK_STRAT_K(256), HAK_STRAT_RING, HAK_STRAT_KEEP, 0, HAK_STRAT_SET_FREE) \
   X(T512K, "512k", HAK_STRAT_K(512), HAK_STRAT_RING, HAK_STRAT_AUTO, 0, HAK_STRAT_SET_UCB1 | HAK_STRAT_SET_ELO) \
   X(T768K, "768k", HAK_STRAT_K(768), HAK_STRAT_RING, HAK_STRAT_AUTO, 0, HAK_STRAT_SET_ELO) \
   X(T1M, "1m", HAK_STRAT_K(1024), HAK_STRAT_RING, HAK_STRAT_AUTO, 0, HAK_STRAT_SET_UCB1) \
@@ -175,7 +182,7 @@ HAK_INLINE hak_policy_t hak_policy_free_for(hak_policy_t p, uint64_t size) {
 }
 
 /* A one-line summary of a row's free policy ("cache 255, auto", "no cache,
- * return", "cache 255, keep <= 16M") into buf (snprintf-like). */
+ * return", "cache 255, keep <= 16M" for a resident cap) into buf (snprintf-like). */
 HAK_INTERNAL size_t hak_strategy_free_text(hak_policy_t p, char *buf, size_t cap);
 
 HAK_INTERNAL extern const char *const hak_release_names[]; /* "auto", "keep", "lazy", "return" */

@@ -12,7 +12,7 @@ hak_window_rules_t hak_window_rules_default(void) {
       .warm_div = 4,
       .warm_min = 16,
       .cut_min = 32,
-      .resident_factor = 1.5,
+      .resident_factor = 1.1,
       .resident_slack = 1u << 20,
   };
 }
@@ -95,4 +95,8 @@ bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed
       (double)resident > r->resident_factor * (double)lead_resident + (double)r->resident_slack)
     return true;
   return costed >= quarter(r, limit) && cut > 0 && cost > cut;
+}
+
+bool hak_window_overspent(uint64_t limit, double spent, double cut) {
+  return cut > 0 && limit > 0 && spent > cut * (double)limit;
 }

@@ -33,6 +33,16 @@
  *  bytes exceed resident_factor x the leader's resident bytes +
  *  resident_slack: an arm that keeps more memory than the leader is not let
  *  run long enough to double the program's peak.
+ *  And at any point, warm-up included, when the window has already spent
+ *  more than the cut x its whole limit (hak_window_overspent): however
+ *  cheap its remaining requests, its cost per request cannot come back
+ *  under the cut. A pathological arm (a syscall per free, ~400x the
+ *  leader's cost) is so cut after a few dozen requests, within a leader
+ *  window's time, while an arm that only refills its caches (a few faults
+ *  per cached block) runs on. A window cut by any of these rules is charged
+ *  what it spent over every request it made, warm-up included (learn.c):
+ *  cut in its warm-up it would have no costed request, teach the learner
+ *  nothing, and be played again.
  */
 #ifndef HAK_POLICY_WINDOW_H
 #define HAK_POLICY_WINDOW_H
@@ -50,7 +60,8 @@ typedef struct hak_window_rules {
   uint32_t warm_div;       /* after a switch, limit / warm_div requests are not costed (4) */
   uint64_t warm_min;       /* ... at least this many (16) */
   uint64_t cut_min;        /* the early cut needs this many costed requests at least (32) */
-  double resident_factor;  /* an exploring window ends above this x the leader's resident bytes (1.5) */
+  double resident_factor;  /* an exploring window ends above this x the leader's resident bytes (1.1: the
+                              peak RSS goal, learning at most 1.10x the best fixed strategy's) */
   uint64_t resident_slack; /* ... plus this (1 MiB: small sites' noise) */
 } hak_window_rules_t;
 
@@ -102,5 +113,10 @@ HAK_INTERNAL uint64_t hak_window_extend(const hak_window_rules_t *r, uint64_t li
  * resident bytes now and the leader's (-1: unknown). */
 HAK_INTERNAL bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed, double cost, double cut,
                                  int64_t resident, int64_t lead_resident);
+
+/* True when an exploring window of limit requests has already spent more
+ * than cut (per request) x limit since it began (spent: the same unit as
+ * cut, e.g. cycles): it loses whatever comes. cut 0: never. */
+HAK_INTERNAL bool hak_window_overspent(uint64_t limit, double spent, double cut);
 
 #endif /* HAK_POLICY_WINDOW_H */

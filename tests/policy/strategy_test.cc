@@ -68,12 +68,12 @@ TEST(StrategyTest, PolicyRecordIsOneWordAndRoundTrips) {
 }
 
 // The free-policy rows: at the default threshold, the lean ones first and
-// KEEP (memory-hungry) last, KEEP with a resident cap.
+// KEEP (memory-hungry) last, KEEP without a site cap (the engine's caps bound it).
 TEST(StrategyTest, FreeSetVariesTheFreePolicyAtTheDefaultThreshold) {
   uint8_t ids[HAK_STRATEGY_MAX];
   ASSERT_EQ(hak_strategy_set(HAK_STRAT_SET_FREE, ids, HAK_STRATEGY_MAX), 4u);
   const unsigned want[4][3] = {{0, HAK_STRAT_AUTO, 0}, {0, HAK_STRAT_RETURN, 0}, {0, HAK_STRAT_LAZY, 0},
-                               {HAK_STRAT_RING, HAK_STRAT_KEEP, 24}};
+                               {HAK_STRAT_RING, HAK_STRAT_KEEP, 0}};
   for (unsigned i = 0; i < 4; i++) {
     hak_policy_t p = hak_strategy_info[ids[i]].policy;
     EXPECT_EQ(p.large_threshold, 256u << 10);
@@ -92,6 +92,11 @@ TEST(StrategyTest, FreeSetVariesTheFreePolicyAtTheDefaultThreshold) {
   EXPECT_TRUE(hak_policy_same_free(f, keep));
   char text[64];
   hak_strategy_free_text(keep, text, sizeof text);
+  EXPECT_STREQ(text, "cache, keep");  // no site cap: it would send a hot site's blocks COLD
+  EXPECT_EQ(keep.resident_shift, 0);
+  hak_policy_t capped = keep;
+  capped.resident_shift = 24;
+  hak_strategy_free_text(capped, text, sizeof text);
   EXPECT_STREQ(text, "cache, keep <= 16M");
   hak_strategy_free_text(hak_strategy_info[HAK_STRAT_T256K_RET].policy, text, sizeof text);
   EXPECT_STREQ(text, "no cache, return");

@@ -66,11 +66,31 @@ TEST(WindowTest, TheEarlyCutByCostAfterAQuarterAndByMemoryAtOnce) {
   EXPECT_TRUE(hak_window_cut(&r, 1000, 250, 500, 110, -1, -1));
   EXPECT_FALSE(hak_window_cut(&r, 1000, 250, 100, 110, -1, -1));
   EXPECT_FALSE(hak_window_cut(&r, 1000, 250, 500, 0, -1, -1));    // no cut: the leader itself
-  // Resident bytes past 1.5x the leader's + 1 MiB end the window at once.
+  // Resident bytes past 1.1x the leader's + 1 MiB end the window at once.
   int64_t lead = 40 << 20;
-  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 61 << 20, lead));
-  EXPECT_TRUE(hak_window_cut(&r, 1000, 10, 100, 110, 62 << 20, lead));
-  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 62 << 20, -1));  // the leader's bytes unknown
+  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 45 << 20, lead));
+  EXPECT_TRUE(hak_window_cut(&r, 1000, 10, 100, 110, 46 << 20, lead));
+  EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 46 << 20, -1));  // the leader's bytes unknown
+}
+
+// Overspent: a window that already spent more than cut x its whole limit
+// cannot come back under the cut, however cheap its remaining requests; an
+// arm 400x the leader's cost is so cut after 1.1 x 1000 / 400 = 3 requests'
+// worth of the leader's time, at any point (the warm-up too).
+TEST(WindowTest, AWindowThatSpentMoreThanTheCutTimesItsLimitIsCutAtOnce) {
+  const double lead = 100, cut = 1.1 * lead;
+  EXPECT_FALSE(hak_window_overspent(1000, 110000, cut));  // exactly the budget: may still tie
+  EXPECT_TRUE(hak_window_overspent(1000, 110001, cut));
+  double per = 400 * lead;  // a syscall per free
+  uint64_t n = 1;
+  while (!hak_window_overspent(1000, per * (double)n, cut)) n++;
+  EXPECT_EQ(n, 3u);
+  // An arm that only refills its caches runs on: a window of 10,000
+  // requests at a leader's 1,500 cycles each, the refill of 8 blocks of 96
+  // pages (~4,000 cycles a fault) and 2,000 requests at the leader's pace.
+  EXPECT_FALSE(hak_window_overspent(10000, 8 * 96 * 4000.0 + 2000 * 1500.0, 1.1 * 1500));
+  EXPECT_FALSE(hak_window_overspent(1000, 1e12, 0));  // no cut: the leader itself
+  EXPECT_FALSE(hak_window_overspent(0, 1e12, cut));
 }
 
 TEST(MeterTest, TimePerRequestAndTheMemoryTerm) {
