@@ -152,8 +152,12 @@ TEST_F(StressTest, ThreadChurnWithAbandonedHeapTidying) {
         hak_free(old);
       }
       if (x & 0x40) {
-        mine.push_back({p, (uint32_t)x});
-        mailbox[(x >> 20) % 64].compare_exchange_strong(old = p, nullptr) ? (void)0 : (void)mine.pop_back();
+        // Taking p back out of the mailbox makes it ours whoever put it
+        // there: between the exchange and this CAS another thread may have
+        // taken p, freed it, got the same address from malloc and posted it
+        // to the same slot (ABA). So the value to expect is the one it holds
+        // once it is ours, not the one written above.
+        if (mailbox[(x >> 20) % 64].compare_exchange_strong(old = p, nullptr)) mine.push_back({p, p[0]});
       }
       if (mine.size() > 32) {
         if (mine.front().first[0] != mine.front().second) bad++;
