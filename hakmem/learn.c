@@ -107,7 +107,7 @@ static bool may_explore(hak_learn_site_t *sl, uint64_t t) {
 // Close the window: gather its signals, let the lifecycle decide, publish.
 // The engines p sends the sizes of buckets (bit b: log2 bucket b) to:
 // LEFT_LARGE the large engine, LEFT_POOLS the pools.
-enum { LEFT_LARGE = 1, LEFT_POOLS = 2 };
+enum { LEFT_LARGE = 1, LEFT_POOLS = 2, POOL_TRIMS = 3 };
 static unsigned engines_of(hak_policy_t p, uint32_t buckets) {
   unsigned e = 0;
   for (unsigned b = 0; b < 32; b++) {
@@ -185,11 +185,12 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_LARGE);
   atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
   if (off) left |= LEFT_LARGE;  // and at every window end, thoroughly (other sites' spares set aside)
-  // Off the pools nothing is given back here: the pools count no bytes per
-  // site, and their trim (hak_heap_trim) run from a window end while other
-  // threads adopt abandoned heaps is not what its callers have exercised;
-  // the pools' own release delay returns the emptied pages.
-  left &= ~(unsigned)LEFT_POOLS;
+  // Off the pools: the blocks live at the switch are freed later, and their
+  // pages empty then; the pools trim at the switch and at the next windows'
+  // ends (POOL_TRIMS of them).
+  if (left & LEFT_POOLS) sl->pool_trims = POOL_TRIMS;
+  else if (sl->pool_trims && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_POOLS)) left |= LEFT_POOLS, sl->pool_trims--;
+  else sl->pool_trims = 0;
   // An exploring window is checked every 8 requests: an arm ~400x the
   // leader's cost would otherwise spend 64 of them before its first check.
   atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);
@@ -227,10 +228,12 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
 // engines' bytes, and exploring doubled the program's peak RSS). The large
 // engine's are the site's (its rings, its spares), given back at every check
 // while the site is off it (window_check: its spares only while they are
-// every resident spare) and thoroughly at every window end. Outside the
-// site's lock.
+// every resident spare) and thoroughly at every window end; the pools do not
+// count per site: this thread's empty pages go back at the switch. Outside
+// the site's lock.
 static void give_back(hak_site_id_t id, unsigned left) {
   if (left & LEFT_LARGE) hak_large_site_give_back(id, true);
+  if (left & LEFT_POOLS) hak_heap_trim();
 }
 
 // A quiet site starts a watched window: what it counts from now on is the
