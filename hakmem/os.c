@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,8 +207,13 @@ static void *map_trimmed(size_t len, size_t align, size_t skew) {
 // the holes between the process's mappings (/proc/self/maps, read with a
 // stack buffer: no allocation) and claim the first aligned place in one with
 // MAP_FIXED_NOREPLACE. A place the kernel or a sanitizer moves or refuses is
-// skipped; ENOMEM (the commit refused) ends the search.
+// skipped; ENOMEM (the commit refused) ends the search. The maps do not show
+// the room the main stack grows down into (up to RLIMIT_STACK, and its guard
+// gap) nor the room brk grows up into above [heap]: a hole just below [stack]
+// keeps a margin of the stack limit (at most 1 GiB) plus 1 MiB, a hole just
+// above [heap] one of 1 GiB.
 #define HAK_OS_GAP_ALIGN ((size_t)1 << 30)
+#define HAK_OS_BRK_ROOM ((uintptr_t)1 << 30)
 #define HAK_OS_GAP_TRIES 64
 #define HAK_OS_USER_TOP ((uintptr_t)1 << 47)
 
@@ -229,9 +235,22 @@ static void *claim_in_hole(uintptr_t lo, uintptr_t hi, size_t len, size_t align,
   return NULL;
 }
 
+static bool line_names(const char *line, const char *end, const char *name) {
+  size_t n = strlen(name);
+  return (size_t)(end - line) >= n && memcmp(end - n, name, n) == 0;
+}
+
+static uintptr_t stack_room(void) {
+  struct rlimit r;
+  uintptr_t room = HAK_OS_BRK_ROOM;
+  if (getrlimit(RLIMIT_STACK, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < room) room = r.rlim_cur;
+  return room + ((uintptr_t)1 << 20);
+}
+
 static void *map_in_gap(size_t len, size_t align, size_t skew) {
   int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
+  bool after_heap = false;
   char buf[4096];
   size_t have = 0;
   uintptr_t prev_end = 0;
@@ -256,14 +275,24 @@ static void *map_in_gap(size_t len, size_t align, size_t skew) {
     const char *c = buf;
     for (; c < nl && *c != '-'; c++) start = start * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
     for (c++; c < nl && *c != ' '; c++) end = end * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
-    if (start > prev_end) got = claim_in_hole(prev_end, start, len, align, skew, &tries, &refused);
-    if (end > prev_end) prev_end = end;
+    uintptr_t lo = after_heap && prev_end <= UINTPTR_MAX - HAK_OS_BRK_ROOM ? prev_end + HAK_OS_BRK_ROOM : prev_end;
+    uintptr_t hi = start;
+    if (line_names(buf, nl, "[stack]")) {
+      uintptr_t room = stack_room();
+      hi = hi > room ? hi - room : 0;
+    }
+    if (hi > lo) got = claim_in_hole(lo, hi, len, align, skew, &tries, &refused);
+    if (end > prev_end) {
+      prev_end = end;
+      after_heap = line_names(buf, nl, "[heap]");
+    }
     have -= (size_t)(nl + 1 - buf);
     memmove(buf, nl + 1, have);
   }
   syscall(SYS_close, fd);
   if (!got && !refused && tries < HAK_OS_GAP_TRIES)
-    got = claim_in_hole(prev_end, HAK_OS_USER_TOP, len, align, skew, &tries, &refused);
+    got = claim_in_hole(after_heap ? prev_end + HAK_OS_BRK_ROOM : prev_end, HAK_OS_USER_TOP, len, align, skew, &tries,
+                        &refused);
   return got;
 }
 
