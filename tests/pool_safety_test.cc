@@ -29,14 +29,6 @@ using namespace hakmem_test;
 class PoolSafetyTest : public HakTest {};
 using PoolSafetyDeathTest = PoolSafetyTest;
 
-std::string Hex(const void* p) {
-  char b[32];
-  std::snprintf(b, sizeof b, "0x%lx", (unsigned long)(uintptr_t)p);
-  return b;
-}
-std::string DoubleFree(const void* p) { return "double free of " + Hex(p); }
-std::string Invalid(const void* p) { return "invalid pointer " + Hex(p); }
-
 char* Alloc(size_t n) { return static_cast<char*>(hak_alloc_at(n, 11)); }
 
 // First in the file: the heap has no segment yet, so the one made here is

@@ -32,12 +32,6 @@ using namespace hakmem_test;
 class RemoteTest : public HakTest {};
 using RemoteDeathTest = RemoteTest;
 
-std::string DoubleFree(const void* p) {
-  char b[64];
-  std::snprintf(b, sizeof b, "double free of 0x%lx", (unsigned long)(uintptr_t)p);
-  return b;
-}
-
 char* Alloc(size_t n) { return static_cast<char*>(hak_alloc_at(n, 13)); }
 
 // The blocks on this thread's heap's remote list, following the encoded links.

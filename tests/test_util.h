@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -100,6 +102,15 @@ inline void SetOption(hak_opt_id_t id, uint64_t v) {
   hak_options.v[id] = v;
   hak_apply_options();
 }
+
+// An address as hakmem's messages print it, and the messages that name one.
+inline std::string Hex(const void* p) {
+  char b[32];
+  std::snprintf(b, sizeof b, "0x%lx", (unsigned long)(uintptr_t)p);
+  return b;
+}
+inline std::string DoubleFree(const void* p) { return "double free of " + Hex(p); }
+inline std::string Invalid(const void* p) { return "invalid pointer " + Hex(p); }
 
 // Every test starts from BALANCED with empty caches and zero counters.
 class HakTest : public ::testing::Test {
