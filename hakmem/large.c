@@ -344,7 +344,7 @@ void hak_large_check_canary(hak_large_t *h, const char *what) {
 }
 
 void hak_large_configure(void) {
-  if (!hak_large_canary_secret) hak_large_canary_secret = hak_os_random() | 1;
+  if (!hak_large_canary_secret) hak_large_canary_secret = hak_os_secret() | 1;
   hak_large_checked_mode = hak_opt(HAK_OPT_CHECK) != 0;
   hak_bigcache_cfg_t bc = {
       .enabled = hak_opt(HAK_OPT_BIGCACHE) != 0,

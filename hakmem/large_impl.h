@@ -36,7 +36,7 @@ HAK_INLINE hak_large_t *hak_large_from_node(hak_spare_node_t *n) {
  * free and realloc, so an
  * underflow of 1 to 8 bytes or more (a store or memcpy before the block)
  * aborts there instead of going unnoticed. The secret is set once, at the
- * first configuration, from hak_os_random(). */
+ * first configuration, from hak_os_secret(). */
 HAK_INTERNAL extern uint64_t hak_large_canary_secret;
 HAK_INLINE uint64_t *canary_of(hak_large_t *h) { return (uint64_t *)(void *)(user_of(h) - sizeof(uint64_t)); }
 HAK_INLINE uint64_t canary_for(hak_large_t *h) { return hak_large_canary_secret ^ (uint64_t)(uintptr_t)user_of(h); }

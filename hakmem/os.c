@@ -116,7 +116,7 @@ static _Atomic uint32_t hint_refusals;  // consecutive refusals; past 64 hints s
 
 // 64 random bits from the kernel: getrandom (never blocks: GRND_NONBLOCK),
 // else the 16 bytes of AT_RANDOM the kernel gave the process. No allocation.
-static uint64_t random_bits(void) {
+uint64_t hak_os_secret(void) {
   uint64_t r = 0;
   if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
   const unsigned char *at = (const unsigned char *)getauxval(AT_RANDOM);
@@ -126,7 +126,7 @@ static uint64_t random_bits(void) {
 
 uintptr_t hak_os_hint_start(void) {
   uintptr_t slots = (HINT_HI - HINT_LO) / HINT_GRAIN / 4 * 3;
-  return HINT_LO + (uintptr_t)(random_bits() % slots) * HINT_GRAIN;
+  return HINT_LO + (uintptr_t)(hak_os_secret() % slots) * HINT_GRAIN;
 }
 
 // A Weyl sequence (one atomic add) through splitmix64's finaliser, started
@@ -137,7 +137,7 @@ static _Atomic uint64_t random_next;
 uint64_t hak_os_random(void) {
   uint64_t x = atomic_load_explicit(&random_next, memory_order_relaxed);
   if (HAK_UNLIKELY(!x)) {
-    uint64_t zero = 0, seed = random_bits() | 1;
+    uint64_t zero = 0, seed = hak_os_secret() | 1;
     atomic_compare_exchange_strong_explicit(&random_next, &zero, seed, memory_order_relaxed, memory_order_relaxed);
   }
   x = atomic_fetch_add_explicit(&random_next, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
@@ -235,6 +235,13 @@ static void *claim_in_hole(uintptr_t lo, uintptr_t hi, size_t len, size_t align,
   return NULL;
 }
 
+// The hex number at *c, up to stop (or end); *c is left on stop.
+static uintptr_t hex_until(const char **c, const char *end, char stop) {
+  uintptr_t v = 0;
+  for (; *c < end && **c != stop; ++*c) v = v * 16 + (uintptr_t)(**c <= '9' ? **c - '0' : (**c | 0x20) - 'a' + 10);
+  return v;
+}
+
 static bool line_names(const char *line, const char *end, const char *name) {
   size_t n = strlen(name);
   return (size_t)(end - line) >= n && memcmp(end - n, name, n) == 0;
@@ -250,38 +257,33 @@ static uintptr_t stack_room(void) {
 static void *map_in_gap(size_t len, size_t align, size_t skew) {
   int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
-  bool after_heap = false;
   char buf[4096];
   size_t have = 0;
   uintptr_t prev_end = 0;
   int tries = 0;
   void *got = NULL;
-  bool eof = false, refused = false;
+  bool eof = false, refused = false, after_heap = false;
   while (!got && !refused && tries < HAK_OS_GAP_TRIES) {
     char *nl = memchr(buf, '\n', have);
-    if (!nl) {
-      if (eof || have == sizeof buf) break;  // a line longer than the buffer: give up
+    if (!nl && !eof && have < sizeof buf) {
       long n = (long)syscall(SYS_read, fd, buf + have, sizeof buf - have);
-      if (n <= 0) {
-        eof = true;
-        if (!have) break;
-        buf[have++] = '\n';
-      } else {
-        have += (size_t)n;
-      }
+      eof = n <= 0;
+      if (n > 0) have += (size_t)n;
+      else if (have) buf[have++] = '\n';  // a last line without its newline
       continue;
     }
-    uintptr_t start = 0, end = 0;
+    // A mapping's line; past the last one (or a line longer than the buffer) the top.
     const char *c = buf;
-    for (; c < nl && *c != '-'; c++) start = start * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
-    for (c++; c < nl && *c != ' '; c++) end = end * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    uintptr_t start = nl ? hex_until(&c, nl, '-') : HAK_OS_USER_TOP;
+    uintptr_t end = nl ? (c++, hex_until(&c, nl, ' ')) : 0;
     uintptr_t lo = after_heap && prev_end <= UINTPTR_MAX - HAK_OS_BRK_ROOM ? prev_end + HAK_OS_BRK_ROOM : prev_end;
     uintptr_t hi = start;
-    if (line_names(buf, nl, "[stack]")) {
+    if (nl && line_names(buf, nl, "[stack]")) {
       uintptr_t room = stack_room();
       hi = hi > room ? hi - room : 0;
     }
     if (hi > lo) got = claim_in_hole(lo, hi, len, align, skew, &tries, &refused);
+    if (!nl) break;
     if (end > prev_end) {
       prev_end = end;
       after_heap = line_names(buf, nl, "[heap]");
@@ -290,9 +292,6 @@ static void *map_in_gap(size_t len, size_t align, size_t skew) {
     memmove(buf, nl + 1, have);
   }
   syscall(SYS_close, fd);
-  if (!got && !refused && tries < HAK_OS_GAP_TRIES)
-    got = claim_in_hole(after_heap ? prev_end + HAK_OS_BRK_ROOM : prev_end, HAK_OS_USER_TOP, len, align, skew, &tries,
-                        &refused);
   return got;
 }
 

@@ -61,6 +61,9 @@ HAK_INTERNAL void *hak_os_map_skewed(size_t len, size_t align, size_t skew);
 /* Where the aligned hints of this process start: random (getrandom, else
  * AT_RANDOM), 4 MiB-grained, drawn once per call (tests). */
 HAK_INTERNAL uintptr_t hak_os_hint_start(void);
+/* 64 random bits from the kernel, for a secret (the large blocks' canary):
+ * getrandom, else AT_RANDOM; a system call each. No allocation. */
+HAK_INTERNAL uint64_t hak_os_secret(void);
 /* 64 bits for placement inside a mapping (where a large block's pointer sits
  * in its first slot): a splitmix64 sequence whose start is drawn once from
  * getrandom (else AT_RANDOM), independent of any address. Thread-safe, no
