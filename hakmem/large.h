@@ -129,6 +129,10 @@ HAK_INTERNAL size_t hak_large_site_resident(hak_site_id_t site);
  * pools: cheap when the site keeps nothing (two relaxed loads). Takes
  * BigCache's and the spare pool's locks in turn, then unmaps as a free does. */
 HAK_INTERNAL size_t hak_large_site_give_back(hak_site_id_t site, bool thorough);
+/* A site's first large free unmaps its block (the site has shown no reuse
+ * yet; large_free.c). Tests of the steady state: every site counts as having
+ * freed before (true), or none does (false, as at start-up). */
+HAK_INTERNAL void hak_large_set_freed_before(bool all);
 
 /* The header of the block whose program pointer is p, or NULL when p is not
  * in a large block. Aborts when p is inside a large block but not its

@@ -205,6 +205,26 @@ size_t hak_large_site_give_back(hak_site_id_t site, bool thorough) {
   return n + give_back_spares(site, thorough);
 }
 
+// A site's first large free gives its block back to the OS at once, as
+// glibc's first free of a mapped chunk does: until the site has freed once,
+// nothing says it will ask again, and a block unmapped is one whose use
+// after free faults. From its second free on, the site's how decides. One
+// bit per site (ids wrap at HAK_SITE_CAP, as every per-site table here).
+static _Atomic uint64_t freed_once[HAK_SITE_CAP / 64];
+
+static bool first_free_of(hak_site_id_t site) {
+  unsigned i = site % HAK_SITE_CAP;
+  uint64_t bit = (uint64_t)1 << (i & 63);
+  _Atomic uint64_t *w = &freed_once[i >> 6];
+  if (HAK_LIKELY(atomic_load_explicit(w, memory_order_relaxed) & bit)) return false;
+  return !(atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit);
+}
+
+void hak_large_set_freed_before(bool all) {
+  for (unsigned i = 0; i < HAK_SITE_CAP / 64; i++)
+    atomic_store_explicit(&freed_once[i], all ? ~(uint64_t)0 : 0, memory_order_relaxed);
+}
+
 void hak_large_free(hak_large_t *h) {
   if (HAK_UNLIKELY(h->state != HAK_LARGE_LIVE)) {
     hak_log("double free of large block %p", (void *)user_of(h));
@@ -219,6 +239,12 @@ void hak_large_free(hak_large_t *h) {
   POISON(base_of(h) + HAK_LARGE_HDR, h->map_len - HAK_LARGE_HDR);
   if (hak_large_checked_mode) {
     hak_large_quarantine(h);
+    return;
+  }
+  if (HAK_RELEASE_CHECKS && HAK_UNLIKELY(first_free_of(h->site))) {
+    (void)hak_large_now(true);  // the tick a free owes ageing
+    hak_large_unmap_block(h);
+    hak_large_validate();
     return;
   }
   hak_large_give_back(h);

@@ -105,6 +105,38 @@ TEST_F(LargeTest, BalancedReusesTheSameBlockForTheSameSite) {
   EXPECT_EQ(Stat(HAK_STAT_bigcache_hits), 100u);
 }
 
+TEST_F(LargeTest, ASitesFirstFreeUnmapsItsBlockAndLaterOnesAreCached) {
+  hak_large_set_freed_before(false);  // as at start-up
+  void* p = hak_alloc_at(2 * kMiB, 43);
+  hak_large_t* h = hak_large_lookup(p);
+  ASSERT_NE(h, nullptr);
+  size_t map = h->map_len;
+  hak_site_id_t site = h->site;
+  uintptr_t base = reinterpret_cast<uintptr_t>(h);
+  rec_.Attach();
+  hak_free(p);
+  // Gone at once: a use after free faults, as under glibc.
+  ASSERT_EQ(rec_.Count(HAK_OS_UNMAP), 1u);
+  for (auto& c : rec_.Calls())
+    if (c.call == HAK_OS_UNMAP) {
+      EXPECT_EQ(c.addr, base);
+      EXPECT_EQ(c.len, map);
+    }
+  EXPECT_EQ(hak_bigcache_site_bytes(site), 0u);
+  EXPECT_EQ(hak_large_site_resident(site), 0u);
+  void* other = hak_alloc_at(2 * kMiB, 44);  // another site: its own first free unmaps too
+  hak_free(other);
+  EXPECT_EQ(rec_.Count(HAK_OS_UNMAP), 2u);
+  // From the second free on, the site's how decides: BigCache keeps the block.
+  void* q = hak_alloc_at(2 * kMiB, 43);
+  size_t qmap = hak_large_lookup(q)->map_len;
+  hak_free(q);
+  EXPECT_EQ(rec_.Count(HAK_OS_UNMAP), 2u);
+  EXPECT_EQ(hak_bigcache_site_bytes(site), qmap);
+  EXPECT_EQ(hak_alloc_at(2 * kMiB, 43), q);
+  hak_free(q);
+}
+
 TEST_F(LargeTest, DifferentSitesDoNotShareRingsButShareSpares) {
   SetOption(HAK_OPT_BIGCACHE_SLOTS, 1);
   void* a = hak_alloc_at(600 * kKiB, 1);

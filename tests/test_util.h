@@ -118,6 +118,8 @@ class HakTest : public ::testing::Test {
   void SetUp() override {
     UseMode(HAK_MODE_BALANCED);
     hak_stats_reset();
+    // The steady state: a site's first large free (which unmaps) is behind it.
+    hak_large_set_freed_before(true);
   }
   void TearDown() override {
     rec_.Detach();

@@ -37,9 +37,11 @@ CHECKED_NOT_CAUGHT="read-after-free:8:checked read-after-free:4096:checked"
 # checked mode's job): overflows, underflows and writes after free that glibc
 # notices in its chunk headers or tcache links go unnoticed there. A large
 # block has one canary, the word before its pointer, so its underflows are
-# caught.
-RELEASE_DIFFERS="overflow-*:*:release underflow-*:8:release underflow-*:4096:release write-after-free:*:release
-zero-size-write:*:release read-after-free:*:release"
+# caught; a site's first large free unmaps its block, so a use after it
+# faults.
+RELEASE_DIFFERS="overflow-*:*:release underflow-*:8:release underflow-*:4096:release
+write-after-free:8:release write-after-free:4096:release zero-size-write:*:release
+read-after-free:8:release read-after-free:4096:release"
 
 in_set() {  # case set
   local k="$1" s="$2" m="$3" e ek es em
