@@ -85,8 +85,23 @@ static hak_large_t *map_block(size_t bytes, size_t align, size_t off) {
 // Bytes unmapped, for hak_large_trim's answer (the counters only count).
 _Atomic size_t hak_large_unmapped_total;
 
+// The program pointers of the last GONE_RING blocks unmapped, so that a
+// second free of one is told from a pointer hakmem never handed out (the
+// address map forgets a block once it is gone).
+#define GONE_RING 64u
+static _Atomic uintptr_t gone[GONE_RING];
+static _Atomic unsigned gone_next;
+
+bool hak_large_gone(const void *p) {
+  for (unsigned i = 0; i < GONE_RING; i++)
+    if (atomic_load_explicit(&gone[i], memory_order_relaxed) == (uintptr_t)p) return true;
+  return false;
+}
+
 void hak_large_unmap_block(hak_large_t *h) {
   size_t len = h->map_len;
+  unsigned at = atomic_fetch_add_explicit(&gone_next, 1, memory_order_relaxed) % GONE_RING;
+  atomic_store_explicit(&gone[at], (uintptr_t)user_of(h), memory_order_relaxed);
   // Clear the map first: once munmap returns, another thread may map here.
   hak_addrmap_clear(h, len);
   UNPOISON(h, len);

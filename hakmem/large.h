@@ -133,6 +133,9 @@ HAK_INTERNAL size_t hak_large_site_give_back(hak_site_id_t site, bool thorough);
  * yet; large_free.c). Tests of the steady state: every site counts as having
  * freed before (true), or none does (false, as at start-up). */
 HAK_INTERNAL void hak_large_set_freed_before(bool all);
+/* p was the program pointer of one of the last 64 large blocks unmapped:
+ * a free of it now is a second free (for the foreign-pointer message). */
+HAK_INTERNAL bool hak_large_gone(const void *p);
 
 /* The header of the block whose program pointer is p, or NULL when p is not
  * in a large block. Aborts when p is inside a large block but not its

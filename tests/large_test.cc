@@ -124,6 +124,8 @@ TEST_F(LargeTest, ASitesFirstFreeUnmapsItsBlockAndLaterOnesAreCached) {
     }
   EXPECT_EQ(hak_bigcache_site_bytes(site), 0u);
   EXPECT_EQ(hak_large_site_resident(site), 0u);
+  EXPECT_TRUE(hak_large_gone(p));  // a second free is told from a foreign pointer
+  EXPECT_FALSE(hak_large_gone(static_cast<char*>(p) + 16));
   void* other = hak_alloc_at(2 * kMiB, 44);  // another site: its own first free unmaps too
   hak_free(other);
   EXPECT_EQ(rec_.Count(HAK_OS_UNMAP), 2u);
