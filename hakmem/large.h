@@ -121,14 +121,13 @@ HAK_INTERNAL void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t s
 /* Bytes of large memory site holds resident now: its live blocks' mappings plus its freed blocks still mapped and
  * not yet given back (BigCache rings, HOT and WARM spares). Relaxed, for the learner's memory term. */
 HAK_INTERNAL size_t hak_large_site_resident(hak_site_id_t site);
-/* Unmap the freed blocks site's BigCache rings hold, and its resident
- * spares: while it holds every resident spare byte, or (thorough) taking
- * up to 64 spares of other sites aside to reach its own (the pool keeps no
- * per-site lists; they go back, HOT or WARM as they were, restamped now).
- * Returns the bytes. For the learner, while the site's requests go to the
- * pools: cheap when the site keeps nothing (two relaxed loads). Takes
- * BigCache's and the spare pool's locks in turn, then unmaps as a free does. */
-HAK_INTERNAL size_t hak_large_site_give_back(hak_site_id_t site, bool thorough);
+/* Unmap the freed blocks site's BigCache rings hold, and its resident (HOT
+ * and WARM) spares, which the spare pool finds by a walk of its age list;
+ * other sites' stay as they are. Returns the bytes. For the learner, while
+ * the site's requests go to the pools: cheap when the site keeps nothing
+ * (two relaxed loads). Takes BigCache's and the spare pool's locks in turn,
+ * then unmaps as a free does, so no fork() can catch a block between them. */
+HAK_INTERNAL size_t hak_large_site_give_back(hak_site_id_t site);
 /* A site's first large free unmaps its block (the site has shown no reuse
  * yet; large_free.c). Tests of the steady state: every site counts as having
  * freed before (true), or none does (false, as at start-up). */

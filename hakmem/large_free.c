@@ -157,39 +157,7 @@ void hak_large_tick(uint64_t now) {
   hak_os_tick(now);
 }
 
-// The site's resident spares (the pool keeps no per-site lists and hands
-// out its most recent spares, whoever freed them): while the site holds
-// every resident spare byte they are its own; otherwise (thorough) up to
-// GIVE_BACK_SCAN spares of other sites are taken aside and put back after.
-#define GIVE_BACK_SCAN 64u
-static size_t give_back_spares(hak_site_id_t site, bool thorough) {
-  hak_spare_node_t *aside[GIVE_BACK_SCAN];
-  unsigned n_aside = 0;
-  size_t got = 0, mine;
-  while ((mine = hak_spare_site_resident(site)) != 0 && (thorough || mine >= hak_spare_resident_bytes())) {
-    hak_spare_node_t *node = hak_spare_get_resident(0, HAK_LARGE_CLASSES - 1, false);
-    if (!node) break;
-    hak_large_t *h = hak_large_from_node(node);
-    if (h->site != site) {
-      aside[n_aside++] = node;
-      if (n_aside == GIVE_BACK_SCAN) break;
-      continue;
-    }
-    got += h->map_len;
-    hak_large_unmap_block(h);
-  }
-  uint64_t now = hak_large_now(false);
-  while (n_aside) {  // back in the order taken: the most recent ends on top again
-    hak_spare_node_t *node = aside[--n_aside];
-    hak_large_t *h = hak_large_from_node(node);
-    hak_spare_work_t w;
-    hak_spare_put(node, h->cls, h->map_len, (hak_thermal_t)node->thermal, h->site, now, &w);
-    hak_large_spare_work(&w, now);
-  }
-  return got;
-}
-
-size_t hak_large_site_give_back(hak_site_id_t site, bool thorough) {
+size_t hak_large_site_give_back(hak_site_id_t site) {
   if (!site_kept(site)) return 0;  // the common case: two relaxed loads
   size_t n = 0;
   hak_bigcache_victims_t v;
@@ -202,7 +170,16 @@ size_t hak_large_site_give_back(hak_site_id_t site, bool thorough) {
       release(h, 0);
     }
   } while (v.n);
-  return n + give_back_spares(site, thorough);
+  hak_spare_work_t w;
+  do {  // its resident spares, found by the pool's walk (other sites' stay as they are)
+    hak_spare_take_site((uint16_t)site, &w);
+    for (unsigned i = 0; i < w.n_unmap; i++) {
+      hak_large_t *h = hak_large_from_node(w.unmap[i]);
+      n += h->map_len;
+      hak_large_unmap_block(h);
+    }
+  } while (w.n_unmap == HAK_SPARE_WORK);
+  return n;
 }
 
 // A site's first large free gives its block back to the OS at once, as

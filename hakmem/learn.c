@@ -184,7 +184,7 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   // for a while, so every check gives them back, not only the switch.
   bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(engines_of(sl->evo.policy, sl->evo.sizes_seen) & LEFT_LARGE);
   atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
-  if (off) left |= LEFT_LARGE;  // and at every window end, thoroughly (other sites' spares set aside)
+  if (off) left |= LEFT_LARGE;  // and at every window end
   // Off the pools: the blocks live at the switch are freed later, and their
   // pages empty then; the pools trim at the switch and at the next windows'
   // ends (POOL_TRIMS of them).
@@ -227,12 +227,11 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
 // it kept for them (without it a site trying the other engine holds both
 // engines' bytes, and exploring doubled the program's peak RSS). The large
 // engine's are the site's (its rings, its spares), given back at every check
-// while the site is off it (window_check: its spares only while they are
-// every resident spare) and thoroughly at every window end; the pools do not
+// while the site is off it (window_check) and at every window end; the pools do not
 // count per site: this thread's empty pages go back at the switch. Outside
 // the site's lock.
 static void give_back(hak_site_id_t id, unsigned left) {
-  if (left & LEFT_LARGE) hak_large_site_give_back(id, true);
+  if (left & LEFT_LARGE) hak_large_site_give_back(id);
   if (left & LEFT_POOLS) hak_heap_trim();
 }
 
@@ -320,7 +319,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     if (atomic_load_explicit(&sl->learning, memory_order_relaxed))  // another site switched: measure from later
       atomic_store_explicit(&sl->warm, win + hak_learn_warm_len(sl), memory_order_relaxed);
   }
-  if (atomic_load_explicit(&sl->off_large, memory_order_relaxed)) hak_large_site_give_back(sl->id, false);
+  if (atomic_load_explicit(&sl->off_large, memory_order_relaxed)) hak_large_site_give_back(sl->id);
   uint64_t t = hak_learn_now_ns();
   uint64_t base = atomic_load_explicit(&sl->base, memory_order_relaxed);
   uint64_t limit = atomic_load_explicit(&sl->limit, memory_order_relaxed);

@@ -152,6 +152,20 @@ void hak_spare_expire(uint64_t now, hak_spare_work_t *work) {
   hak_unlock(&sp.lock);
 }
 
+void hak_spare_take_site(uint16_t site, hak_spare_work_t *work) {
+  work->n_unmap = work->n_cool = 0;
+  hak_lock(&sp.lock);
+  for (hak_spare_node_t *x = sp.oldest; x && work->n_unmap < HAK_SPARE_WORK;) {
+    hak_spare_node_t *next = x->age_next;
+    if (x->site == site && x->thermal != HAK_COLD) {
+      unlink_node(x);
+      work->unmap[work->n_unmap++] = x;
+    }
+    x = next;
+  }
+  hak_unlock(&sp.lock);
+}
+
 void hak_spare_drain(hak_spare_work_t *work) {
   work->n_unmap = work->n_cool = 0;
   hak_lock(&sp.lock);

@@ -74,6 +74,10 @@ HAK_INTERNAL hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bo
 /* Spares older than age_ms into work->unmap, and resident spares over the
  * cap idle long enough into work->cool (call again while it fills). */
 HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);
+/* Take out the site's HOT and WARM spares, oldest first, up to
+ * HAK_SPARE_WORK (work->unmap; call again while it comes back full): a walk
+ * of the age list under the lock. */
+HAK_INTERNAL void hak_spare_take_site(uint16_t site, hak_spare_work_t *work);
 /* Every spare into work->unmap, in batches: call until nothing comes. */
 HAK_INTERNAL void hak_spare_drain(hak_spare_work_t *work);
 

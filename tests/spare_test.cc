@@ -165,4 +165,28 @@ TEST_F(SpareTest, PerSiteResidentBytesCountHotAndWarmOnly) {
   EXPECT_EQ(hak_spare_site_resident(5), 0u);
 }
 
+TEST_F(SpareTest, TakeSiteTakesOnlyThatSitesResidentSparesOldestFirst) {
+  Configure(1 << 30, 1 << 30, 1000);
+  // 40 spares, sites 5 and 6 interleaved, every other one of site 5 COLD.
+  for (int i = 0; i < 40; i++) Put(i, (uint8_t)(i % 3), 10, i % 4 == 2 ? HAK_COLD : HAK_HOT, T(i), i % 2 ? 6 : 5);
+  size_t six = hak_spare_site_resident(6), bytes = hak_spare_bytes();
+  std::vector<hak_spare_node_t*> got;
+  hak_spare_work_t w;
+  do {
+    hak_spare_take_site(5, &w);
+    EXPECT_EQ(w.n_cool, 0u);
+    got.insert(got.end(), w.unmap, w.unmap + w.n_unmap);
+  } while (w.n_unmap == HAK_SPARE_WORK);
+  std::vector<hak_spare_node_t*> want;
+  for (int i = 0; i < 40; i += 2)
+    if (i % 4 != 2) want.push_back(&nodes_[i]);  // site 5's, not COLD, in the order put
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(hak_spare_site_resident(5), 0u);
+  EXPECT_EQ(hak_spare_site_resident(6), six);
+  EXPECT_EQ(hak_spare_bytes(), bytes - 10 * want.size());
+  EXPECT_TRUE(hak_spare_is_valid());
+  hak_spare_take_site(5, &w);
+  EXPECT_EQ(w.n_unmap, 0u);
+}
+
 }  // namespace
