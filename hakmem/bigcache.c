@@ -119,6 +119,12 @@ static inline uint16_t slot_id(const ring_t *r, unsigned s) {
   return (uint16_t)((unsigned)(r - rings) * HAK_BIGCACHE_MAX_SLOTS + s);
 }
 
+// Every used slot of r to out, while out has room (the used slots only).
+static void victims_of_ring(const ring_t *r, hak_bigcache_victims_t *out) {
+  for (unsigned m = r->used; m && out->n < HAK_BIGCACHE_VICTIMS; m &= m - 1)
+    victim_add(out, slot_id(r, (unsigned)__builtin_ctz(m)));
+}
+
 // The used slot of r cached first (oldest) or last (newest).
 static int ring_pick(const ring_t *r, bool newest) {
   int best = -1;
@@ -200,8 +206,7 @@ bool hak_bigcache_put_capped(uint16_t site, uint8_t cls, void *blk, size_t bytes
     if (r->used) {
       if (out->n + (unsigned)__builtin_popcount(r->used) > HAK_BIGCACHE_VICTIMS) goto reject;
       HAK_STAT_INC(bigcache_ring_steals);
-      for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS; s++)
-        if (r->used & (1u << s)) victim_add(out, slot_id(r, s));
+      victims_of_ring(r, out);
     }
     r->key = key;
   }
@@ -253,9 +258,7 @@ void hak_bigcache_drain_site(uint16_t site, hak_bigcache_victims_t *out) {
   hak_lock(&bc.lock);
   for (unsigned i = 0; i < HAK_BIGCACHE_RINGS && out->n < HAK_BIGCACHE_VICTIMS; i++) {
     ring_t *r = &rings[i];
-    if (!r->used || site_of_key(r->key) != site) continue;
-    for (unsigned s = 0; s < HAK_BIGCACHE_MAX_SLOTS && out->n < HAK_BIGCACHE_VICTIMS; s++)
-      if (r->used & (1u << s)) victim_add(out, slot_id(r, s));
+    if (r->used && site_of_key(r->key) == site) victims_of_ring(r, out);
   }
   hak_unlock(&bc.lock);
 }
