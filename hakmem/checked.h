@@ -28,11 +28,12 @@
  *   - operator new/delete mismatches and sized frees whose size is wrong
  *     (hak_checked_set_kind / hak_checked_verify_free below).
  * Not caught, for pool blocks past the guard budget: a read after free (it
- * reads the scrub pattern); a write after free into a block freed by another thread than
- * its heap's (it travels on a remote list, unheld) or whose page emptied and
- * was returned before the block could be held; an underflow or overflow
- * that jumps over the canaries (1 MiB away) unless it faults or lands on
- * another block's canary.
+ * reads the scrub pattern); a write after free into a block freed by
+ * another thread than its heap's (it travels on a remote list, unheld) or
+ * whose page emptied and was returned before the block could be held. For
+ * any block: an underflow or overflow that jumps over the canaries and the
+ * guard pages (1 MiB away) unless it faults or lands on another block's
+ * canary.
  *
  * The pool quarantine: a fixed ring of HAK_CHECKED_QUARANTINE_BLOCKS blocks
  * and at most HAK_CHECKED_QUARANTINE_BYTES bytes (no option: bounded memory
