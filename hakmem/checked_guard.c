@@ -17,15 +17,17 @@
  * separate mapping, so a freed block has nothing readable left.
  *
  * Bounds: at most `budget` blocks live (HAKMEM_CHECK_GUARD, read when the
- * region is made; lowering the option later lowers it), the quarantine at
- * most `budget` blocks and GUARD_QUARANTINE_BYTES of pages; tier 0 has
- * 2 * budget slots (never short), tier 1 budget / 16. A request that finds
- * no room takes checked mode's pool path.
+ * region is made; lowering the option later lowers it); tier 0 has
+ * 2 * budget slots, tier 1 budget / 16 (at least 8); each tier's quarantine
+ * (FIFO) holds at most half its slots and GUARD_QUARANTINE_BYTES of pages,
+ * so a tier is short of slots only while its live blocks are more than
+ * half. A request that finds no room takes checked mode's pool path.
  *
  * Slot states: FREE (on its tier's free stack or never used), LIVE, BUSY
- * (one thread changes its protection outside the lock: nobody else touches
- * it; a free of it is a double free), QUARANTINED. System calls are made
- * outside the lock.
+ * (being freed: one thread checks its canaries and changes its protection
+ * outside the lock; a free of it is a double free), QUARANTINED. System
+ * calls are made outside the lock. A multi-page block's pages are dropped
+ * at its free, so the quarantine keeps only one-page blocks resident.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,7 +38,7 @@
 #include "hakmem/options.h"
 #include "hakmem/os.h"
 
-#define GUARD_QUARANTINE_BYTES ((size_t)32 << 20)
+#define GUARD_QUARANTINE_BYTES ((size_t)16 << 20) /* per tier */
 #define NONE UINT32_MAX
 
 enum { S_FREE = 0, S_LIVE = 1, S_BUSY = 2, S_QUARANTINED = 3 };
@@ -55,6 +57,9 @@ typedef struct g_tier {
   uintptr_t base;  // slot 0's guard page
   size_t stride;   // guard page + data pages
   uint32_t n, first, used, free;  // slots, global index of slot 0, slots ever used, free stack
+  uint32_t *ring;  // its quarantine: at most n / 2 slots (FIFO) ...
+  uint32_t ring_head, ring_n;
+  size_t ring_bytes;  // ... and GUARD_QUARANTINE_BYTES
 } g_tier_t;
 
 _Atomic uintptr_t hak_checked_guard_lo, hak_checked_guard_hi;
@@ -66,9 +71,6 @@ static struct {
   uint32_t budget, live;
   g_tier_t tier[2];
   g_slot_t *slot;
-  uint32_t *ring;  // the quarantine: budget entries
-  uint32_t ring_head, ring_n;
-  size_t ring_bytes;
 } g;
 
 static void g_fork_prepare(void) { hak_lock(&g.lock); }
@@ -86,11 +88,11 @@ static bool g_make(void) {
   g.budget = (uint32_t)hak_opt(HAK_OPT_CHECK_GUARD);
   size_t d1 = pages_of(hak_opt(HAK_OPT_LARGE_THRESHOLD) + HAK_CHECKED_HEAD);
   g.tier[0] = (g_tier_t){.stride = 2 * g.page, .n = 2 * g.budget, .free = NONE};
-  g.tier[1] = (g_tier_t){.stride = (d1 + 1) * g.page, .n = g.budget / 16 > 4 ? g.budget / 16 : 4, .free = NONE};
+  g.tier[1] = (g_tier_t){.stride = (d1 + 1) * g.page, .n = g.budget / 16 > 8 ? g.budget / 16 : 8, .free = NONE};
   g.tier[1].first = g.tier[0].n;
   size_t len = g.tier[0].n * g.tier[0].stride + g.tier[1].n * g.tier[1].stride + g.page;
   size_t nslots = (size_t)g.tier[0].n + g.tier[1].n;
-  size_t meta = pages_of(nslots * sizeof(g_slot_t) + g.budget * sizeof(uint32_t)) * g.page;
+  size_t meta = pages_of(nslots * sizeof(g_slot_t) + nslots / 2 * sizeof(uint32_t)) * g.page;
   char *base = hak_os_map(len, g.page);
   char *m = base ? hak_os_map(meta, g.page) : NULL;
   if (!m || !hak_os_protect(base, len, false)) {
@@ -100,7 +102,8 @@ static bool g_make(void) {
     return false;
   }
   g.slot = (g_slot_t *)m;
-  g.ring = (uint32_t *)(m + nslots * sizeof(g_slot_t));
+  g.tier[0].ring = (uint32_t *)(m + nslots * sizeof(g_slot_t));
+  g.tier[1].ring = g.tier[0].ring + g.tier[0].n / 2;
   g.tier[0].base = (uintptr_t)base;
   g.tier[1].base = (uintptr_t)base + g.tier[0].n * g.tier[0].stride;
   atomic_store_explicit(&hak_checked_guard_lo, (uintptr_t)base, memory_order_relaxed);
@@ -194,23 +197,16 @@ static uint32_t live_locked(const void *p) {
   return i;
 }
 
-// Under the lock: the quarantine's oldest entries leave while it is over its
-// bounds; one-page blocks are free at once, the others after their pages are
-// dropped (outside the lock), into out.
-static unsigned q_evict(uint32_t *out, unsigned cap) {
-  unsigned n = 0;
-  while (g.ring_n && n < cap && (g.ring_n > g.budget || g.ring_bytes > GUARD_QUARANTINE_BYTES)) {
-    uint32_t j = g.ring[(g.ring_head + g.budget - g.ring_n) % g.budget];
-    g.ring_n--;
-    g.ring_bytes -= (size_t)g.slot[j].pages * g.page;
-    if (g.slot[j].pages == 1) {
-      put_free(j);
-    } else {
-      g.slot[j].state = S_BUSY;
-      out[n++] = j;
-    }
+// Under the lock: the quarantine's oldest entries leave until it has room
+// for `bytes` more.
+static void q_evict(g_tier_t *t, size_t bytes) {
+  uint32_t cap = t->n / 2;
+  while (t->ring_n && (t->ring_n >= cap || t->ring_bytes + bytes > GUARD_QUARANTINE_BYTES)) {
+    uint32_t j = t->ring[(t->ring_head + cap - t->ring_n) % cap];
+    t->ring_n--;
+    t->ring_bytes -= (size_t)g.slot[j].pages * g.page;
+    put_free(j);
   }
-  return n;
 }
 
 void hak_checked_guard_free(void *p) {
@@ -229,25 +225,21 @@ void hak_checked_guard_free(void *p) {
     hak_checked_misuse("heap overflow past the end of a block, found at free", p);
   if (!hak_checked_all_bytes((unsigned char *)start, (unsigned char *)p, HAK_CANARY))
     hak_checked_misuse("heap underflow before the start of a block, found at free", p);
-  // Refused (out of mappings): the block still waits its turn, readable.
-  (void)hak_os_protect(start, (size_t)s->pages * g.page, false);
-  uint32_t out[8];
-  unsigned n;
+  size_t bytes = (size_t)s->pages * g.page;
+  // A multi-page block waits without its pages (resident: the live blocks
+  // and the one-page ones); refused (out of mappings), the block still
+  // waits its turn, readable.
+  if (s->pages > 1) hak_os_advise(start, bytes, HAK_ADVISE_DONTNEED);
+  (void)hak_os_protect(start, bytes, false);
+  g_tier_t *t = tier_of(i);
   hak_lock(&g.lock);
+  q_evict(t, bytes);
   s->state = S_QUARANTINED;
-  g.ring[g.ring_head] = i;
-  g.ring_head = (g.ring_head + 1) % g.budget;
-  g.ring_n++;
-  g.ring_bytes += (size_t)s->pages * g.page;
-  n = q_evict(out, 8);
+  t->ring[t->ring_head] = i;
+  t->ring_head = (t->ring_head + 1) % (t->n / 2);
+  t->ring_n++;
+  t->ring_bytes += bytes;
   hak_unlock(&g.lock);
-  while (n) {  // multi-page blocks leave without their pages (resident: live and quarantined ones)
-    for (unsigned k = 0; k < n; k++) hak_os_advise(pages_start(out[k]), (size_t)g.slot[out[k]].pages * g.page, HAK_ADVISE_DONTNEED);
-    hak_lock(&g.lock);
-    for (unsigned k = 0; k < n; k++) put_free(out[k]);
-    n = q_evict(out, 8);
-    hak_unlock(&g.lock);
-  }
 }
 
 size_t hak_checked_guard_usable(const void *p) {
