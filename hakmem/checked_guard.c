@@ -95,6 +95,11 @@ static bool g_make(void) {
   size_t meta = pages_of(nslots * sizeof(g_slot_t) + nslots / 2 * sizeof(uint32_t)) * g.page;
   char *base = hak_os_map(len, g.page);
   char *m = base ? hak_os_map(meta, g.page) : NULL;
+  // One write while the region is one read-write mapping gives it its
+  // kernel-side anon_vma; every piece mprotect cuts out later shares it, so
+  // a freed block's pages merge back with their neighbours (pieces that got
+  // anon_vmas of their own at their first fault would not merge).
+  if (base) *(volatile char *)base = 0;
   if (!m || !hak_os_protect(base, len, false)) {
     if (m) hak_os_unmap(m, meta);
     if (base) hak_os_unmap(base, len);

@@ -252,6 +252,26 @@ TEST(CheckedGuardDeathTest, PastTheBudgetThePoolPathStillCatches) {
   SetOption(HAK_OPT_CHECK_GUARD, budget);
 }
 
+// Freed blocks' pages merge back with their neighbours: the mappings stay
+// at most two per live guarded block, however long the program churns.
+TEST(CheckedGuard, MappingsStayBoundedByTheLiveBlocks) {
+  size_t before = Mappings();
+  std::vector<char*> live(3000, nullptr);
+  uint64_t x = 7;
+  for (int i = 0; i < 60000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    char*& slot = live[(x >> 8) % live.size()];
+    if (slot) hak_free(slot);
+    slot = Alloc(1 + (x >> 20) % ((x & 3) ? 200 : 9000));
+    slot[0] = 1;
+  }
+  size_t guarded = hak_checked_guard_live();
+  EXPECT_GT(guarded, 1000u);
+  EXPECT_LE(Mappings(), before + 2 * guarded + 8) << guarded << " guarded blocks live";
+  for (char* p : live) hak_free(p);
+  EXPECT_LE(Mappings(), before + 8);
+}
+
 TEST(CheckedGuard, ThreadsAllocateAndFreeEachOthersBlocks) {
   std::vector<std::thread> ts;
   std::vector<char*> handed(4000);
