@@ -29,6 +29,7 @@
  * calls are made outside the lock. A multi-page block's pages are dropped
  * at its free, so the quarantine keeps only one-page blocks resident.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -84,6 +85,7 @@ static bool g_make(void) {
   if (HAK_LIKELY(r == R_READY)) return true;
   if (r != R_NONE || !hak_opt(HAK_OPT_CHECK_GUARD)) return false;
   if (!atomic_compare_exchange_strong(&g.ready, &r, R_MAKING)) return false;  // another thread makes it
+  int saved = errno;
   g.page = hak_os_page_size();
   g.budget = (uint32_t)hak_opt(HAK_OPT_CHECK_GUARD);
   size_t d1 = pages_of(hak_opt(HAK_OPT_LARGE_THRESHOLD) + HAK_CHECKED_HEAD);
@@ -100,10 +102,11 @@ static bool g_make(void) {
   // a freed block's pages merge back with their neighbours (pieces that got
   // anon_vmas of their own at their first fault would not merge).
   if (base) *(volatile char *)base = 0;
-  if (!m || !hak_os_protect(base, len, false)) {
+  if (!m || !hak_os_protect(base, len, false)) {  // the pools serve every request, errno as it was
     if (m) hak_os_unmap(m, meta);
     if (base) hak_os_unmap(base, len);
     atomic_store(&g.ready, R_FAILED);
+    errno = saved;
     return false;
   }
   g.slot = (g_slot_t *)m;
