@@ -299,6 +299,9 @@ TEST(CheckedGuard, ThreadsAllocateAndFreeEachOthersBlocks) {
     });
   }
   for (auto& th : ts) th.join();
+  size_t guarded = 0;
+  for (char* p : handed) guarded += p && hak_checked_guarded(p);
+  EXPECT_GT(guarded, 1000u);  // (blocks over a page: 256 slots, the rest pooled)
   std::vector<std::thread> freers;
   for (int t = 0; t < 4; t++)  // every block freed by another thread than its allocator
     freers.emplace_back([t, &handed] {
@@ -312,6 +315,7 @@ TEST(CheckedGuard, ThreadsAllocateAndFreeEachOthersBlocks) {
 
 TEST(CheckedGuard, ForkedChildAllocatesAndFrees) {
   char* p = Alloc(100);
+  ASSERT_TRUE(hak_checked_guarded(p));
   memset(p, 7, 100);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
