@@ -61,12 +61,15 @@ static HAK_NOINLINE void *alloc_large(size_t size, size_t align, uintptr_t site,
   return hak_large_alloc(size, align, hak_callsite_id(site, frame), zero);
 }
 
-// Checked mode: pools with canary and trailer, or the large engine with
-// canary bytes after the request.
+// Checked mode: pages of its own while the guard budget lasts, else pools
+// with canary and trailer, or the large engine with canary bytes after the
+// request.
 static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
   size_t need = hak_checked_pool_need(size) + (align > HAK_MIN_ALIGN ? align : 0);
-  if (size <= HAK_MAX_REQUEST - 4096 && !route_large(need, 0))
-    return hak_checked_pool_alloc(size, align, zero);
+  if (size <= HAK_MAX_REQUEST - 4096 && !route_large(need, 0)) {
+    void *g = hak_checked_guard_alloc(size, align, zero);
+    return g ? g : hak_checked_pool_alloc(size, align, zero);
+  }
   char *p = alloc_large(size, align > HAK_MIN_ALIGN ? align : 0, site, frame, zero);
   if (p) hak_checked_large_mark(p, size, hak_large_usable(hak_large_lookup(p)));
   return p;
@@ -137,11 +140,16 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
     hak_log("%s(%p): not a pointer hakmem handed out; ignored", call, p);
 }
 
-// Large blocks, NULL and foreign pointers.
+// Large blocks, guarded blocks, NULL and foreign pointers.
 static HAK_NOINLINE void free_not_pooled(void *p) {
   if (!p) return;
   hak_profile_note_free(p);
   int saved = errno;
+  if (hak_checked_guarded(p)) {  // checked mode's, even after it was turned off
+    hak_checked_guard_free(p);
+    errno = saved;
+    return;
+  }
   hak_large_t *h = hak_large_lookup(p);
   if (h && hak_checked && h->state == HAK_LARGE_LIVE) hak_checked_large_verify(p, h->req, hak_large_usable(h));
   if (h && HAK_UNLIKELY(h->flags & (HAK_LARGE_TIMED_MAIN | HAK_LARGE_TIMED_CANARY))) hak_learn_free_timed(h);
@@ -190,6 +198,8 @@ void *hak_realloc_at(void *p, size_t size, uintptr_t site) {
     // Checked mode always moves: the trailer holds the size asked for.
     if (!hak_checked && size <= old && (size >= old / 2 || old <= 64))
       return hak_profile_resized(p, size, site, __builtin_frame_address(0));  // fits, not much too big
+  } else if (hak_checked_guarded(p)) {
+    old = hak_checked_guard_req(p);  // a block not live aborts, as its free would
   } else {
     hak_large_t *h = hak_large_lookup(p);
     if (!h) {
@@ -262,6 +272,7 @@ size_t hak_usable_size(const void *p) {
   uint8_t owner = hak_addrmap_get(p);
   if (owner == HAK_ADDR_SEGMENT) return hak_checked ? hak_checked_pool_usable(p) : hak_heap_usable(p);
   if (!p) return 0;
+  if (hak_checked_guarded(p)) return hak_checked_guard_usable(p);
   hak_large_t *h = hak_large_lookup(p);
   if (!h) return 0;
   return hak_checked ? h->req : hak_large_usable(h);

@@ -36,7 +36,7 @@ void hak_checked_configure(bool on) {
 #define FIELD_MASK (((uint64_t)1 << FIELD_BITS) - 1)
 #define CHECK_MASK (((uint64_t)1 << 22) - 1)
 
-static __attribute__((noreturn)) void misuse(const char *what, const void *p) {
+void hak_checked_misuse(const char *what, const void *p) {
   hak_log("checked mode: %s at %p", what, p);
   hak_fatal(what, __FILE__, __LINE__);
 }
@@ -81,13 +81,18 @@ static void check_free_block(hak_segment_t *seg, hak_page_t *pg, const hak_block
   if (!b) return;
   char *start = hak_page_start(seg, pg);
   if ((const char *)b < start || (const char *)b >= pg->end || (size_t)((const char *)b - start) % pg->block_size)
-    misuse(where, b);
+    hak_checked_misuse(where, b);
   uint64_t bit;
   if (atomic_load_explicit(live_word(seg, pg, block_index(seg, pg, b), &bit), memory_order_relaxed) & bit)
-    misuse(where, b);
+    hak_checked_misuse(where, b);
 }
 
-static bool all_bytes(const unsigned char *c, const unsigned char *end, unsigned char v) {
+void hak_checked_not_malloc(hak_alloc_kind_t kind, const void *p) {
+  hak_checked_misuse(kind == HAK_KIND_NEW ? "free() of memory from operator new" : "free() of memory from operator new[]",
+                     p);
+}
+
+bool hak_checked_all_bytes(const unsigned char *c, const unsigned char *end, unsigned char v) {
   for (; c < end; c++)
     if (*c != v) return false;
   return true;
@@ -131,7 +136,7 @@ static void verify_scrub(char *b, const hak_page_t *pg) {
     if (*c != HAK_SCRUB) {
       hak_log("checked mode: byte %u of the freed block at %p (%u bytes) was written to",
               (unsigned)((const char *)c - b), (void *)b, (unsigned)pg->block_size);
-      misuse("write after free (a freed block's scrub pattern changed)", b);
+      hak_checked_misuse("write after free (a freed block's scrub pattern changed)", b);
     }
 }
 
@@ -224,7 +229,8 @@ void *hak_checked_pool_alloc(size_t size, size_t align, bool zero) {
   check_free_block(seg, pg, pg->free, "free list corrupted (a freed block was written to)");
   uint64_t bit;
   _Atomic uint64_t *w = live_word(seg, pg, block_index(seg, pg, b), &bit);
-  if (atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit) misuse("block handed out twice (free list corrupted)", b);
+  if (atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit)
+    hak_checked_misuse("block handed out twice (free list corrupted)", b);
   size_t a = align > HAK_MIN_ALIGN ? align : HAK_MIN_ALIGN;
   char *p = (char *)(((uintptr_t)b + HAK_CHECKED_HEAD + a - 1) & ~(uintptr_t)(a - 1));
   size_t off = (size_t)(p - b);
@@ -241,16 +247,16 @@ void *hak_checked_pool_alloc(size_t size, size_t align, bool zero) {
 static char *live_pool_block(hak_segment_t *seg, hak_page_t *pg, const void *p, _Atomic uint64_t **w,
                              uint64_t *bit) {
   if (pg->state == HAK_PAGE_UNUSED || (const char *)p < hak_page_start(seg, pg) || (const char *)p >= pg->end)
-    misuse("invalid free (not a live block)", p);
+    hak_checked_misuse("invalid free (not a live block)", p);
   char *b = hak_page_block_start(seg, pg, p);
   *w = live_word(seg, pg, block_index(seg, pg, b), bit);
   if (!(atomic_load_explicit(*w, memory_order_relaxed) & *bit)) {
-    if (peek(trailer(b, pg)) == freed_tag(b)) misuse("double free (the block is in the quarantine)", p);
-    misuse("double free (or free of a block never handed out)", p);
+    if (peek(trailer(b, pg)) == freed_tag(b)) hak_checked_misuse("double free (the block is in the quarantine)", p);
+    hak_checked_misuse("double free (or free of a block never handed out)", p);
   }
   uint64_t t = *trailer(b, pg);
-  if (!t_valid(b, t)) misuse("heap overflow: the block's trailer was overwritten, found at free", p);
-  if ((const char *)p != b + t_off(t)) misuse("invalid free (pointer inside a block)", p);
+  if (!t_valid(b, t)) hak_checked_misuse("heap overflow: the block's trailer was overwritten, found at free", p);
+  if ((const char *)p != b + t_off(t)) hak_checked_misuse("invalid free (pointer inside a block)", p);
   return b;
 }
 
@@ -265,15 +271,15 @@ hak_block_t *hak_checked_pool_free(hak_segment_t *seg, hak_page_t *pg, const voi
   char *b = live_pool_block(seg, pg, p, &w, &bit);
   uint64_t t = *trailer(b, pg);
   size_t size = t_size(t), off = t_off(t);
-  if (t_kind(t) != HAK_KIND_MALLOC)
-    misuse(t_kind(t) == HAK_KIND_NEW ? "free() of memory from operator new" : "free() of memory from operator new[]", p);
+  if (t_kind(t) != HAK_KIND_MALLOC) hak_checked_not_malloc(t_kind(t), p);
   const unsigned char *c = (const unsigned char *)p + size, *end = (const unsigned char *)trailer(b, pg);
-  if (c > end) misuse("block trailer corrupted (overflow)", p);
-  if (!all_bytes(c, end, HAK_CANARY)) misuse("heap overflow past the end of a block, found at free", p);
-  if (!all_bytes((const unsigned char *)b, (const unsigned char *)b + off, HAK_CANARY))
-    misuse("heap underflow before the start of a block, found at free", p);
+  if (c > end) hak_checked_misuse("block trailer corrupted (overflow)", p);
+  if (!hak_checked_all_bytes(c, end, HAK_CANARY))
+    hak_checked_misuse("heap overflow past the end of a block, found at free", p);
+  if (!hak_checked_all_bytes((const unsigned char *)b, (const unsigned char *)b + off, HAK_CANARY))
+    hak_checked_misuse("heap underflow before the start of a block, found at free", p);
   // Clear the bit before scrubbing: of two racing frees exactly one gets here first.
-  if (!(atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed) & bit)) misuse("double free", p);
+  if (!(atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed) & bit)) hak_checked_misuse("double free", p);
   memset(scrub_start(b), HAK_SCRUB, (size_t)((char *)trailer(b, pg) - scrub_start(b)));
   *trailer(b, pg) = freed_tag(b);
   if (seg->heap == hak_tls_heap) pending = b;
@@ -281,7 +287,7 @@ hak_block_t *hak_checked_pool_free(hak_segment_t *seg, hak_page_t *pg, const voi
 }
 
 void hak_checked_remote(const hak_block_t *b) {
-  if (hak_addrmap_get(b) != HAK_ADDR_SEGMENT) misuse("remote free list corrupted", b);
+  if (hak_addrmap_get(b) != HAK_ADDR_SEGMENT) hak_checked_misuse("remote free list corrupted", b);
   hak_segment_t *seg = hak_segment_of(b);
   check_free_block(seg, hak_page_of(seg, b), b, "remote free list corrupted");
 }
@@ -315,13 +321,12 @@ void hak_checked_large_verify(const char *p, size_t req, size_t usable) {
   size_t n = usable - req < 64 ? usable - req : 64;
   const hak_large_t *h = hak_large_lookup(p);
   hak_alloc_kind_t kind = (hak_alloc_kind_t)hak_large_kind(h);
-  if (kind != HAK_KIND_MALLOC)
-    misuse(kind == HAK_KIND_NEW ? "free() of memory from operator new" : "free() of memory from operator new[]", p);
-  if (!all_bytes((const unsigned char *)p + req, (const unsigned char *)p + req + n, HAK_CANARY))
-    misuse("heap overflow past the end of a large block, found at free", p);
+  if (kind != HAK_KIND_MALLOC) hak_checked_not_malloc(kind, p);
+  if (!hak_checked_all_bytes((const unsigned char *)p + req, (const unsigned char *)p + req + n, HAK_CANARY))
+    hak_checked_misuse("heap overflow past the end of a large block, found at free", p);
   size_t head = large_head(p, h);
-  if (!all_bytes((const unsigned char *)p - head, (const unsigned char *)p, HAK_CANARY))
-    misuse("heap underflow before the start of a large block, found at free", p);
+  if (!hak_checked_all_bytes((const unsigned char *)p - head, (const unsigned char *)p, HAK_CANARY))
+    hak_checked_misuse("heap underflow before the start of a large block, found at free", p);
 }
 
 void hak_checked_foreign(const void *p, const char *call) {
@@ -339,6 +344,10 @@ static const char *free_name(hak_alloc_kind_t k) {
 
 void hak_checked_set_kind(void *p, hak_alloc_kind_t kind) {
   if (!hak_checked || !p) return;
+  if (hak_checked_guarded(p)) {
+    (void)hak_checked_guard_kind(p, NULL, true, kind);
+    return;
+  }
   if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
     hak_segment_t *seg = hak_segment_of(p);
     hak_page_t *pg = hak_page_of(seg, p);
@@ -358,7 +367,10 @@ void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size) 
   uint64_t *tp = NULL;
   char *blk = NULL;
   hak_large_t *h = NULL;
-  if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
+  bool guarded = hak_checked_guarded(p);
+  if (guarded) {
+    was = hak_checked_guard_kind(p, &req, false, HAK_KIND_MALLOC);
+  } else if (hak_addrmap_get(p) == HAK_ADDR_SEGMENT) {
     hak_segment_t *seg = hak_segment_of(p);
     hak_page_t *pg = hak_page_of(seg, p);
     _Atomic uint64_t *w;
@@ -370,18 +382,19 @@ void hak_checked_verify_free(const void *p, hak_alloc_kind_t kind, size_t size) 
   } else {
     h = hak_large_lookup(p);
     if (!h) hak_checked_foreign(p, free_name(kind));
-    if (h->state != HAK_LARGE_LIVE) misuse("double free", p);
+    if (h->state != HAK_LARGE_LIVE) hak_checked_misuse("double free", p);
     was = (hak_alloc_kind_t)hak_large_kind(h);
     req = h->req;
   }
   if (was != kind) {
     hak_log("checked mode: %s of memory from %s at %p", free_name(kind), kind_name(was), p);
-    misuse("allocation and deallocation functions do not match", p);
+    hak_checked_misuse("allocation and deallocation functions do not match", p);
   }
   if (size && size != req) {
     hak_log("checked mode: sized free of %zu bytes, the block at %p was asked for %zu", size, p, req);
-    misuse("sized free with the wrong size", p);
+    hak_checked_misuse("sized free with the wrong size", p);
   }
-  if (tp) *tp = t_make(blk, t_size(*tp), t_off(*tp), HAK_KIND_MALLOC);
+  if (guarded) (void)hak_checked_guard_kind(p, NULL, true, HAK_KIND_MALLOC);
+  else if (tp) *tp = t_make(blk, t_size(*tp), t_off(*tp), HAK_KIND_MALLOC);
   else hak_large_set_kind(h, (unsigned)HAK_KIND_MALLOC);
 }

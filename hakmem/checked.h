@@ -17,17 +17,23 @@
  *     it leaves the quarantine and, for the blocks still in it, at exit;
  *   - any access to a freed large block: its pages are made PROT_NONE
  *     (large.c's quarantine, see large.h), so the access faults (SIGSEGV);
+ *   - any access to a freed guarded pool block, and an overflow past its
+ *     canaries: up to HAKMEM_CHECK_GUARD pool-sized blocks live at once sit
+ *     on pages of their own, flush against an inaccessible page, and are
+ *     made PROT_NONE when freed, for as long as they wait in the guard
+ *     quarantine (checked_guard.c); the rest take the pool path below;
  *   - a free-list pointer overwritten after free: each pop checks the new
  *     head (inside its page, on a block boundary, not live) before anyone
  *     can follow it; remote lists are checked the same way when drained;
  *   - operator new/delete mismatches and sized frees whose size is wrong
  *     (hak_checked_set_kind / hak_checked_verify_free below).
- * Not caught: a read after free of a pool block (it reads the scrub
- * pattern); a write after free into a block freed by another thread than
- * its heap's (it travels on a remote list, unheld) or whose page emptied and
- * was returned before the block could be held; an underflow or overflow
- * that jumps over the canaries (1 MiB away) unless it faults or lands on
- * another block's canary.
+ * Not caught, for pool blocks past the guard budget: a read after free (it
+ * reads the scrub pattern); a write after free into a block freed by
+ * another thread than its heap's (it travels on a remote list, unheld) or
+ * whose page emptied and was returned before the block could be held. For
+ * any block: an underflow or overflow that jumps over the canaries and the
+ * guard pages (1 MiB away) unless it faults or lands on another block's
+ * canary.
  *
  * The pool quarantine: a fixed ring of HAK_CHECKED_QUARANTINE_BLOCKS blocks
  * and at most HAK_CHECKED_QUARANTINE_BYTES bytes (no option: bounded memory
@@ -45,6 +51,7 @@
 #ifndef HAK_CHECKED_H
 #define HAK_CHECKED_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +86,32 @@ HAK_INTERNAL size_t hak_checked_pool_usable(const void *p);
  * written / verified (verify also refuses a block new'd but free()d). */
 HAK_INTERNAL void hak_checked_large_mark(char *p, size_t req, size_t usable);
 HAK_INTERNAL void hak_checked_large_verify(const char *p, size_t req, size_t usable);
+/* Guarded blocks (checked_guard.c): a block of its own pages for a pool
+ * request (align up to a page), or NULL when the budget or the region has
+ * no room (the caller takes the pool path). */
+HAK_INTERNAL void *hak_checked_guard_alloc(size_t size, size_t align, bool zero);
+/* The guard region, [lo, hi) (both 0 until it is made; hi published last). */
+HAK_INTERNAL extern _Atomic uintptr_t hak_checked_guard_lo, hak_checked_guard_hi;
+HAK_INLINE bool hak_checked_guarded(const void *p) {
+  uintptr_t hi = atomic_load_explicit(&hak_checked_guard_hi, memory_order_acquire);
+  uintptr_t lo = atomic_load_explicit(&hak_checked_guard_lo, memory_order_relaxed);
+  return (uintptr_t)p - lo < hi - lo;
+}
+/* For p in the guard region: free it (aborts unless p is a live block's
+ * pointer allocated by malloc's kind); its request (aborts likewise); its
+ * request or 0 (never aborts); its kind, and (set) change it to `to`. */
+HAK_INTERNAL void hak_checked_guard_free(void *p);
+HAK_INTERNAL size_t hak_checked_guard_req(const void *p);
+HAK_INTERNAL size_t hak_checked_guard_usable(const void *p);
+HAK_INTERNAL hak_alloc_kind_t hak_checked_guard_kind(const void *p, size_t *req, bool set, hak_alloc_kind_t to);
+/* Guarded blocks live now (tests). */
+HAK_INTERNAL size_t hak_checked_guard_live(void);
+
+/* Report misuse at p and abort; the same for a free() of a block new'd (kind). */
+HAK_INTERNAL __attribute__((noreturn)) void hak_checked_misuse(const char *what, const void *p);
+HAK_INTERNAL __attribute__((noreturn)) void hak_checked_not_malloc(hak_alloc_kind_t kind, const void *p);
+/* True when every byte of [c, end) is v. */
+HAK_INTERNAL bool hak_checked_all_bytes(const unsigned char *c, const unsigned char *end, unsigned char v);
 /* Abort on a pointer no part of hakmem owns. */
 HAK_INTERNAL __attribute__((noreturn)) void hak_checked_foreign(const void *p, const char *call);
 

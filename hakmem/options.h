@@ -82,6 +82,8 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
     "free or realloc of a pointer hakmem never handed out: abort as glibc does, or ignore and count")         \
   X(CHECK, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                            \
     "checked mode: catch double/invalid frees, overflows and free-list corruption (slower)")   \
+  X(CHECK_GUARD, HAK_OPT_UINT, 4096, 0, 16384, NULL,                                              \
+    "checked mode: at most this many pool-sized blocks live on pages of their own; freed, any access faults while they wait in its quarantine (0: none)") \
   X(EVO, HAK_OPT_ENUM, 0, 0, 3, hak_evo_names,                                                    \
     "per-site learning: auto (LEARN, FROZEN, CANARY), learn (never freeze), frozen, off")       \
   X(EVO_INITIAL, HAK_OPT_SIZE, 0, 0, 32 * HAK_MiB, NULL,                                           \

@@ -250,6 +250,7 @@ TEST(CheckedDeathTest, AllocationKindsMustMatch) {
 int main(int argc, char** argv) {
   if (!getenv("HAKMEM_CHECK")) {  // run the whole process checked
     setenv("HAKMEM_CHECK", "1", 1);
+    setenv("HAKMEM_CHECK_GUARD", "0", 0);  // the pool path (guarded blocks: checked_guard_test)
     execv("/proc/self/exe", argv);
     return 127;
   }
