@@ -131,8 +131,11 @@ static HAK_NOINLINE void foreign_pointer(const void *p, const char *call) {
   static _Atomic int warned;
   if (hak_checked) hak_checked_foreign(p, call);
   if (hak_opt(HAK_OPT_FOREIGN_FREE) == HAK_FOREIGN_ABORT) {
-    hak_log("%s(): invalid pointer %p (not a pointer hakmem handed out; HAKMEM_FOREIGN_FREE=ignore to go on)", call,
-            p);
+    if (hak_large_gone(p))  // a large block hakmem unmapped: it was freed before
+      hak_log("%s(): double free of %p (its large block was given back to the OS)", call, p);
+    else
+      hak_log("%s(): invalid pointer %p (not a pointer hakmem handed out; HAKMEM_FOREIGN_FREE=ignore to go on)",
+              call, p);
     abort();
   }
   HAK_STAT_INC(foreign_frees);

@@ -139,6 +139,16 @@ TEST_F(LargeTest, ASitesFirstFreeUnmapsItsBlockAndLaterOnesAreCached) {
   hak_free(q);
 }
 
+TEST_F(LargeTest, ASecondFreeOfAnUnmappedBlockAbortsAsADoubleFree) {
+  hak_large_set_freed_before(false);
+  void* p = hak_alloc_at(2 * kMiB, 45);
+  hak_free(p);  // the site's first: unmapped
+  EXPECT_DEATH(hak_free(p), DoubleFree(p) + " \\(its large block was given back to the OS\\)");
+  void* q = hak_alloc_at(2 * kMiB, 45);
+  EXPECT_DEATH(hak_free(static_cast<char*>(q) + 4 * kMiB), "invalid pointer");  // never handed out
+  hak_free(q);
+}
+
 TEST_F(LargeTest, DifferentSitesDoNotShareRingsButShareSpares) {
   SetOption(HAK_OPT_BIGCACHE_SLOTS, 1);
   void* a = hak_alloc_at(600 * kKiB, 1);
