@@ -213,6 +213,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   }
   if (seg->unused) hak_heap_reclaim_page(seg, seg->unused);  // the page take_page hands out next
   hak_page_t *pg = hak_segment_take_page(seg, cls);
+  if (!pg) return NULL;  // the kernel refused to open its guard gap
   // Every page careful (checked mode): every malloc and free of it takes the slow path.
   if (hak_heap_watchers.all_careful) {
     pg->careful = 1;
