@@ -289,7 +289,7 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
     hak_heap_queue_remove(h, pg);  // exhausted: FULL until a block comes back
     HAK_ASSERT_INTERNAL(pg->used > 0);
     __atomic_store_n(&pg->state, HAK_PAGE_FULL, __ATOMIC_RELAXED);
-    pg->limit = 0;  // its frees take the slow path, which puts it back in the queue
+    hak_page_set_limit(pg, 0);  // its frees take the slow path, which puts it back in the queue
     pg = h->current[cls];
   }
   pg = fresh_page(h, cls);

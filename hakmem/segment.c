@@ -142,9 +142,11 @@ static uint64_t inverse_of(uint64_t d) {
 
 hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   hak_page_t *pg = seg->unused;
+  uint8_t clean = 0;  // a page taken again holds its last class's blocks
   if (pg) {
     seg->unused = pg->next;
   } else {
+    clean = 1;
     // Same order as a stack filled in index order: returned pages first.
     if (seg->fresh >= seg->page_count) return NULL;
     unsigned i = hak_segment_fresh_index(seg, seg->fresh);
@@ -171,7 +173,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   HAK_UNPOISON(start, hak_page_area(seg, pg));  // the last class's freed blocks
   unsigned rot = (unsigned)__builtin_ctzll(bs);
   pg->head = HAK_LIST_END;
-  pg->limit = 0;
+  hak_page_set_limit(pg, 0);
   pg->free = NULL;
   pg->used = 0;
   pg->capacity = (uint32_t)(hak_page_area(seg, pg) / bs);
@@ -181,6 +183,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   pg->cls = (uint16_t)cls;
   pg->careful = 0;
   pg->current = 0;
+  pg->clean = clean;
   pg->commit = HAK_PAGE_COMMITTED;
   // Read by remote frees (hak_page_index_remote): their blocks were carved
   // after these stores, and a handover of the pointer orders them.
@@ -200,7 +203,7 @@ void hak_segment_return_page(hak_segment_t *seg, hak_page_t *pg, uint64_t now) {
   __atomic_store_n(&pg->state, HAK_PAGE_UNUSED, __ATOMIC_RELAXED);
   __atomic_store_n(&pg->carved, 0, __ATOMIC_RELAXED);
   pg->head = HAK_LIST_END;
-  pg->limit = 0;
+  hak_page_set_limit(pg, 0);
   pg->free = NULL;
   pg->empty_since = now;
   pg->prev = NULL;
@@ -231,7 +234,7 @@ bool hak_page_extend(hak_page_t *pg) {
   }
   pg->head = first;
   __atomic_store_n(&pg->carved, (uint32_t)(last + 1), __ATOMIC_RELAXED);
-  pg->limit = pg->careful ? 0 : last + 1;
+  hak_page_set_limit(pg, pg->careful ? 0 : last + 1);
   keep_free_pointer(pg);
   return true;
 }
@@ -307,6 +310,7 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
   if (pg->carved > pg->capacity || pg->rot != __builtin_ctzll(bs) || pg->inverse * (bs >> pg->rot) != 1) return false;
   uint64_t limit = pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved;
   if (pg->limit != limit || pg->used < pg->current) return false;
+  if (pg->free_limit != (limit && pg->clean && limit < pg->capacity ? limit - 1 : limit)) return false;
   // Walk with a step cap: a cycle shows as more blocks than were carved.
   // Every link must decode to a carved block, every free block hold the key.
   uint64_t nfree = 0;

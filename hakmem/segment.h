@@ -94,6 +94,8 @@ typedef struct hak_page {
   uint64_t inverse;              /* inverse of the block size's odd part, mod 2^64 */
   uint32_t block_size;
   uint32_t used;                 /* blocks out (+1 while the page is its class's current page) */
+  uint64_t free_limit;           /* the fast free's bound: limit, less the frontier block
+                                    (hak_page_set_limit) */
   uint8_t rot;                   /* trailing zero bits of the block size */
   uint8_t state;                 /* hak_page_state_t */
   uint8_t commit;                /* hak_page_commit_t */
@@ -101,15 +103,16 @@ typedef struct hak_page {
   _Atomic uint8_t aligned;       /* holds over-aligned (interior) pointers */
   uint8_t careful;               /* checked mode: every malloc and free takes the slow path */
   uint8_t current;               /* its class's current page (holds one extra count in used) */
-  uint16_t cls;
-  uint32_t carved;               /* blocks carved so far: [0, carved) were handed out or are free */
+  uint8_t clean;                 /* taken fresh: the blocks from `carved` on were never written */
   uint32_t capacity;             /* blocks the page holds */
+  uint32_t carved;               /* blocks carved so far: [0, carved) were handed out or are free */
   struct hak_page *next, *prev;  /* heap queue (ACTIVE) or segment stack (UNUSED) */
   uint64_t empty_since;          /* ms, when it became UNUSED */
   /* The head as a pointer, NULL when none: exact on careful pages (checked
    * mode, whose calls all take the slow paths, which keep it), else stale. */
   hak_block_t *free;
   char *end;                     /* start + capacity blocks */
+  uint16_t cls;
 } __attribute__((aligned(64))) hak_page_t;
 
 typedef struct hak_segment {
@@ -269,6 +272,18 @@ HAK_INLINE hak_block_t *hak_page_block(const hak_page_t *page, uint64_t i) {
 /* A page list link: what a block stores to point at index `next` (and, as
  * the encoding is an involution, the index a stored link points at). */
 HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { return next ^ HAK_RC(page->cookie); }
+
+/* The frontier check (what catches a short overflow past a block, which
+ * glibc sees in the next chunk's header): on a clean page the block at
+ * `carved` was never handed out and is still zero, so a write into it can
+ * only be an overflow of block carved - 1. That block's frees leave the fast
+ * free (free_limit = carved - 1; its mallocs stay fast) and the slow one
+ * checks the block after it (hak_heap_free_careful). One block per carve
+ * pays: a carve is about 4 KiB, so one block in 1 .. 64. limit: 0 or carved. */
+HAK_INLINE void hak_page_set_limit(hak_page_t *page, uint64_t limit) {
+  page->limit = limit;
+  page->free_limit = limit && page->clean && limit < page->capacity ? limit - 1 : limit;
+}
 
 /* Pop the head of page's free list on a slow path: NULL when the list is
  * empty; aborts ("corrupted free list") on a link that names no carved

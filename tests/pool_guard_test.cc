@@ -195,6 +195,30 @@ TEST_F(PoolGuardDeathTest, LargerKindsHaveEdgeGuards) {
   }
 }
 
+// The frontier check: a short overflow past the last carved block of a
+// fresh page (into the never-carved block after it) aborts at its free.
+TEST_F(PoolGuardDeathTest, OverflowPastTheFrontierBlockAbortsAtFree) {
+  std::string after = "corrupted block after ";
+  char* p = FreshFirstBlock(4096);  // 4 KiB blocks are carved one at a time: p is the frontier
+  EXPECT_DEATH((Store(p + 4096, 32), hak_free(p)), after + Hex(p));
+  EXPECT_DEATH((Store(p + 4096, 1), hak_free(p)), after + Hex(p));
+  hak_free(p);  // untouched: fine, and so again
+  p = Alloc(4096);
+  hak_free(p);
+  // 32 B blocks are carved 64 at a time: the 64th is the frontier.
+  std::vector<char*> b;
+  for (int i = 0; i < 64; i++) b.push_back(Alloc(32));
+  hak_page_t* pg = hak_page_of(hak_segment_of(b[63]), b[63]);
+  ASSERT_EQ(pg->carved, 64u);
+  ASSERT_EQ(pg->start + 63 * 32, b[63]);
+  EXPECT_DEATH((Store(b[63] + 32, 32), hak_free(b[63])), after + Hex(b[63]));
+  EXPECT_DEATH((Store(b[62] + 32, 32), hak_free(b[63]), hak_free(b[63])), DoubleFree(b[63]))
+      << "the frontier block's double free is still one";
+  Store(b[63], 32);  // all of the block: fine
+  for (char* x : b) hak_free(x);
+  EXPECT_TRUE(hak_heap_is_valid());
+}
+
 // A refused mprotect is out of memory: malloc returns NULL with ENOMEM, the
 // segment it made is given back, the page it would have opened stays fresh.
 TEST_F(PoolGuardTest, RefusedProtectIsEnomemAndLeaksNothing) {
