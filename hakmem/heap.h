@@ -20,7 +20,11 @@
  * of a few instructions (segment.h has the encoding): every double free
  * (immediate, interleaved, after reuse, cross-thread), frees of interior,
  * misaligned and never-carved pointers and of a segment's header, and a
- * free-list link overwritten after free abort with the address.
+ * free-list link overwritten after free abort with the address. So does a
+ * short overflow past the last carved block of a fresh page (the frontier
+ * check: that block's free leaves the inline fast path for an out-of-line
+ * one, hak_heap_free_frontier); longer overflows and underflows fault on
+ * the segments' guards (segment.h).
  *
  * The fast paths below are the whole story for most calls; the frees off
  * them are in heap_free.c, everything else in heap.c.

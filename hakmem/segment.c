@@ -1,6 +1,8 @@
-/* segment.c — mapping, carving and walking pool segments, and the pages'
- * encoded free lists (layer L2). See segment.h. Called by heap.c; the
- * walkers by tests and fuzzers.
+/* segment.c — mapping, guarding, carving and walking pool segments, and
+ * the pages' encoded free lists (layer L2). See segment.h. Called by heap.c;
+ * the walkers by tests and fuzzers. The guards' budget
+ * (hak_segment_guard_vmas) is process-wide, one relaxed atomic touched when
+ * a segment is made, fills or is unmapped.
  */
 #include "hakmem/segment.h"
 

@@ -31,6 +31,14 @@
  *     interior, misaligned, header and never-carved pointers all leave the
  *     fast path.
  *
+ * Linear overflows and underflows (what glibc's release mode catches with
+ * its heap top and chunk headers): the pages a segment never took are
+ * PROT_NONE, taken every other one first, and the header's tail and the top
+ * of the last page are PROT_NONE for good (the guards, below), so a store
+ * running off a page into an untaken one, or before a page's first block,
+ * faults; a short overflow into the never-carved block after the last
+ * carved one aborts at the free (the frontier check, hak_page_set_limit).
+ *
  * Page fields are written only by the owning heap's thread (other threads
  * free into the heap's remote list, heap.h); the few that a remote free
  * reads (start, inverse, rot, carved, state) are stored and loaded with

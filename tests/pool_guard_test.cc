@@ -74,14 +74,14 @@ bool Inaccessible(const void* p, size_t n) {
   return true;
 }
 
-// A store that faulted: SIGSEGV (SIGBUS), or AddressSanitizer's report of it.
+// A store that faulted: SIGSEGV (SIGBUS), or AddressSanitizer's report of
+// it (its SEGV handler exits or aborts).
 bool Faulted(int status) {
-  if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
 #if HAK_ASAN
-  return WIFEXITED(status) && WEXITSTATUS(status) != 0;
-#else
-  return false;
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) return true;
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return true;
 #endif
+  return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
 }
 
 // Byte stores the compiler cannot merge into a memset or drop.
