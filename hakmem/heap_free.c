@@ -9,8 +9,10 @@
  * Misuse: every free that leaves the fast path is checked here (block_of:
  * the header, UNUSED pages, interior and misaligned pointers), a block
  * holding the key is looked up on its page's list (after the remote list
- * and the suspects are drained, so the answer is exact), and every link of
- * the remote list is decoded and checked before it is followed.
+ * and the suspects are drained, so the answer is exact), every link of
+ * the remote list is decoded and checked before it is followed, and the
+ * free of a fresh page's frontier block, here or drained from the remote
+ * list, finds the never-carved block after it still zero (segment.h).
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -256,6 +258,7 @@ void hak_heap_collect(hak_heap_t *h) {
       drained_t here = at;
       hak_block_t *next = remote_decode(h, b, &at);  // before the push rewrites the link
       hak_page_t *pg = here.pg;
+      check_frontier(pg, here.i, b);  // only the owner carves: the block after it is stable here
       b->link = hak_page_link(pg, pg->head);  // the key is there already
       pg->head = here.i;
       if (HAK_UNLIKELY(pg->careful)) pg->free = b;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/test_util.h"
@@ -216,7 +217,35 @@ TEST_F(PoolGuardDeathTest, OverflowPastTheFrontierBlockAbortsAtFree) {
       << "the frontier block's double free is still one";
   Store(b[63], 32);  // all of the block: fine
   for (char* x : b) hak_free(x);
+  b.clear();
+  hak_trim();
+  // Freed by another thread: the owner's drain checks.
+  p = FreshFirstBlock(4096);
+  EXPECT_DEATH((Store(p + 4096, 32), std::thread([p] { hak_free(p); }).join(), hak_free(Alloc(64))), after + Hex(p));
+  hak_free(p);
+  for (char* x : b) hak_free(x);
   EXPECT_TRUE(hak_heap_is_valid());
+}
+
+// A page taken again holds its last blocks past `carved`: no frontier
+// check there (it would take them for an overflow).
+TEST_F(PoolGuardTest, OnlyFreshPagesHaveAFrontierCheck) {
+  hak_segment_t* s = hak_segment_new(HAK_PAGE_SMALL, nullptr, HAK_HEAP_TAG_SHARED);
+  ASSERT_NE(s, nullptr);
+  unsigned cls = (unsigned)hak_size_class(4096);
+  hak_page_t* pg = hak_segment_take_page(s, cls);
+  ASSERT_NE(pg, nullptr);
+  EXPECT_TRUE(pg->clean);
+  ASSERT_TRUE(hak_page_extend(pg));
+  EXPECT_EQ(pg->free_limit + 1, pg->limit);
+  hak_segment_return_page(s, pg, 0);
+  EXPECT_EQ(hak_segment_take_page(s, cls), pg);
+  EXPECT_FALSE(pg->clean);
+  ASSERT_TRUE(hak_page_extend(pg));
+  EXPECT_EQ(pg->free_limit, pg->limit);
+  EXPECT_TRUE(hak_segment_is_valid(s));
+  hak_segment_return_page(s, pg, 0);
+  hak_segment_free(s);
 }
 
 // A refused mprotect is out of memory: malloc returns NULL with ENOMEM, the
