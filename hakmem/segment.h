@@ -176,8 +176,8 @@ HAK_INLINE hak_page_t *hak_page_of(hak_segment_t *seg, const void *p) {
  *     read-write when it is first taken (hak_segment_take_page: one mprotect
  *     per fresh page, that may fail: NULL, ENOMEM). The fresh order takes
  *     every other page first, so while the segment fills a taken page has
- *     inaccessible neighbours (a small page's 64 KiB blocks + a 1 MiB store
- *     past a block fault), then the gaps;
+ *     inaccessible neighbours (a store running 1 MiB past a small block
+ *     faults within 64 KiB), then the gaps;
  *   - NONE: no guard (OS pages above 16 KiB, or the budget below spent).
  * VMAs: a guarded segment that has taken all its pages is 4 (header, guard,
  * pages, top guard: the pages made read-write one by one merge back, as
@@ -187,7 +187,8 @@ HAK_INLINE hak_page_t *hak_page_of(hak_segment_t *seg, const void *p) {
  * GAPS, else EDGES, else NONE, whichever keeps the sum within
  * HAK_SEGMENT_GUARD_VMAS: so guards add at most that many VMAs to the
  * process (vm.max_map_count is 65530 by default), however many segments and
- * heaps it has. (A fork child's inherited pages do not merge back: the child
+ * heaps it has: 16384 is about 248 small segments filling at once, or 5461
+ * guarded ones (21 GiB); segments made past that have no guard. (A fork child's inherited pages do not merge back: the child
  * gives each VMA an anon_vma of its own, so a segment caught filling at the
  * fork stays at the VMAs it had then, at most page_count + 2.) */
 typedef enum hak_segment_guard { HAK_GUARD_NONE = 0, HAK_GUARD_EDGES = 1, HAK_GUARD_GAPS = 2 } hak_segment_guard_t;
