@@ -218,8 +218,11 @@ static void discard_pages(uintptr_t a, size_t len) {
 }
 
 // Pages that leave the caller: their contents go (the next owner reads zero)
-// and access faults until they are mapped again.
+// and access faults until they are mapped again. Opened first: the caller
+// may have made some PROT_NONE (hak_os_protect: the pools' guards), and a
+// resident page among them is zeroed in place.
 static void discard(uintptr_t a, size_t len) {
+  if (mprotect((void *)a, len, PROT_READ | PROT_WRITE)) fake_abort("cannot open", a, len);
   discard_pages(a, len);
   if (mprotect((void *)a, len, PROT_NONE)) fake_abort("cannot close", a, len);
 }

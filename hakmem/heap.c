@@ -213,6 +213,7 @@ static hak_page_t *fresh_page(hak_heap_t *h, unsigned cls) {
   }
   if (seg->unused) hak_heap_reclaim_page(seg, seg->unused);  // the page take_page hands out next
   hak_page_t *pg = hak_segment_take_page(seg, cls);
+  if (!pg) return NULL;  // the kernel refused to open its guard gap
   // Every page careful (checked mode): every malloc and free of it takes the slow path.
   if (hak_heap_watchers.all_careful) {
     pg->careful = 1;
@@ -288,7 +289,7 @@ static hak_page_t *find_page(hak_heap_t *h, unsigned cls) {
     hak_heap_queue_remove(h, pg);  // exhausted: FULL until a block comes back
     HAK_ASSERT_INTERNAL(pg->used > 0);
     __atomic_store_n(&pg->state, HAK_PAGE_FULL, __ATOMIC_RELAXED);
-    pg->limit = 0;  // its frees take the slow path, which puts it back in the queue
+    hak_page_set_limit(pg, 0);  // its frees take the slow path, which puts it back in the queue
     pg = h->current[cls];
   }
   pg = fresh_page(h, cls);

@@ -20,7 +20,11 @@
  * of a few instructions (segment.h has the encoding): every double free
  * (immediate, interleaved, after reuse, cross-thread), frees of interior,
  * misaligned and never-carved pointers and of a segment's header, and a
- * free-list link overwritten after free abort with the address.
+ * free-list link overwritten after free abort with the address. So does a
+ * short overflow past the last carved block of a fresh page (the frontier
+ * check: that block's free leaves the inline fast path for an out-of-line
+ * one, hak_heap_free_frontier); longer overflows and underflows fault on
+ * the segments' guards (segment.h).
  *
  * The fast paths below are the whole story for most calls; the frees off
  * them are in heap_free.c, everything else in heap.c.
@@ -139,6 +143,27 @@ HAK_INLINE void *hak_heap_alloc_small(size_t size) {
   return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
 }
 
+/* The fast free's push of block i (p) of pg, an ACTIVE page of this
+ * thread's heap: false, touching nothing, when the block holds the key (a
+ * double-free suspect, for the careful path). */
+HAK_INLINE bool hak_heap_push_fast(hak_page_t *pg, void *p, uint64_t i) {
+  hak_block_t *b = (hak_block_t *)p;
+  uint64_t key = hak_pool_key;
+#if HAK_RELEASE_CHECKS
+  if (HAK_UNLIKELY(b->key == key)) return false;
+#endif
+  b->link = hak_page_link(pg, pg->head);
+  if (HAK_RELEASE_CHECKS) b->key = key;
+  pg->head = i;
+  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
+  // A current page never gets here (it holds an extra count).
+  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(hak_segment_of(p), pg);
+  return true;
+}
+/* The free of p, the frontier block of pg (segment.h): the block after it
+ * checked, then hak_heap_push_fast or, for a suspect, the careful path. */
+HAK_INTERNAL void hak_heap_free_frontier(void *p, hak_page_t *pg);
+
 /* p: any pointer. Frees p and returns true when p is the start of a carved
  * block of an ACTIVE page in a segment of this thread's heap that does not
  * hold the key; false, touching nothing, for everything else (other
@@ -170,20 +195,14 @@ HAK_INLINE bool hak_heap_free_fast(void *p) {
   uintptr_t at = s * (HAK_SEGMENT_SIZE - HAK_SEGMENT_GRANULES * sizeof(hak_page_t *)) +
                  offsetof(hak_segment_t, granule) + g * sizeof(hak_page_t *);
   hak_page_t *pg = *(hak_page_t **)at;
-  hak_block_t *b = (hak_block_t *)p;
   uint64_t i = hak_page_index(pg, p);
-  if (HAK_UNLIKELY(i >= pg->limit)) return false;
-  uint64_t key = hak_pool_key;
-#if HAK_RELEASE_CHECKS
-  if (HAK_UNLIKELY(b->key == key)) return false;
-#endif
-  b->link = hak_page_link(pg, pg->head);
-  if (HAK_RELEASE_CHECKS) b->key = key;
-  pg->head = i;
-  HAK_POISON((char *)b + sizeof(hak_block_t), pg->block_size - sizeof(hak_block_t));  // all but link and key
-  // A current page never gets here (it holds an extra count).
-  if (HAK_UNLIKELY(--pg->used == 0)) hak_heap_free_slow(hak_segment_of(p), pg);
-  return true;
+  // The frontier block (i == free_limit < limit) is checked out of line.
+  if (HAK_UNLIKELY(i >= pg->free_limit)) {
+    if (i >= pg->limit) return false;
+    hak_heap_free_frontier(p, pg);  // a tail call: nothing here needs p after it
+    return true;
+  }
+  return hak_heap_push_fast(pg, p, i);
 }
 
 /* Over-aligned request (align a power of two > 16, size + align within the

@@ -9,8 +9,10 @@
  * Misuse: every free that leaves the fast path is checked here (block_of:
  * the header, UNUSED pages, interior and misaligned pointers), a block
  * holding the key is looked up on its page's list (after the remote list
- * and the suspects are drained, so the answer is exact), and every link of
- * the remote list is decoded and checked before it is followed.
+ * and the suspects are drained, so the answer is exact), every link of
+ * the remote list is decoded and checked before it is followed, and the
+ * free of a fresh page's frontier block, here or drained from the remote
+ * list, finds the never-carved block after it still zero (segment.h).
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -35,6 +37,27 @@ static __attribute__((noreturn, cold)) void invalid_pointer(const void *p, const
   hak_fatal("free(): invalid pointer", __FILE__, __LINE__);
 }
 
+static __attribute__((noreturn, cold)) void overflowed(const void *p) {
+  hak_log("free(): corrupted block after %p (an overflow past its end)", p);
+  hak_fatal("free(): invalid next size", __FILE__, __LINE__);
+}
+
+// The frontier check (segment.h): block i is the last carved of a clean
+// page, so the never-carved block after it must still be zero.
+static inline void check_frontier(const hak_page_t *pg, uint64_t i, const void *p) {
+  if (HAK_LIKELY(i + 1 != pg->carved || !pg->clean || pg->carved >= pg->capacity)) return;
+  const hak_block_t *next = hak_page_block(pg, pg->carved);
+  if (HAK_UNLIKELY(next->link | next->key)) overflowed(p);
+}
+
+// free_limit < limit says all check_frontier asks: p is block carved - 1
+// of a clean page with a block after it.
+void hak_heap_free_frontier(void *p, hak_page_t *pg) {
+  const hak_block_t *next = (const hak_block_t *)((char *)p + pg->block_size);
+  if (HAK_UNLIKELY(next->link | next->key)) overflowed(p);
+  if (!hak_heap_push_fast(pg, p, pg->limit - 1)) hak_heap_free(p);
+}
+
 static __attribute__((noreturn, cold)) void remote_corrupt(const void *where) {
   hak_log("corrupted free list at %p: its remote link names no freed block of its heap (a write after free?)", where);
   hak_fatal("corrupted remote free list", __FILE__, __LINE__);
@@ -45,7 +68,7 @@ static __attribute__((noreturn, cold)) void remote_corrupt(const void *where) {
 static void local_free_slow(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg) {
   if (pg->state == HAK_PAGE_FULL) {
     __atomic_store_n(&pg->state, HAK_PAGE_ACTIVE, __ATOMIC_RELAXED);
-    pg->limit = pg->careful ? 0 : pg->carved;
+    hak_page_set_limit(pg, pg->careful ? 0 : pg->carved);
     hak_heap_queue_push(h, pg);
   }
   if (pg->used == 0) hak_heap_retire_if_empty(h, seg, pg, hak_os_now_ms());
@@ -119,6 +142,7 @@ void hak_heap_free_careful(hak_segment_t *seg, hak_page_t *pg, void *p) {
   else i = block_of(seg, pg, p, false);
   HAK_ASSERT_INTERNAL(i < pg->carved);
   if (hak_page_block(pg, i)->key == hak_pool_key) confirm_not_free(h, pg, i, p);
+  check_frontier(pg, i, p);
   hak_page_push(pg, i);
   if (pg->used == 0 || pg->state != HAK_PAGE_ACTIVE) local_free_slow(h, seg, pg);
   WALK_AFTER("a careful free");
@@ -172,7 +196,7 @@ void hak_heap_check_block(const void *p) {
 void hak_heap_watch(void *p) {
   hak_page_t *pg = hak_page_of(hak_segment_of(p), p);
   pg->careful = 1;
-  pg->limit = 0;
+  hak_page_set_limit(pg, 0);
   pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;  // exact on careful pages from now on
 }
 
@@ -234,6 +258,7 @@ void hak_heap_collect(hak_heap_t *h) {
       drained_t here = at;
       hak_block_t *next = remote_decode(h, b, &at);  // before the push rewrites the link
       hak_page_t *pg = here.pg;
+      check_frontier(pg, here.i, b);  // only the owner carves: the block after it is stable here
       b->link = hak_page_link(pg, pg->head);  // the key is there already
       pg->head = here.i;
       if (HAK_UNLIKELY(pg->careful)) pg->free = b;

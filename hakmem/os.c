@@ -319,7 +319,6 @@ static void *map_skewed(size_t len, size_t align, size_t skew) {
 }
 
 void *hak_os_map_skewed(size_t len, size_t align, size_t skew) { return map_skewed(len, align, skew); }
-
 void *hak_os_map(size_t len, size_t align) { return map_skewed(len, align, 0); }
 
 bool hak_os_unmap(void *addr, size_t len) {
@@ -432,8 +431,9 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
 
 bool hak_os_protect(void *addr, size_t len, bool access) {
   int saved = errno;
-  bool ok = mprotect(addr, len, access ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+  bool ok = !hak_os_injected_failure(HAK_OS_PROTECT) && mprotect(addr, len, access ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
   errno = saved;
+  hak_os_observe(HAK_OS_PROTECT, addr, len, HAK_ADVISE_COUNT, ok);
   return ok;
 }
 

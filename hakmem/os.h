@@ -1,6 +1,6 @@
 /* os.h — the only place hakmem talks to the kernel about memory (layer L1).
  *
- * Every mmap, munmap, mremap and madvise goes through here, and so does the
+ * Every mmap, munmap, mremap, mprotect and madvise goes through here, and so does the
  * clock the caches age by. The seam (hak_os_hooks_t) lets tests and fuzzers
  * watch each call, fail every Nth one, stop advice from reaching the kernel
  * and move the clock by hand. Thread-safe; no locks; no allocation.
@@ -27,7 +27,7 @@ typedef enum hak_advice {
   HAK_ADVISE_COUNT
 } hak_advice_t;
 
-typedef enum hak_os_call { HAK_OS_MAP, HAK_OS_UNMAP, HAK_OS_ADVISE, HAK_OS_REMAP, HAK_OS_CALL_COUNT } hak_os_call_t;
+typedef enum hak_os_call { HAK_OS_MAP, HAK_OS_UNMAP, HAK_OS_ADVISE, HAK_OS_REMAP, HAK_OS_PROTECT, HAK_OS_CALL_COUNT } hak_os_call_t;
 
 typedef struct hak_os_hooks {
   /* Called after each call that reached the kernel (or was suppressed) with
@@ -70,7 +70,10 @@ HAK_INTERNAL uint64_t hak_os_secret(void);
  * system call after the first. Not for secrets. */
 HAK_INTERNAL uint64_t hak_os_random(void);
 /* Make [addr, addr+len) inaccessible (false) or read-write again (true);
- * false if the kernel refused. errno preserved. */
+ * false if the kernel refused (or the seam: HAK_OS_PROTECT). It charges no
+ * commit when the range was mapped read-write by hak_os_map (the kernel
+ * keeps its accounting), so it fails only when splitting the mapping would
+ * pass vm.max_map_count. errno preserved. */
 HAK_INTERNAL bool hak_os_protect(void *addr, size_t len, bool access);
 HAK_INTERNAL bool hak_os_unmap(void *addr, size_t len);
 HAK_INTERNAL bool hak_os_advise(void *addr, size_t len, hak_advice_t advice);

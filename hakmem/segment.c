@@ -1,9 +1,12 @@
-/* segment.c — mapping, carving and walking pool segments, and the pages'
- * encoded free lists (layer L2). See segment.h. Called by heap.c; the
- * walkers by tests and fuzzers.
+/* segment.c — mapping, guarding, carving and walking pool segments, and
+ * the pages' encoded free lists (layer L2). See segment.h. Called by heap.c;
+ * the walkers by tests and fuzzers. The guards' budget
+ * (hak_segment_guard_vmas) is process-wide, one relaxed atomic touched when
+ * a segment is made, fills or is unmapped.
  */
 #include "hakmem/segment.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
@@ -47,6 +50,46 @@ void hak_pool_secrets_init(void) {
   hak_pool_key = r[0] ? r[0] : 0x9e3779b97f4a7c15ull;  // never 0: malloc writes 0 there
 }
 
+_Atomic uint32_t hak_segment_guard_vmas;
+
+// A guard is whole OS pages; above 16 KiB pages the header has no room for
+// one and the top guard would cost a quarter of a small page: none.
+static size_t guard_unit(void) {
+  size_t ps = hak_os_page_size();
+  return ps <= ((size_t)16 << 10) ? ps : 0;
+}
+
+// The guards a new segment can have within the budget (segment.h), charged.
+static hak_segment_guard_t guard_claim(hak_page_kind_t kind, uint16_t *cost) {
+  static const uint16_t gaps_cost[HAK_PAGE_KINDS] = {(HAK_SEGMENT_SIZE >> 16) + 2, (HAK_SEGMENT_SIZE >> 19) + 2, 3};
+  if (!guard_unit()) return HAK_GUARD_NONE;
+  unsigned g = kind == HAK_PAGE_WHOLE ? HAK_GUARD_EDGES : HAK_GUARD_GAPS;  // one page: no gap
+  for (; g != HAK_GUARD_NONE; g--) {
+    *cost = g == HAK_GUARD_GAPS ? gaps_cost[kind] : 3;
+    uint32_t was = atomic_fetch_add_explicit(&hak_segment_guard_vmas, *cost, memory_order_relaxed);
+    if (was + *cost <= HAK_SEGMENT_GUARD_VMAS) return (hak_segment_guard_t)g;
+    atomic_fetch_sub_explicit(&hak_segment_guard_vmas, *cost, memory_order_relaxed);
+  }
+  *cost = 0;
+  return HAK_GUARD_NONE;
+}
+
+static void guard_cost_set(hak_segment_t *seg, uint16_t cost) {
+  atomic_fetch_sub_explicit(&hak_segment_guard_vmas, (uint32_t)(seg->guard_cost - cost), memory_order_relaxed);
+  seg->guard_cost = cost;
+}
+
+// The guards of a new segment (its header written: the kernel's anon_vma
+// exists, so the pieces merge back when they are made read-write again).
+static bool guard_make(hak_segment_t *seg) {
+  size_t unit = guard_unit(), hdr = (sizeof(hak_segment_t) + unit - 1) & ~(unit - 1);
+  char *base = (char *)seg;
+  seg->top_guard = (uint32_t)unit;
+  if (seg->guard == HAK_GUARD_GAPS) return hak_os_protect(base + hdr, HAK_SEGMENT_SIZE - hdr, false);
+  return hak_os_protect(base + hdr, HAK_SEGMENT_HEADER - hdr, false) &&
+         hak_os_protect(base + HAK_SEGMENT_SIZE - unit, unit, false);
+}
+
 hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint16_t tag) {
   HAK_ASSERT_INTERNAL(hak_pool_key != 0);
   hak_segment_t *seg = hak_os_map(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
@@ -65,6 +108,14 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint
   seg->fresh = (uint16_t)hak_segment_first(seg);  // a small page 0 is all header
   seg->order_start = seg->page_count > 1 ? (uint16_t)(hak_os_random() % (seg->page_count - 1u)) : 0;
   seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
+  seg->guard = (uint8_t)guard_claim(kind, &seg->guard_cost);
+  if (seg->guard != HAK_GUARD_NONE && !guard_make(seg)) {
+    // The kernel refused to split the mapping (vm.max_map_count): out of memory.
+    guard_cost_set(seg, 0);
+    hak_os_unmap(seg, HAK_SEGMENT_SIZE);
+    errno = ENOMEM;
+    return NULL;
+  }
   // Last: from here on a free finds the segment (the header is written).
   (void)hak_addrmap_set_segment(seg, tag);
   HAK_STAT_INC(pool_segments);
@@ -76,6 +127,7 @@ void hak_segment_free(hak_segment_t *seg) {
   HAK_ASSERT_INTERNAL(seg->pages_used == 0);
   HAK_UNPOISON(seg, HAK_SEGMENT_SIZE);  // the next owner of these addresses starts clean
   hak_addrmap_clear(seg, HAK_SEGMENT_SIZE);
+  guard_cost_set(seg, 0);
   seg->magic = 0;
   hak_os_unmap(seg, HAK_SEGMENT_SIZE);
   HAK_STAT_SUB(pool_segments, 1);
@@ -92,14 +144,29 @@ static uint64_t inverse_of(uint64_t d) {
 
 hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   hak_page_t *pg = seg->unused;
+  uint8_t clean = 0;  // a page taken again holds its last class's blocks
   if (pg) {
     seg->unused = pg->next;
   } else {
+    clean = 1;
     // Same order as a stack filled in index order: returned pages first.
     if (seg->fresh >= seg->page_count) return NULL;
-    unsigned i = hak_segment_fresh_index(seg, seg->fresh++);
+    unsigned i = hak_segment_fresh_index(seg, seg->fresh);
     pg = &seg->pages[i];
     pg->index = (uint8_t)i;
+    if (seg->guard == HAK_GUARD_GAPS) {
+      // Out of its gap. Refused (vm.max_map_count): the page stays fresh.
+      if (!hak_os_protect(hak_page_start(seg, pg), hak_page_area(seg, pg), true)) {
+        pg->index = 0;
+        errno = ENOMEM;
+        return NULL;
+      }
+      if (seg->fresh + 1u == seg->page_count) {  // no gap left: the pages merged back
+        seg->guard = HAK_GUARD_EDGES;
+        guard_cost_set(seg, 3);
+      }
+    }
+    seg->fresh++;
   }
   HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_UNUSED && pg->used == 0 && !pg->current);
   seg->pages_used++;
@@ -108,7 +175,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   HAK_UNPOISON(start, hak_page_area(seg, pg));  // the last class's freed blocks
   unsigned rot = (unsigned)__builtin_ctzll(bs);
   pg->head = HAK_LIST_END;
-  pg->limit = 0;
+  hak_page_set_limit(pg, 0);
   pg->free = NULL;
   pg->used = 0;
   pg->capacity = (uint32_t)(hak_page_area(seg, pg) / bs);
@@ -118,6 +185,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   pg->cls = (uint16_t)cls;
   pg->careful = 0;
   pg->current = 0;
+  pg->clean = clean;
   pg->commit = HAK_PAGE_COMMITTED;
   // Read by remote frees (hak_page_index_remote): their blocks were carved
   // after these stores, and a handover of the pointer orders them.
@@ -137,7 +205,7 @@ void hak_segment_return_page(hak_segment_t *seg, hak_page_t *pg, uint64_t now) {
   __atomic_store_n(&pg->state, HAK_PAGE_UNUSED, __ATOMIC_RELAXED);
   __atomic_store_n(&pg->carved, 0, __ATOMIC_RELAXED);
   pg->head = HAK_LIST_END;
-  pg->limit = 0;
+  hak_page_set_limit(pg, 0);
   pg->free = NULL;
   pg->empty_since = now;
   pg->prev = NULL;
@@ -168,7 +236,7 @@ bool hak_page_extend(hak_page_t *pg) {
   }
   pg->head = first;
   __atomic_store_n(&pg->carved, (uint32_t)(last + 1), __ATOMIC_RELAXED);
-  pg->limit = pg->careful ? 0 : last + 1;
+  hak_page_set_limit(pg, pg->careful ? 0 : last + 1);
   keep_free_pointer(pg);
   return true;
 }
@@ -244,6 +312,7 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
   if (pg->carved > pg->capacity || pg->rot != __builtin_ctzll(bs) || pg->inverse * (bs >> pg->rot) != 1) return false;
   uint64_t limit = pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved;
   if (pg->limit != limit || pg->used < pg->current) return false;
+  if (pg->free_limit != (limit && pg->clean && limit < pg->capacity ? limit - 1 : limit)) return false;
   // Walk with a step cap: a cycle shows as more blocks than were carved.
   // Every link must decode to a carved block, every free block hold the key.
   uint64_t nfree = 0;
@@ -272,6 +341,7 @@ void hak_segment_recount(hak_segment_t *seg) {
 bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
   unsigned first = hak_segment_first(seg);
+  if (seg->guard > HAK_GUARD_GAPS || (seg->guard == HAK_GUARD_NONE) != (seg->top_guard == 0)) return false;
   if (seg->fresh < first || seg->fresh > seg->page_count || (seg->page_count > 1 && seg->order_start >= seg->page_count - 1u)) return false;
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {

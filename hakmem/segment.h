@@ -31,6 +31,14 @@
  *     interior, misaligned, header and never-carved pointers all leave the
  *     fast path.
  *
+ * Linear overflows and underflows (what glibc's release mode catches with
+ * its heap top and chunk headers): the pages a segment never took are
+ * PROT_NONE, taken every other one first, and the header's tail and the top
+ * of the last page are PROT_NONE for good (the guards, below), so a store
+ * running off a page into an untaken one, or before a page's first block,
+ * faults; a short overflow into the never-carved block after the last
+ * carved one aborts at the free (the frontier check, hak_page_set_limit).
+ *
  * Page fields are written only by the owning heap's thread (other threads
  * free into the heap's remote list, heap.h); the few that a remote free
  * reads (start, inverse, rot, carved, state) are stored and loaded with
@@ -94,6 +102,8 @@ typedef struct hak_page {
   uint64_t inverse;              /* inverse of the block size's odd part, mod 2^64 */
   uint32_t block_size;
   uint32_t used;                 /* blocks out (+1 while the page is its class's current page) */
+  uint64_t free_limit;           /* the fast free's bound: limit, less the frontier block
+                                    (hak_page_set_limit) */
   uint8_t rot;                   /* trailing zero bits of the block size */
   uint8_t state;                 /* hak_page_state_t */
   uint8_t commit;                /* hak_page_commit_t */
@@ -101,15 +111,16 @@ typedef struct hak_page {
   _Atomic uint8_t aligned;       /* holds over-aligned (interior) pointers */
   uint8_t careful;               /* checked mode: every malloc and free takes the slow path */
   uint8_t current;               /* its class's current page (holds one extra count in used) */
-  uint16_t cls;
-  uint32_t carved;               /* blocks carved so far: [0, carved) were handed out or are free */
+  uint8_t clean;                 /* taken fresh: the blocks from `carved` on were never written */
   uint32_t capacity;             /* blocks the page holds */
+  uint32_t carved;               /* blocks carved so far: [0, carved) were handed out or are free */
   struct hak_page *next, *prev;  /* heap queue (ACTIVE) or segment stack (UNUSED) */
   uint64_t empty_since;          /* ms, when it became UNUSED */
   /* The head as a pointer, NULL when none: exact on careful pages (checked
    * mode, whose calls all take the slow paths, which keep it), else stale. */
   hak_block_t *free;
   char *end;                     /* start + capacity blocks */
+  uint16_t cls;
 } __attribute__((aligned(64))) hak_page_t;
 
 typedef struct hak_segment {
@@ -128,6 +139,9 @@ typedef struct hak_segment {
                                      the whole pages[] array */
   uint16_t order_start;           /* the order's random start (hak_segment_fresh_index) */
   uint32_t pages_used;            /* pages not UNUSED */
+  uint8_t guard;                  /* hak_segment_guard_t */
+  uint16_t guard_cost;            /* what it adds to hak_segment_guard_vmas */
+  uint32_t top_guard;             /* bytes at the top of the last page that are a guard, not blocks */
   uint64_t empty_since;           /* ms, when pages_used became 0 */
   /* The page of each 64 KiB of the segment (the header's: pages[0]); never
    * changes after hak_segment_new. */
@@ -149,37 +163,81 @@ HAK_INLINE hak_page_t *hak_page_of(hak_segment_t *seg, const void *p) {
   return seg->granule[((uintptr_t)p >> HAK_SEGMENT_GRANULE_SHIFT) & (HAK_SEGMENT_GRANULES - 1)];
 }
 
-/* The block area of a page. */
+/* Guards (what makes a linear overflow or underflow out of a page fault, as
+ * glibc's does past its heap top or on its chunk headers). The segment is
+ * mapped read-write and committed as a whole (os.h: the kernel's accounting
+ * sees all of it at hak_segment_new; a later mprotect charges nothing); then
+ *   - EDGES: the header's OS pages after sizeof(hak_segment_t) and the top
+ *     OS page of the last page (top_guard bytes, cut from its blocks) are
+ *     PROT_NONE for the segment's life: an underflow from the first block
+ *     of the first page, and an overflow past the segment's end (into the
+ *     next 4 MiB, often another segment's header), fault;
+ *   - GAPS: EDGES, and every page never taken is PROT_NONE too, made
+ *     read-write when it is first taken (hak_segment_take_page: one mprotect
+ *     per fresh page, that may fail: NULL, ENOMEM). The fresh order takes
+ *     every other page first, so while the segment fills a taken page has
+ *     inaccessible neighbours (a store running 1 MiB past a small block
+ *     faults within 64 KiB), then the gaps;
+ *   - NONE: no guard (OS pages above 16 KiB, or the budget below spent).
+ * VMAs: a guarded segment that has taken all its pages is 4 (header, guard,
+ * pages, top guard: the pages made read-write one by one merge back, as
+ * they share the kernel's anon_vma from the header's first touch); a GAPS
+ * segment still filling is at most page_count + 2 (alternating pages). Each
+ * counts that (guard_cost) in hak_segment_guard_vmas, and a new segment gets
+ * GAPS, else EDGES, else NONE, whichever keeps the sum within
+ * HAK_SEGMENT_GUARD_VMAS: so guards add at most that many VMAs to the
+ * process (vm.max_map_count is 65530 by default), however many segments and
+ * heaps it has: 16384 is about 248 small segments filling at once, or 5461
+ * guarded ones (21 GiB); segments made past that have no guard. (A fork child's inherited pages do not merge back: the child
+ * gives each VMA an anon_vma of its own, so a segment caught filling at the
+ * fork stays at the VMAs it had then, at most page_count + 2.) */
+typedef enum hak_segment_guard { HAK_GUARD_NONE = 0, HAK_GUARD_EDGES = 1, HAK_GUARD_GAPS = 2 } hak_segment_guard_t;
+#define HAK_SEGMENT_GUARD_VMAS 16384u
+HAK_INTERNAL extern _Atomic uint32_t hak_segment_guard_vmas;
+
+/* The block area of a page (less the top guard on the last page). */
 HAK_INLINE char *hak_page_start(const hak_segment_t *seg, const hak_page_t *page) {
   size_t off = (size_t)page->index << seg->page_shift;
   return (char *)seg + (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 HAK_INLINE size_t hak_page_area(const hak_segment_t *seg, const hak_page_t *page) {
   size_t off = (size_t)page->index << seg->page_shift;
-  size_t end = off + ((size_t)1 << seg->page_shift);
+  size_t end = off + ((size_t)1 << seg->page_shift) - (page->index == seg->page_count - 1u ? seg->top_guard : 0);
   return end - (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 
-/* Pages are taken fresh in a rotated order: page 0 first (a medium
+/* Pages are taken fresh in a spread, rotated order: page 0 first (a medium
  * segment's, which the header shortens to 448 KiB; a small segment's page
  * 0 is all header, never taken), then pages 1 .. page_count - 1 from a
- * random one on (seg->order_start, from hak_os_random). So where a heap's
- * first blocks land within their segment is random too: a small block's
- * address has the log2(63) bits of its page (16..21) on top of the
- * segment's slot (os.c's placement); a medium segment's pages after its
- * first are random among 7. Rotation costs nothing: the same pages are
- * touched, in another order. (With the short page anywhere in the order,
- * wl_mixed_random's peak RSS varied by 4 MiB from run to run with which
- * class got it.) The k-th page taken fresh (hak_segment_first(seg) <= k <
- * page_count) is pages[fresh_index(k)]; page i's position in that order is
- * hak_segment_position(seg, i). */
+ * random one on (seg->order_start = s, from hak_os_random): first the pages
+ * of s's parity, upward from s and round, then those of the other parity.
+ * So no two pages taken in the first half are neighbours (GAPS above), and
+ * where a heap's first blocks land within their segment is random as
+ * before: a small block's address has the log2(63) bits of its page
+ * (16..21) on top of the segment's slot (os.c's placement); a medium
+ * segment's second page is random among 7. The order costs nothing: the
+ * same pages are touched, in another order. (With the short page anywhere
+ * in the order, wl_mixed_random's peak RSS varied by 4 MiB from run to run
+ * with which class got it.) The k-th page taken fresh
+ * (hak_segment_first(seg) <= k < page_count) is pages[fresh_index(k)];
+ * page i's position in that order is hak_segment_position(seg, i). */
 HAK_INLINE unsigned hak_segment_first(const hak_segment_t *seg) { return seg->kind == HAK_PAGE_SMALL ? 1u : 0u; }
+/* Pages 1 .. m (m = page_count - 1) as j = page - 1: the first run takes
+ * the n1 of s's parity c (j = c + 2t), from t = s / 2 on. */
+HAK_INLINE unsigned hak_segment_run1(const hak_segment_t *seg) {
+  return (seg->page_count - (seg->order_start & 1u)) / 2u;
+}
 HAK_INLINE unsigned hak_segment_fresh_index(const hak_segment_t *seg, unsigned k) {
-  return k ? 1u + (k - 1u + seg->order_start) % (seg->page_count - 1u) : 0u;
+  if (!k) return 0;
+  unsigned m = seg->page_count - 1u, s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), r = k - 1u;
+  if (r < n1) return 1u + c + 2u * ((s / 2u + r) % n1);
+  return 1u + (c ^ 1u) + 2u * ((s / 2u + r - n1) % (m - n1));
 }
 HAK_INLINE unsigned hak_segment_position(const hak_segment_t *seg, unsigned i) {
-  unsigned m = seg->page_count - 1u;
-  return i ? 1u + (i - 1u + m - seg->order_start) % m : 0u;
+  if (!i) return 0;
+  unsigned m = seg->page_count - 1u, s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), j = i - 1u;
+  if ((j & 1u) == c) return 1u + (j / 2u + n1 - s / 2u) % n1;
+  return 1u + n1 + (j / 2u + (m - n1) - (s / 2u) % (m - n1)) % (m - n1);
 }
 
 /* True when seg has an UNUSED page to take (on its stack or never taken). */
@@ -223,6 +281,18 @@ HAK_INLINE hak_block_t *hak_page_block(const hak_page_t *page, uint64_t i) {
 /* A page list link: what a block stores to point at index `next` (and, as
  * the encoding is an involution, the index a stored link points at). */
 HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { return next ^ HAK_RC(page->cookie); }
+
+/* The frontier check (what catches a short overflow past a block, which
+ * glibc sees in the next chunk's header): on a clean page the block at
+ * `carved` was never handed out and is still zero, so a write into it can
+ * only be an overflow of block carved - 1. That block's frees leave the fast
+ * free (free_limit = carved - 1; its mallocs stay fast) and the slow one
+ * checks the block after it (hak_heap_free_careful). One block per carve
+ * pays: a carve is about 4 KiB, so one block in 1 .. 64. limit: 0 or carved. */
+HAK_INLINE void hak_page_set_limit(hak_page_t *page, uint64_t limit) {
+  page->limit = limit;
+  page->free_limit = limit && page->clean && limit < page->capacity ? limit - 1 : limit;
+}
 
 /* Pop the head of page's free list on a slow path: NULL when the list is
  * empty; aborts ("corrupted free list") on a link that names no carved
