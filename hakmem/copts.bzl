@@ -51,6 +51,9 @@ HAK_COPTS = [
     # Bazel's toolchain asks for frame pointers; the allocator's fast paths
     # are shorter without (callers' return addresses come from the stack).
     "-fomit-frame-pointer",
+    # One section per function: libhakmem.so's link puts the start-up path
+    # together (hakmem/BUILD.bazel, hot_text.txt).
+    "-ffunction-sections",
 ] + HAK_OPT_COPTS + HAK_DEBUG_COPTS
 
 # HAK_BUILD_O0=1 when hakmem itself is built unoptimised (-c dbg or
