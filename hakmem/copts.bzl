@@ -51,6 +51,15 @@ HAK_COPTS = [
     # Bazel's toolchain asks for frame pointers; the allocator's fast paths
     # are shorter without (callers' return addresses come from the stack).
     "-fomit-frame-pointer",
+    # One section per function: libhakmem.so's link puts the start-up path
+    # together (hakmem/BUILD.bazel, hot_text.txt).
+    "-ffunction-sections",
+    # No _FORTIFY_SOURCE (the toolchain's -c opt adds =1): its checked
+    # copies call libc's __memmove_chk & co., which lie in a part of libc's
+    # code no other start-up path touches, so one checked memmove (os.c's
+    # /proc/self/maps scan, whose bound the code keeps itself) made 64 KiB
+    # more of libc resident in every process.
+    "-U_FORTIFY_SOURCE",
 ] + HAK_OPT_COPTS + HAK_DEBUG_COPTS
 
 # HAK_BUILD_O0=1 when hakmem itself is built unoptimised (-c dbg or
