@@ -29,10 +29,12 @@
  *              memory is reported.
  *   HAK_RELEASE_CHECKS  1 in every build that is used (no config turns it
  *     off). 0 only in a measurement build, --define hak_release_checks=off,
- *     that prices the pools' fast-path misuse checks (docs/hardening.md):
+ *     that prices release mode's misuse checks (tools/release_checks_cost.sh):
  *     the owner's free neither tests nor stores the free-block key (no
- *     double-free detection) and free-list links are not encoded
- *     (HAK_RC(x) is x, or 0 without the checks).
+ *     double-free detection), free-list links are not encoded (HAK_RC(x)
+ *     is x, or 0 without the checks), pool segments have no guards and
+ *     pages no frontier check (segment.h), and a site's first large free
+ *     takes the site's how like any other (large_free.c).
  *
  * Everything else that can change at run time is an option (options.h).
  */

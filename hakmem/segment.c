@@ -62,7 +62,7 @@ static size_t guard_unit(void) {
 // The guards a new segment can have within the budget (segment.h), charged.
 static hak_segment_guard_t guard_claim(hak_page_kind_t kind, uint16_t *cost) {
   static const uint16_t gaps_cost[HAK_PAGE_KINDS] = {(HAK_SEGMENT_SIZE >> 16) + 2, (HAK_SEGMENT_SIZE >> 19) + 2, 3};
-  if (!guard_unit()) return HAK_GUARD_NONE;
+  if (!HAK_RELEASE_CHECKS || !guard_unit()) return HAK_GUARD_NONE;  // off: for measuring what they cost
   unsigned g = kind == HAK_PAGE_WHOLE ? HAK_GUARD_EDGES : HAK_GUARD_GAPS;  // one page: no gap
   for (; g != HAK_GUARD_NONE; g--) {
     *cost = g == HAK_GUARD_GAPS ? gaps_cost[kind] : 3;
@@ -148,7 +148,7 @@ hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls) {
   if (pg) {
     seg->unused = pg->next;
   } else {
-    clean = 1;
+    clean = HAK_RELEASE_CHECKS;  // the frontier check (segment.h) is a release check
     // Same order as a stack filled in index order: returned pages first.
     if (seg->fresh >= seg->page_count) return NULL;
     unsigned i = hak_segment_fresh_index(seg, seg->fresh);

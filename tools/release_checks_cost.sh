@@ -4,7 +4,8 @@
 #
 # Builds libhakmem.so twice: as shipped, and as the measurement build
 # `--define hak_release_checks=off` (the pools' free neither tests nor stores
-# the freed-block key, free-list links are not encoded; never a default,
+# the freed-block key, free-list links are not encoded, no segment guards or
+# frontier check, no unmap at a site's first large free; never a default,
 # hakmem/config.h). Runs `//compare:all`'s workloads with both, interleaved,
 # in one run, and prints per workload the ratio of median ns/op, checks on
 # over checks off, and their geometric mean over the general workloads (the
