@@ -39,7 +39,7 @@ COVERAGE_IGNORE = "coverage_ignore.txt"
 # No source includes coverage_ignore.txt, so Bazel drops it from the compile
 # actions' inputs after their first run (include pruning) and an edit alone
 # rebuilds nothing: bump this with every edit of the list.
-COVERAGE_IGNORE_REV = 3
+COVERAGE_IGNORE_REV = 4
 
 # HAK_COPTS, then the instrumentation (the later -O1 wins over HAK_COPTS's
 # level). Internal asserts (HAK_DEBUG=2) are on unless --config=debug already
@@ -117,6 +117,7 @@ HAK_POLICY_HDRS = ["policy/" + f for f in _POLICY_HDRS]
 FAKE_OS_RENAMES = [
     "hak_os_set_hooks",
     "hak_os_map",
+    "hak_os_map_skewed",
     "hak_os_unmap",
     "hak_os_advise",
     "hak_os_grow_in_place",
