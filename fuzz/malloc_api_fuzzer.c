@@ -174,28 +174,35 @@ FUZZ_UNTRACED static void check_state(const char *after) {
 
 // --- choices ---------------------------------------------------------------------------------
 
+// Most sizes past the threshold stay below 1 MiB; one pick of a kind in
+// four (big, from the same choice byte, so an input reads the same bytes)
+// takes the kind's whole range, up to 12 MiB. The cost of a large block
+// grows with its bytes (ASan's shadow poisoning on alloc, free and unmap;
+// the fake OS's residency scan and page-table walks): with every pick in
+// the whole range they were a third of the time (perf).
 static size_t pick_size(fuzz_in_t *in) {
   size_t t = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   uint8_t c = in_u8(in);
+  bool big = c / 12 % 4 == 0;
   switch (c % 12) {
     case 0: return 0;
     case 1: return in_u8(in);
     case 2: return in_u16(in) % 4097;
     case 3: return t - 64 + in_u8(in) % 128;  // around the threshold
     case 4: return t + in_range(in, 0, 3 * t);
-    case 5: return in_range(in, (size_t)256 << 10, (size_t)4 << 20);
-    case 6: return in_range(in, (size_t)4 << 20, (size_t)12 << 20);
-    case 7: {  // just around a large class bound
-      uint8_t cls = (uint8_t)(1 + in_u8(in) % 36);
+    case 5: return in_range(in, (size_t)256 << 10, (size_t)(big ? 4 : 1) << 20);
+    case 6: return big ? in_range(in, (size_t)4 << 20, (size_t)12 << 20) : in_range(in, (size_t)1 << 20, (size_t)2 << 20);
+    case 7: {  // just around a large class bound (past 1 MiB when big)
+      uint8_t cls = (uint8_t)(1 + in_u8(in) % (big ? 36 : 20));
       return hak_large_class_bytes(cls) - HAK_LARGE_HDR - 2 + in_u8(in) % 4;
     }
     case 8: return in_range(in, 0, t);
-    case 9: return in_range(in, 0, (size_t)2 << 20);
+    case 9: return in_range(in, 0, (size_t)(big ? 2048 : 512) << 10);
     case 10: {  // impossible
       static const size_t huge[] = {PTRDIFF_MAX, (size_t)PTRDIFF_MAX + 1, SIZE_MAX, SIZE_MAX - 4095};
       return huge[in_u8(in) % 4];
     }
-    default: return in_range(in, 0, (size_t)1 << 20);
+    default: return in_range(in, 0, (size_t)(big ? 1024 : 256) << 10);
   }
 }
 
