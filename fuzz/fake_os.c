@@ -7,9 +7,10 @@
  * pages, and a refused DONTNEED (the seam's failure injection) zeroed tens of
  * MiB byte by byte. Here one region is reserved once (PROT_NONE, no swap
  * reserve, no huge pages) and mappings are aligned ranges handed out from it:
- *   map     carve a free range (first fit, address order) and mprotect it
- *           read-write: it reads as zero because its pages were cleared
- *           when it was last unmapped;
+ *   map     carve a free range (first fit, address order; skewed: placed
+ *           so that p + skew is aligned) and mprotect it read-write: it
+ *           reads as zero because its pages were cleared when it was last
+ *           unmapped;
  *   unmap   clear the pages (discard_pages: a few resident ones zeroed in
  *           place, else MADV_DONTNEED), then PROT_NONE, so a stale access
  *           faults as after a real munmap; unmapping what is not mapped
@@ -50,6 +51,7 @@
 // The real implementations (os.c compiled with FAKE_OS_RENAMES), typed by os.h.
 extern __typeof__(hak_os_set_hooks) hak_real_os_set_hooks;
 extern __typeof__(hak_os_map) hak_real_os_map;
+extern __typeof__(hak_os_map_skewed) hak_real_os_map_skewed;
 extern __typeof__(hak_os_unmap) hak_real_os_unmap;
 extern __typeof__(hak_os_advise) hak_real_os_advise;
 extern __typeof__(hak_os_grow_in_place) hak_real_os_grow_in_place;
@@ -236,7 +238,10 @@ static void *open_range(uintptr_t a, size_t len) {
 
 // --- os.h ------------------------------------------------------------------------------
 
-void *hak_os_map(size_t len, size_t align) {
+// The first free range that holds len bytes at an a with (a + skew) % align
+// == 0 (skew < align: a block whose header sits a slot before a larger
+// alignment); the real function's when the region cannot hold it.
+static void *map_skewed(size_t len, size_t align, size_t skew) {
   size_t page = hak_os_page_size();
   if (align < page) align = page;
   if (hak_os_injected_failure(HAK_OS_MAP)) {
@@ -247,22 +252,30 @@ void *hak_os_map(size_t len, size_t align) {
   }
   uintptr_t got = 0;
   hak_lock(&lock);
-  if (len && len % page == 0 && len <= REGION_BYTES && hak_is_pow2(align) && align <= REGION_ALIGN &&
-      reserve_locked()) {
+  if (len && len % page == 0 && len <= REGION_BYTES && hak_is_pow2(align) && align <= REGION_ALIGN && skew < align &&
+      skew % page == 0 && reserve_locked()) {
     for (unsigned i = 0; i < nfree; i++) {
-      uintptr_t a = (free_list[i].lo + align - 1) & ~(uintptr_t)(align - 1);
+      uintptr_t lo = free_list[i].lo;
+      uintptr_t a = ((lo + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
       if (a >= free_list[i].hi || free_list[i].hi - a < len) continue;
       if (carve(i, a, len)) got = a;
       break;
     }
   }
   hak_unlock(&lock);
-  if (!got) return hak_real_os_map(len, align);  // observes and counts itself
+  if (!got) return skew ? hak_real_os_map_skewed(len, align, skew) : hak_real_os_map(len, align);  // observe and count
   void *p = open_range(got, len);
   hak_os_observe(HAK_OS_MAP, p, len, HAK_ADVISE_COUNT, true);
   HAK_STAT_INC(os_maps);
   return p;
 }
+
+void *hak_os_map(size_t len, size_t align) { return map_skewed(len, align, 0); }
+
+// Faked too: as os.c's, a huge-alignment large block went to the kernel and
+// its THP advice made every touch clear 2 MiB (perf: do_huge_pmd_anonymous_page,
+// 6% of malloc_api_fuzzer's time).
+void *hak_os_map_skewed(size_t len, size_t align, size_t skew) { return map_skewed(len, align, skew); }
 
 bool hak_os_unmap(void *addr, size_t len) {
   uintptr_t a = (uintptr_t)addr;

@@ -52,6 +52,13 @@ static inline size_t fuzz_stride(size_t req) {
   return s;
 }
 
+/* For the checks coverage_ignore.txt leaves out of coverage instrumentation:
+ * SanitizerCoverage runs after inlining, and the ignore list goes by the
+ * function the code ends up in, so a check inlined into a traced caller was
+ * traced again (perf: malloc_api's check_zero and fill inlined into adopt,
+ * a tenth of its time in __sanitizer_cov_trace_*cmp*). */
+#define FUZZ_UNTRACED __attribute__((noinline))
+
 #define FUZZ_CHECK(cond, ...)                                                     \
   do {                                                                          \
     if (!(cond)) {                                                              \

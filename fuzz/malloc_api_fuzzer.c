@@ -88,20 +88,34 @@ static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(
     for (size_t o = ((b)->stride - (b)->phase) % (b)->stride; o < lim__; o += (b)->stride) body; \
   } while (0)
 
-static void fill(blk_t *b) {
+FUZZ_UNTRACED static void fill(blk_t *b) {
   b->stride = fuzz_stride(b->req);
   b->phase = (uintptr_t)b->p % b->stride;
   FOR_EACH_SAMPLE(b, b->req, b->req, b->p[o] = pat(b->id, o));
 }
 
-static void check_pattern(const blk_t *b, const unsigned char *p, size_t upto, const char *when) {
+FUZZ_UNTRACED static void check_pattern(const blk_t *b, const unsigned char *p, size_t upto, const char *when) {
   FOR_EACH_SAMPLE(b, b->req, upto, FUZZ_CHECK(p[o] == pat(b->id, o), "%s: block %u (%zu bytes) corrupt at offset %zu: %02x != %02x",
                                       when, b->id, b->req, o, p[o], pat(b->id, o)));
 }
 
-static void check_zero(const blk_t *b, const char *when) {
+// The first byte of p[lo, hi) that is not zero (hi if none), 8 bytes at a
+// time: byte by byte, ASan's check of each byte made 64 KiB the cost of a
+// dozen page faults.
+FUZZ_UNTRACED static size_t first_nonzero(const unsigned char *p, size_t lo, size_t hi) {
+  size_t o = lo;
+  for (uint64_t w; o + 8 <= hi; o += 8) {
+    memcpy(&w, p + o, sizeof w);
+    if (w) break;
+  }
+  while (o < hi && !p[o]) o++;
+  return o;
+}
+
+FUZZ_UNTRACED static void check_zero(const blk_t *b, const char *when) {
   size_t all = b->req <= 65536 ? b->req : 0;  // small ones entirely
-  for (size_t o = 0; o < all; o++) FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x", when, o, b->req, b->p[o]);
+  size_t nz = first_nonzero(b->p, 0, all);
+  FUZZ_CHECK(nz == all, "%s: byte %zu of %zu is %02x", when, nz, b->req, b->p[nz]);
   blk_t s = *b;
   s.stride = fuzz_stride(b->req);
   s.phase = (uintptr_t)b->p % s.stride;
@@ -113,7 +127,7 @@ static void check_zero(const blk_t *b, const char *when) {
 
 static bool is_large_ptr(const void *p) { return hak_large_lookup(p) != NULL; }
 
-static void check_block(const blk_t *b, const char *what) {
+FUZZ_UNTRACED static void check_block(const blk_t *b, const char *what) {
   uintptr_t a = (uintptr_t)b->p;
   size_t align = b->align > 16 ? b->align : 16;
   FUZZ_CHECK(a % align == 0, "%s: %p (%zu bytes) not aligned to %zu", what, (void *)b->p, b->req, align);
@@ -139,7 +153,7 @@ static void check_block(const blk_t *b, const char *what) {
 #define WALK_EVERY 32u
 static unsigned calls_done;
 
-static void check_state(const char *after) {
+FUZZ_UNTRACED static void check_state(const char *after) {
   bool walk = ++calls_done % WALK_EVERY == 0 || !strcmp(after, "final trim");
   if (walk) {
     FUZZ_CHECK(hak_bigcache_is_valid(), "hak_bigcache_is_valid() failed after %s", after);
@@ -160,28 +174,35 @@ static void check_state(const char *after) {
 
 // --- choices ---------------------------------------------------------------------------------
 
+// Most sizes past the threshold stay below 1 MiB; one pick of a kind in
+// four (big, from the same choice byte, so an input reads the same bytes)
+// takes the kind's whole range, up to 12 MiB. The cost of a large block
+// grows with its bytes (ASan's shadow poisoning on alloc, free and unmap;
+// the fake OS's residency scan and page-table walks): with every pick in
+// the whole range they were a third of the time (perf).
 static size_t pick_size(fuzz_in_t *in) {
   size_t t = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   uint8_t c = in_u8(in);
+  bool big = c / 12 % 4 == 0;
   switch (c % 12) {
     case 0: return 0;
     case 1: return in_u8(in);
     case 2: return in_u16(in) % 4097;
     case 3: return t - 64 + in_u8(in) % 128;  // around the threshold
     case 4: return t + in_range(in, 0, 3 * t);
-    case 5: return in_range(in, (size_t)256 << 10, (size_t)4 << 20);
-    case 6: return in_range(in, (size_t)4 << 20, (size_t)12 << 20);
-    case 7: {  // just around a large class bound
-      uint8_t cls = (uint8_t)(1 + in_u8(in) % 36);
+    case 5: return in_range(in, (size_t)256 << 10, (size_t)(big ? 4 : 1) << 20);
+    case 6: return big ? in_range(in, (size_t)4 << 20, (size_t)12 << 20) : in_range(in, (size_t)1 << 20, (size_t)2 << 20);
+    case 7: {  // just around a large class bound (past 1 MiB when big)
+      uint8_t cls = (uint8_t)(1 + in_u8(in) % (big ? 36 : 20));
       return hak_large_class_bytes(cls) - HAK_LARGE_HDR - 2 + in_u8(in) % 4;
     }
     case 8: return in_range(in, 0, t);
-    case 9: return in_range(in, 0, (size_t)2 << 20);
+    case 9: return in_range(in, 0, (size_t)(big ? 2048 : 512) << 10);
     case 10: {  // impossible
       static const size_t huge[] = {PTRDIFF_MAX, (size_t)PTRDIFF_MAX + 1, SIZE_MAX, SIZE_MAX - 4095};
       return huge[in_u8(in) % 4];
     }
-    default: return in_range(in, 0, (size_t)1 << 20);
+    default: return in_range(in, 0, (size_t)(big ? 1024 : 256) << 10);
   }
 }
 

@@ -21,7 +21,7 @@
  *     -fsanitize=fuzzer,thread; halt_on_error makes a race a finding).
  * Sizes are mostly small (the per-thread pools and remote frees), some
  * around the large threshold and a few large (BigCache, spares); calloc's
- * past 320 KiB are folded smaller (why: at CALLOC_MAX). Which thread
+ * past 64 KiB are folded (why: at CALLOC_KEEP). Which thread
  * wins a slot depends on timing: an input does not always replay the same
  * interleaving.
  */
@@ -89,7 +89,7 @@ static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(
 // 8 bytes at a time (TSan instruments each access: byte by byte, the head
 // and tail were a sixth of this fuzzer's time, perf); the pattern stays one
 // of bytes, so a block read at any offset compares the same.
-static uint64_t pat_word(uint32_t id, size_t o) {
+FUZZ_UNTRACED static uint64_t pat_word(uint32_t id, size_t o) {
   unsigned char b[8];
   for (unsigned i = 0; i < 8; i++) b[i] = pat(id, o + i);
   uint64_t w;
@@ -97,7 +97,7 @@ static uint64_t pat_word(uint32_t id, size_t o) {
   return w;
 }
 
-static void fill_bytes(unsigned char *p, uint32_t id, size_t lo, size_t hi) {
+FUZZ_UNTRACED static void fill_bytes(unsigned char *p, uint32_t id, size_t lo, size_t hi) {
   size_t o = lo;
   for (uint64_t w; o + 8 <= hi; o += 8) w = pat_word(id, o), memcpy(p + o, &w, sizeof w);
   for (; o < hi; o++) p[o] = pat(id, o);
@@ -105,7 +105,7 @@ static void fill_bytes(unsigned char *p, uint32_t id, size_t lo, size_t hi) {
 
 // The first wrong byte is reported: a wrong word leaves the word loop for
 // the byte loop, which finds it.
-static void check_bytes(const slot_t *s, const unsigned char *p, size_t lo, size_t hi, const char *when) {
+FUZZ_UNTRACED static void check_bytes(const slot_t *s, const unsigned char *p, size_t lo, size_t hi, const char *when) {
   size_t o = lo;
   for (uint64_t w; o + 8 <= hi; o += 8) {
     memcpy(&w, p + o, sizeof w);
@@ -131,11 +131,11 @@ static void check_bytes(const slot_t *s, const unsigned char *p, size_t lo, size
     for (size_t o = ph__ ? ph__ : st__; o < lim__; o += st__) body;             \
   } while (0)
 
-static void fill(slot_t *s) {
+FUZZ_UNTRACED static void fill(slot_t *s) {
   FOR_EACH_SAMPLE(s, s->req, s->req, fill_bytes(s->p, s->id, lo, hi), s->p[o] = pat(s->id, o));
 }
 
-static void check_pattern(const slot_t *s, const unsigned char *p, size_t upto, const char *when) {
+FUZZ_UNTRACED static void check_pattern(const slot_t *s, const unsigned char *p, size_t upto, const char *when) {
   FOR_EACH_SAMPLE(s, s->req, upto, check_bytes(s, p, lo, hi, when),
                   FUZZ_CHECK(p[o] == pat(s->id, o), "%s: block %u (%zu bytes) corrupt at offset %zu", when, s->id,
                              s->req, o));
@@ -161,7 +161,14 @@ static size_t pick_size(fuzz_in_t *in) {
     case 1: case 2: case 3: return in_u16(in) % 4097;
     case 4: return in_u16(in) % 32769;
     case 5: return (size_t)(16 << 10) + in_range(in, 0, (size_t)496 << 10);  // the large threshold's range
-    case 6: return c & 0x80 ? (size_t)in_range(in, (size_t)1 << 20, (size_t)4 << 20) : in_u16(in);
+    // 1 .. 4 MiB for one in four of these, else 512 KiB .. 1 MiB: realloc's
+    // copies of such blocks, which TSan checks word by word, were a tenth
+    // of the time with all of them up to 4 MiB (perf, __tsan_memcpy).
+    case 6: {
+      bool big = (c & 0x60) == 0x60;
+      return c & 0x80 ? (size_t)in_range(in, (size_t)(big ? 1024 : 512) << 10, (size_t)(big ? 4096 : 1024) << 10)
+                      : in_u16(in);
+    }
     default: return 16u << (in_u8(in) % 12);
   }
 }
@@ -180,18 +187,24 @@ static slot_t *claim(fuzz_in_t *in, int want) {
 
 static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, memory_order_release); }
 
-// calloc of a recycled large block clears it with memset, which TSan checks
-// a word at a time: calloc's sizes up to 4 MiB made that a sixth of this
-// fuzzer's time, folded into 256 .. 384 KiB still a ninth (perf,
-// __tsan_memset under hak_large_alloc_ex). Past CALLOC_MAX one in four is
-// folded into [256, 320) KiB, still large with the default threshold (256
-// KiB: cached, spare or fresh), the others into the small sizes below 32 KiB.
-#define CALLOC_MAX ((size_t)320 << 10)
-#define CALLOC_FOLD ((size_t)64 << 10)
+// calloc of a recycled block clears it with memset, which TSan checks a
+// word at a time: calloc's sizes up to 4 MiB made that a sixth of this
+// fuzzer's time, folded into 256 .. 384 KiB still a ninth, and with all
+// sizes up to 320 KiB kept (most of them 32 .. 320 KiB) a sixth again
+// (perf, __tsan_memset under hak_large_alloc_ex and hak_calloc_at). Past
+// CALLOC_KEEP one in four is folded into [256, 320) KiB, still large with
+// the default threshold (256 KiB: cached, spare or fresh), one in four into
+// [CALLOC_KEEP, 2 * CALLOC_KEEP), the others below 32 KiB.
+#define CALLOC_KEEP ((size_t)64 << 10)
+#define CALLOC_LARGE ((size_t)256 << 10)
 
 static size_t calloc_size(size_t size) {
-  if (size <= CALLOC_MAX) return size;
-  return size % 4 == 0 ? CALLOC_MAX - CALLOC_FOLD + size % CALLOC_FOLD : size % (32u << 10);
+  if (size <= CALLOC_KEEP) return size;
+  switch (size % 4) {
+    case 0: return CALLOC_LARGE + size % CALLOC_KEEP;
+    case 1: return CALLOC_KEEP + size % CALLOC_KEEP;
+    default: return size % (32u << 10);
+  }
 }
 
 static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
