@@ -23,8 +23,10 @@ HAK_DEBUG_COPTS = select({
 
 # Optimised even in fastbuild: the allocator is always measured, and -O0
 # allocators make every test slower than it needs to be. -c dbg means -O0;
-# an explicit hak_opt wins over both (it comes last).
-HAK_OPT_COPTS = ["-O2", "-g"] + select({
+# an explicit hak_opt wins over both (it comes last). DWARF 4: valgrind
+# 3.19 (Debian 12) gives up on the DWARF 5 that clang-16 writes by default
+# once gold lays out libhakmem.so's function sections (BUILD.bazel).
+HAK_OPT_COPTS = ["-O2", "-g", "-gdwarf-4"] + select({
     "//hakmem:debug_build": ["-O0"],
     "//conditions:default": [],
 }) + select({
