@@ -230,19 +230,8 @@ TEST(CheckedDeathTest, DoubleFreeAfterReuseIsCaught) {
 }
 
 TEST(CheckedDeathTest, AllocationKindsMustMatch) {
-  for (size_t n : {(size_t)8, (size_t)4096, 256 * (size_t)1024}) {
-    void* p = hak_alloc_at(n, 13);
-    hak_checked_set_kind(p, HAK_KIND_NEW);
-    EXPECT_DEATH(hak_free(p), "operator new") << n;
-    EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW_ARRAY, 0), "do not match") << n;
-    EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW, n + 1), "wrong size") << n;
-    hak_checked_verify_free(p, HAK_KIND_NEW, n);  // sized delete, right size
-    hak_free(p);  // now accepted as malloc's
-    void* m = hak_alloc_at(n, 13);
-    EXPECT_DEATH(hak_checked_verify_free(m, HAK_KIND_NEW, 0), "do not match") << n;
-    hak_checked_verify_free(m, HAK_KIND_MALLOC, n);  // free_sized, right size
-    hak_free(m);
-  }
+  for (size_t n : {(size_t)8, (size_t)4096, 256 * (size_t)1024})
+    ExpectKindChecks([](size_t k) { return hak_alloc_at(k, 13); }, n);
 }
 
 }  // namespace

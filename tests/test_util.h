@@ -16,6 +16,7 @@ extern "C" {
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
 #include "hakmem/large.h"
+#include "hakmem/checked.h"
 #include "hakmem/learn.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
@@ -111,6 +112,25 @@ inline std::string Hex(const void* p) {
 }
 inline std::string DoubleFree(const void* p) { return "double free of " + Hex(p); }
 inline std::string Invalid(const void* p) { return "invalid pointer " + Hex(p); }
+
+// Checked mode's allocation-kind checks (the process runs checked mode) on
+// two blocks of n bytes from alloc: a block marked operator new's is refused
+// by free and by a delete of the wrong form or size, accepted by its own;
+// malloc's is refused by delete.
+template <typename AllocFn>
+void ExpectKindChecks(AllocFn alloc, size_t n) {
+  void* p = alloc(n);
+  hak_checked_set_kind(p, HAK_KIND_NEW);
+  EXPECT_DEATH(hak_free(p), "operator new") << n;
+  EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW_ARRAY, 0), "do not match") << n;
+  EXPECT_DEATH(hak_checked_verify_free(p, HAK_KIND_NEW, n + 1), "wrong size") << n;
+  hak_checked_verify_free(p, HAK_KIND_NEW, n);  // sized delete, right size
+  hak_free(p);                                  // now accepted as malloc's
+  void* m = alloc(n);
+  EXPECT_DEATH(hak_checked_verify_free(m, HAK_KIND_NEW, 0), "do not match") << n;
+  hak_checked_verify_free(m, HAK_KIND_MALLOC, n);  // free_sized, right size
+  hak_free(m);
+}
 
 // Every test starts from BALANCED with empty caches and zero counters.
 class HakTest : public ::testing::Test {
