@@ -75,10 +75,17 @@ bool Inaccessible(const void* p, size_t n) {
   return true;
 }
 
-// A store that faulted: SIGSEGV (SIGBUS), or AddressSanitizer's report of
-// it (its SEGV handler exits or aborts).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POOL_GUARD_TSAN 1
+#endif
+#endif
+
+// A store that faulted: SIGSEGV (SIGBUS), or a sanitizer's report of it
+// (AddressSanitizer's SEGV handler exits or aborts, ThreadSanitizer's exits
+// with its exit code, 66).
 bool Faulted(int status) {
-#if HAK_ASAN
+#if HAK_ASAN || defined(POOL_GUARD_TSAN)
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) return true;
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return true;
 #endif
