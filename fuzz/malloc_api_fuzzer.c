@@ -26,6 +26,8 @@
  *     their pages for the next input).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz/fuzz_input.h"
@@ -400,9 +402,16 @@ static void print_seen(void) {
   fputc('\n', stderr);
 }
 
+// With HAK_FUZZ_OPS set, the operations interpreted (steps of the loop
+// below, over all inputs) printed at exit: the rate that must hold when
+// inputs get cheaper (README, Rates).
+static unsigned long long ops;
+static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", ops); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool first = true;
   if (first && getenv("HAK_FUZZ_VERBOSE")) atexit(print_seen);
+  if (first && getenv("HAK_FUZZ_OPS")) atexit(print_ops);
   if (first) trace = getenv("HAK_FUZZ_TRACE") != NULL;
   first = false;
   hak_init();
@@ -416,6 +425,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (unsigned steps = 0; in_more(&in) && steps < 512; steps++) {
     uint8_t op = in_u8(&in);
+    ops++;
     switch (op % 16) {
       case 0: case 1: case 2: case 3:
         op_alloc(&in, false, false);

@@ -26,6 +26,8 @@
  * interleaving.
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -263,8 +265,14 @@ static void op_inspect(fuzz_in_t *in) {
   release(s, LIVE);
 }
 
+// With HAK_FUZZ_OPS set, the operations both threads interpreted, printed at
+// exit (README, Rates); each thread adds its count once per input.
+static _Atomic unsigned long long ops;
+static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", atomic_load(&ops)); }
+
 static void run(fuzz_in_t *in, uintptr_t site) {
-  for (unsigned n = 0; in_more(in) && n < MAX_OPS; n++) {
+  unsigned n = 0;
+  for (; in_more(in) && n < MAX_OPS; n++) {
     uint8_t op = in_u8(in);
     switch (op % 8) {
       case 0: case 1: case 2: op_alloc(in, site + (op >> 5) * 0x40, op & 0x10); break;
@@ -273,6 +281,7 @@ static void run(fuzz_in_t *in, uintptr_t site) {
       default: op_inspect(in); break;
     }
   }
+  atomic_fetch_add(&ops, n);
 }
 
 // --- the worker thread ----------------------------------------------------------------------
@@ -334,6 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool started;
   if (!started) {
     started = true;
+    if (getenv("HAK_FUZZ_OPS")) atexit(print_ops);
     hak_init();
     pthread_barrier_init(&start, NULL, 2);
     pthread_barrier_init(&done, NULL, 2);
