@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fake_os.h"
 #include "fuzz/fuzz_input.h"
 #include "hakmem/alloc.h"
 #include "hakmem/batch.h"
@@ -135,6 +136,8 @@ FUZZ_UNTRACED static void check_block(const blk_t *b, const char *what) {
   FUZZ_CHECK(a % align == 0, "%s: %p (%zu bytes) not aligned to %zu", what, (void *)b->p, b->req, align);
   size_t usable = hak_usable_size(b->p);
   FUZZ_CHECK(usable >= b->req, "%s: usable %zu < request %zu", what, usable, b->req);
+  FUZZ_CHECK(!hak_fake_os_protected(b->p, usable), "%s: [%p, +%zu) lies on memory hakmem made inaccessible", what,
+             (void *)b->p, usable);
   size_t end = a + (b->req ? b->req : 1);
   for (unsigned i = 0; i < SLOTS; i++) {
     const blk_t *o = &live[i];

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "fuzz/fake_os.h"
 #include "fuzz/fuzz_input.h"
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
@@ -147,6 +148,8 @@ static void adopt(slot_t *s, void *p, size_t req, const char *what) {
   FUZZ_CHECK((uintptr_t)p % 16 == 0, "%s: %p not 16-byte aligned", what, p);
   size_t usable = hak_usable_size(p);
   FUZZ_CHECK(usable >= req, "%s: usable %zu < request %zu", what, usable, req);
+  FUZZ_CHECK(!hak_fake_os_protected(p, usable), "%s: [%p, +%zu) lies on memory hakmem made inaccessible", what, p,
+             usable);
   s->p = p;
   s->req = req;
   s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
