@@ -153,16 +153,18 @@ static bool carve(unsigned i, uintptr_t a, size_t len) {
   return true;
 }
 
-// The first free range i with free_list[i].hi > a (nfree if none).
-static unsigned find(uintptr_t a) {
-  unsigned lo = 0, hi = nfree;
+// The first range i of a sorted list with list[i].hi > a (n if none).
+static unsigned first_past(const range_t *list, unsigned n, uintptr_t a) {
+  unsigned lo = 0, hi = n;
   while (lo < hi) {
     unsigned mid = (lo + hi) / 2;
-    if (free_list[mid].hi > a) hi = mid;
+    if (list[mid].hi > a) hi = mid;
     else lo = mid + 1;
   }
   return lo;
 }
+
+static unsigned find(uintptr_t a) { return first_past(free_list, nfree, a); }
 
 // [a, a + len) goes back on the list, merged with its neighbours; it must
 // be mapped (overlap no free range). False when the list has no room.
@@ -184,22 +186,11 @@ static bool give_back(uintptr_t a, size_t len) {
   return true;
 }
 
-// The first recorded range i with prot_list[i].hi > a (nprot if none).
-static unsigned prot_find_locked(uintptr_t a) {
-  unsigned lo = 0, hi = nprot;
-  while (lo < hi) {
-    unsigned mid = (lo + hi) / 2;
-    if (prot_list[mid].hi > a) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
 // [a, e) made inaccessible (on) or accessible again in prot_list (under
 // lock): the ranges it overlaps are cut back, then it is added, merged with
 // its neighbours.
 static void prot_set_locked(uintptr_t a, uintptr_t e, bool on) {
-  unsigned i = prot_find_locked(a);
+  unsigned i = first_past(prot_list, nprot, a);
   range_t left = {0, 0}, right = {0, 0};
   unsigned j = i;
   while (j < nprot && prot_list[j].lo < e) {  // overlapping: what sticks out on either side stays
@@ -228,7 +219,7 @@ static void prot_set_locked(uintptr_t a, uintptr_t e, bool on) {
 bool hak_fake_os_protected(const void *addr, size_t len) {
   uintptr_t a = (uintptr_t)addr, e = a + len;
   hak_lock(&lock);
-  unsigned lo = prot_find_locked(a);
+  unsigned lo = first_past(prot_list, nprot, a);
   bool hit = len && lo < nprot && prot_list[lo].lo < e;
   hak_unlock(&lock);
   return hit;

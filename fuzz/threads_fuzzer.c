@@ -26,9 +26,9 @@
  * interleaving.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "fuzz/fake_os.h"
