@@ -21,7 +21,10 @@
  *           poisoning as it was);
  *           HUGEPAGE / NOHUGEPAGE are accepted and not issued;
  *   grow    takes the free range after a mapping, shrink frees its tail;
- *   move    mremap within the region (pages move, bytes are not copied).
+ *   move    mremap within the region (pages move, bytes are not copied);
+ *   protect recorded in a range table, the pages stay read-write (no VMA
+ *           splits); the harnesses check that no block lies on a recorded
+ *           range (hak_fake_os_protected), and unmapping drops the record.
  * The seam (hak_os_hooks_t) works as in os.c: every call is observed, the
  * Nth call of a kind fails, suppress_advice records advice without acting on
  * it, the clock hook is os.c's own.
@@ -41,6 +44,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "hakmem/libc.h"
@@ -56,6 +60,7 @@ extern __typeof__(hak_os_unmap) hak_real_os_unmap;
 extern __typeof__(hak_os_advise) hak_real_os_advise;
 extern __typeof__(hak_os_grow_in_place) hak_real_os_grow_in_place;
 extern __typeof__(hak_os_move) hak_real_os_move;
+extern __typeof__(hak_os_protect) hak_real_os_protect;
 
 #define REGION_BYTES ((uintptr_t)64 << 30)
 #define REGION_ALIGN ((uintptr_t)256 << 20)  // HAK_LARGE_MAX_ALIGN: any alignment asked fits
@@ -72,6 +77,11 @@ static range_t free_list[MAX_FREE];  // disjoint, not adjacent, in address order
 static unsigned nfree;
 
 static const hak_os_hooks_t *hooks;
+
+// What hak_os_protect made inaccessible in the region (see there): disjoint,
+// not adjacent, in address order; a range that does not fit is not recorded.
+static range_t prot_list[MAX_FREE];
+static unsigned nprot;
 
 static _Noreturn void fake_abort(const char *what, uintptr_t addr, size_t len) {
   fprintf(stderr, "fake_os: %s [%#lx, +%zu)\n", what, (unsigned long)addr, len);
@@ -143,16 +153,18 @@ static bool carve(unsigned i, uintptr_t a, size_t len) {
   return true;
 }
 
-// The first free range i with free_list[i].hi > a (nfree if none).
-static unsigned find(uintptr_t a) {
-  unsigned lo = 0, hi = nfree;
+// The first range i of a sorted list with list[i].hi > a (n if none).
+static unsigned first_past(const range_t *list, unsigned n, uintptr_t a) {
+  unsigned lo = 0, hi = n;
   while (lo < hi) {
     unsigned mid = (lo + hi) / 2;
-    if (free_list[mid].hi > a) hi = mid;
+    if (list[mid].hi > a) hi = mid;
     else lo = mid + 1;
   }
   return lo;
 }
+
+static unsigned find(uintptr_t a) { return first_past(free_list, nfree, a); }
 
 // [a, a + len) goes back on the list, merged with its neighbours; it must
 // be mapped (overlap no free range). False when the list has no room.
@@ -172,6 +184,45 @@ static bool give_back(uintptr_t a, size_t len) {
     return list_insert(i, (range_t){a, e});
   }
   return true;
+}
+
+// [a, e) made inaccessible (on) or accessible again in prot_list (under
+// lock): the ranges it overlaps are cut back, then it is added, merged with
+// its neighbours.
+static void prot_set_locked(uintptr_t a, uintptr_t e, bool on) {
+  unsigned i = first_past(prot_list, nprot, a);
+  range_t left = {0, 0}, right = {0, 0};
+  unsigned j = i;
+  while (j < nprot && prot_list[j].lo < e) {  // overlapping: what sticks out on either side stays
+    if (prot_list[j].lo < a) left = (range_t){prot_list[j].lo, a};
+    if (prot_list[j].hi > e) right = (range_t){e, prot_list[j].hi};
+    j++;
+  }
+  range_t put[3];
+  unsigned n = 0;
+  if (on) {  // merged with what it overlaps and with neighbours touching it
+    uintptr_t lo = left.hi ? left.lo : a, hi = right.hi ? right.hi : e;
+    if (i > 0 && prot_list[i - 1].hi == lo) lo = prot_list[--i].lo;
+    if (j < nprot && prot_list[j].lo == hi) hi = prot_list[j++].hi;
+    put[n++] = (range_t){lo, hi};
+  } else {
+    if (left.hi) put[n++] = left;
+    if (right.hi) put[n++] = right;
+  }
+  unsigned removed = j - i;
+  if (nprot - removed + n > MAX_FREE) return;  // full: left as it was
+  memmove(&prot_list[i + n], &prot_list[j], (nprot - j) * sizeof prot_list[0]);
+  memcpy(&prot_list[i], put, n * sizeof put[0]);
+  nprot = nprot - removed + n;
+}
+
+bool hak_fake_os_protected(const void *addr, size_t len) {
+  uintptr_t a = (uintptr_t)addr, e = a + len;
+  hak_lock(&lock);
+  unsigned lo = first_past(prot_list, nprot, a);
+  bool hit = len && lo < nprot && prot_list[lo].lo < e;
+  hak_unlock(&lock);
+  return hit;
 }
 
 // Zero bytes by hand without ASan's checks, leaving its poisoning as it was
@@ -220,13 +271,15 @@ static void discard_pages(uintptr_t a, size_t len) {
 }
 
 // Pages that leave the caller: their contents go (the next owner reads zero)
-// and access faults until they are mapped again. Opened first: the caller
-// may have made some PROT_NONE (hak_os_protect: the pools' guards), and a
-// resident page among them is zeroed in place.
+// and access faults until they are mapped again. Mapped pages are always
+// read-write here (hak_os_protect only records), and their protection goes
+// with them.
 static void discard(uintptr_t a, size_t len) {
-  if (mprotect((void *)a, len, PROT_READ | PROT_WRITE)) fake_abort("cannot open", a, len);
   discard_pages(a, len);
   if (mprotect((void *)a, len, PROT_NONE)) fake_abort("cannot close", a, len);
+  hak_lock(&lock);
+  prot_set_locked(a, a + len, false);
+  hak_unlock(&lock);
 }
 
 // ASan's shadow is left as it is, as by a real munmap and mmap: hakmem
@@ -328,6 +381,31 @@ bool hak_os_advise(void *addr, size_t len, hak_advice_t advice) {
   return ok;
 }
 
+// Recorded, not done: a real mprotect of a pool segment's guards split its
+// mapping into more VMAs, and every later mprotect, fault and mincore of the
+// region walked them (perf: mprotect_fixup, 9% of malloc_api_fuzzer's time
+// with the fake's own opening and closing). The harnesses instead check that
+// no block they are handed, and no byte they touch of one, lies on a
+// protected range (hak_fake_os_protected). The seam counts, fails and
+// observes as os.c's.
+bool hak_os_protect(void *addr, size_t len, bool access) {
+  uintptr_t a = (uintptr_t)addr;
+  if (!in_region(a, len)) return hak_real_os_protect(addr, len, access);
+  bool ok = !hak_os_injected_failure(HAK_OS_PROTECT);
+  if (ok && len) {
+    size_t page = hak_os_page_size(), whole;
+    if (a % page || !hak_align_up(len, page, &whole) || whole > region_hi - a) {
+      ok = false;  // as mprotect: EINVAL, ENOMEM
+    } else {
+      hak_lock(&lock);
+      prot_set_locked(a, a + whole, !access);
+      hak_unlock(&lock);
+    }
+  }
+  hak_os_observe(HAK_OS_PROTECT, addr, len, HAK_ADVISE_COUNT, ok);
+  return ok;
+}
+
 bool hak_os_grow_in_place(void *addr, size_t old_len, size_t new_len) {
   uintptr_t a = (uintptr_t)addr;
   if (!in_region(a, old_len)) return hak_real_os_grow_in_place(addr, old_len, new_len);
@@ -371,6 +449,7 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
         fake_abort("cannot reserve again after a move", a, old_len);
       madvise(addr, old_len, MADV_NOHUGEPAGE);
       hak_lock(&lock);
+      prot_set_locked(a, a + old_len, false);
       (void)give_back(a, old_len);
       hak_unlock(&lock);
     }

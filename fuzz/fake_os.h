@@ -7,8 +7,16 @@
 #ifndef HAK_FAKE_OS_H
 #define HAK_FAKE_OS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "hakmem/config.h"
 
 HAK_INTERNAL void hak_fake_os_bypass(void);
+
+/* True if any byte of [addr, addr+len) is in a range hakmem made
+ * inaccessible with hak_os_protect (the fake records it and leaves the pages
+ * read-write): a block handed out there, or a touch of one, is a finding. */
+HAK_INTERNAL bool hak_fake_os_protected(const void *addr, size_t len);
 
 #endif /* HAK_FAKE_OS_H */

@@ -126,6 +126,7 @@ FAKE_OS_RENAMES = [
     "hak_os_advise",
     "hak_os_grow_in_place",
     "hak_os_move",
+    "hak_os_protect",
 ]
 
 def hakmem_files(names):

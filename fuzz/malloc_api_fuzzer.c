@@ -26,8 +26,11 @@
  *     their pages for the next input).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fake_os.h"
 #include "fuzz/fuzz_input.h"
 #include "hakmem/alloc.h"
 #include "hakmem/batch.h"
@@ -133,6 +136,8 @@ FUZZ_UNTRACED static void check_block(const blk_t *b, const char *what) {
   FUZZ_CHECK(a % align == 0, "%s: %p (%zu bytes) not aligned to %zu", what, (void *)b->p, b->req, align);
   size_t usable = hak_usable_size(b->p);
   FUZZ_CHECK(usable >= b->req, "%s: usable %zu < request %zu", what, usable, b->req);
+  FUZZ_CHECK(!hak_fake_os_protected(b->p, usable), "%s: [%p, +%zu) lies on memory hakmem made inaccessible", what,
+             (void *)b->p, usable);
   size_t end = a + (b->req ? b->req : 1);
   for (unsigned i = 0; i < SLOTS; i++) {
     const blk_t *o = &live[i];
@@ -400,9 +405,16 @@ static void print_seen(void) {
   fputc('\n', stderr);
 }
 
+// With HAK_FUZZ_OPS set, the operations interpreted (steps of the loop
+// below, over all inputs) printed at exit: the rate that must hold when
+// inputs get cheaper (README, Rates).
+static unsigned long long ops;
+static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", ops); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool first = true;
   if (first && getenv("HAK_FUZZ_VERBOSE")) atexit(print_seen);
+  if (first && getenv("HAK_FUZZ_OPS")) atexit(print_ops);
   if (first) trace = getenv("HAK_FUZZ_TRACE") != NULL;
   first = false;
   hak_init();
@@ -416,6 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (unsigned steps = 0; in_more(&in) && steps < 512; steps++) {
     uint8_t op = in_u8(&in);
+    ops++;
     switch (op % 16) {
       case 0: case 1: case 2: case 3:
         op_alloc(&in, false, false);

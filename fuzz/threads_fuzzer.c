@@ -27,8 +27,11 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fake_os.h"
 #include "fuzz/fuzz_input.h"
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
@@ -145,6 +148,8 @@ static void adopt(slot_t *s, void *p, size_t req, const char *what) {
   FUZZ_CHECK((uintptr_t)p % 16 == 0, "%s: %p not 16-byte aligned", what, p);
   size_t usable = hak_usable_size(p);
   FUZZ_CHECK(usable >= req, "%s: usable %zu < request %zu", what, usable, req);
+  FUZZ_CHECK(!hak_fake_os_protected(p, usable), "%s: [%p, +%zu) lies on memory hakmem made inaccessible", what, p,
+             usable);
   s->p = p;
   s->req = req;
   s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
@@ -263,8 +268,14 @@ static void op_inspect(fuzz_in_t *in) {
   release(s, LIVE);
 }
 
+// With HAK_FUZZ_OPS set, the operations both threads interpreted, printed at
+// exit (README, Rates); each thread adds its count once per input.
+static _Atomic unsigned long long ops;
+static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", atomic_load(&ops)); }
+
 static void run(fuzz_in_t *in, uintptr_t site) {
-  for (unsigned n = 0; in_more(in) && n < MAX_OPS; n++) {
+  unsigned n = 0;
+  for (; in_more(in) && n < MAX_OPS; n++) {
     uint8_t op = in_u8(in);
     switch (op % 8) {
       case 0: case 1: case 2: op_alloc(in, site + (op >> 5) * 0x40, op & 0x10); break;
@@ -273,6 +284,7 @@ static void run(fuzz_in_t *in, uintptr_t site) {
       default: op_inspect(in); break;
     }
   }
+  atomic_fetch_add(&ops, n);
 }
 
 // --- the worker thread ----------------------------------------------------------------------
@@ -334,6 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool started;
   if (!started) {
     started = true;
+    if (getenv("HAK_FUZZ_OPS")) atexit(print_ops);
     hak_init();
     pthread_barrier_init(&start, NULL, 2);
     pthread_barrier_init(&done, NULL, 2);
