@@ -42,19 +42,22 @@ static __attribute__((noreturn, cold)) void overflowed(const void *p) {
   hak_fatal("free(): invalid next size", __FILE__, __LINE__);
 }
 
-// The frontier check (segment.h): block i is the last carved of a clean
-// page, so the never-carved block after it must still be zero.
-static inline void check_frontier(const hak_page_t *pg, uint64_t i, const void *p) {
-  if (HAK_LIKELY(i + 1 != pg->carved || !pg->clean || pg->carved >= pg->capacity)) return;
-  const hak_block_t *next = hak_page_block(pg, pg->carved);
+// p is the frontier block (segment.h): the never-carved block after it must
+// still be zero.
+static inline void check_after(const void *p, const hak_page_t *pg) {
+  const hak_block_t *next = (const hak_block_t *)((const char *)p + pg->block_size);
   if (HAK_UNLIKELY(next->link | next->key)) overflowed(p);
+}
+
+// The frontier check on a slow path: block i of pg, when it is the frontier.
+static inline void check_frontier(const hak_page_t *pg, uint64_t i, const void *p) {
+  if (HAK_UNLIKELY(i + 1 == pg->carved && hak_page_has_frontier(pg, pg->carved))) check_after(p, pg);
 }
 
 // free_limit < limit says all check_frontier asks: p is block carved - 1
 // of a clean page with a block after it.
 void hak_heap_free_frontier(void *p, hak_page_t *pg) {
-  const hak_block_t *next = (const hak_block_t *)((char *)p + pg->block_size);
-  if (HAK_UNLIKELY(next->link | next->key)) overflowed(p);
+  check_after(p, pg);
   if (!hak_heap_push_fast(pg, p, pg->limit - 1)) hak_heap_free(p);
 }
 

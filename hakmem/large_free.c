@@ -163,11 +163,10 @@ size_t hak_large_site_give_back(hak_site_id_t site) {
   hak_bigcache_victims_t v;
   do {
     hak_bigcache_drain_site(site, &v);
-    for (unsigned i = 0; i < v.n; i++) {
+    for (unsigned i = 0; i < v.n; i++) {  // unmapped: the site will not ask for them again soon
       hak_large_t *h = (hak_large_t *)v.v[i].blk;
-      h->how.release = HAK_RELEASE_RETURN;  // unmapped: the site will not ask for it again soon
       n += h->map_len;
-      release(h, 0);
+      hak_large_unmap_block(h);
     }
   } while (v.n);
   hak_spare_work_t w;

@@ -312,7 +312,7 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
   if (pg->carved > pg->capacity || pg->rot != __builtin_ctzll(bs) || pg->inverse * (bs >> pg->rot) != 1) return false;
   uint64_t limit = pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved;
   if (pg->limit != limit || pg->used < pg->current) return false;
-  if (pg->free_limit != (limit && pg->clean && limit < pg->capacity ? limit - 1 : limit)) return false;
+  if (pg->free_limit != (hak_page_has_frontier(pg, limit) ? limit - 1 : limit)) return false;
   // Walk with a step cap: a cycle shows as more blocks than were carved.
   // Every link must decode to a carved block, every free block hold the key.
   uint64_t nfree = 0;

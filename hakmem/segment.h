@@ -289,9 +289,12 @@ HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { retur
  * free (free_limit = carved - 1; its mallocs stay fast) and the slow one
  * checks the block after it (hak_heap_free_careful). One block per carve
  * pays: a carve is about 4 KiB, so one block in 1 .. 64. limit: 0 or carved. */
+HAK_INLINE bool hak_page_has_frontier(const hak_page_t *page, uint64_t carved) {
+  return carved && page->clean && carved < page->capacity;  // a block after block carved - 1, never written
+}
 HAK_INLINE void hak_page_set_limit(hak_page_t *page, uint64_t limit) {
   page->limit = limit;
-  page->free_limit = limit && page->clean && limit < page->capacity ? limit - 1 : limit;
+  page->free_limit = hak_page_has_frontier(page, limit) ? limit - 1 : limit;
 }
 
 /* Pop the head of page's free list on a slow path: NULL when the list is
