@@ -11,12 +11,12 @@
  */
 #include "hakmem/checked.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "hakmem/addrmap.h"
 #include "hakmem/check.h"
+#include "hakmem/fork.h"
 #include "hakmem/heap.h"
 #include "hakmem/large.h"
 #include "hakmem/lock.h"
@@ -123,7 +123,6 @@ static struct {
 
 static __thread bool releasing;  // a held block on its way back to the pools
 static __thread char *pending;   // freed by this thread, not adopted yet
-static _Atomic int atfork_registered;
 
 static void q_lock(void) { hak_lock(&quarantine.lock); }
 static void q_unlock(void) { hak_unlock(&quarantine.lock); }
@@ -140,8 +139,14 @@ static void verify_scrub(char *b, const hak_page_t *pg) {
     }
 }
 
+// fork(): a leaf lock (taken under no other, none taken under it), in the
+// registry (fork.h) from hak_init on, used or not: calling pthread_atfork
+// from the first quarantined free could itself allocate.
 static void q_fork_prepare(void) { q_lock(); }
 static void q_fork_release(void) { q_unlock(); }
+static const hak_fork_handler_t quarantine_fork = {"checked quarantine", q_fork_prepare, q_fork_release, q_fork_release};
+
+void hak_checked_fork_register(void) { hak_fork_register(&quarantine_fork); }
 
 // Held blocks the ring evicted: verified, then given back to the pools.
 static void q_release(char **blocks, unsigned n) {
@@ -175,11 +180,9 @@ static void q_adopt(void) {
   // page's only block in use (it alone keeps the page from being reset).
   size_t cost = pg->used == 1 ? hak_page_area(seg, pg) : pg->block_size;
   if (cost > UINT32_MAX) cost = UINT32_MAX;
-  uint64_t seq = 0;
   char *out[8];
   unsigned n = 0;
   q_lock();
-  if (!atomic_exchange_explicit(&atfork_registered, 1, memory_order_relaxed)) seq = 1;  // register below
   while (quarantine.head - quarantine.tail >= HAK_CHECKED_QUARANTINE_BLOCKS ||
          (quarantine.head != quarantine.tail && quarantine.bytes + cost > HAK_CHECKED_QUARANTINE_BYTES)) {
     if (n == 8) break;
@@ -196,7 +199,6 @@ static void q_adopt(void) {
     quarantine.bytes += cost;
   }
   q_unlock();
-  if (seq) pthread_atfork(q_fork_prepare, q_fork_release, q_fork_release);
   if (!room) out[n++] = b;
   q_release(out, n);
 }

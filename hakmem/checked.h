@@ -101,6 +101,10 @@ HAK_INLINE bool hak_checked_guarded(const void *p) {
  * pointer allocated by malloc's kind); its request (aborts likewise); its
  * request or 0 (never aborts); its kind, and (set) change it to `to`. */
 HAK_INTERNAL void hak_checked_guard_free(void *p);
+/* Register the quarantine's and the guard region's fork handlers (hak_init,
+ * once; fork.h). */
+HAK_INTERNAL void hak_checked_fork_register(void);
+HAK_INTERNAL void hak_checked_guard_fork_register(void);
 HAK_INTERNAL size_t hak_checked_guard_req(const void *p);
 HAK_INTERNAL size_t hak_checked_guard_usable(const void *p);
 HAK_INTERNAL hak_alloc_kind_t hak_checked_guard_kind(const void *p, size_t *req, bool set, hak_alloc_kind_t to);

@@ -30,11 +30,11 @@
  * at its free, so the quarantine keeps only one-page blocks resident.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "hakmem/checked.h"
+#include "hakmem/fork.h"
 #include "hakmem/lock.h"
 #include "hakmem/options.h"
 #include "hakmem/os.h"
@@ -74,8 +74,15 @@ static struct {
   g_slot_t *slot;
 } g;
 
+// fork(): a leaf lock (taken under no other, none taken under it), in the
+// registry (fork.h) from hak_init on, whether or not the region is ever
+// made: calling pthread_atfork from the first guarded malloc could itself
+// allocate.
 static void g_fork_prepare(void) { hak_lock(&g.lock); }
 static void g_fork_release(void) { hak_unlock(&g.lock); }
+static const hak_fork_handler_t guard_fork = {"checked guard", g_fork_prepare, g_fork_release, g_fork_release};
+
+void hak_checked_guard_fork_register(void) { hak_fork_register(&guard_fork); }
 
 static size_t pages_of(size_t bytes) { return (bytes + g.page - 1) / g.page; }
 
@@ -117,7 +124,6 @@ static bool g_make(void) {
   atomic_store_explicit(&hak_checked_guard_lo, (uintptr_t)base, memory_order_relaxed);
   atomic_store_explicit(&hak_checked_guard_hi, (uintptr_t)base + len, memory_order_release);
   atomic_store_explicit(&g.ready, R_READY, memory_order_release);
-  pthread_atfork(g_fork_prepare, g_fork_release, g_fork_release);
   return true;
 }
 

@@ -72,7 +72,9 @@ void hak_init(void) {
   }
   hak_heap_global_init();   // registers the pools' fork handler (the heaps lock) first,
   hak_large_global_init();  // then the large engine's (batch, BigCache, spare pool),
-  hak_learn_init();         // then the learning engine's (its arena, every site)
+  hak_learn_init();         // then the learning engine's (its arena, every site),
+  hak_checked_fork_register();        // then checked mode's leaf locks: its quarantine's
+  hak_checked_guard_fork_register();  // and its guard region's
   hak_fork_install();
   initialising = 0;
   atomic_store_explicit(&hak_init_state, HAK_INIT_DONE, memory_order_release);
