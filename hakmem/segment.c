@@ -221,13 +221,17 @@ static inline void keep_free_pointer(hak_page_t *pg) {
 // page's room allows), handed out from the run's last block down. So the
 // first block of a fresh page, and the first of every run, is a random one
 // of the SPREAD after the carved ones: log2(8) = 3 more bits for a medium
-// block (29.6 with its page's 3 and its slot's 23.6), log2(min(32, blocks
-// in the page)) for the one-page kind. The run's last block is the
-// frontier (hak_page_has_frontier), so an overflow of the first block of a
-// run is still caught at its free, and a loop reusing one block costs what
-// it did. Small blocks are carved about 4 KiB at a time upward from the
-// page's start: their page alone gives them 29.6 bits, and a page's first
-// block stays right after a guard, where an underflow faults.
+// block (29.6 with its page's 3 and its slot's 23.6; the later blocks of a
+// run and of a page, which the runs before them place, 28.7 or more),
+// log2(min(32, blocks in the page)) for the one-page kind. The run's last
+// block is the frontier (hak_page_has_frontier), so an overflow of the
+// first block of a run is still caught at its free, and a loop reusing one
+// block costs what it did. The price: a run writes the first 16 bytes of
+// each of its blocks, so up to 7 OS pages (31 for the one-page kind) are
+// touched before a block there is handed out. Small blocks are carved
+// about 4 KiB at a time upward from the page's start: their page alone
+// gives them 29.6 bits, and a page's first block stays right after a
+// guard, where an underflow faults.
 static const uint8_t carve_spread[HAK_PAGE_KINDS] = {0, 8, 32};
 
 bool hak_page_extend(hak_page_t *pg) {

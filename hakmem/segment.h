@@ -36,7 +36,9 @@
  * PROT_NONE, taken every other one first, and the header's tail and the top
  * of the last page are PROT_NONE for good (the guards, below), so a store
  * running off a page into an untaken one, or before a page's first block,
- * faults; a short overflow into the never-carved block after the last
+ * faults (a small page hands out its first block first; a larger page
+ * starts at a random block, hak_page_extend, whose underflow lands in a
+ * free block); a short overflow into the never-carved block after the last
  * carved one aborts at the free (the frontier check, hak_page_set_limit).
  *
  * Page fields are written only by the owning heap's thread (other threads
