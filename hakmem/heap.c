@@ -243,8 +243,9 @@ static hak_page_t *queued_with_free(hak_heap_t *h, unsigned cls) {
 // the pools' footprint follows the live blocks of nearby sizes together
 // (wl_json, wl_mir: a few live blocks in each of dozens of classes;
 // wl_mixed_random: the live count of each class swings around its mean).
-// From 2 KiB up a carve is at most two blocks (hak_page_extend carves
-// 4 KiB), so borrowing adds few slow calls. Only from classes whose size is
+// From 2 KiB up a carve is at most two small blocks (hak_page_extend carves
+// 4 KiB of them; of larger ones a run of random length, 1..8 or 1..32),
+// so borrowing adds few slow calls. Only from classes whose size is
 // a multiple of the lowest set bit of the request's class: a block of any
 // such class is aligned as the request's class's blocks are (page areas
 // start on 64 KiB boundaries), which hak_heap_aligned relies on. Never

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/random.h>
 
 #include "hakmem/addrmap.h"
 #include "hakmem/check.h"
@@ -32,22 +31,20 @@ static uint64_t mix64(uint64_t x) {  // splitmix64's finaliser
   return x ^ (x >> 31);
 }
 
+// Two draws of os.c's secret source (getrandom, else AT_RANDOM's second
+// half and the clock), not hak_os_random: that is a splitmix sequence whose
+// outputs give each other away (its finaliser is invertible), so a key read
+// from any freed block would give away the secret and every placement.
+// Without getrandom both draws come from the same 8 bytes: the secret also
+// mixes in AT_RANDOM's first half, so that the key alone still says nothing
+// of it.
 void hak_pool_secrets_init(void) {
   if (hak_pool_key) return;
-  uint64_t r[2] = {0, 0};
-  if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-    // No getrandom (old kernel, seccomp): the kernel's 16 random bytes for
-    // this process, hashed so that the stack canary they also seed is not
-    // our key; with neither, addresses (ASLR) and the clock.
-    const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
-    uint64_t local = 0;
-    r[0] = at ? at[0] : (uint64_t)(uintptr_t)&local ^ (uint64_t)(uintptr_t)&hak_pool_key;
-    r[1] = at ? at[1] : hak_os_now_ms() ^ (uint64_t)(uintptr_t)r;
-    r[0] = mix64(r[0] ^ 0x68616b6d656d6b65ull);
-    r[1] = mix64(r[1] + r[0]);
-  }
-  hak_pool_secret = r[1] | 1;
-  hak_pool_key = r[0] ? r[0] : 0x9e3779b97f4a7c15ull;  // never 0: malloc writes 0 there
+  const void *at = (const void *)getauxval(AT_RANDOM);  // not 8-byte aligned
+  uint64_t first = 0, key = hak_os_secret();
+  if (at) memcpy(&first, at, sizeof first);
+  hak_pool_secret = (hak_os_secret() ^ mix64(first ^ 0x68616b6d656d6b65ull)) | 1;
+  hak_pool_key = key ? key : 0x9e3779b97f4a7c15ull;  // never 0: malloc writes 0 there
 }
 
 _Atomic uint32_t hak_segment_guard_vmas;
@@ -106,7 +103,7 @@ hak_segment_t *hak_segment_new(hak_page_kind_t kind, struct hak_heap *heap, uint
   for (size_t g = 0; g < HAK_SEGMENT_GRANULES; g++)
     seg->granule[g] = &seg->pages[(g << HAK_SEGMENT_GRANULE_SHIFT) >> seg->page_shift];
   seg->fresh = (uint16_t)hak_segment_first(seg);  // a small page 0 is all header
-  seg->order_start = seg->page_count > 1 ? (uint16_t)(hak_os_random() % (seg->page_count - 1u)) : 0;
+  seg->order_start = (uint16_t)(hak_os_random() % hak_segment_order_pages(seg));  // the first page taken: random
   seg->pages[0].head = HAK_LIST_END;  // in the header's first OS page anyway: reads as an UNUSED page
   seg->guard = (uint8_t)guard_claim(kind, &seg->guard_cost);
   if (seg->guard != HAK_GUARD_NONE && !guard_make(seg)) {
@@ -218,23 +215,47 @@ static inline void keep_free_pointer(hak_page_t *pg) {
   pg->free = pg->head < pg->carved ? hak_page_block(pg, pg->head) : NULL;
 }
 
+// Placement within a page (what the page and the segment's slot leave to
+// chance, segment.h): blocks above 8 KiB (medium pages, and the one-page
+// kind) are carved in runs of a random length, 1 .. SPREAD blocks (as the
+// page's room allows), handed out from the run's last block down. So the
+// first block of a fresh page, and the first of every run, is a random one
+// of the SPREAD after the carved ones: log2(8) = 3 more bits for a medium
+// block (29.6 with its page's 3 and its slot's 23.6; the later blocks of a
+// run and of a page, which the runs before them place, 28.7 or more),
+// log2(min(32, blocks in the page)) for the one-page kind. The run's last
+// block is the frontier (hak_page_has_frontier), so an overflow of the
+// first block of a run is still caught at its free, and a loop reusing one
+// block costs what it did. The price: a run writes the first 16 bytes of
+// each of its blocks, so up to 7 OS pages (31 for the one-page kind) are
+// touched before a block there is handed out. Small blocks are carved
+// about 4 KiB at a time upward from the page's start: their page alone
+// gives them 29.6 bits, and a page's first block stays right after a
+// guard, where an underflow faults.
+static const uint8_t carve_spread[HAK_PAGE_KINDS] = {0, 8, 32};
+
 bool hak_page_extend(hak_page_t *pg) {
   HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_ACTIVE && pg->carved <= pg->capacity);
   if (pg->carved >= pg->capacity) return false;
-  // About 4 KiB of blocks at a time (at least one, at most 64): page memory
-  // is touched only as it is needed.
-  size_t bs = pg->block_size, n = 4096 / bs;
-  if (n < 1) n = 1;
-  if (n > 64) n = 64;
-  size_t left = pg->capacity - pg->carved;
-  if (n > left) n = left;
+  size_t bs = pg->block_size, left = pg->capacity - pg->carved, spread = carve_spread[hak_class_kind(pg->cls)], n;
+  if (spread) {
+    n = 1 + (size_t)(hak_os_random() % (left < spread ? left : spread));
+  } else {
+    // About 4 KiB of blocks at a time (at least one, at most 64): page
+    // memory is touched only as it is needed.
+    n = 4096 / bs;
+    if (n < 1) n = 1;
+    if (n > 64) n = 64;
+    if (n > left) n = left;
+  }
   uint64_t first = pg->carved, last = first + n - 1;
   for (uint64_t i = first; i <= last; i++) {
     hak_block_t *b = hak_page_block(pg, i);
-    b->link = hak_page_link(pg, i < last ? i + 1 : pg->head);
+    uint64_t next = spread ? (i > first ? i - 1 : pg->head) : (i < last ? i + 1 : pg->head);
+    b->link = hak_page_link(pg, next);
     b->key = hak_pool_key;
   }
-  pg->head = first;
+  pg->head = spread ? last : first;
   __atomic_store_n(&pg->carved, (uint32_t)(last + 1), __ATOMIC_RELAXED);
   hak_page_set_limit(pg, pg->careful ? 0 : last + 1);
   keep_free_pointer(pg);
@@ -342,7 +363,7 @@ bool hak_segment_is_valid(const hak_segment_t *seg) {
   if (seg->magic != HAK_SEGMENT_MAGIC || seg->kind >= HAK_PAGE_KINDS) return false;
   unsigned first = hak_segment_first(seg);
   if (seg->guard > HAK_GUARD_GAPS || (seg->guard == HAK_GUARD_NONE) != (seg->top_guard == 0)) return false;
-  if (seg->fresh < first || seg->fresh > seg->page_count || (seg->page_count > 1 && seg->order_start >= seg->page_count - 1u)) return false;
+  if (seg->fresh < first || seg->fresh > seg->page_count || seg->order_start >= hak_segment_order_pages(seg)) return false;
   unsigned unused = 0, in_stack = 0;
   for (unsigned i = 0; i < seg->page_count; i++) {
     const hak_page_t *pg = &seg->pages[i];

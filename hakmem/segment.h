@@ -36,7 +36,9 @@
  * PROT_NONE, taken every other one first, and the header's tail and the top
  * of the last page are PROT_NONE for good (the guards, below), so a store
  * running off a page into an untaken one, or before a page's first block,
- * faults; a short overflow into the never-carved block after the last
+ * faults (a small page hands out its first block first; a larger page
+ * starts at a random block, hak_page_extend, whose underflow lands in a
+ * free block); a short overflow into the never-carved block after the last
  * carved one aborts at the free (the frontier check, hak_page_set_limit).
  *
  * Page fields are written only by the owning heap's thread (other threads
@@ -76,8 +78,9 @@ typedef struct hak_block {
  * secret that page cookies and remote links are derived from. */
 HAK_INTERNAL extern uint64_t hak_pool_key;
 HAK_INTERNAL extern uint64_t hak_pool_secret;
-/* Fill both from getrandom (else AT_RANDOM, else addresses and the clock);
- * idempotent; no allocation. Called before the first segment exists. */
+/* Fill both from os.c's secret source (hak_os_secret: getrandom, else
+ * AT_RANDOM and the clock), independent of each other; idempotent; no
+ * allocation. Called before the first segment exists. */
 HAK_INTERNAL void hak_pool_secrets_init(void);
 
 typedef enum hak_page_state {
@@ -206,38 +209,46 @@ HAK_INLINE size_t hak_page_area(const hak_segment_t *seg, const hak_page_t *page
   return end - (off < HAK_SEGMENT_HEADER ? HAK_SEGMENT_HEADER : off);
 }
 
-/* Pages are taken fresh in a spread, rotated order: page 0 first (a medium
- * segment's, which the header shortens to 448 KiB; a small segment's page
- * 0 is all header, never taken), then pages 1 .. page_count - 1 from a
- * random one on (seg->order_start = s, from hak_os_random): first the pages
- * of s's parity, upward from s and round, then those of the other parity.
- * So no two pages taken in the first half are neighbours (GAPS above), and
- * where a heap's first blocks land within their segment is random as
- * before: a small block's address has the log2(63) bits of its page
- * (16..21) on top of the segment's slot (os.c's placement); a medium
- * segment's second page is random among 7. The order costs nothing: the
- * same pages are touched, in another order. (With the short page anywhere
- * in the order, wl_mixed_random's peak RSS varied by 4 MiB from run to run
- * with which class got it.) The k-th page taken fresh
- * (hak_segment_first(seg) <= k < page_count) is pages[fresh_index(k)];
- * page i's position in that order is hak_segment_position(seg, i). */
+/* Pages are taken fresh in a spread, rotated order over the pages that
+ * hold blocks (all of them, but for a small segment's page 0, which is all
+ * header: hak_segment_first pages are never in the order), from a random
+ * one on (seg->order_start = s, from hak_os_random): first the pages of
+ * s's parity, upward from s and round, then those of the other parity. So
+ * no two pages taken in the first half are neighbours (GAPS above), and
+ * the first page a segment takes is random: a small block's address has
+ * the log2(63) = 6.0 bits of its page (16..21) on top of its segment's
+ * slot (os.c's placement: 23.6 bits), a medium block's the log2(8) = 3 of
+ * its page (19..21), the short page 0 included, and the place of the
+ * block in its page (hak_page_extend). The order costs nothing: the same
+ * pages are touched, in another order. (Which class gets a medium
+ * segment's short page changes from run to run, and with it a program's
+ * peak RSS by up to a segment: wl_mixed_random's varied by 4 MiB.) The
+ * k-th page taken fresh (hak_segment_first(seg) <= k < page_count) is
+ * pages[fresh_index(k)]; page i's position in that order is
+ * hak_segment_position(seg, i). */
 HAK_INLINE unsigned hak_segment_first(const hak_segment_t *seg) { return seg->kind == HAK_PAGE_SMALL ? 1u : 0u; }
-/* Pages 1 .. m (m = page_count - 1) as j = page - 1: the first run takes
- * the n1 of s's parity c (j = c + 2t), from t = s / 2 on. */
+/* The pages of the order, m = page_count - first of them, as j = page -
+ * first: the first run takes the n1 of s's parity c (j = c + 2t), from
+ * t = s / 2 on. */
+HAK_INLINE unsigned hak_segment_order_pages(const hak_segment_t *seg) {
+  return seg->page_count - hak_segment_first(seg);
+}
 HAK_INLINE unsigned hak_segment_run1(const hak_segment_t *seg) {
-  return (seg->page_count - (seg->order_start & 1u)) / 2u;
+  return (hak_segment_order_pages(seg) + 1u - (seg->order_start & 1u)) / 2u;
 }
 HAK_INLINE unsigned hak_segment_fresh_index(const hak_segment_t *seg, unsigned k) {
-  if (!k) return 0;
-  unsigned m = seg->page_count - 1u, s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), r = k - 1u;
-  if (r < n1) return 1u + c + 2u * ((s / 2u + r) % n1);
-  return 1u + (c ^ 1u) + 2u * ((s / 2u + r - n1) % (m - n1));
+  unsigned b = hak_segment_first(seg);
+  if (k < b) return k;
+  unsigned m = hak_segment_order_pages(seg), s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), r = k - b;
+  if (r < n1) return b + c + 2u * ((s / 2u + r) % n1);
+  return b + (c ^ 1u) + 2u * ((s / 2u + r - n1) % (m - n1));
 }
 HAK_INLINE unsigned hak_segment_position(const hak_segment_t *seg, unsigned i) {
-  if (!i) return 0;
-  unsigned m = seg->page_count - 1u, s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), j = i - 1u;
-  if ((j & 1u) == c) return 1u + (j / 2u + n1 - s / 2u) % n1;
-  return 1u + n1 + (j / 2u + (m - n1) - (s / 2u) % (m - n1)) % (m - n1);
+  unsigned b = hak_segment_first(seg);
+  if (i < b) return i;
+  unsigned m = hak_segment_order_pages(seg), s = seg->order_start, c = s & 1u, n1 = hak_segment_run1(seg), j = i - b;
+  if ((j & 1u) == c) return b + (j / 2u + n1 - s / 2u) % n1;
+  return b + n1 + (j / 2u + (m - n1) - (s / 2u) % (m - n1)) % (m - n1);
 }
 
 /* True when seg has an UNUSED page to take (on its stack or never taken). */
@@ -258,8 +269,10 @@ HAK_INTERNAL hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls)
 /* Give an empty page back to its segment (UNUSED), stamped `now`. */
 HAK_INTERNAL void hak_segment_return_page(hak_segment_t *seg, hak_page_t *page, uint64_t now);
 
-/* Move up to a few KiB of fresh blocks of page onto its free list; false
- * when it has none left. */
+/* Move fresh blocks of page onto its free list (about 4 KiB of small
+ * ones from the lowest up; a run of 1 .. 8 medium ones, 1 .. 32 of the
+ * one-page kind, of random length, from the run's last down); false when
+ * it has none left. */
 HAK_INTERNAL bool hak_page_extend(hak_page_t *page);
 
 HAK_INLINE uint64_t hak_ror64(uint64_t x, unsigned r) { return (x >> (r & 63)) | (x << ((64 - r) & 63)); }
@@ -288,7 +301,9 @@ HAK_INLINE uint64_t hak_page_link(const hak_page_t *page, uint64_t next) { retur
  * only be an overflow of block carved - 1. That block's frees leave the fast
  * free (free_limit = carved - 1; its mallocs stay fast) and the slow one
  * checks the block after it (hak_heap_free_careful). One block per carve
- * pays: a carve is about 4 KiB, so one block in 1 .. 64. limit: 0 or carved. */
+ * pays: a carve is about 4 KiB of small blocks, so one block in 1 .. 64,
+ * or a run of larger ones, whose first block handed out is the frontier
+ * (hak_page_extend). limit: 0 or carved. */
 HAK_INLINE bool hak_page_has_frontier(const hak_page_t *page, uint64_t carved) {
   return carved && page->clean && carved < page->capacity;  // a block after block carved - 1, never written
 }

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -376,6 +378,114 @@ TEST_F(HeapTest, ForeignPointersAreIgnoredNotFollowed) {
   EXPECT_EQ(Stat(HAK_STAT_foreign_frees), 2u);
   EXPECT_EQ(hak_usable_size(&on_stack), 0u);
   free(from_glibc);
+}
+
+// Carving (segment.c, hak_page_extend): small pages about 4 KiB upward
+// from the page's start; above 8 KiB a run of 1 .. 8 (medium) or 1 .. 32
+// (the one-page kind) blocks of random length, whose last block, the
+// frontier, is handed out first, then the others downward. Every block of
+// the page is carved once, the walker holds after each carve, and over
+// fresh pages the first block handed out takes every place of the first
+// run (what a block's place in its page adds to its address's randomness:
+// tests/reliability/aslr_test.sh measures it across processes).
+struct CarveCase {
+  hak_page_kind_t kind;
+  size_t size;
+  unsigned spread;  // 0: the small pages' 4 KiB upward
+};
+
+void CarveWholePage(hak_segment_t* s, hak_page_t* pg, const CarveCase& c, std::vector<unsigned>* runs,
+                    std::set<uint64_t>* firsts) {
+  uint64_t was = 0;
+  std::vector<bool> seen(pg->capacity, false);
+  while (hak_page_extend(pg)) {
+    uint64_t n = pg->carved - was;
+    ASSERT_GE(n, 1u);
+    if (!was) firsts->insert(pg->head);
+    if (c.spread) {
+      ASSERT_LE(n, c.spread) << c.size;
+      EXPECT_EQ(pg->head, pg->carved - 1) << "the run's last block comes first";
+      runs->push_back((unsigned)n);
+    } else {
+      EXPECT_EQ(pg->head, was) << "small blocks upward";
+      EXPECT_EQ(n, std::min<uint64_t>(std::max<size_t>(1, std::min<size_t>(64, 4096 / c.size)), pg->capacity - was));
+    }
+    // A fresh page: the frontier is the last carved block, whatever was handed out first.
+    EXPECT_EQ(pg->free_limit + (pg->carved < pg->capacity ? 1 : 0), pg->limit) << c.size;
+    EXPECT_TRUE(hak_page_is_valid(s, pg)) << c.size;
+    // Pop the run: its blocks once each, in the order the run promises.
+    for (uint64_t k = 0; k < n; k++) {
+      hak_block_t* b = hak_page_pop(pg);
+      ASSERT_NE(b, nullptr);
+      uint64_t i = hak_page_index(pg, b);
+      ASSERT_LT(i, pg->carved);
+      EXPECT_EQ(i, c.spread ? pg->carved - 1 - k : was + k) << c.size;
+      EXPECT_FALSE(seen[i]) << "block " << i << " twice";
+      seen[i] = true;
+    }
+    EXPECT_EQ(pg->head, HAK_LIST_END);
+    was = pg->carved;
+  }
+  EXPECT_EQ(pg->carved, pg->capacity);
+  for (bool b : seen) EXPECT_TRUE(b) << "a block never carved";
+  for (uint64_t i = 0; i < pg->capacity; i++) hak_page_push(pg, i);
+  EXPECT_TRUE(hak_page_is_valid(s, pg));
+}
+
+TEST_F(HeapTest, CarvingRunsCoverThePageAndStartAtRandom) {
+  for (const CarveCase& c : {CarveCase{HAK_PAGE_SMALL, 32, 0}, CarveCase{HAK_PAGE_SMALL, 8192, 0},
+                             CarveCase{HAK_PAGE_MEDIUM, 16 << 10, 8}, CarveCase{HAK_PAGE_MEDIUM, 64 << 10, 8},
+                             CarveCase{HAK_PAGE_WHOLE, 128 << 10, 32}}) {
+    unsigned cls = (unsigned)hak_size_class(c.size);
+    ASSERT_EQ(hak_class_kind(cls), c.kind);
+    std::vector<unsigned> runs;
+    std::set<uint64_t> firsts;
+    for (int round = 0; round < 48; round++) {
+      hak_segment_t* s = hak_segment_new(c.kind, nullptr, HAK_HEAP_TAG_SHARED);
+      ASSERT_NE(s, nullptr);
+      hak_page_t* pg = hak_segment_take_page(s, cls);
+      ASSERT_NE(pg, nullptr);
+      ASSERT_TRUE(pg->clean);
+      if (round < 4) {
+        CarveWholePage(s, pg, c, &runs, &firsts);
+      } else {
+        ASSERT_TRUE(hak_page_extend(pg));
+        firsts.insert(pg->head);  // the first block handed out
+        pg->head = HAK_LIST_END;  // nothing handed out: give the page back as it is
+      }
+      hak_segment_return_page(s, pg, 0);
+      EXPECT_TRUE(hak_segment_is_valid(s));
+      hak_segment_free(s);
+    }
+    if (!c.spread) {
+      EXPECT_EQ(firsts, std::set<uint64_t>{0}) << c.size << ": small pages start at their first block";
+      continue;
+    }
+    unsigned places = c.spread;  // 48 draws of 1 of 8 (31: the 128 KiB page holds 31 blocks)
+    EXPECT_GE(firsts.size(), places == 8 ? 6u : 16u) << c.size;
+    for (uint64_t f : firsts) EXPECT_LT(f, places) << c.size;
+    EXPECT_GT(*std::max_element(runs.begin(), runs.end()), 1u) << c.size;
+  }
+}
+
+// A medium segment's first page taken is a random one of its 8 (its short
+// page 0 included): a heap's first medium block's page is not fixed.
+TEST_F(HeapTest, AMediumSegmentsFirstPageIsRandom) {
+  std::set<unsigned> firsts;
+  unsigned cls = (unsigned)hak_size_class(16 << 10);
+  for (int round = 0; round < 48; round++) {
+    hak_segment_t* s = hak_segment_new(HAK_PAGE_MEDIUM, nullptr, HAK_HEAP_TAG_SHARED);
+    ASSERT_NE(s, nullptr);
+    hak_page_t* pg = hak_segment_take_page(s, cls);
+    ASSERT_NE(pg, nullptr);
+    firsts.insert(pg->index);
+    EXPECT_EQ(pg->index, hak_segment_fresh_index(s, 0));
+    EXPECT_EQ(pg->start, reinterpret_cast<char*>(s) + (pg->index ? (size_t)pg->index << 19 : HAK_SEGMENT_HEADER));
+    EXPECT_TRUE(hak_segment_is_valid(s));
+    hak_segment_return_page(s, pg, 0);
+    hak_segment_free(s);
+  }
+  EXPECT_GE(firsts.size(), 6u) << "48 draws of 1 of 8";
 }
 
 using HeapDeathTest = HeapTest;

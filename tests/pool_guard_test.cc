@@ -108,32 +108,46 @@ char* FreshFirstBlock(size_t n) {
   return p;
 }
 
-// The order is a permutation of the pages (position its inverse) whose first
-// half has no two neighbours, for every start.
+// The order is a permutation of the pages that hold blocks (position its
+// inverse) whose first half has no two neighbours, and whose first page is
+// the random one, for every start (a medium segment's short page 0
+// included).
 TEST(PoolGuardOrder, FirstHalfNeverNeighbours) {
   for (unsigned count : {64u, 8u}) {
     hak_segment_t* s = new hak_segment_t();
     s->kind = count == 64 ? HAK_PAGE_SMALL : HAK_PAGE_MEDIUM;
     s->page_count = (uint16_t)count;
-    for (unsigned start = 0; start < count - 1; start++) {
+    unsigned first = hak_segment_first(s), half = first + (count - first) / 2;
+    EXPECT_EQ(first, count == 64 ? 1u : 0u) << "only a small segment's page 0 is all header";
+    EXPECT_EQ(hak_segment_order_pages(s), count - first);
+    std::set<unsigned> firsts;
+    for (unsigned start = 0; start < count - first; start++) {
       s->order_start = (uint16_t)start;
       std::set<unsigned> seen;
       std::vector<bool> taken(count, false);
-      unsigned first = hak_segment_first(s), half = first + (count - first) / 2;
-      EXPECT_EQ(hak_segment_fresh_index(s, 1), 1 + start) << "the first rotated page is the random one";
+      EXPECT_EQ(hak_segment_fresh_index(s, first), first + start) << "the first page taken is the random one";
+      firsts.insert(hak_segment_fresh_index(s, first));
       for (unsigned k = first; k < count; k++) {
         unsigned i = hak_segment_fresh_index(s, k);
         ASSERT_LT(i, count);
+        ASSERT_GE(i, first);
         EXPECT_TRUE(seen.insert(i).second) << "page " << i << " twice, start " << start;
         EXPECT_EQ(hak_segment_position(s, i), k) << "start " << start;
-        if (k < half && i > 1) EXPECT_FALSE(taken[i - 1]) << "pages " << i - 1 << " and " << i << ", start " << start;
+        if (k < half && i > first) EXPECT_FALSE(taken[i - 1]) << "pages " << i - 1 << " and " << i << ", start " << start;
         if (k < half && i + 1 < count) EXPECT_FALSE(taken[i + 1]) << "start " << start;
-        if (k > 0 || first == 0) taken[i] = true;
+        taken[i] = true;
       }
       EXPECT_EQ(seen.size(), count - first);
     }
+    EXPECT_EQ(firsts.size(), count - first) << "every page can be the first";
     delete s;
   }
+  hak_segment_t one{};
+  one.kind = HAK_PAGE_WHOLE;
+  one.page_count = 1;
+  EXPECT_EQ(hak_segment_order_pages(&one), 1u);
+  EXPECT_EQ(hak_segment_fresh_index(&one, 0), 0u);
+  EXPECT_EQ(hak_segment_position(&one, 0), 0u);
 }
 
 TEST_F(PoolGuardTest, FreshPagesAreInaccessibleUntilTaken) {
@@ -195,7 +209,10 @@ TEST_F(PoolGuardDeathTest, LargerKindsHaveEdgeGuards) {
     hak_segment_t* s = hak_segment_of(p);
     ASSERT_NE(s->guard, HAK_GUARD_NONE) << n;
     hak_page_t* pg = hak_page_of(s, p);
-    if (pg->index == 0) EXPECT_EXIT(Store(p, -1), Faulted, "") << n;  // the first page: the header's guard below
+    // Below page 0's first block (wherever the first block a page hands
+    // out is, hak_page_extend): the header's tail.
+    EXPECT_EXIT(Store(reinterpret_cast<char*>(s) + HAK_SEGMENT_HEADER, -1), Faulted, "") << n;
+    if (p == reinterpret_cast<char*>(s) + HAK_SEGMENT_HEADER) EXPECT_EQ(pg->index, 0u);
     char* top = reinterpret_cast<char*>(s) + HAK_SEGMENT_SIZE - s->top_guard;
     EXPECT_TRUE(Inaccessible(top, s->top_guard)) << n;
     EXPECT_LE((uintptr_t)pg->end, (uintptr_t)top) << n;
