@@ -170,27 +170,40 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
     atomic_store_explicit(&sl->lead_resident, end.resident, memory_order_relaxed);
   uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
-  unsigned left = 0, uses = engines_of(sl->evo.policy, sl->evo.sizes_seen);  // the engines the arm uses now
+  hak_policy_t now = sl->evo.policy;
+  unsigned uses = engines_of(now, sl->evo.sizes_seen);  // the engines the arm uses now
+  if (now.canary) uses |= engines_of(hak_strategy_info[now.canary - 1].policy, sl->evo.sizes_seen);
   hak_learn_set_limit(sl, sl->evo.win.limit);
   // A new arm starts with its caches cold: leave its first requests out.
-  if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
+  if (hak_policy_to_word(now) != before) {  // a new arm, a freeze on another, a canary starting or ending
     if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
-    left = engines_of(hak_policy_from_word(before), sl->evo.sizes_seen) & ~uses;
   }
-  // Off the large engine (not in CANARY, whose challenger may use it): its
-  // frees of blocks from before the switch come back to the engine's caches
-  // for a while, so every check gives them back, not only the switch.
-  bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(uses & LEFT_LARGE);
+  // What the site's sizes left is given back when the site settles on an
+  // arm (the leader, a frozen one): an exploring window or a canary throws
+  // nothing away. Exploring from the large engine to the pools and back
+  // would otherwise refault the site's whole working set twice (the pools',
+  // then the engine's again: wl_phase_life's 48 MiB generations took 17,000
+  // page faults more than static for one window of 56 requests on the
+  // pools); the leader's freed bytes wait for it instead, and the exploring
+  // arm cannot hold much besides them (window.h's resident cut).
+  bool keep = hak_evo_exploring(&sl->evo) || now.canary;
+  sl->held |= engines_of(hak_policy_from_word(before), sl->evo.sizes_seen) | uses;
+  unsigned left = keep ? 0 : sl->held & ~uses;
+  if (!keep) sl->held = uses;
+  // Off the large engine: its frees of blocks from before the switch come
+  // back to the engine's caches for a while, so every check gives them
+  // back, not only the switch.
+  bool off = !keep && sl->evo.sizes_seen && !(uses & LEFT_LARGE);
   atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
   if (off) left |= LEFT_LARGE;  // and at every window end
   // Off the pools: the blocks live at the switch are freed later, and their
   // pages empty then; the pools trim at the switch and at the next windows'
   // ends (POOL_TRIMS of them).
   if (left & LEFT_POOLS) sl->pool_trims = POOL_TRIMS;
-  else if (sl->pool_trims && !(uses & LEFT_POOLS)) left |= LEFT_POOLS, sl->pool_trims--;
-  else sl->pool_trims = 0;
+  else if (sl->pool_trims && !keep && !(uses & LEFT_POOLS)) left |= LEFT_POOLS, sl->pool_trims--;
+  else if (!keep) sl->pool_trims = 0;
   // An exploring window is checked every 8 requests: an arm ~400x the
   // leader's cost would otherwise spend 64 of them before its first check.
   atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);

@@ -44,6 +44,7 @@ typedef struct hak_learn_site {
   _Atomic uint64_t check_mask;     // window_check every (mask + 1) requests: 7 while exploring, 63 otherwise
   _Atomic int off_large;           // the arm in force sends none of the site's sizes to the large engine
   uint32_t pool_trims;             // lock: window ends left at which the pools trim (the site left them)
+  uint32_t held;                   // lock: LEFT_* engines holding the site's freed bytes since it last settled (learn.c)
   _Atomic int64_t lead_resident;   // LEARN: resident bytes at the end of the last window on the leader (-1: none)
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
   _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)

@@ -275,6 +275,29 @@ TEST_F(LearnTest, ASiteLeavingTheLargeEngineGivesItsCachedBytesBack) {
   for (void* p : b) hak_free(p);
 }
 
+// An exploring window throws nothing away: a site on the large engine that
+// tries the pools keeps the blocks its leader cached, so that coming back
+// refaults nothing (giving them back at the switch made every exploration
+// of the pools refault the site's working set twice).
+TEST_F(LearnTest, AnExploringWindowKeepsTheLeadersCachedBlocks) {
+  Learn(1 /* learn: explores for ever */);
+  hak_free(SiteA(300 * kKiB));
+  hak_site_id_t id = LearningSite();
+  ASSERT_NE(id, 0u);
+  unsigned tried_pools = 0, back = 0, refilled = 0;
+  for (int i = 0; i < 20000 && back < 3; i++) {
+    uint64_t maps = Stat(HAK_STAT_os_maps);
+    void* p = SiteA(300 * kKiB);
+    bool pools = hak_addrmap_get(p) == HAK_ADDR_SEGMENT;
+    if (tried_pools && !pools) back++, refilled += Stat(HAK_STAT_os_maps) != maps;
+    tried_pools += pools;
+    hak_free(p);
+  }
+  EXPECT_GT(tried_pools, 0u) << "the site explored the pools";
+  EXPECT_EQ(refilled, 0u) << "back on the large engine, its first request finds the block it cached";
+  EXPECT_EQ(back, 3u) << "... and came back to the large engine";
+}
+
 TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {
   Learn(1 /* learn: counting */);
   hak_free(SiteA(1024 * kKiB));
