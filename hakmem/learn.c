@@ -170,19 +170,37 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
     atomic_store_explicit(&sl->lead_resident, end.resident, memory_order_relaxed);
   uint64_t before = hak_policy_to_word(sl->evo.policy);
   hak_evo_window_end(&sl->evo, &ws, t);
-  unsigned left = 0, uses = engines_of(sl->evo.policy, sl->evo.sizes_seen);  // the engines the arm uses now
+  hak_policy_t now = sl->evo.policy;
+  unsigned uses = engines_of(now, sl->evo.sizes_seen);  // the engines the arm uses now
+  if (now.canary) uses |= engines_of(hak_strategy_info[now.canary - 1].policy, sl->evo.sizes_seen);
   hak_learn_set_limit(sl, sl->evo.win.limit);
   // A new arm starts with its caches cold: leave its first requests out.
-  if (hak_policy_to_word(sl->evo.policy) != before) {  // a new arm, a freeze on another, a canary starting or ending
+  if (hak_policy_to_word(now) != before) {  // a new arm, a freeze on another, a canary starting or ending
     if (sl->evo.state == HAK_EVO_LEARN) atomic_store_explicit(&sl->warm, hak_learn_warm_len(sl), memory_order_relaxed);
     uint64_t sw = atomic_fetch_add_explicit(&hak_learn_switches, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&sl->seen_switches, sw, memory_order_relaxed);  // its own: the warm-up covers it
-    left = engines_of(hak_policy_from_word(before), sl->evo.sizes_seen) & ~uses;
   }
-  // Off the large engine (not in CANARY, whose challenger may use it): its
-  // frees of blocks from before the switch come back to the engine's caches
-  // for a while, so every check gives them back, not only the switch.
-  bool off = !sl->evo.policy.canary && sl->evo.sizes_seen && !(uses & LEFT_LARGE);
+  // What the site's sizes left in the large engine is given back when the
+  // site settles on an arm (the leader, a frozen one): an exploring window
+  // or a canary keeps the site's cached large blocks. Exploring from the
+  // large engine to the pools and back would otherwise refault the site's
+  // whole working set twice (the pools', then the engine's again:
+  // wl_phase_life's 48 MiB generations took 17,000 page faults more than
+  // static for one window of 56 requests on the pools); the leader's blocks
+  // wait for it instead, and the explorer cannot hold much besides them
+  // (window.h's resident cut: the engine counts the site's bytes). The
+  // pools trim at every switch off them, exploring or not: their gauge is
+  // the pools' mapped segments, not the site's resident bytes, so no cut
+  // bounds what an explorer holds besides them.
+  bool keep = hak_evo_exploring(&sl->evo) || now.canary;
+  unsigned was = engines_of(hak_policy_from_word(before), sl->evo.sizes_seen);
+  sl->held |= was | uses;
+  unsigned left = was & ~uses & LEFT_POOLS;
+  if (!keep) left |= sl->held & ~uses, sl->held = uses;
+  // Off the large engine: its frees of blocks from before the switch come
+  // back to the engine's caches for a while, so every check gives them
+  // back, not only the switch.
+  bool off = !keep && sl->evo.sizes_seen && !(uses & LEFT_LARGE);
   atomic_store_explicit(&sl->off_large, off, memory_order_relaxed);
   if (off) left |= LEFT_LARGE;  // and at every window end
   // Off the pools: the blocks live at the switch are freed later, and their
@@ -194,6 +212,7 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   // An exploring window is checked every 8 requests: an arm ~400x the
   // leader's cost would otherwise spend 64 of them before its first check.
   atomic_store_explicit(&sl->check_mask, hak_evo_exploring(&sl->evo) ? 7u : 63u, memory_order_relaxed);
+  atomic_store_explicit(&sl->start_peak, hak_evo_exploring(&sl->evo) ? hak_learn_peak_kib() : 0, memory_order_relaxed);
   if (hak_evo_exploring(&sl->evo)) {  // keep the turn
     atomic_store_explicit(&explorer_since, t, memory_order_relaxed);
   } else {  // give it back if it was ours (back on the leader, or no longer learning)
@@ -340,7 +359,8 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     now.faults = m.from.faults;  // the cut weighs time and memory; no syscall for faults
     uint64_t begun = atomic_load_explicit(&sl->start_tsc, memory_order_relaxed);
     overspent = hak_window_overspent(limit, now.cycles > begun ? (double)(now.cycles - begun) : 0, (double)cut);
-    losing = overspent ||
+    int64_t peak = atomic_load_explicit(&sl->start_peak, memory_order_relaxed);
+    losing = overspent || (peak > 0 && hak_window_peak_cut(&hak_learn_cfg.win, hak_learn_peak_kib(), peak)) ||
              hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
                             (double)cut, now.resident, atomic_load_explicit(&sl->lead_resident, memory_order_relaxed));
   }

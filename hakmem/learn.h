@@ -38,10 +38,16 @@
  *     hak_learn_wake, run by slow paths that read the clock anyway, starts
  *     the watched windows;
  *   - LEARN ends an exploring window early once its arm costs more than 1.1x
- *     the learner's leader, or holds 1.5x the leader's resident bytes
- *     (window.h; checked every 64 requests from a quarter window on), so a
- *     bad arm is measured on a quarter of a window, and an arm that keeps
- *     memory cannot run long enough to double the program's peak.
+ *     the learner's leader, holds 1.1x the leader's resident bytes, or
+ *     raises the process's peak RSS past 1.1x (window.h; checked every 8
+ *     requests), so a bad arm is measured on a quarter of a window, and an
+ *     arm that keeps memory cannot run long enough to raise the program's
+ *     peak much;
+ *   - an exploring window (and a canary) throws nothing of the leader's
+ *     away: the large engine keeps the site's cached blocks until the site
+ *     settles on an arm that does not use them, so going back to the
+ *     leader refaults nothing; an arm alike with the leader (it routes the
+ *     site's sizes the same way) is played as the leader.
  * Window ends run on the request that notices them, under the site's try
  * lock (a request that finds it taken just goes on).
  *

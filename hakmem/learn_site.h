@@ -44,7 +44,9 @@ typedef struct hak_learn_site {
   _Atomic uint64_t check_mask;     // window_check every (mask + 1) requests: 7 while exploring, 63 otherwise
   _Atomic int off_large;           // the arm in force sends none of the site's sizes to the large engine
   uint32_t pool_trims;             // lock: window ends left at which the pools trim (the site left them)
+  uint32_t held;                   // lock: LEFT_* engines holding the site's freed bytes since it last settled (learn.c)
   _Atomic int64_t lead_resident;   // LEARN: resident bytes at the end of the last window on the leader (-1: none)
+  _Atomic int64_t start_peak;      // an exploring window: the process's peak RSS (KiB) when it began; 0 otherwise
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
   _Atomic uint64_t warm_ops;       // win_ops when the cost measure started (0: at the window's start)
   _Atomic uint64_t limit;          // this window ends after this many requests (window.h's limit, or a warm-up's extension)
@@ -90,6 +92,12 @@ HAK_INLINE uint64_t hak_learn_now_ns(void) {
 HAK_INLINE uint64_t hak_learn_minor_faults(void) {
   struct rusage ru;
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
+}
+
+/* The process's peak resident set so far, in KiB (-1: unknown). */
+HAK_INLINE int64_t hak_learn_peak_kib(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss : -1;
 }
 
 /* The bytes site id holds: in the large engine its live mappings and the

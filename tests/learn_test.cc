@@ -2,10 +2,13 @@
 // 64 KiB and more follow their site's policy record; windows end by request
 // count and feed the lifecycle; a site's state shows in the stats JSON; with
 // learning off nothing changes.
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -273,6 +276,60 @@ TEST_F(LearnTest, ASiteLeavingTheLargeEngineGivesItsCachedBytesBack) {
   for (void*& p : b) p = SiteB(300 * kKiB);  // B's blocks come back from its ring and the spares
   EXPECT_EQ(hak_bigcache_site_bytes(ia), 0u);
   for (void* p : b) hak_free(p);
+}
+
+// An exploring window throws nothing away: a site on the large engine that
+// tries the pools keeps the blocks its leader cached, so that coming back
+// refaults nothing (giving them back at the switch made every exploration
+// of the pools refault the site's working set twice).
+TEST_F(LearnTest, AnExploringWindowKeepsTheLeadersCachedBlocks) {
+  Learn(1 /* learn: explores for ever */);
+  hak_free(SiteA(300 * kKiB));
+  hak_site_id_t id = LearningSite();
+  ASSERT_NE(id, 0u);
+  unsigned tried_pools = 0, back = 0, refilled = 0;
+  for (int i = 0; i < 20000 && back < 3; i++) {
+    uint64_t maps = Stat(HAK_STAT_os_maps);
+    void* p = SiteA(300 * kKiB);
+    bool pools = hak_addrmap_get(p) == HAK_ADDR_SEGMENT;
+    if (tried_pools && !pools) back++, refilled += Stat(HAK_STAT_os_maps) != maps;
+    tried_pools += pools;
+    hak_free(p);
+  }
+  EXPECT_GT(tried_pools, 0u) << "the site explored the pools";
+  EXPECT_EQ(refilled, 0u) << "back on the large engine, its first request finds the block it cached";
+  EXPECT_EQ(back, 3u) << "... and came back to the large engine";
+}
+
+// An exploring window ends at its next check once the process's peak RSS
+// grew past 1.1x what it was when the window began (window.h): here the
+// test itself touches a fifth of its peak more, outside hakmem.
+TEST_F(LearnTest, AnExploringWindowThatRaisesThePeakRssEndsAtItsNextCheck) {
+  Learn(1 /* learn */);
+  SetOption(HAK_OPT_EVO_WINDOW_OPS, 5000);
+  // ~100 KiB: the leader (256 KiB) sends them to the pools, the explorer
+  // (64 KiB) to the large engine, whose ring then serves them.
+  hak_free(SiteA(100 * kKiB));
+  hak_site_id_t id = LearningSite();
+  uint64_t counted = 0, from = 0;
+  for (int tries = 0; tries < 50 && counted < 16; tries++) {  // an exploring window past its first requests
+    for (int i = 0; i < 100000 && !hak_learn_exploring(); i++) hak_free(SiteA(100 * kKiB));
+    for (int i = 0; i < 16 && hak_learn_exploring(); i++) hak_free(SiteA(100 * kKiB));
+    hak_learn_window_marks(id, &counted, &from);
+  }
+  ASSERT_EQ(hak_learn_exploring(), 1u);
+  ASSERT_GE(counted, 16u);
+  struct rusage ru;
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &ru), 0);
+  size_t grow = ((size_t)ru.ru_maxrss / 5 + 1024) * 1024;
+  void* m = mmap(nullptr, grow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  memset(m, 1, grow);
+  uint64_t before = counted;
+  for (int i = 0; i < 8; i++) hak_free(SiteA(100 * kKiB));
+  hak_learn_window_marks(id, &counted, &from);
+  EXPECT_LT(counted, before) << "the window ended: a new one counts from 0";
+  munmap(m, grow);
 }
 
 TEST_F(LearnTest, CanaryTimesTheFreeOfTheLargeBlocksItTimed) {

@@ -278,8 +278,18 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     freeze(s, inc, HAK_EVO_R_STABLE, now_ns);
     return;
   }
-  if (learned < cfg->explore_after) s->cur = s->initial;
-  else s->cur = (uint8_t)(settled ? inc : ws->exploit_only ? learner_leader(s) : learner_select(s));
+  if (learned < cfg->explore_after) {
+    s->cur = s->initial;
+  } else if (settled) {
+    s->cur = (uint8_t)inc;
+  } else {
+    // An arm that routes the site's sizes like the leader is the leader's
+    // behaviour (its measurements are the leader's): play the leader. As
+    // another arm it would count as exploring, and be cut on the refaults
+    // of the switch back from a real exploration, charged to the leader too.
+    unsigned lead = learner_leader(s), next = ws->exploit_only ? lead : learner_select(s);
+    s->cur = (uint8_t)(routes_alike(s, next, lead, s->new_hist) ? lead : next);
+  }
   s->policy = record_of(s, s->cur);
 }
 

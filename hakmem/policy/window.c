@@ -14,6 +14,7 @@ hak_window_rules_t hak_window_rules_default(void) {
       .cut_min = 32,
       .resident_factor = 1.1,
       .resident_slack = 1u << 20,
+      .peak_slack = 256u << 10,
   };
 }
 
@@ -95,6 +96,11 @@ bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed
       (double)resident > r->resident_factor * (double)lead_resident + (double)r->resident_slack)
     return true;
   return costed >= quarter(r, limit) && cut > 0 && cost > cut;
+}
+
+bool hak_window_peak_cut(const hak_window_rules_t *r, int64_t peak_kib, int64_t start_peak_kib) {
+  if (peak_kib < 0 || start_peak_kib <= 0) return false;
+  return (double)peak_kib > r->resident_factor * (double)start_peak_kib + (double)(r->peak_slack >> 10);
 }
 
 bool hak_window_overspent(uint64_t limit, double spent, double cut) {

@@ -32,7 +32,9 @@
  *  cut_factor x the leader's mean); at any point when the site's resident
  *  bytes exceed resident_factor x the leader's resident bytes +
  *  resident_slack: an arm that keeps more memory than the leader is not let
- *  run long enough to double the program's peak.
+ *  run long enough to double the program's peak; and when the process's
+ *  peak RSS has grown past resident_factor x its peak at the window's start
+ *  + peak_slack (hak_window_peak_cut).
  *  And at any point, warm-up included, when the window has already spent
  *  more than the cut x its whole limit (hak_window_overspent): however
  *  cheap its remaining requests, its cost per request cannot come back
@@ -63,6 +65,8 @@ typedef struct hak_window_rules {
   double resident_factor;  /* an exploring window ends above this x the leader's resident bytes (1.1: the
                               peak RSS goal, learning at most 1.10x the best fixed strategy's) */
   uint64_t resident_slack; /* ... plus this (1 MiB: small sites' noise) */
+  uint64_t peak_slack;     /* ... or raises the process's peak RSS past resident_factor x its peak at the window's
+                              start + this (256 KiB) */
 } hak_window_rules_t;
 
 typedef struct hak_window {
@@ -113,6 +117,15 @@ HAK_INTERNAL uint64_t hak_window_extend(const hak_window_rules_t *r, uint64_t li
  * resident bytes now and the leader's (-1: unknown). */
 HAK_INTERNAL bool hak_window_cut(const hak_window_rules_t *r, uint64_t limit, uint64_t costed, double cost, double cut,
                                  int64_t resident, int64_t lead_resident);
+
+/* The peak cut of an exploring window: the process's peak resident set
+ * now and when the window began (KiB, as getrusage's ru_maxrss; -1:
+ * unknown). The peak RSS goal is the process's, and the site's resident
+ * gauge sees only the large engine's bytes per site (the pools count mapped
+ * segments, most of them not resident): an explorer's blocks in the pools,
+ * or a large engine arm tried beside the pools' pages, raise the peak
+ * unseen (wl_json: 6.4 -> 7.6 MiB in one window on 64k, static 6.9). */
+HAK_INTERNAL bool hak_window_peak_cut(const hak_window_rules_t *r, int64_t peak_kib, int64_t start_peak_kib);
 
 /* True when an exploring window of limit requests has already spent more
  * than cut (per request) x limit since it began (spent: the same unit as

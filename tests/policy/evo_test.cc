@@ -234,6 +234,40 @@ TEST(EvoTest, ArmsThatRouteTheSitesSizesAlikeShareTheirMeasurements) {
   EXPECT_NE(d.Strategy(), (unsigned)HAK_STRAT_T64K);
 }
 
+// A site of ~384 KiB requests: 64 KiB ... 256 KiB all mean "the large
+// engine", 512 KiB ... 2 MiB "the pools". An arm alike with the leader is
+// never played as itself: the leader plays, and does not count as exploring
+// (it is not cut, and the switch back from a real exploration is its
+// warm-up, not an exploring window's cost charged to the leader's side).
+TEST(EvoTest, AnArmAlikeWithTheLeaderIsPlayedAsTheLeader) {
+  const hak_evo_config_t cfg = Ucb1Config();
+  Env env = Ucb1Env();
+  env.sizes.fill(0), env.sizes[18] = 1;
+  env.cpu[HAK_STRAT_T64K] = env.cpu[HAK_STRAT_T128K] = env.cpu[HAK_STRAT_T256K] = 100;
+  env.cpu[HAK_STRAT_T512K] = env.cpu[HAK_STRAT_T1M] = env.cpu[HAK_STRAT_T2M] = 300;
+  unsigned explored = 0;
+  for (uint64_t seed = 1; seed <= 10; seed++) {
+    Driver d(&cfg, seed);
+    for (int i = 0; i < 40 && d.State() == HAK_EVO_LEARN; i++) {
+      d.Window(env);
+      if (d.State() != HAK_EVO_LEARN) break;
+      unsigned lead = hak_ucb1_leader(&d.site.l.ucb1), played = d.Strategy();
+      bool lead_large = hak_strategy_info[hak_evo_arm_strategy(&d.site, lead)].policy.large_threshold <= 256 * 1024;
+      bool played_large = hak_strategy_info[played].policy.large_threshold <= 256 * 1024;
+      if (hak_evo_exploring(&d.site)) {
+        explored++;
+        EXPECT_NE(played_large, lead_large) << "seed " << seed << " window " << i << ": exploring "
+                                            << hak_strategy_info[played].name << ", alike with the leader";
+      } else if (d.site.window >= cfg.explore_after && d.site.cur != d.site.incumbent) {
+        EXPECT_EQ(d.site.cur, lead) << "seed " << seed << " window " << i;
+      }
+    }
+    EXPECT_EQ(d.State(), HAK_EVO_FROZEN) << "seed " << seed;
+    EXPECT_LE(hak_strategy_info[d.Strategy()].policy.large_threshold, 256u * 1024) << "seed " << seed;
+  }
+  EXPECT_GT(explored, 0u) << "the pools' side is tried";
+}
+
 TEST(EvoTest, CanaryOnlyTriesChallengersThatRouteTheNewSizesDifferently) {
   const hak_evo_config_t cfg = Ucb1Config();
   Driver d(&cfg, 13);

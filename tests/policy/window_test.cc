@@ -73,6 +73,18 @@ TEST(WindowTest, TheEarlyCutByCostAfterAQuarterAndByMemoryAtOnce) {
   EXPECT_FALSE(hak_window_cut(&r, 1000, 10, 100, 110, 46 << 20, -1));  // the leader's bytes unknown
 }
 
+// The process's peak RSS past 1.1x its peak when the window began + 256 KiB
+// ends an exploring window at once (the goal is the process's peak; the
+// site's gauge cannot see the pools' resident pages).
+TEST(WindowTest, AnExploringWindowThatRaisesThePeakRssIsCut) {
+  hak_window_rules_t r = hak_window_rules_default();
+  EXPECT_FALSE(hak_window_peak_cut(&r, 7000, 6400));  // 6400 x 1.1 + 256 = 7296 KiB
+  EXPECT_FALSE(hak_window_peak_cut(&r, 7296, 6400));
+  EXPECT_TRUE(hak_window_peak_cut(&r, 7297, 6400));
+  EXPECT_FALSE(hak_window_peak_cut(&r, 1 << 30, 0));   // no start: not an exploring window
+  EXPECT_FALSE(hak_window_peak_cut(&r, -1, 6400));     // unknown
+}
+
 // Overspent: a window that already spent more than cut x its whole limit
 // cannot come back under the cut, however cheap its remaining requests; an
 // arm 400x the leader's cost is so cut after 1.1 x 1000 / 400 = 3 requests'
