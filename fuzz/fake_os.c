@@ -233,11 +233,18 @@ __attribute__((no_sanitize("address", "thread"))) static void zero_bytes(uintptr
   for (size_t i = 0; i < len; i++) b[i] = 0;
 }
 
-// The same for whole pages, a word at a time (no loop to trace: see
-// coverage_ignore.txt).
+// The same for whole pages. On x86-64 one `rep stosb` (fast strings: the
+// microcode's wide stores, the instruction libc's memset uses at this size);
+// the volatile word loop took twice as long (perf: zero_page 5.8% of
+// malloc_api_fuzzer's time). No sanitizer sees inline assembly.
 __attribute__((no_sanitize("address", "thread"))) static void zero_page(uintptr_t a, size_t page) {
+#if defined(__x86_64__)
+  void *d = (void *)a;
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(page) : "a"(0) : "memory");
+#else
   volatile uint64_t *w = (volatile uint64_t *)a;
   for (size_t i = 0; i < page / sizeof *w; i++) w[i] = 0;
+#endif
 }
 
 // Whole pages [a, a + len) must read as zero. Pages never touched are not
