@@ -233,11 +233,18 @@ __attribute__((no_sanitize("address", "thread"))) static void zero_bytes(uintptr
   for (size_t i = 0; i < len; i++) b[i] = 0;
 }
 
-// The same for whole pages, a word at a time (no loop to trace: see
-// coverage_ignore.txt).
+// The same for whole pages. On x86-64 one `rep stosb` (fast strings: the
+// microcode's wide stores, the instruction libc's memset uses at this size);
+// the volatile word loop took twice as long (perf: zero_page 5.8% of
+// malloc_api_fuzzer's time). No sanitizer sees inline assembly.
 __attribute__((no_sanitize("address", "thread"))) static void zero_page(uintptr_t a, size_t page) {
+#if defined(__x86_64__)
+  void *d = (void *)a;
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(page) : "a"(0) : "memory");
+#else
   volatile uint64_t *w = (volatile uint64_t *)a;
   for (size_t i = 0; i < page / sizeof *w; i++) w[i] = 0;
+#endif
 }
 
 // Whole pages [a, a + len) must read as zero. Pages never touched are not
@@ -249,6 +256,19 @@ __attribute__((no_sanitize("address", "thread"))) static void zero_page(uintptr_
 // many resident pages (a copy, a memset of a whole block) are dropped: they
 // are rarely touched whole again, and zeroing them on every unmap and
 // advice (and mprotect walking their page tables) costs more.
+// Tried and slower (malloc_api_fuzzer -seed=1 -runs=20000, interleaved):
+// every page kept resident and only the written ones zeroed, known from
+// userfaultfd's asynchronous write protection (UFFD_FEATURE_WP_ASYNC, the
+// written pages read with the PAGEMAP_SCAN ioctl), with ASan poisoning
+// instead of mprotect for unmapped ranges: 941 - 1,058 inputs a second
+// against 1,140 - 1,186. A write-protect fault costs about 0.75 us here
+// against 1.7 us for a fresh page, but protecting the zeroed pages again
+// (UFFDIO_WRITEPROTECT) walks their page tables (11% of the time), the
+// poisoning sets an eighth of every mapped byte (memset 16%), and the
+// resident set doubles (316 MB). (An mremap of a registered range also
+// drops the registration of the neighbour its moved VMA merges with.)
+// Zeroing every resident page in place, none dropped: 570 a second (952
+// without mprotect), as the pages zeroed stay resident and are zeroed again.
 #define ZERO_IN_PLACE_MAX 32u  // resident pages of a 4 MiB chunk zeroed in place
 static void discard_pages(uintptr_t a, size_t len) {
   size_t page = hak_os_page_size();
