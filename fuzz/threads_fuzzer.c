@@ -94,31 +94,34 @@ REGISTRY static void reg_lock(void) {
 }
 
 REGISTRY static void reg_unlock(void) { atomic_store_explicit(&reg_held, 0, memory_order_release); }
+
 static struct {
   uintptr_t lo, hi;
   uint32_t id;
 } reg[SLOTS];
 static unsigned nreg;
 
-REGISTRY static void reg_add(const slot_t *s) {
-  uintptr_t lo = (uintptr_t)s->p, hi = lo + (s->req ? s->req : 1);
+// (The slot's fields are read by the callers, where TSan checks the slot
+// protocol: these get their values.)
+REGISTRY static void reg_add(const void *p, size_t req, uint32_t id) {
+  uintptr_t lo = (uintptr_t)p, hi = lo + (req ? req : 1);
   reg_lock();
   for (unsigned i = 0; i < nreg; i++)
-    FUZZ_CHECK(hi <= reg[i].lo || reg[i].hi <= lo, "block %u [%p, +%zu) overlaps live block %u [%#lx, %#lx)", s->id,
-               (void *)s->p, s->req, reg[i].id, (unsigned long)reg[i].lo, (unsigned long)reg[i].hi);
+    FUZZ_CHECK(hi <= reg[i].lo || reg[i].hi <= lo, "block %u [%p, +%zu) overlaps live block %u [%#lx, %#lx)", id, p,
+               req, reg[i].id, (unsigned long)reg[i].lo, (unsigned long)reg[i].hi);
   FUZZ_CHECK(nreg < SLOTS, "more live ranges than slots");
   reg[nreg].lo = lo;
   reg[nreg].hi = hi;
-  reg[nreg].id = s->id;
+  reg[nreg].id = id;
   nreg++;
   reg_unlock();
 }
 
-REGISTRY static void reg_remove(const slot_t *s) {
+REGISTRY static void reg_remove(uint32_t id) {
   reg_lock();
   unsigned i = 0;
-  while (i < nreg && reg[i].id != s->id) i++;
-  FUZZ_CHECK(i < nreg, "block %u is not registered", s->id);
+  while (i < nreg && reg[i].id != id) i++;
+  FUZZ_CHECK(i < nreg, "block %u is not registered", id);
   reg[i] = reg[--nreg];
   reg_unlock();
 }
@@ -237,7 +240,7 @@ HARNESS static void adopt(slot_t *s, void *p, size_t req, const char *what) {
   s->p = p;
   s->req = req;
   s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
-  reg_add(s);
+  reg_add(s->p, s->req, s->id);
   fill(s);
 }
 
@@ -338,7 +341,7 @@ HARNESS static void op_free(fuzz_in_t *in) {
   slot_t *s = claim(in, LIVE);
   if (!s) return;
   check_pattern(s, s->p, s->req, "before free");
-  reg_remove(s);
+  reg_remove(s->id);
   hak_free(s->p);
   s->p = NULL;
   release(s, FREE);
@@ -349,7 +352,7 @@ HARNESS static void op_realloc(fuzz_in_t *in) {
   slot_t *s = claim(in, LIVE);
   if (!s) return;
   check_pattern(s, s->p, s->req, "before realloc");
-  reg_remove(s);
+  reg_remove(s->id);
   void *p = hak_realloc(s->p, size);
   if (!size) {  // glibc: frees, returns NULL
     FUZZ_CHECK(!p, "realloc(p, 0) returned %p", p);
@@ -474,7 +477,7 @@ HARNESS int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(atomic_load(&s->state) != BUSY, "slot %u left busy", i);
     if (atomic_load(&s->state) != LIVE) continue;
     check_pattern(s, s->p, s->req, "final free");
-    reg_remove(s);
+    reg_remove(s->id);
     hak_free(s->p);
     s->p = NULL;
     atomic_store(&s->state, FREE);
