@@ -19,13 +19,15 @@
  *     after realloc (up to the smaller size);
  *   - ThreadSanitizer finds no data race in hakmem (the build is
  *     -fsanitize=fuzzer,thread; halt_on_error makes a race a finding).
- * Sizes are mostly small (the per-thread pools and remote frees), some
- * around the large threshold and a few large (BigCache, spares); calloc's
- * past 64 KiB are folded (why: at CALLOC_KEEP). Which thread
- * wins a slot depends on timing: an input does not always replay the same
- * interleaving.
+ * Sizes are mostly pool sizes (the per-thread pools and remote frees),
+ * spread over the doublings up to 64 KiB; one pick in 64 is past that
+ * (whole pool pages, the large threshold's range, large classes up to
+ * 4 MiB: BigCache, spares; why so few: at pick_size); calloc's past 8 KiB
+ * are mostly folded (why: at CALLOC_KEEP). Which thread wins a slot depends
+ * on timing: an input does not always replay the same interleaving.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,19 @@
 #include "fuzz/fuzz_input.h"
 #include "hakmem/alloc.h"
 #include "hakmem/include/hakmem.h"
+
+// The harness's own functions get no coverage instrumentation: their
+// branches (which operation, which size, a claim that found no slot) say
+// nothing about hakmem, and their edge counters' stores, which TSan
+// instruments (__tsan_write1), and comparison callbacks were a tenth of this
+// fuzzer's time (perf). hakmem's code keeps all of its coverage.
+#define HARNESS __attribute__((no_sanitize("coverage")))
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
 
 #define SLOTS 24u
 #define MAX_OPS 256u
@@ -54,68 +69,140 @@ static _Atomic uint32_t next_id;
 
 // --- live ranges: no two may overlap ----------------------------------------------------
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+// The registry is the harness's own state, always under its lock: TSan
+// would only check the harness against itself there, so its loops are not
+// instrumented (the lock's atomics still are: TSan instruments atomics in
+// every function). The lock is a spin lock: its holder runs a few dozen
+// instructions, and TSan's pthread_mutex interceptors (the deadlock
+// detector, a futex wait when the other thread held it) made the two lock
+// pairs of an operation a sixteenth of this fuzzer's time (perf).
+#ifdef TSAN_BUILD
+#define REGISTRY __attribute__((no_sanitize("thread", "coverage")))
+#else
+#define REGISTRY HARNESS
+#endif
+
+static atomic_int reg_held;
+
+REGISTRY static void reg_lock(void) {
+  for (unsigned spins = 0;; spins++) {
+    if (!atomic_load_explicit(&reg_held, memory_order_relaxed) &&
+        !atomic_exchange_explicit(&reg_held, 1, memory_order_acquire))
+      return;
+    if (spins >= 64) sched_yield();
+  }
+}
+
+REGISTRY static void reg_unlock(void) { atomic_store_explicit(&reg_held, 0, memory_order_release); }
+
 static struct {
   uintptr_t lo, hi;
   uint32_t id;
 } reg[SLOTS];
 static unsigned nreg;
 
-static void reg_add(const slot_t *s) {
-  uintptr_t lo = (uintptr_t)s->p, hi = lo + (s->req ? s->req : 1);
-  pthread_mutex_lock(&reg_lock);
+// (The slot's fields are read by the callers, where TSan checks the slot
+// protocol: these get their values.)
+REGISTRY static void reg_add(const void *p, size_t req, uint32_t id) {
+  uintptr_t lo = (uintptr_t)p, hi = lo + (req ? req : 1);
+  reg_lock();
   for (unsigned i = 0; i < nreg; i++)
-    FUZZ_CHECK(hi <= reg[i].lo || reg[i].hi <= lo, "block %u [%p, +%zu) overlaps live block %u [%#lx, %#lx)", s->id,
-               (void *)s->p, s->req, reg[i].id, (unsigned long)reg[i].lo, (unsigned long)reg[i].hi);
+    FUZZ_CHECK(hi <= reg[i].lo || reg[i].hi <= lo, "block %u [%p, +%zu) overlaps live block %u [%#lx, %#lx)", id, p,
+               req, reg[i].id, (unsigned long)reg[i].lo, (unsigned long)reg[i].hi);
   FUZZ_CHECK(nreg < SLOTS, "more live ranges than slots");
   reg[nreg].lo = lo;
   reg[nreg].hi = hi;
-  reg[nreg].id = s->id;
+  reg[nreg].id = id;
   nreg++;
-  pthread_mutex_unlock(&reg_lock);
+  reg_unlock();
 }
 
-static void reg_remove(const slot_t *s) {
-  pthread_mutex_lock(&reg_lock);
+REGISTRY static void reg_remove(uint32_t id) {
+  reg_lock();
   unsigned i = 0;
-  while (i < nreg && reg[i].id != s->id) i++;
-  FUZZ_CHECK(i < nreg, "block %u is not registered", s->id);
+  while (i < nreg && reg[i].id != id) i++;
+  FUZZ_CHECK(i < nreg, "block %u is not registered", id);
   reg[i] = reg[--nreg];
-  pthread_mutex_unlock(&reg_lock);
+  reg_unlock();
 }
 
 // --- patterns -----------------------------------------------------------------------------
 
-static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 131u + (o >> 3) * 7u + o + 1u); }
-
-// The bytes [lo, hi) of a block: its head and tail are checked and filled
-// 8 bytes at a time (TSan instruments each access: byte by byte, the head
-// and tail were a sixth of this fuzzer's time, perf); the pattern stays one
-// of bytes, so a block read at any offset compares the same.
-FUZZ_UNTRACED static uint64_t pat_word(uint32_t id, size_t o) {
-  unsigned char b[8];
-  for (unsigned i = 0; i < 8; i++) b[i] = pat(id, o + i);
-  uint64_t w;
-  memcpy(&w, b, sizeof w);
-  return w;
+// (always_inline: also into the loops below, which TSan does not instrument
+// and which would otherwise call them.)
+__attribute__((always_inline)) static inline unsigned char pat(uint32_t id, size_t o) {
+  return (unsigned char)(id * 131u + (o >> 3) * 7u + o + 1u);
 }
 
-FUZZ_UNTRACED static void fill_bytes(unsigned char *p, uint32_t id, size_t lo, size_t hi) {
+// The pattern's 8 bytes at o, a multiple of 8: pat(id, o) + 0 .. 7, each
+// byte on its own (a SWAR add without carries between bytes).
+__attribute__((always_inline)) static inline uint64_t pat_word(uint32_t id, size_t o) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u, steps = 0x0706050403020100u;
+  uint64_t b = pat(id, o) * ones;
+  return ((b & ~high) + steps) ^ (b & high);
+}
+
+// How the harness's own reads and writes of block bytes reach TSan. The
+// loops over a block's head and tail (and calloc's zero check) are not
+// instrumented access by access (a __tsan_read8 per word made them a
+// seventh of this fuzzer's time, perf): each range is declared to TSan
+// once, before it is touched, with __tsan_read_range / __tsan_write_range,
+// which checks it against the other thread's accesses exactly as the
+// instrumented loop did (the same shadow cells, as plain reads or writes).
+// A write of hakmem's into a live block is then still a race report, and
+// still a corrupt pattern. Under --config=asan (an ASan build of this
+// harness) the loops are ASan's as usual.
+#ifdef TSAN_BUILD
+void __tsan_read_range(void *addr, unsigned long size);
+void __tsan_write_range(void *addr, unsigned long size);
+#define TOUCHED_R(p, n) __tsan_read_range((void *)(p), (n))
+#define TOUCHED_W(p, n) __tsan_write_range((void *)(p), (n))
+#define UNCHECKED_LOOP __attribute__((noinline, no_sanitize("thread", "coverage")))
+#else
+#define TOUCHED_R(p, n) ((void)(p), (void)(n))
+#define TOUCHED_W(p, n) ((void)(p), (void)(n))
+#define UNCHECKED_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#endif
+
+// The bytes [lo, hi) of a block, filled a word at a time where o is a
+// multiple of 8; the pattern stays one of bytes, so a block read at any
+// offset compares the same.
+UNCHECKED_LOOP static void fill_bytes(unsigned char *p, uint32_t id, size_t lo, size_t hi) {
+  if (lo >= hi) return;
+  TOUCHED_W(p + lo, hi - lo);
   size_t o = lo;
+  for (; o < hi && o % 8; o++) p[o] = pat(id, o);
   for (uint64_t w; o + 8 <= hi; o += 8) w = pat_word(id, o), memcpy(p + o, &w, sizeof w);
   for (; o < hi; o++) p[o] = pat(id, o);
 }
 
 // The first wrong byte is reported: a wrong word leaves the word loop for
 // the byte loop, which finds it.
-FUZZ_UNTRACED static void check_bytes(const slot_t *s, const unsigned char *p, size_t lo, size_t hi, const char *when) {
+// (id and req are passed, not the slot: the slot's fields are read where
+// TSan checks the slot protocol, in the callers.)
+UNCHECKED_LOOP static void check_bytes(uint32_t id, size_t req, const unsigned char *p, size_t lo, size_t hi,
+                                       const char *when) {
+  if (lo >= hi) return;
+  TOUCHED_R(p + lo, hi - lo);
   size_t o = lo;
+  for (; o < hi && o % 8; o++)
+    FUZZ_CHECK(p[o] == pat(id, o), "%s: block %u (%zu bytes) corrupt at offset %zu", when, id, req, o);
   for (uint64_t w; o + 8 <= hi; o += 8) {
     memcpy(&w, p + o, sizeof w);
-    if (w != pat_word(s->id, o)) break;
+    if (w != pat_word(id, o)) break;
   }
-  for (; o < hi; o++)
-    FUZZ_CHECK(p[o] == pat(s->id, o), "%s: block %u (%zu bytes) corrupt at offset %zu", when, s->id, s->req, o);
+  for (; o < hi; o++) FUZZ_CHECK(p[o] == pat(id, o), "%s: block %u (%zu bytes) corrupt at offset %zu", when, id, req, o);
+}
+
+// calloc's zero check of [0, n): the same way.
+UNCHECKED_LOOP static void check_zero(const unsigned char *p, size_t n, size_t size) {
+  TOUCHED_R(p, n);
+  size_t o = 0;
+  for (uint64_t w; o + 8 <= n; o += 8) {
+    memcpy(&w, p + o, sizeof w);
+    if (w) break;
+  }
+  for (; o < n; o++) FUZZ_CHECK(p[o] == 0, "calloc(%zu): byte %zu is not zero", size, o);
 }
 
 // What is sampled of a block of req bytes, below limit: its head and tail
@@ -134,17 +221,17 @@ FUZZ_UNTRACED static void check_bytes(const slot_t *s, const unsigned char *p, s
     for (size_t o = ph__ ? ph__ : st__; o < lim__; o += st__) body;             \
   } while (0)
 
-FUZZ_UNTRACED static void fill(slot_t *s) {
+FUZZ_UNTRACED HARNESS static void fill(slot_t *s) {
   FOR_EACH_SAMPLE(s, s->req, s->req, fill_bytes(s->p, s->id, lo, hi), s->p[o] = pat(s->id, o));
 }
 
-FUZZ_UNTRACED static void check_pattern(const slot_t *s, const unsigned char *p, size_t upto, const char *when) {
-  FOR_EACH_SAMPLE(s, s->req, upto, check_bytes(s, p, lo, hi, when),
+FUZZ_UNTRACED HARNESS static void check_pattern(const slot_t *s, const unsigned char *p, size_t upto, const char *when) {
+  FOR_EACH_SAMPLE(s, s->req, upto, check_bytes(s->id, s->req, p, lo, hi, when),
                   FUZZ_CHECK(p[o] == pat(s->id, o), "%s: block %u (%zu bytes) corrupt at offset %zu", when, s->id,
                              s->req, o));
 }
 
-static void adopt(slot_t *s, void *p, size_t req, const char *what) {
+HARNESS static void adopt(slot_t *s, void *p, size_t req, const char *what) {
   FUZZ_CHECK((uintptr_t)p % 16 == 0, "%s: %p not 16-byte aligned", what, p);
   size_t usable = hak_usable_size(p);
   FUZZ_CHECK(usable >= req, "%s: usable %zu < request %zu", what, usable, req);
@@ -153,100 +240,119 @@ static void adopt(slot_t *s, void *p, size_t req, const char *what) {
   s->p = p;
   s->req = req;
   s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
-  reg_add(s);
+  reg_add(s->p, s->req, s->id);
   fill(s);
 }
 
 // --- operations -----------------------------------------------------------------------------
 
-static size_t pick_size(fuzz_in_t *in) {
+// Two threads race over the pools above all (remote frees, a page or a
+// heap changing hands), so most sizes are pool sizes, spread evenly over
+// the doublings (every class as often as any other, and fewer bytes an
+// operation than sizes spread evenly up to 4 KiB): small pages (up to
+// 8 KiB), medium pages (up to 64 KiB), powers of two and multiples of 16
+// (class boundaries). One pick in 64 is past 64 KiB, one in 256 each of
+// whole pool pages (64 .. 256 KiB), the large threshold's range (192 ..
+// 512 KiB), the large engine's low classes (512 KiB .. 1 MiB) and 1 ..
+// 4 MiB, so every path stays reachable without the per-byte cost that made such blocks most of this fuzzer's time (TSan checks
+// hakmem's memset and memcpy of them word by word and each fresh page is a
+// fault, perf). The single-threaded malloc_api_fuzzer covers the size space
+// up to 12 MiB.
+
+// [2^b, 2^(b+1)) for b = lo_log + (c >> 4) % logs (c: the pick's first byte).
+HARNESS static size_t doubling(fuzz_in_t *in, uint8_t c, unsigned lo_log, unsigned logs) {
+  unsigned b = lo_log + (unsigned)(c >> 4) % logs;
+  return ((size_t)1 << b) + in_u16(in) % ((size_t)1 << b);
+}
+
+HARNESS static size_t pick_size(fuzz_in_t *in) {
   uint8_t c = in_u8(in);
-  switch (c % 8) {
-    case 0: return in_u8(in);
-    case 1: case 2: case 3: return in_u16(in) % 4097;
-    case 4: return in_u16(in) % 32769;
-    case 5: return (size_t)(16 << 10) + in_range(in, 0, (size_t)496 << 10);  // the large threshold's range
-    // 1 .. 4 MiB for one in four of these, else 512 KiB .. 1 MiB: realloc's
-    // copies of such blocks, which TSan checks word by word, were a tenth
-    // of the time with all of them up to 4 MiB (perf, __tsan_memcpy).
-    case 6: {
-      bool big = (c & 0x60) == 0x60;
-      return c & 0x80 ? (size_t)in_range(in, (size_t)(big ? 1024 : 512) << 10, (size_t)(big ? 4096 : 1024) << 10)
-                      : in_u16(in);
-    }
-    default: return 16u << (in_u8(in) % 12);
+  switch (c % 16) {
+    case 0: case 1: return in_u8(in);
+    case 2: case 3: case 4: case 5: case 6: case 7: case 8: return doubling(in, c, 4, 9);  // 16 .. 8 KiB
+    case 9: case 10: return doubling(in, c, 13, 3);                                        // 8 .. 64 KiB
+    case 11: return (size_t)16 << ((c >> 4) % 13);                                      // 16 .. 64 KiB
+    case 12: return (size_t)in_u8(in) * 16;
+    case 13: return in_u16(in) % 4097;
+    case 14:
+      switch (c >> 4) {
+        case 0: return (size_t)(64 << 10) + in_range(in, 0, (size_t)192 << 10);   // whole pool pages
+        case 1: return (size_t)(192 << 10) + in_range(in, 0, (size_t)320 << 10);  // the threshold's range
+        case 2: return (size_t)(512 << 10) + in_range(in, 0, (size_t)512 << 10);  // large classes
+        case 3: return (size_t)(1 << 20) + in_range(in, 0, (size_t)3 << 20);
+        default: return doubling(in, c, 4, 9);
+      }
+    default: return doubling(in, c, 4, 9);
   }
 }
 
 // A slot in the wanted state, moved to BUSY; NULL when the other thread holds them all.
-static slot_t *claim(fuzz_in_t *in, int want) {
+HARNESS static slot_t *claim(fuzz_in_t *in, int want) {
   unsigned start = in_u8(in) % SLOTS;
   for (unsigned k = 0; k < SLOTS; k++) {
     slot_t *s = &slots[(start + k) % SLOTS];
     int expect = want;
+    // A relaxed look first: under TSan a compare-and-swap costs a lookup of
+    // its sync object even when it fails, and most slots are not in the
+    // wanted state.
+    if (atomic_load_explicit(&s->state, memory_order_relaxed) != want) continue;
     if (atomic_compare_exchange_strong_explicit(&s->state, &expect, BUSY, memory_order_acquire, memory_order_relaxed))
       return s;
   }
   return NULL;
 }
 
-static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, memory_order_release); }
+HARNESS static void release(slot_t *s, int to) { atomic_store_explicit(&s->state, to, memory_order_release); }
 
 // calloc of a recycled block clears it with memset, which TSan checks a
-// word at a time: calloc's sizes up to 4 MiB made that a sixth of this
-// fuzzer's time, folded into 256 .. 384 KiB still a ninth, and with all
-// sizes up to 320 KiB kept (most of them 32 .. 320 KiB) a sixth again
-// (perf, __tsan_memset under hak_large_alloc_ex and hak_calloc_at). Past
-// CALLOC_KEEP one in four is folded into [256, 320) KiB, still large with
-// the default threshold (256 KiB: cached, spare or fresh), one in four into
-// [CALLOC_KEEP, 2 * CALLOC_KEEP), the others below 32 KiB.
-#define CALLOC_KEEP ((size_t)64 << 10)
+// word at a time (each 8 bytes about as much as a small operation's other
+// work, perf: __tsan_memset under hak_calloc_at, counted and
+// hak_large_alloc_ex). Up to CALLOC_KEEP a calloc keeps its size; past it
+// one in four does (medium pages), one in eight of those past 64 KiB is
+// folded into [256, 320) KiB (still large with the default threshold:
+// cached, spare or fresh), one in eight below 64 KiB, the others below
+// CALLOC_KEEP (also a size of zero bytes from the input: the usual filler).
+#define CALLOC_KEEP ((size_t)8 << 10)
 #define CALLOC_LARGE ((size_t)256 << 10)
 
-static size_t calloc_size(size_t size) {
+HARNESS static size_t calloc_size(size_t size) {
   if (size <= CALLOC_KEEP) return size;
-  switch (size % 4) {
-    case 0: return CALLOC_LARGE + size % CALLOC_KEEP;
-    case 1: return CALLOC_KEEP + size % CALLOC_KEEP;
-    default: return size % (32u << 10);
+  if (size <= ((size_t)64 << 10)) return size % 4 == 3 ? size : size % CALLOC_KEEP;
+  switch (size % 8) {
+    case 7: return CALLOC_LARGE + size % ((size_t)64 << 10);
+    case 6: return size % ((size_t)64 << 10);
+    default: return size % CALLOC_KEEP;
   }
 }
 
-static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
+HARNESS static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
   size_t size = pick_size(in);
   if (zero) size = calloc_size(size);
   slot_t *s = claim(in, FREE);
   if (!s) return;
   void *p = zero ? hak_calloc_at(1, size, site) : hak_alloc_at(size, site);
   FUZZ_CHECK(p, "%s(%zu) failed", zero ? "calloc" : "malloc", size);
-  if (zero) {  // the first 4 KiB, a word at a time (as check_bytes)
-    size_t o = 0, n = size < 4096 ? size : 4096;
-    for (uint64_t w; o + 8 <= n; o += 8) {
-      memcpy(&w, (unsigned char *)p + o, sizeof w);
-      if (w) break;
-    }
-    for (; o < n; o++) FUZZ_CHECK(((unsigned char *)p)[o] == 0, "calloc(%zu): byte %zu is not zero", size, o);
-  }
+  if (zero) check_zero(p, size < 4096 ? size : 4096, size);  // the first 4 KiB
   adopt(s, p, size, zero ? "calloc" : "malloc");
   release(s, LIVE);
 }
 
-static void op_free(fuzz_in_t *in) {
+HARNESS static void op_free(fuzz_in_t *in) {
   slot_t *s = claim(in, LIVE);
   if (!s) return;
   check_pattern(s, s->p, s->req, "before free");
-  reg_remove(s);
+  reg_remove(s->id);
   hak_free(s->p);
   s->p = NULL;
   release(s, FREE);
 }
 
-static void op_realloc(fuzz_in_t *in) {
+HARNESS static void op_realloc(fuzz_in_t *in) {
   size_t size = pick_size(in);
   slot_t *s = claim(in, LIVE);
   if (!s) return;
   check_pattern(s, s->p, s->req, "before realloc");
-  reg_remove(s);
+  reg_remove(s->id);
   void *p = hak_realloc(s->p, size);
   if (!size) {  // glibc: frees, returns NULL
     FUZZ_CHECK(!p, "realloc(p, 0) returned %p", p);
@@ -260,7 +366,7 @@ static void op_realloc(fuzz_in_t *in) {
   release(s, LIVE);
 }
 
-static void op_inspect(fuzz_in_t *in) {
+HARNESS static void op_inspect(fuzz_in_t *in) {
   slot_t *s = claim(in, LIVE);
   if (!s) return;
   FUZZ_CHECK(hak_usable_size(s->p) >= s->req, "usable %zu < request %zu", hak_usable_size(s->p), s->req);
@@ -273,7 +379,7 @@ static void op_inspect(fuzz_in_t *in) {
 static _Atomic unsigned long long ops;
 static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", atomic_load(&ops)); }
 
-static void run(fuzz_in_t *in, uintptr_t site) {
+HARNESS static void run(fuzz_in_t *in, uintptr_t site) {
   unsigned n = 0;
   for (; in_more(in) && n < MAX_OPS; n++) {
     uint8_t op = in_u8(in);
@@ -292,7 +398,7 @@ static void run(fuzz_in_t *in, uintptr_t site) {
 static pthread_barrier_t start, done;
 static fuzz_in_t worker_in;
 
-static void *worker(void *arg) {
+HARNESS static void *worker(void *arg) {
   (void)arg;
   for (;;) {
     pthread_barrier_wait(&start);
@@ -302,11 +408,16 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-// A race report is a finding: stop at the first. (TSan calls this before it
-// is initialised: no instrumentation of any kind may run in it.)
+// A race report is a finding: stop at the first. No reports of calls that
+// are not async-signal-safe in a signal handler: the only handler is
+// libFuzzer's, for the SIGABRT of a failed check or of hakmem's own abort,
+// and it allocates; TSan's report of that, under halt_on_error, left the
+// process hanging there without writing the crash file (hakmem installs no
+// handler). (TSan calls this before it is initialised: no instrumentation
+// of any kind may run in it.)
 const char *__tsan_default_options(void);
 __attribute__((disable_sanitizer_instrumentation, no_sanitize("coverage"))) const char *__tsan_default_options(void) {
-  return "halt_on_error=1";
+  return "halt_on_error=1:report_signal_unsafe=0";
 }
 
 // libFuzzer's edge counters (a byte per edge, the __sancov_cntrs section)
@@ -342,7 +453,7 @@ __attribute__((no_sanitize("coverage"))) void __wrap___sanitizer_cov_8bit_counte
   __real___sanitizer_cov_8bit_counters_init(lo, hi);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+HARNESS int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool started;
   if (!started) {
     started = true;
@@ -366,7 +477,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(atomic_load(&s->state) != BUSY, "slot %u left busy", i);
     if (atomic_load(&s->state) != LIVE) continue;
     check_pattern(s, s->p, s->req, "final free");
-    reg_remove(s);
+    reg_remove(s->id);
     hak_free(s->p);
     s->p = NULL;
     atomic_store(&s->state, FREE);
