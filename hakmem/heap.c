@@ -244,7 +244,7 @@ static hak_page_t *queued_with_free(hak_heap_t *h, unsigned cls) {
 // (wl_json, wl_mir: a few live blocks in each of dozens of classes;
 // wl_mixed_random: the live count of each class swings around its mean).
 // From 2 KiB up a carve is at most two small blocks (hak_page_extend carves
-// 4 KiB of them; of larger ones a run of random length, 1..8 or 1..32),
+// 4 KiB of them; of medium ones a run of random length, 1..8),
 // so borrowing adds few slow calls. Only from classes whose size is
 // a multiple of the lowest set bit of the request's class: a block of any
 // such class is aligned as the request's class's blocks are (page areas

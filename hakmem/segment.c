@@ -216,23 +216,26 @@ static inline void keep_free_pointer(hak_page_t *pg) {
 }
 
 // Placement within a page (what the page and the segment's slot leave to
-// chance, segment.h): blocks above 8 KiB (medium pages, and the one-page
-// kind) are carved in runs of a random length, 1 .. SPREAD blocks (as the
-// page's room allows), handed out from the run's last block down. So the
-// first block of a fresh page, and the first of every run, is a random one
-// of the SPREAD after the carved ones: log2(8) = 3 more bits for a medium
-// block (29.6 with its page's 3 and its slot's 23.6; the later blocks of a
-// run and of a page, which the runs before them place, 28.7 or more),
-// log2(min(32, blocks in the page)) for the one-page kind. The run's last
+// chance, segment.h): medium blocks (above 8 KiB, up to 64 KiB) are carved
+// in runs of a random length, 1 .. 8 blocks (as the page's room allows),
+// handed out from the run's last block down. So the first block of a fresh
+// page, and the first of every run, is a random one of the 8 after the
+// carved ones: log2(8) = 3 more bits (29.6 with its page's 3 and its
+// slot's 23.6; the later blocks of a run and of a page, which the runs
+// before them place, 28.7 or more). The run's last
 // block is the frontier (hak_page_has_frontier), so an overflow of the
 // first block of a run is still caught at its free, and a loop reusing one
 // block costs what it did. The price: a run writes the first 16 bytes of
-// each of its blocks, so up to 7 OS pages (31 for the one-page kind) are
-// touched before a block there is handed out. Small blocks are carved
-// about 4 KiB at a time upward from the page's start: their page alone
-// gives them 29.6 bits, and a page's first block stays right after a
-// guard, where an underflow faults.
-static const uint8_t carve_spread[HAK_PAGE_KINDS] = {0, 8, 32};
+// each of its blocks, so up to 7 OS pages are touched before a block there
+// is handed out. Small blocks are carved about 4 KiB at a time upward from
+// the page's start: their page alone gives them 29.6 bits, and a page's
+// first block stays right after a guard, where an underflow faults. The
+// one-page kind (above 64 KiB) carves one block at a time upward too: with
+// runs of 1 .. 32 (28 bits up to 176 KiB) the 31 OS pages a run touched
+// in each of its classes' pages raised wl_json's peak RSS from 7.4 to
+// 10.4 MB and wl_mir's from 10.4 to 12.4 (medium runs alone: 7.7 - 8.0
+// and 10.5), so its blocks have their slot's 23.6 bits.
+static const uint8_t carve_spread[HAK_PAGE_KINDS] = {0, 8, 0};
 
 bool hak_page_extend(hak_page_t *pg) {
   HAK_ASSERT_INTERNAL(pg->state == HAK_PAGE_ACTIVE && pg->carved <= pg->capacity);

@@ -270,9 +270,9 @@ HAK_INTERNAL hak_page_t *hak_segment_take_page(hak_segment_t *seg, unsigned cls)
 HAK_INTERNAL void hak_segment_return_page(hak_segment_t *seg, hak_page_t *page, uint64_t now);
 
 /* Move fresh blocks of page onto its free list (about 4 KiB of small
- * ones from the lowest up; a run of 1 .. 8 medium ones, 1 .. 32 of the
- * one-page kind, of random length, from the run's last down); false when
- * it has none left. */
+ * ones, or one of the one-page kind, from the lowest up; a run of 1 .. 8
+ * medium ones, of random length, from the run's last down); false when it
+ * has none left. */
 HAK_INTERNAL bool hak_page_extend(hak_page_t *page);
 
 HAK_INLINE uint64_t hak_ror64(uint64_t x, unsigned r) { return (x >> (r & 63)) | (x << ((64 - r) & 63)); }
