@@ -195,15 +195,23 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
     uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
     if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
-    if (h && h->map_len - need >= FIT_CUT_MIN) hak_large_cut(h, need, cls);
+    if (h) hak_large_fit(h, need, now);
   }
   if (h) return (reuse_t){h, h->map_len};
-  if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
-    size_t old_len = h->map_len;
-    bool moved;
-    hak_large_t *g = hak_large_grow(h, need, cls, &moved);
-    if (g) return (reuse_t){g, old_len};
-    hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
+  // A smaller block, grown: its site's ring first, then the spare that
+  // starts the longest run of spares back to back (joined, they may reach
+  // need with no page faulted in).
+  uint8_t small = cls > fit ? (uint8_t)(cls - fit) : 1;
+  if (cls > 1 && hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, small, cls - 1u, true, now, &got);
+  if (cls > 1 && !h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    size_t run;
+    hak_spare_node_t *n = hak_spare_get_run(small, cls - 1u, need, &run);
+    if (n) h = hak_large_from_node(n);
+  }
+  if (h) {
+    size_t dirty;
+    hak_large_t *g = hak_large_grow_reused(h, need, cls, now, &dirty);
+    if (g) return (reuse_t){g, dirty};
   }
   if (!hak_opt(HAK_OPT_FREE_POLICY)) return (reuse_t){NULL, 0};
   hak_spare_node_t *n = hak_spare_get(cls, (uint8_t)far, now);
@@ -269,6 +277,8 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   reuse_t r = {NULL, 0};
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
+  // A joined spare's mapping need not be a class's (hak_large_coalesce).
+  if (h && h->map_len != hak_large_class_bytes(h->cls)) hak_large_fit(h, bytes, now);
   bool fresh = !h;
   if (!h) {
     hak_large_now(true);

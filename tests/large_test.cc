@@ -500,7 +500,10 @@ TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
   hak_free(q);
 }
 
-TEST_F(LargeFitTest, ALargerResidentSpareIsCutToTheRequest) {
+// A larger spare keeps what the request needs up to a slot boundary; the
+// rest, resident, becomes a spare of its own right after it, which serves
+// the next request with no fault; freed, the two join again.
+TEST_F(LargeFitTest, ALargerResidentSpareIsSplitAndJoinsAgain) {
   void* p = Alloc(15 * kMiB);  // class 16 MiB
   FillSparse(p, 15 * kMiB, 3);
   hak_free(p);
@@ -510,12 +513,49 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsCutToTheRequest) {
   void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
   hak_large_t* h = hak_large_lookup(q);
   EXPECT_EQ(h, old);  // the same block (its pointer's random offset may move: the cut left less room)
+  EXPECT_EQ(h->map_len, 8 * kMiB);  // the smallest class of at least 5 MiB that ends on a slot
+  EXPECT_EQ(h->cls, hak_large_class(h->map_len));
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Calls().size(), 0u);  // bookkeeping only: no mmap, no munmap
+  char* tail = reinterpret_cast<char*>(old) + 8 * kMiB;
+  EXPECT_EQ(hak_addrmap_large_base(tail + kMiB), tail);  // the rest is a block of its own
+  EXPECT_EQ(hak_large_site_resident(5), 16 * kMiB);  // 8 live + an 8 MiB HOT spare
+  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));  // the resident head (p: still in the block)
+  void* r = Alloc(7 * kMiB, false, &fresh);  // class 8 MiB: the tail, resident
+  EXPECT_EQ(reinterpret_cast<char*>(hak_large_lookup(r)), tail);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Calls().size(), 0u);
+  hak_free(q);
+  hak_free(r);  // joins the spare before it: one 16 MiB spare again
+  EXPECT_EQ(hak_addrmap_large_base(tail + kMiB), reinterpret_cast<char*>(old));
+  void* s = Alloc(15 * kMiB, false, &fresh);
+  EXPECT_EQ(hak_large_lookup(s), old);
+  EXPECT_EQ(hak_large_lookup(s)->map_len, 16 * kMiB);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
+  EXPECT_EQ(hak_large_site_resident(5), 16 * kMiB);
+  hak_free(s);
+}
+
+// Past the spare pool's resident cap the rest is given back: the block is
+// cut to the request's class.
+TEST_F(LargeFitTest, ALargerResidentSpareIsCutPastThePoolsCap) {
+  SetOption(HAK_OPT_SPARE_RESIDENT_BYTES, 4 * kMiB);
+  void* p = Alloc(15 * kMiB);  // class 16 MiB
+  FillSparse(p, 15 * kMiB, 3);
+  hak_free(p);
+  rec_.Attach();
+  size_t fresh = 1;
+  hak_large_t* old = hak_large_lookup(p);
+  void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
+  hak_large_t* h = hak_large_lookup(q);
+  EXPECT_EQ(h, old);
   EXPECT_EQ(h->map_len, ClassMap(5 * kMiB - 4 * kKiB));
   EXPECT_EQ(h->cls, hak_large_class(h->map_len));
   EXPECT_EQ(fresh, 0u);
   EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
   EXPECT_EQ(hak_addrmap_get((char*)p + 12 * kMiB), 0u);  // the tail's slots are no longer the block's
-  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));  // the resident head (p: still in the block)
+  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));
   EXPECT_EQ(hak_large_site_resident(5), h->map_len);
   hak_free(q);
 }
