@@ -201,7 +201,7 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
   // A smaller block, grown: its site's ring first, then the spare that
   // starts the longest run of spares back to back (joined, they may reach
   // need with no page faulted in).
-  uint8_t small = cls > fit ? (uint8_t)(cls - fit) : 1;
+  uint8_t small = 1;  // any: what it lacks comes from other spares' pages where it can
   if (cls > 1 && hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, small, cls - 1u, true, now, &got);
   if (cls > 1 && !h && hak_opt(HAK_OPT_FREE_POLICY)) {
     size_t run;
@@ -286,6 +286,11 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     if (HAK_UNLIKELY(!h)) {
       // Refused: cached blocks may hold the address space (RLIMIT_AS).
       hak_large_trim();
+      h = map_block(bytes, align, off);
+    }
+    // Resident spares that no step above could use lend their pages.
+    if (h && cls != HAK_LARGE_NO_CLASS && hak_opt(HAK_OPT_FREE_POLICY) && (r.dirty = hak_large_fill(h, now)) == SIZE_MAX) {
+      r.dirty = 0;
       h = map_block(bytes, align, off);
     }
     if (!h) {

@@ -110,8 +110,15 @@ HAK_INTERNAL hak_large_t *hak_large_coalesce(hak_large_t *h);
  * mapping, class cls), to need: by joining the spares right after it, else
  * by hak_large_grow with the pages of up to 4 other resident spares moved
  * into what it gains. The block (*dirty: the bytes from its base that may
- * hold old contents), or NULL when the kernel refused (h is gone then). */
+ * hold old contents), or NULL when the kernel refused (h went back to the
+ * spare pool, or was unmapped). */
 HAK_INTERNAL hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty);
+/* A fresh block (map_block's, before its header is filled in): the pages of
+ * up to 4 resident spares moved into it from its base, so that they do not
+ * fault in. The bytes from the base that may hold old contents now (0:
+ * none came), or SIZE_MAX when the kernel refused a move (h is unmapped:
+ * map another). */
+HAK_INTERNAL size_t hak_large_fill(hak_large_t *h, uint64_t now);
 /* Grow a block's mapping to `bytes` (class cls) in place or by moving its
  * pages (*moved); its new header, or NULL (the block is unchanged). */
 HAK_INTERNAL hak_large_t *hak_large_grow(hak_large_t *h, size_t bytes, uint8_t cls, bool *moved);

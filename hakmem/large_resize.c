@@ -14,7 +14,6 @@
 #include "hakmem/large_impl.h"
 #include "hakmem/libc.h"
 #include "hakmem/log.h"
-#include "hakmem/options.h"
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
@@ -93,9 +92,10 @@ void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   while (c + 1u < HAK_LARGE_CLASSES && hak_large_class_bytes(c) % HAK_SEGMENT_SIZE) c++;
   size_t at = hak_large_class_bytes(c);
   size_t rest = at < len ? hak_large_class_bytes(floor_class(len - at)) : 0;
-  // The rest becomes a spare while the pool is under its resident cap;
-  // past it, it is given back, as a cut always did.
-  if (at + HAK_SEGMENT_SIZE > len || hak_spare_resident_bytes() + rest > hak_opt(HAK_OPT_SPARE_RESIDENT_BYTES)) {
+  // The rest becomes a spare (the pool's caps and ageing apply to it as to
+  // any freed block) when it can hold a slot; else it is given back when it
+  // is a slot or more, as a cut always did.
+  if (at + HAK_SEGMENT_SIZE > len) {
     if (len - need >= HAK_SEGMENT_SIZE) cut_to(h, need, hak_large_class(need));
     else if (h->cls == HAK_LARGE_NO_CLASS || hak_large_class_bytes(h->cls) != len) cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len));
     return;
@@ -179,35 +179,48 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
   return true;
 }
 
+// Move donors' pages into [*off, need) of g (mapped); *off: the end of
+// what may hold old contents. false when the kernel refused (g is unmapped
+// then: it may have a hole).
+static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
+  hak_spare_node_t *n;
+  for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN; i++) {
+    if (!(n = hak_spare_get_donor(need - *off, GATHER_MIN, HAK_SEGMENT_SIZE))) break;
+    hak_large_t *d = hak_large_from_node(n);
+    HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
+    size_t piece = d->map_len < need - *off ? d->map_len : need - *off;
+    if (!move_in(d, piece, base_of(g) + *off, now)) {
+      g->map_len = need;  // the header page may have come with a donor's pages
+      hak_large_unmap_block(g);
+      return false;
+    }
+    *off += piece;
+  }
+  return true;
+}
+
 hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty) {
   if (hak_large_absorb(h, need, now)) {
     *dirty = h->map_len;
     return h;
   }
-  size_t len = h->map_len;
-  hak_spare_node_t *n = hak_spare_get_donor(need - len, GATHER_MIN, HAK_SEGMENT_SIZE);
+  *dirty = h->map_len;
   bool moved;
   hak_large_t *g = hak_large_grow(h, need, cls, &moved);
   if (!g) {
-    if (n) hak_large_release(hak_large_from_node(n), now);
-    hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
+    // The kernel refused (or h spans several mappings): h stays resident,
+    // a donor for the fresh block that serves instead.
+    hak_large_release(h, now);
     return NULL;
   }
-  size_t off = len;
-  for (unsigned i = 0; n; i++) {
-    hak_large_t *d = hak_large_from_node(n);
-    HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
-    size_t piece = d->map_len < need - off ? d->map_len : need - off;
-    if (!move_in(d, piece, base_of(g) + off, now)) {
-      hak_large_unmap_block(g);  // it may have a hole now: a fresh block serves
-      return NULL;
-    }
-    off += piece;
-    if (off == need || i + 1 == GATHER_MAX) break;
-    n = hak_spare_get_donor(need - off, GATHER_MIN, HAK_SEGMENT_SIZE);
-  }
-  *dirty = off;  // [0, off) may hold old contents; the rest is fresh
-  return g;
+  return gather(g, dirty, need, now) ? g : NULL;
+}
+
+size_t hak_large_fill(hak_large_t *h, uint64_t now) {
+  size_t len = h->map_len, end = 0;
+  if (!gather(h, &end, len, now)) return SIZE_MAX;
+  h->map_len = len;  // the header page may have come with a donor's pages
+  return end;
 }
 
 // A block that now needs at most half its mapping gives the tail back: the

@@ -537,12 +537,11 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsSplitAndJoinsAgain) {
   hak_free(s);
 }
 
-// Past the spare pool's resident cap the rest is given back: the block is
-// cut to the request's class.
-TEST_F(LargeFitTest, ALargerResidentSpareIsCutPastThePoolsCap) {
-  SetOption(HAK_OPT_SPARE_RESIDENT_BYTES, 4 * kMiB);
-  void* p = Alloc(15 * kMiB);  // class 16 MiB
-  FillSparse(p, 15 * kMiB, 3);
+// A rest too small to hold a slot-aligned spare after the block is given
+// back when it is a slot or more: the block is cut to the request's class.
+TEST_F(LargeFitTest, ALargerResidentSpareIsCutWhenItsRestHoldsNoSpare) {
+  void* p = Alloc(10 * kMiB - 4 * kKiB);  // class 10 MiB: 8 + 2, no room for a spare after 8
+  FillSparse(p, 10 * kMiB - 4 * kKiB, 3);
   hak_free(p);
   rec_.Attach();
   size_t fresh = 1;
@@ -554,7 +553,7 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsCutPastThePoolsCap) {
   EXPECT_EQ(h->cls, hak_large_class(h->map_len));
   EXPECT_EQ(fresh, 0u);
   EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
-  EXPECT_EQ(hak_addrmap_get((char*)p + 12 * kMiB), 0u);  // the tail's slots are no longer the block's
+  EXPECT_EQ(hak_addrmap_get(reinterpret_cast<char*>(old) + 9 * kMiB), 0u);  // the tail's slot is no longer the block's
   EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));
   EXPECT_EQ(hak_large_site_resident(5), h->map_len);
   hak_free(q);
@@ -590,6 +589,43 @@ TEST_F(LargeFitTest, ASmallerResidentSpareGrowsAndKeepsItsPages) {
   void* z = Alloc(4 * kMiB, true);  // calloc on a cut, dirty spare: zero everywhere
   for (size_t i = 0; i < 4 * kMiB; i += 512) ASSERT_EQ(static_cast<unsigned char*>(z)[i], 0u) << i;
   hak_free(z);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+// A smaller spare grown for a request takes the pages of another resident
+// spare into what it gains (moved, not faulted); a fresh block takes those
+// of spares no step could use. Contents move with the pages.
+TEST_F(LargeFitTest, GrowthAndFreshBlocksTakeOtherSparesPages) {
+  void* a = Alloc(8 * kMiB - 4 * kKiB);  // class 8 MiB
+  void* b = Alloc(8 * kMiB - 4 * kKiB);
+  memset(a, 0xa1, 8 * kMiB - 4 * kKiB);
+  memset(b, 0xb2, 8 * kMiB - 4 * kKiB);
+  hak_free(a);
+  hak_free(b);
+  size_t fresh = 1;
+  void* q = Alloc(16 * kMiB - 4 * kKiB, false, &fresh);  // class 16 MiB: 8 of its own, 8 moved in
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 16 * kMiB);
+  EXPECT_EQ(hak_spare_resident_bytes(), 0u);  // both spares are in the block now
+  auto* base = reinterpret_cast<unsigned char*>(hak_large_lookup(q));
+  unsigned first = base[6 * kMiB], second = base[14 * kMiB];  // one spare's pages in each half
+  EXPECT_TRUE((first == 0xa1 && second == 0xb2) || (first == 0xb2 && second == 0xa1)) << first << " " << second;
+  memset(q, 5, 16 * kMiB - 4 * kKiB);
+  hak_free(q);
+  // Class 40 MiB: the 16 MiB spare spans two of the kernel's mappings now,
+  // so it cannot grow there (mremap); a fresh block takes its pages instead
+  // (a kernel that cannot move a range across mappings faults it all in).
+  void* c = Alloc(40 * kMiB, false, &fresh);
+  ASSERT_NE(c, nullptr);
+  auto* cb = reinterpret_cast<unsigned char*>(hak_large_lookup(c));
+  if (fresh != 40 * kMiB) {
+    EXPECT_EQ(fresh, 40 * kMiB - 16 * kMiB + static_cast<size_t>(static_cast<unsigned char*>(c) - cb));
+    EXPECT_EQ(cb[8 * kMiB], 5u);  // the spare's pages, moved to the base
+  }
+  EXPECT_EQ(cb[20 * kMiB], 0u);  // the rest is fresh
+  memset(c, 0, 40 * kMiB);
+  hak_free(c);
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
