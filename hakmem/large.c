@@ -121,20 +121,23 @@ void hak_large_unmap_block(hak_large_t *h) {
 //      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
 //      is used as it is;
 //   2. a block of a larger class (up to SPARE_FIT_CLASSES larger, or any
-//      larger one whose tail is cut off), the smallest: its resident pages
-//      save the faults. A tail of a slot (4 MiB) or more is cut off
-//      (unmapped), so no large waste stays with a long-lived block; a
-//      smaller one stays with the block, which comes back at its own size
-//      for a later larger request (cutting it, a program whose short-lived
-//      blocks vary in size gave back and faulted in the same memory again
-//      and again: wl_wrapper 2.5x slower);
-//   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
-//      largest: its mapping grows to need in place or by moving its pages
-//      (mremap), so only need - M bytes fault in;
+//      larger one a split leaves a slot or more), the smallest: its
+//      resident pages save the faults. It keeps the smallest class >= need
+//      that ends on a slot boundary; the rest, a slot (4 MiB) or more,
+//      becomes a spare of its own right after it (large_resize.c), so no
+//      large waste stays with a long-lived block and the rest's pages serve
+//      the next request instead of faulting in again (unmapping the rest, a
+//      program whose blocks vary in size gave back and faulted in the same
+//      memory again and again: wl_wrapper 2.5x slower);
+//   3. a block of a smaller class, the largest (the site's ring, else the
+//      spare that starts the longest run of spares back to back): joined
+//      with the spares right after it, else grown (mremap) with the pages
+//      of other resident spares moved into what it gains, so only what
+//      they do not cover faults in;
 //   4. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
 //      pages are gone: only the address space is reused, unless it was still
 //      queued for MADV_DONTNEED);
-//   5. a fresh mapping.
+//   5. a fresh mapping, with the pages of resident spares moved in.
 // The block's mapping is a class's then, as every block's.
 
 #define FIT_MIN_SLACK ((size_t)256 << 10)

@@ -190,8 +190,7 @@ static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
     HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
     size_t piece = d->map_len < need - *off ? d->map_len : need - *off;
     if (!move_in(d, piece, base_of(g) + *off, now)) {
-      g->map_len = need;  // the header page may have come with a donor's pages
-      hak_large_unmap_block(g);
+      drop_range(g, 0, need);  // its header page may be the hole: not read
       return false;
     }
     *off += piece;
