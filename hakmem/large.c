@@ -201,14 +201,18 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     if (h) hak_large_fit(h, need, now);
   }
   if (h) return (reuse_t){h, h->map_len};
-  // A smaller block, grown: its site's ring first, then the spare that
-  // starts the longest run of spares back to back (joined, they may reach
-  // need with no page faulted in).
-  uint8_t small = 1;  // any: what it lacks comes from other spares' pages where it can
+  // A smaller block, grown, the largest: its site's ring first (down to
+  // SPARE_FIT_CLASSES smaller); then, for a request past a slot, the spare
+  // of a slot or more that starts the longest run of spares back to back
+  // (joined, they may reach need with no page faulted in; the walks are
+  // for the few spares that large: the pool's caps are in bytes); else a
+  // spare down to SPARE_FIT_CLASSES smaller.
+  uint8_t small = cls > fit ? (uint8_t)(cls - fit) : 1, slot = hak_large_class(HAK_SEGMENT_SIZE);
   if (cls > 1 && hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, small, cls - 1u, true, now, &got);
   if (cls > 1 && !h && hak_opt(HAK_OPT_FREE_POLICY)) {
     size_t run;
-    hak_spare_node_t *n = hak_spare_get_run(small, cls - 1u, need, &run);
+    hak_spare_node_t *n = cls > slot ? hak_spare_get_run(slot, cls - 1u, need, &run) : NULL;
+    if (!n) n = hak_spare_get_resident(small, cls - 1u, true);
     if (n) h = hak_large_from_node(n);
   }
   if (h) {
@@ -292,7 +296,8 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
       h = map_block(bytes, align, off);
     }
     // Resident spares that no step above could use lend their pages.
-    if (h && cls != HAK_LARGE_NO_CLASS && hak_opt(HAK_OPT_FREE_POLICY) && (r.dirty = hak_large_fill(h, now)) == SIZE_MAX) {
+    if (h && cls != HAK_LARGE_NO_CLASS && bytes >= HAK_SEGMENT_SIZE && hak_opt(HAK_OPT_FREE_POLICY) &&
+        (r.dirty = hak_large_fill(h, now)) == SIZE_MAX) {
       r.dirty = 0;
       h = map_block(bytes, align, off);
     }

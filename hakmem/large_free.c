@@ -106,7 +106,9 @@ void hak_large_release(hak_large_t *h, uint64_t now) {
   }
   hak_thermal_t t = thermal_of(h);
   if (t != HAK_COLD && !site_has_room(h)) t = HAK_COLD;  // over the site's resident bound
-  if (t != HAK_COLD) h = hak_large_coalesce(h);
+  // Joins look for neighbours by a walk of the pool: for blocks of a slot or
+  // more, the few that split (the pool's caps are in bytes).
+  if (t != HAK_COLD && h->map_len >= HAK_SEGMENT_SIZE) h = hak_large_coalesce(h);
   size_t len;
   char *a = hak_large_advisable(h, &len);
   if (t == HAK_WARM) {

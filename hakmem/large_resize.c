@@ -212,6 +212,7 @@ hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uin
     hak_large_release(h, now);
     return NULL;
   }
+  if (need < HAK_SEGMENT_SIZE) return g;  // the donors' walk is for the few blocks of a slot or more
   return gather(g, dirty, need, now) ? g : NULL;
 }
 

@@ -484,6 +484,20 @@ class LargeFitTest : public LargeTest {
   static void* Alloc(size_t size, bool zero = false, size_t* fresh = nullptr) {
     return hak_large_alloc_ex(size, 0, 5, zero, HAK_LARGE_HOW_DEFAULT, fresh);
   }
+  // A block of `first` bytes, filled and freed (a HOT spare), then a request
+  // of `second` bytes (system calls recorded from there on): the block that
+  // serves it, which must be the same (its pointer's random offset may move).
+  hak_large_t* Reuse(size_t first, size_t second, void** p, void** q, size_t* fresh) {
+    *p = Alloc(first);
+    FillSparse(*p, first, 3);
+    hak_free(*p);
+    rec_.Attach();
+    hak_large_t* old = hak_large_lookup(*p);
+    *q = Alloc(second, false, fresh);
+    hak_large_t* h = hak_large_lookup(*q);
+    EXPECT_EQ(h, old);
+    return h;
+  }
 };
 
 TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
@@ -504,15 +518,10 @@ TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
 // rest, resident, becomes a spare of its own right after it, which serves
 // the next request with no fault; freed, the two join again.
 TEST_F(LargeFitTest, ALargerResidentSpareIsSplitAndJoinsAgain) {
-  void* p = Alloc(15 * kMiB);  // class 16 MiB
-  FillSparse(p, 15 * kMiB, 3);
-  hak_free(p);
-  rec_.Attach();
+  void *p, *q;
   size_t fresh = 1;
-  hak_large_t* old = hak_large_lookup(p);
-  void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
-  hak_large_t* h = hak_large_lookup(q);
-  EXPECT_EQ(h, old);  // the same block (its pointer's random offset may move: the cut left less room)
+  hak_large_t* h = Reuse(15 * kMiB, 5 * kMiB - 4 * kKiB, &p, &q, &fresh);  // class 16 MiB for class 5 MiB
+  hak_large_t* old = h;
   EXPECT_EQ(h->map_len, 8 * kMiB);  // the smallest class of at least 5 MiB that ends on a slot
   EXPECT_EQ(h->cls, hak_large_class(h->map_len));
   EXPECT_EQ(fresh, 0u);
@@ -540,15 +549,11 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsSplitAndJoinsAgain) {
 // A rest too small to hold a slot-aligned spare after the block is given
 // back when it is a slot or more: the block is cut to the request's class.
 TEST_F(LargeFitTest, ALargerResidentSpareIsCutWhenItsRestHoldsNoSpare) {
-  void* p = Alloc(10 * kMiB - 4 * kKiB);  // class 10 MiB: 8 + 2, no room for a spare after 8
-  FillSparse(p, 10 * kMiB - 4 * kKiB, 3);
-  hak_free(p);
-  rec_.Attach();
+  void *p, *q;
   size_t fresh = 1;
-  hak_large_t* old = hak_large_lookup(p);
-  void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
-  hak_large_t* h = hak_large_lookup(q);
-  EXPECT_EQ(h, old);
+  // Class 10 MiB (8 + 2: no room for a spare after 8) for class 5 MiB.
+  hak_large_t* h = Reuse(10 * kMiB - 4 * kKiB, 5 * kMiB - 4 * kKiB, &p, &q, &fresh);
+  hak_large_t* old = h;
   EXPECT_EQ(h->map_len, ClassMap(5 * kMiB - 4 * kKiB));
   EXPECT_EQ(h->cls, hak_large_class(h->map_len));
   EXPECT_EQ(fresh, 0u);
