@@ -13,11 +13,12 @@
  * as it is; else a larger resident one, split: it keeps the smallest class
  * >= need ending on a slot boundary, the rest (a slot or more) becomes a
  * spare right after it; else the largest smaller resident block, joined
- * with the spares right after it or grown (mremap) with other resident
- * spares' pages moved in (only what they do not cover faults); else a COLD
- * spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap, which
- * takes resident spares' pages too. A resident spare joins its neighbours
- * in the pool on free (split halves come back together).
+ * with the spares right after it or grown (mremap), from a slot (4 MiB) up
+ * with other resident spares' pages moved in (only what they do not cover
+ * faults); else a COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a
+ * fresh mmap, which from a slot up takes resident spares' pages too. A
+ * resident spare of a slot or more joins its neighbours in the pool on
+ * free (split halves come back together).
  * Where it goes on free, by the how its request carried
  * (hak_large_how_t, kept in the header): the site's BigCache ring (at most
  * how.cache_slots per ring), else how.release (AUTO: the HOT/WARM/COLD size
