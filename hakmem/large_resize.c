@@ -184,11 +184,18 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
 // then: it may have a hole).
 static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
   hak_spare_node_t *n;
-  for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN; i++) {
+  // Pieces move between huge-page boundaries only: a huge page moved
+  // anywhere else is split, and its range faults 4 KiB at a time later.
+  for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN && *off % HAK_HUGE_PAGE == 0; i++) {
     if (!(n = hak_spare_get_donor(need - *off, GATHER_MIN, HAK_SEGMENT_SIZE))) break;
     hak_large_t *d = hak_large_from_node(n);
     HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
     size_t piece = d->map_len < need - *off ? d->map_len : need - *off;
+    if (piece < d->map_len) piece -= (d->map_len - piece) % HAK_HUGE_PAGE;  // the part left starts on one
+    if (piece < GATHER_MIN) {
+      hak_large_release(d, now);
+      break;
+    }
     if (!move_in(d, piece, base_of(g) + *off, now)) {
       drop_range(g, 0, need);  // its header page may be the hole: not read
       return false;
