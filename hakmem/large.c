@@ -121,20 +121,23 @@ void hak_large_unmap_block(hak_large_t *h) {
 //      slack = max(need / 4, 256 KiB): the tail waste is bounded, the block
 //      is used as it is;
 //   2. a block of a larger class (up to SPARE_FIT_CLASSES larger, or any
-//      larger one whose tail is cut off), the smallest: its resident pages
-//      save the faults. A tail of a slot (4 MiB) or more is cut off
-//      (unmapped), so no large waste stays with a long-lived block; a
-//      smaller one stays with the block, which comes back at its own size
-//      for a later larger request (cutting it, a program whose short-lived
-//      blocks vary in size gave back and faulted in the same memory again
-//      and again: wl_wrapper 2.5x slower);
-//   3. a block of a smaller class (down to SPARE_FIT_CLASSES smaller), the
-//      largest: its mapping grows to need in place or by moving its pages
-//      (mremap), so only need - M bytes fault in;
+//      larger one a split leaves a slot or more), the smallest: its
+//      resident pages save the faults. It keeps the smallest class >= need
+//      that ends on a slot boundary; the rest, a slot (4 MiB) or more,
+//      becomes a spare of its own right after it (large_resize.c), so no
+//      large waste stays with a long-lived block and the rest's pages serve
+//      the next request instead of faulting in again (unmapping the rest, a
+//      program whose blocks vary in size gave back and faulted in the same
+//      memory again and again: wl_wrapper 2.5x slower);
+//   3. a block of a smaller class, the largest (the site's ring, else the
+//      spare that starts the longest run of spares back to back): joined
+//      with the spares right after it, else grown (mremap) with the pages
+//      of other resident spares moved into what it gains, so only what
+//      they do not cover faults in;
 //   4. a COLD spare of a class up to SPARE_FIT_CLASSES larger, as it is (its
 //      pages are gone: only the address space is reused, unless it was still
 //      queued for MADV_DONTNEED);
-//   5. a fresh mapping.
+//   5. a fresh mapping, with the pages of resident spares moved in.
 // The block's mapping is a class's then, as every block's.
 
 #define FIT_MIN_SLACK ((size_t)256 << 10)
@@ -195,15 +198,27 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
     uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
     if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
-    if (h && h->map_len - need >= FIT_CUT_MIN) hak_large_cut(h, need, cls);
+    if (h) hak_large_fit(h, need, now);
   }
   if (h) return (reuse_t){h, h->map_len};
-  if (cls > 1 && (h = take_resident(site, cls > fit ? cls - fit : 1, cls - 1u, true, now))) {
-    size_t old_len = h->map_len;
-    bool moved;
-    hak_large_t *g = hak_large_grow(h, need, cls, &moved);
-    if (g) return (reuse_t){g, old_len};
-    hak_large_unmap_block(h);  // the kernel refused: a fresh block serves
+  // A smaller block, grown, the largest: its site's ring first (down to
+  // SPARE_FIT_CLASSES smaller); then, for a request past a slot, the spare
+  // of a slot or more that starts the longest run of spares back to back
+  // (joined, they may reach need with no page faulted in; the walks are
+  // for the few spares that large: the pool's caps are in bytes); else a
+  // spare down to SPARE_FIT_CLASSES smaller.
+  uint8_t small = cls > fit ? (uint8_t)(cls - fit) : 1, slot = hak_large_class(HAK_SEGMENT_SIZE);
+  if (cls > 1 && hak_opt(HAK_OPT_BIGCACHE)) h = hak_bigcache_get_fit(site, small, cls - 1u, true, now, &got);
+  if (cls > 1 && !h && hak_opt(HAK_OPT_FREE_POLICY)) {
+    size_t run;
+    hak_spare_node_t *n = cls > slot ? hak_spare_get_run(slot, cls - 1u, need, &run) : NULL;
+    if (!n) n = hak_spare_get_resident(small, cls - 1u, true);
+    if (n) h = hak_large_from_node(n);
+  }
+  if (h) {
+    size_t dirty;
+    hak_large_t *g = hak_large_grow_reused(h, need, cls, now, &dirty);
+    if (g) return (reuse_t){g, dirty};
   }
   if (!hak_opt(HAK_OPT_FREE_POLICY)) return (reuse_t){NULL, 0};
   hak_spare_node_t *n = hak_spare_get(cls, (uint8_t)far, now);
@@ -269,6 +284,8 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   reuse_t r = {NULL, 0};
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
+  // A joined spare's mapping need not be a class's (hak_large_coalesce).
+  if (h && h->map_len != hak_large_class_bytes(h->cls)) hak_large_fit(h, bytes, now);
   bool fresh = !h;
   if (!h) {
     hak_large_now(true);
@@ -276,6 +293,12 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
     if (HAK_UNLIKELY(!h)) {
       // Refused: cached blocks may hold the address space (RLIMIT_AS).
       hak_large_trim();
+      h = map_block(bytes, align, off);
+    }
+    // Resident spares that no step above could use lend their pages.
+    if (h && cls != HAK_LARGE_NO_CLASS && bytes >= HAK_SEGMENT_SIZE && hak_opt(HAK_OPT_FREE_POLICY) &&
+        (r.dirty = hak_large_fill(h, now)) == SIZE_MAX) {
+      r.dirty = 0;
       h = map_block(bytes, align, off);
     }
     if (!h) {

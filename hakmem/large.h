@@ -10,10 +10,15 @@
  * Where a block comes from (the fit rule, large.c): a block of the site's
  * BigCache rings, or a resident (HOT/WARM) spare, whose mapping M is within
  * [need, need + max(need/4, 256 KiB)] (need: the request's class mapping),
- * as it is; else a larger resident one (cut to need when the tail is a slot,
- * 4 MiB, or more; as it is below that); else a smaller
- * resident spare grown to need (mremap: only need - M bytes fault); else a
- * COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a fresh mmap.
+ * as it is; else a larger resident one, split: it keeps the smallest class
+ * >= need ending on a slot boundary, the rest (a slot or more) becomes a
+ * spare right after it; else the largest smaller resident block, joined
+ * with the spares right after it or grown (mremap), from a slot (4 MiB) up
+ * with other resident spares' pages moved in (only what they do not cover
+ * faults); else a COLD spare up to HAKMEM_SPARE_FIT_CLASSES larger; else a
+ * fresh mmap, which from a slot up takes resident spares' pages too. A
+ * resident spare of a slot or more joins its neighbours in the pool on
+ * free (split halves come back together).
  * Where it goes on free, by the how its request carried
  * (hak_large_how_t, kept in the header): the site's BigCache ring (at most
  * how.cache_slots per ring), else how.release (AUTO: the HOT/WARM/COLD size

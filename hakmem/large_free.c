@@ -99,13 +99,16 @@ static hak_thermal_t thermal_of(const hak_large_t *h) {
 }
 
 // An uncached FREE block: keep it as a spare (HOT/WARM/COLD) or unmap it.
-static void release(hak_large_t *h, uint64_t now) {
+void hak_large_release(hak_large_t *h, uint64_t now) {
   if (!hak_opt(HAK_OPT_FREE_POLICY) || h->cls == HAK_LARGE_NO_CLASS || h->how.release == HAK_RELEASE_RETURN) {
     hak_large_unmap_block(h);
     return;
   }
   hak_thermal_t t = thermal_of(h);
   if (t != HAK_COLD && !site_has_room(h)) t = HAK_COLD;  // over the site's resident bound
+  // Joins look for neighbours by a walk of the pool: for blocks of a slot or
+  // more, the few that split (the pool's caps are in bytes).
+  if (t != HAK_COLD && h->map_len >= HAK_SEGMENT_SIZE) h = hak_large_coalesce(h);
   size_t len;
   char *a = hak_large_advisable(h, &len);
   if (t == HAK_WARM) {
@@ -123,7 +126,7 @@ static void release(hak_large_t *h, uint64_t now) {
 }
 
 static void release_victims(hak_bigcache_victims_t *v, uint64_t now) {
-  for (unsigned i = 0; i < v->n; i++) release((hak_large_t *)v->v[i].blk, now);
+  for (unsigned i = 0; i < v->n; i++) hak_large_release((hak_large_t *)v->v[i].blk, now);
 }
 
 // The engine's clock: the latest reading, and a reading with the tick.
@@ -241,6 +244,6 @@ void hak_large_give_back(hak_large_t *h) {
       return;
     }
   }
-  release(h, now);
+  hak_large_release(h, now);
   hak_large_validate();
 }

@@ -62,6 +62,9 @@ HAK_INLINE char *hak_large_advisable(hak_large_t *h, size_t *len) {
 HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
 /* A FREE block, to BigCache or the free policy (large_free.c). */
 HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
+/* A FREE block that no ring is to keep: a HOT/WARM/COLD spare by its how,
+ * or unmapped (large_free.c). */
+HAK_INTERNAL void hak_large_release(hak_large_t *h, uint64_t now);
 /* Age BigCache and the spare pool when a tick is due. */
 HAK_INTERNAL void hak_large_tick(uint64_t now);
 /* The clock in milliseconds: read (and the tick run) when `read`, else the
@@ -85,6 +88,37 @@ HAK_INLINE void hak_large_validate(void) {}
 /* Cut a block's mapping to `bytes` (< map_len, class cls; the tail is
  * unmapped); false when the kernel refuses (the block is unchanged). */
 HAK_INTERNAL bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls);
+/* Make a block taken for reuse, of map_len >= need (a class's mapping;
+ * map_len need not be a class's), a class's block of at least need: the
+ * part past the smallest class >= need that ends on a slot boundary becomes
+ * a spare of its own (the largest class it holds, the rest unmapped) when
+ * it is a slot or more, so its pages serve the next request instead of
+ * being faulted in again; a smaller rest stays with the block. */
+HAK_INTERNAL void hak_large_fit(hak_large_t *h, size_t need, uint64_t now);
+/* Join to h (a block taken for reuse, smaller than need) the resident
+ * spares right after it, while it is smaller than need: the pages are there
+ * already, in the same mapping when the spare was split off h's; true when
+ * h reached need (it is then fitted to need). */
+HAK_INTERNAL bool hak_large_absorb(hak_large_t *h, size_t need, uint64_t now);
+/* A FREE block about to become a resident spare, joined with the resident
+ * spares right before and after it (its split-off neighbours, most
+ * often): the joined block's header (the one before, when there is one),
+ * its mapping any length, its class the largest that mapping holds (the
+ * pool's index; hak_large_fit makes it a class's block again on reuse). */
+HAK_INTERNAL hak_large_t *hak_large_coalesce(hak_large_t *h);
+/* Grow h, a block taken for reuse that is smaller than need (a class's
+ * mapping, class cls), to need: by joining the spares right after it, else
+ * by hak_large_grow with the pages of up to 4 other resident spares moved
+ * into what it gains. The block (*dirty: the bytes from its base that may
+ * hold old contents), or NULL when the kernel refused (h went back to the
+ * spare pool, or was unmapped). */
+HAK_INTERNAL hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty);
+/* A fresh block (map_block's, before its header is filled in): the pages of
+ * up to 4 resident spares moved into it from its base, so that they do not
+ * fault in. The bytes from the base that may hold old contents now (0:
+ * none came), or SIZE_MAX when the kernel refused a move (h is unmapped:
+ * map another). */
+HAK_INTERNAL size_t hak_large_fill(hak_large_t *h, uint64_t now);
 /* Grow a block's mapping to `bytes` (class cls) in place or by moving its
  * pages (*moved); its new header, or NULL (the block is unchanged). */
 HAK_INTERNAL hak_large_t *hak_large_grow(hak_large_t *h, size_t bytes, uint8_t cls, bool *moved);

@@ -40,7 +40,9 @@ bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls) {
   size_t old_len = h->map_len;
   if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
   UNPOISON(base_of(h) + bytes, old_len - bytes);
-  if (!hak_os_grow_in_place(h, old_len, bytes)) {
+  // A block whose pages came from several mappings cannot be resized by
+  // mremap: its tail is unmapped instead.
+  if (!hak_os_grow_in_place(h, old_len, bytes) && !hak_os_unmap(base_of(h) + bytes, old_len - bytes)) {
     HAK_CHECK(hak_addrmap_set_large(h, old_len), "large: cannot restore the address map");
     return false;
   }
@@ -49,6 +51,183 @@ bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls) {
   h->map_len = bytes;
   h->cls = cls;
   return true;
+}
+
+// --- reuse across sizes: splitting a block and joining its neighbours ---------------
+// A block taken for a smaller request keeps what the request needs, up to a
+// slot boundary; the rest, a slot or more, becomes a spare of its own right
+// after it (its header at that boundary, in the same mapping). A later
+// request larger than a block joins the spares right after it back on.
+// Both only move bookkeeping: the pages stay where they are, resident, and
+// the mapping is one to the kernel (a mremap across the seam works).
+
+// The largest class whose mapping fits in `bytes` (at least the smallest).
+static uint8_t floor_class(size_t bytes) {
+  uint8_t c = hak_large_class(bytes);
+  if (c == HAK_LARGE_NO_CLASS) return HAK_LARGE_CLASSES - 1;
+  return c && hak_large_class_bytes(c) > bytes ? (uint8_t)(c - 1) : c;
+}
+
+// Unmap [base + from, base + to): the map's slots wholly past `from` first.
+static void drop_range(hak_large_t *h, size_t from, size_t to) {
+  size_t keep = (from + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  if (keep < to) hak_addrmap_clear(base_of(h) + keep, to - keep);
+  UNPOISON(base_of(h) + from, to - from);
+  hak_os_unmap(base_of(h) + from, to - from);
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, to - from, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, to - from);
+}
+
+// h's mapping cut to `bytes`, of class cls (the rest unmapped).
+static void cut_to(hak_large_t *h, size_t bytes, uint8_t cls) {
+  if (bytes < h->map_len) drop_range(h, bytes, h->map_len);
+  h->map_len = bytes;
+  h->cls = cls;
+}
+
+void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
+  size_t len = h->map_len;
+  HAK_ASSERT_INTERNAL(len >= need);
+  uint8_t c = hak_large_class(need);
+  while (c + 1u < HAK_LARGE_CLASSES && hak_large_class_bytes(c) % HAK_SEGMENT_SIZE) c++;
+  size_t at = hak_large_class_bytes(c);
+  size_t rest = at < len ? hak_large_class_bytes(floor_class(len - at)) : 0;
+  // The rest becomes a spare (the pool's caps and ageing apply to it as to
+  // any freed block) when it can hold a slot; else it is given back when it
+  // is a slot or more, as a cut always did.
+  if (at + HAK_SEGMENT_SIZE > len) {
+    if (len - need >= HAK_SEGMENT_SIZE) cut_to(h, need, hak_large_class(need));
+    else if (h->cls == HAK_LARGE_NO_CLASS || hak_large_class_bytes(h->cls) != len) cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len));
+    return;
+  }
+  uint8_t tc = floor_class(len - at);
+  cut_to(h, at + rest, c);
+  h->map_len = at;
+  hak_large_t *t = (hak_large_t *)(void *)(base_of(h) + at);
+  UNPOISON(t, HAK_LARGE_HDR);
+  *t = (hak_large_t){.state = HAK_LARGE_FREE, .cls = tc, .site = h->site, .user_off = HAK_LARGE_HDR,
+                     .flags = h->flags & HAK_LARGE_NOCACHE, .map_len = rest, .how = h->how};
+  t->magic = magic_for(t);
+  HAK_CHECK(hak_addrmap_set_large(t, rest), "large: cannot mark a split block");
+  hak_large_release(t, now);
+}
+
+// Join to h the resident spares right after it while it is below need.
+static size_t join_after(hak_large_t *h, size_t need) {
+  size_t len = h->map_len;
+  while (len < need && len % HAK_SEGMENT_SIZE == 0) {
+    hak_large_t *t = (hak_large_t *)(void *)(base_of(h) + len);
+    if (!hak_spare_take_node(&t->node, 0)) break;
+    HAK_CHECK(t->magic == magic_for(t) && t->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
+    len += t->map_len;
+    HAK_CHECK(hak_addrmap_set_large(h, len), "large: cannot mark a joined block");
+    h->map_len = len;
+  }
+  return len;
+}
+
+bool hak_large_absorb(hak_large_t *h, size_t need, uint64_t now) {
+  if (join_after(h, need) < need) return false;  // short: the grow that follows sets the class (or unmaps it all)
+  hak_large_fit(h, need, now);
+  return true;
+}
+
+hak_large_t *hak_large_coalesce(hak_large_t *h) {
+  hak_spare_node_t *n = hak_spare_take_before(&h->node);
+  if (n) {
+    hak_large_t *p = hak_large_from_node(n);
+    HAK_CHECK(p->magic == magic_for(p) && p->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
+    p->map_len += h->map_len;
+    HAK_CHECK(hak_addrmap_set_large(p, p->map_len), "large: cannot mark a joined block");
+    h = p;
+  }
+  join_after(h, HAK_MAX_REQUEST);
+  h->cls = floor_class(h->map_len);
+  return h;
+}
+
+// --- growing a reused block with other spares' pages -------------------------------
+// A block grown for a larger request faults in what it gains, unless the
+// pages of other resident spares move in there (mremap: page tables move,
+// bytes do not). The block then spans several of the kernel's mappings: a
+// later mremap that resizes it fails, and the callers fall back (a copy, a
+// fresh block; a cut unmaps its tail instead).
+
+#define GATHER_MAX 4u                   /* donors per growth: a system call each */
+#define GATHER_MIN ((size_t)1 << 20)    /* smaller donors are not worth one */
+
+// Move the last `bytes` of spare d (all of it, or a part that leaves it a
+// slot or more) to dest, which is mapped; what stays of d goes back to the
+// pool as a class's block. false: the kernel refused (d is back in the
+// pool, unchanged; dest may have become a hole).
+static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
+  size_t len = d->map_len, keep = len - bytes;
+  size_t from = (keep + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  if (from < len) hak_addrmap_clear(base_of(d) + from, len - from);
+  UNPOISON(base_of(d) + keep, bytes);
+  if (!hak_os_move(base_of(d) + keep, bytes, dest, bytes)) {
+    HAK_CHECK(hak_addrmap_set_large(d, len), "large: cannot restore the address map");
+    hak_large_release(d, now);
+    return false;
+  }
+  HAK_STAT_SUB(os_bytes_mapped, bytes);  // counted again by the block it joins
+  if (!keep) return true;
+  uint8_t c = floor_class(keep);
+  d->map_len = keep;
+  cut_to(d, hak_large_class_bytes(c), c);
+  hak_large_release(d, now);
+  return true;
+}
+
+// Move donors' pages into [*off, need) of g (mapped); *off: the end of
+// what may hold old contents. false when the kernel refused (g is unmapped
+// then: it may have a hole).
+static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
+  hak_spare_node_t *n;
+  // Pieces move between huge-page boundaries only: a huge page moved
+  // anywhere else is split, and its range faults 4 KiB at a time later.
+  for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN && *off % HAK_HUGE_PAGE == 0; i++) {
+    if (!(n = hak_spare_get_donor(need - *off, GATHER_MIN, HAK_SEGMENT_SIZE))) break;
+    hak_large_t *d = hak_large_from_node(n);
+    HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
+    size_t piece = d->map_len < need - *off ? d->map_len : need - *off;
+    if (piece < d->map_len) piece -= (d->map_len - piece) % HAK_HUGE_PAGE;  // the part left starts on one
+    if (piece < GATHER_MIN) {
+      hak_large_release(d, now);
+      break;
+    }
+    if (!move_in(d, piece, base_of(g) + *off, now)) {
+      drop_range(g, 0, need);  // its header page may be the hole: not read
+      return false;
+    }
+    *off += piece;
+  }
+  return true;
+}
+
+hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty) {
+  if (hak_large_absorb(h, need, now)) {
+    *dirty = h->map_len;
+    return h;
+  }
+  *dirty = h->map_len;
+  bool moved;
+  hak_large_t *g = hak_large_grow(h, need, cls, &moved);
+  if (!g) {
+    // The kernel refused (or h spans several mappings): h stays resident,
+    // a donor for the fresh block that serves instead.
+    hak_large_release(h, now);
+    return NULL;
+  }
+  if (need < HAK_SEGMENT_SIZE) return g;  // the donors' walk is for the few blocks of a slot or more
+  return gather(g, dirty, need, now) ? g : NULL;
+}
+
+size_t hak_large_fill(hak_large_t *h, uint64_t now) {
+  size_t len = h->map_len, end = 0;
+  if (!gather(h, &end, len, now)) return SIZE_MAX;
+  h->map_len = len;  // the header page may have come with a donor's pages
+  return end;
 }
 
 // A block that now needs at most half its mapping gives the tail back: the

@@ -138,6 +138,79 @@ hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bool largest) {
   return n;
 }
 
+static hak_spare_node_t *find_resident_locked(uintptr_t at) {
+  for (hak_spare_node_t *x = sp.oldest; x; x = x->age_next)
+    if ((uintptr_t)x == at) return x->thermal != HAK_COLD ? x : NULL;
+  return NULL;
+}
+
+// The bytes of the run n starts, counted up to want.
+static size_t run_locked(const hak_spare_node_t *n, size_t want) {
+  size_t run = n->bytes;
+  for (const hak_spare_node_t *x = n; run < want && (x = find_resident_locked((uintptr_t)x + x->bytes));) run += x->bytes;
+  return run;
+}
+
+hak_spare_node_t *hak_spare_get_run(uint8_t lo, uint8_t hi, size_t want, size_t *run_out) {
+  if (hi >= HAK_SPARE_CLASSES) hi = HAK_SPARE_CLASSES - 1;
+  hak_spare_node_t *best = NULL;
+  size_t best_run = 0;
+  hak_lock(&sp.lock);
+  for (int c = hi; c >= lo && best_run < want; c--)
+    for (hak_spare_node_t *n = sp.cls_top[0][c]; n && best_run < want; n = n->cls_next) {
+      size_t run = run_locked(n, want);
+      if (run > best_run) best = n, best_run = run;
+    }
+  if (best) unlink_node(best);
+  hak_unlock(&sp.lock);
+  if (best) HAK_STAT_INC(spare_hits);
+  *run_out = best_run;
+  return best;
+}
+
+hak_spare_node_t *hak_spare_take_before(const hak_spare_node_t *next) {
+  hak_lock(&sp.lock);
+  hak_spare_node_t *x = sp.oldest;
+  while (x && (x->thermal == HAK_COLD || (uintptr_t)x + x->bytes != (uintptr_t)next)) x = x->age_next;
+  if (x) unlink_node(x);
+  hak_unlock(&sp.lock);
+  if (x) HAK_STAT_INC(spare_hits);
+  return x;
+}
+
+hak_spare_node_t *hak_spare_get_donor(size_t gap, size_t min, size_t cut_min) {
+  hak_spare_node_t *cut = NULL, *whole = NULL;
+  hak_lock(&sp.lock);
+  for (hak_spare_node_t *x = sp.oldest; x; x = x->age_next) {
+    if (x->thermal == HAK_COLD) continue;
+    if (x->bytes >= gap + cut_min) {
+      if (!cut || x->bytes < cut->bytes) cut = x;
+    } else if (x->bytes >= min && x->bytes <= gap && (!whole || x->bytes > whole->bytes)) {
+      whole = x;
+    }
+  }
+  hak_spare_node_t *n = cut ? cut : whole;
+  if (n) unlink_node(n);
+  hak_unlock(&sp.lock);
+  if (n) HAK_STAT_INC(spare_hits);
+  return n;
+}
+
+bool hak_spare_take_node(const hak_spare_node_t *want, size_t min_bytes) {
+  bool found = false;
+  hak_lock(&sp.lock);
+  // A walk of the age list: the pool holds few spares (its caps), and no
+  // node is dereferenced before it is known to be one of them.
+  hak_spare_node_t *x = find_resident_locked((uintptr_t)want);
+  if (x && x->bytes >= min_bytes) {
+    unlink_node(x);
+    found = true;
+  }
+  hak_unlock(&sp.lock);
+  if (found) HAK_STAT_INC(spare_hits);
+  return found;
+}
+
 void hak_spare_expire(uint64_t now, hak_spare_work_t *work) {
   work->n_unmap = work->n_cool = 0;
   hak_lock(&sp.lock);

@@ -71,6 +71,28 @@ HAK_INTERNAL hak_spare_node_t *hak_spare_get(uint8_t cls, uint8_t max_cls, uint6
  * largest) class in [lo, hi] that has one, out of the pool, or NULL. */
 HAK_INTERNAL hak_spare_node_t *hak_spare_get_resident(uint8_t lo, uint8_t hi, bool largest);
 
+/* Take the node `want` out of the pool when it is there, HOT or WARM, and
+ * holds at least min_bytes; false otherwise. `want` is only compared, never
+ * read unless found: any address will do (large.c asks for the block that
+ * may sit right after one it holds). */
+HAK_INTERNAL bool hak_spare_take_node(const hak_spare_node_t *want, size_t min_bytes);
+/* The HOT or WARM spare that ends where `next` (a node, by the layout
+ * below) would start, out of the pool, or NULL. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_take_before(const hak_spare_node_t *next);
+/* For a request of `want` bytes that no single spare of a class >= its own
+ * serves: the HOT or WARM spare of a class in [lo, hi] that starts the
+ * longest run, out of the pool (NULL when there is none). A run is the
+ * spare and the resident spares right after it in the address space: the
+ * caller's layout puts the node of the block after one `bytes` past its
+ * node. The largest class whose run reaches want wins, else the longest
+ * run; *run_out receives its bytes. The rest of the run stays in the pool
+ * for hak_spare_take_node. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get_run(uint8_t lo, uint8_t hi, size_t want, size_t *run_out);
+/* A donor of pages for a block `gap` bytes short (large.c moves its pages
+ * in): the smallest HOT or WARM spare of at least gap + cut_min bytes (its
+ * last gap bytes will do), else the largest of min .. gap bytes; out of the
+ * pool, or NULL. A walk of the age list. */
+HAK_INTERNAL hak_spare_node_t *hak_spare_get_donor(size_t gap, size_t min, size_t cut_min);
 /* Spares older than age_ms into work->unmap, and resident spares over the
  * cap idle long enough into work->cool (call again while it fills). */
 HAK_INTERNAL void hak_spare_expire(uint64_t now, hak_spare_work_t *work);

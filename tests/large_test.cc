@@ -484,6 +484,20 @@ class LargeFitTest : public LargeTest {
   static void* Alloc(size_t size, bool zero = false, size_t* fresh = nullptr) {
     return hak_large_alloc_ex(size, 0, 5, zero, HAK_LARGE_HOW_DEFAULT, fresh);
   }
+  // A block of `first` bytes, filled and freed (a HOT spare), then a request
+  // of `second` bytes (system calls recorded from there on): the block that
+  // serves it, which must be the same (its pointer's random offset may move).
+  hak_large_t* Reuse(size_t first, size_t second, void** p, void** q, size_t* fresh) {
+    *p = Alloc(first);
+    FillSparse(*p, first, 3);
+    hak_free(*p);
+    rec_.Attach();
+    hak_large_t* old = hak_large_lookup(*p);
+    *q = Alloc(second, false, fresh);
+    hak_large_t* h = hak_large_lookup(*q);
+    EXPECT_EQ(h, old);
+    return h;
+  }
 };
 
 TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
@@ -500,22 +514,52 @@ TEST_F(LargeFitTest, AResidentSpareWithinTheSlackServesAsItIs) {
   hak_free(q);
 }
 
-TEST_F(LargeFitTest, ALargerResidentSpareIsCutToTheRequest) {
-  void* p = Alloc(15 * kMiB);  // class 16 MiB
-  FillSparse(p, 15 * kMiB, 3);
-  hak_free(p);
-  rec_.Attach();
+// A larger spare keeps what the request needs up to a slot boundary; the
+// rest, resident, becomes a spare of its own right after it, which serves
+// the next request with no fault; freed, the two join again.
+TEST_F(LargeFitTest, ALargerResidentSpareIsSplitAndJoinsAgain) {
+  void *p, *q;
   size_t fresh = 1;
-  hak_large_t* old = hak_large_lookup(p);
-  void* q = Alloc(5 * kMiB - 4 * kKiB, false, &fresh);  // class 5 MiB
-  hak_large_t* h = hak_large_lookup(q);
-  EXPECT_EQ(h, old);  // the same block (its pointer's random offset may move: the cut left less room)
+  hak_large_t* h = Reuse(15 * kMiB, 5 * kMiB - 4 * kKiB, &p, &q, &fresh);  // class 16 MiB for class 5 MiB
+  hak_large_t* old = h;
+  EXPECT_EQ(h->map_len, 8 * kMiB);  // the smallest class of at least 5 MiB that ends on a slot
+  EXPECT_EQ(h->cls, hak_large_class(h->map_len));
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Calls().size(), 0u);  // bookkeeping only: no mmap, no munmap
+  char* tail = reinterpret_cast<char*>(old) + 8 * kMiB;
+  EXPECT_EQ(hak_addrmap_large_base(tail + kMiB), tail);  // the rest is a block of its own
+  EXPECT_EQ(hak_large_site_resident(5), 16 * kMiB);  // 8 live + an 8 MiB HOT spare
+  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));  // the resident head (p: still in the block)
+  void* r = Alloc(7 * kMiB, false, &fresh);  // class 8 MiB: the tail, resident
+  EXPECT_EQ(reinterpret_cast<char*>(hak_large_lookup(r)), tail);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Calls().size(), 0u);
+  hak_free(q);
+  hak_free(r);  // joins the spare before it: one 16 MiB spare again
+  EXPECT_EQ(hak_addrmap_large_base(tail + kMiB), reinterpret_cast<char*>(old));
+  void* s = Alloc(15 * kMiB, false, &fresh);
+  EXPECT_EQ(hak_large_lookup(s), old);
+  EXPECT_EQ(hak_large_lookup(s)->map_len, 16 * kMiB);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
+  EXPECT_EQ(hak_large_site_resident(5), 16 * kMiB);
+  hak_free(s);
+}
+
+// A rest too small to hold a slot-aligned spare after the block is given
+// back when it is a slot or more: the block is cut to the request's class.
+TEST_F(LargeFitTest, ALargerResidentSpareIsCutWhenItsRestHoldsNoSpare) {
+  void *p, *q;
+  size_t fresh = 1;
+  // Class 10 MiB (8 + 2: no room for a spare after 8) for class 5 MiB.
+  hak_large_t* h = Reuse(10 * kMiB - 4 * kKiB, 5 * kMiB - 4 * kKiB, &p, &q, &fresh);
+  hak_large_t* old = h;
   EXPECT_EQ(h->map_len, ClassMap(5 * kMiB - 4 * kKiB));
   EXPECT_EQ(h->cls, hak_large_class(h->map_len));
   EXPECT_EQ(fresh, 0u);
   EXPECT_EQ(rec_.Count(HAK_OS_MAP), 0u);
-  EXPECT_EQ(hak_addrmap_get((char*)p + 12 * kMiB), 0u);  // the tail's slots are no longer the block's
-  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));  // the resident head (p: still in the block)
+  EXPECT_EQ(hak_addrmap_get(reinterpret_cast<char*>(old) + 9 * kMiB), 0u);  // the tail's slot is no longer the block's
+  EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));
   EXPECT_EQ(hak_large_site_resident(5), h->map_len);
   hak_free(q);
 }
@@ -550,6 +594,43 @@ TEST_F(LargeFitTest, ASmallerResidentSpareGrowsAndKeepsItsPages) {
   void* z = Alloc(4 * kMiB, true);  // calloc on a cut, dirty spare: zero everywhere
   for (size_t i = 0; i < 4 * kMiB; i += 512) ASSERT_EQ(static_cast<unsigned char*>(z)[i], 0u) << i;
   hak_free(z);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+// A smaller spare grown for a request takes the pages of another resident
+// spare into what it gains (moved, not faulted); a fresh block takes those
+// of spares no step could use. Contents move with the pages.
+TEST_F(LargeFitTest, GrowthAndFreshBlocksTakeOtherSparesPages) {
+  void* a = Alloc(8 * kMiB - 4 * kKiB);  // class 8 MiB
+  void* b = Alloc(8 * kMiB - 4 * kKiB);
+  memset(a, 0xa1, 8 * kMiB - 4 * kKiB);
+  memset(b, 0xb2, 8 * kMiB - 4 * kKiB);
+  hak_free(a);
+  hak_free(b);
+  size_t fresh = 1;
+  void* q = Alloc(16 * kMiB - 4 * kKiB, false, &fresh);  // class 16 MiB: 8 of its own, 8 moved in
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(fresh, 0u);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 16 * kMiB);
+  EXPECT_EQ(hak_spare_resident_bytes(), 0u);  // both spares are in the block now
+  auto* base = reinterpret_cast<unsigned char*>(hak_large_lookup(q));
+  unsigned first = base[6 * kMiB], second = base[14 * kMiB];  // one spare's pages in each half
+  EXPECT_TRUE((first == 0xa1 && second == 0xb2) || (first == 0xb2 && second == 0xa1)) << first << " " << second;
+  memset(q, 5, 16 * kMiB - 4 * kKiB);
+  hak_free(q);
+  // Class 40 MiB: the 16 MiB spare spans two of the kernel's mappings now,
+  // so it cannot grow there (mremap); a fresh block takes its pages instead
+  // (a kernel that cannot move a range across mappings faults it all in).
+  void* c = Alloc(40 * kMiB, false, &fresh);
+  ASSERT_NE(c, nullptr);
+  auto* cb = reinterpret_cast<unsigned char*>(hak_large_lookup(c));
+  if (fresh != 40 * kMiB) {
+    EXPECT_EQ(fresh, 40 * kMiB - 16 * kMiB + static_cast<size_t>(static_cast<unsigned char*>(c) - cb));
+    EXPECT_EQ(cb[8 * kMiB], 5u);  // the spare's pages, moved to the base
+  }
+  EXPECT_EQ(cb[20 * kMiB], 0u);  // the rest is fresh
+  memset(c, 0, 40 * kMiB);
+  hak_free(c);
   EXPECT_TRUE(hak_spare_is_valid());
 }
 

@@ -190,3 +190,53 @@ TEST_F(SpareTest, TakeSiteTakesOnlyThatSitesResidentSparesOldestFirst) {
 }
 
 }  // namespace
+
+// The joins' look-ups (large.c splits blocks and joins neighbours): only a
+// HOT or WARM node of the pool is ever taken, found by address alone.
+class SpareRunTest : public SpareTest {
+ protected:
+  void SetUp() override {
+    SpareTest::SetUp();
+    Configure(1 << 20, 1 << 20, 1000);
+  }
+  // A node `at` bytes into the buffer, as a block's header sits at its base.
+  hak_spare_node_t* At(size_t at) { return reinterpret_cast<hak_spare_node_t*>(buf_ + at); }
+  hak_spare_work_t PutAt(size_t at, uint8_t cls, size_t bytes, hak_thermal_t t) {
+    hak_spare_work_t w;
+    hak_spare_put(At(at), cls, bytes, t, 0, T(1), &w);
+    return w;
+  }
+  alignas(64) char buf_[4096];
+};
+
+TEST_F(SpareRunTest, TakeNodeTakesOnlyAResidentNodeOfThePool) {
+  PutAt(0, 2, 10, HAK_HOT);
+  PutAt(512, 2, 10, HAK_COLD);
+  EXPECT_FALSE(hak_spare_take_node(At(0), 11));   // too small
+  EXPECT_FALSE(hak_spare_take_node(At(512), 0));  // COLD: its pages are gone
+  EXPECT_FALSE(hak_spare_take_node(At(1024), 0)); // not in the pool (never read)
+  EXPECT_TRUE(hak_spare_take_node(At(0), 10));
+  EXPECT_FALSE(hak_spare_take_node(At(0), 0));  // taken once
+  EXPECT_EQ(hak_spare_bytes(), 10u);
+  EXPECT_EQ(hak_spare_resident_bytes(), 0u);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+TEST_F(SpareRunTest, TheLongestRunOfSparesBackToBackWins) {
+  PutAt(0, 2, 256, HAK_HOT);     // run 0 .. 1024: 256 + 512 + 256
+  PutAt(256, 3, 512, HAK_WARM);
+  PutAt(768, 2, 256, HAK_HOT);
+  PutAt(1024, 2, 256, HAK_COLD);  // COLD: ends every run
+  PutAt(2048, 3, 512, HAK_HOT);   // alone
+  size_t run = 0;
+  EXPECT_EQ(hak_spare_get_run(2, 3, 900, &run), At(0));
+  EXPECT_EQ(run, 1024u);
+  EXPECT_EQ(hak_spare_take_before(At(768)), At(256));  // ends where 768 starts
+  EXPECT_EQ(hak_spare_take_before(At(768)), nullptr);
+  EXPECT_EQ(hak_spare_take_before(At(1280)), nullptr);  // 1024 is COLD
+  EXPECT_EQ(hak_spare_get_run(2, 3, 900, &run), At(2048));  // the longest left: 512 (768's is 256)
+  EXPECT_EQ(run, 512u);
+  EXPECT_EQ(hak_spare_get_run(4, 9, 1, &run), nullptr);
+  EXPECT_EQ(run, 0u);
+  EXPECT_TRUE(hak_spare_is_valid());
+}
