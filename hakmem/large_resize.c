@@ -179,11 +179,30 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
   return true;
 }
 
+// g's whole mapping (len bytes) given back after a refused move into
+// [hole, hole + hole_len): hak_os_move gave that range back itself, and
+// someone else may have mapped there since, so only the pieces around it
+// are unmapped (os.h). The header page may be in the hole: not read.
+static void drop_holed(hak_large_t *g, size_t len, size_t hole, size_t hole_len) {
+  char *b = base_of(g);
+  size_t after = hole + hole_len;
+  hak_addrmap_clear(b, len);
+  UNPOISON(b, hole);
+  if (hole) hak_os_unmap(b, hole);
+  if (after < len) {
+    UNPOISON(b + after, len - after);
+    hak_os_unmap(b + after, len - after);
+  }
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, len);
+}
+
 // Move donors' pages into [*off, need) of g (mapped); *off: the end of
 // what may hold old contents. false when the kernel refused (g is unmapped
-// then: it may have a hole).
+// then, all of its mapping but the hole the refused move left).
 static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
   hak_spare_node_t *n;
+  size_t len = g->map_len;  // read while the header page is surely g's
   // Pieces move between huge-page boundaries only: a huge page moved
   // anywhere else is split, and its range faults 4 KiB at a time later.
   for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN && *off % HAK_HUGE_PAGE == 0; i++) {
@@ -197,7 +216,7 @@ static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
       break;
     }
     if (!move_in(d, piece, base_of(g) + *off, now)) {
-      drop_range(g, 0, need);  // its header page may be the hole: not read
+      drop_holed(g, len, *off, piece);
       return false;
     }
     *off += piece;

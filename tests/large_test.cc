@@ -634,6 +634,54 @@ TEST_F(LargeFitTest, GrowthAndFreshBlocksTakeOtherSparesPages) {
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
+// A refused page move: hak_os_move gives the destination back itself (os.h),
+// and another thread may have mapped there since, so the block the pages
+// were moving into is unmapped around that range, never over it. Every
+// move fails here, on both paths that move spares' pages in (a spare
+// grown, a fresh block filled); the blocks still come, from fresh pages.
+TEST_F(LargeFitTest, ARefusedPageMoveNeverUnmapsItsDestinationAgain) {
+  void* a = Alloc(8 * kMiB - 4 * kKiB);  // class 8 MiB: donors
+  void* b = Alloc(8 * kMiB - 4 * kKiB);
+  void* c = Alloc(8 * kMiB - 4 * kKiB);
+  // A refused grow in place is observed as a REMAP too, at the grown
+  // block's own address (which stays the block's): not a move. The blocks
+  // that may grow here are the spares (and q's, once freed).
+  std::set<uintptr_t> blocks;
+  for (void* p : {a, b, c}) blocks.insert(reinterpret_cast<uintptr_t>(hak_large_lookup(p)));
+  hak_free(a);
+  hak_free(b);
+  hak_free(c);
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.Attach();
+  void* q = Alloc(16 * kMiB - 4 * kKiB);
+  void* r = Alloc(40 * kMiB);
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(r, nullptr);
+  blocks.insert(reinterpret_cast<uintptr_t>(hak_large_lookup(q)));
+  memset(q, 1, 16 * kMiB - 4 * kKiB);
+  memset(r, 2, 40 * kMiB);
+  hak_free(q);
+  hak_free(r);
+  hak_trim();
+  rec_.Detach();
+  std::vector<OsCall> calls = rec_.Calls();
+  unsigned refused = 0;
+  for (size_t i = 0; i < calls.size(); i++) {
+    if (calls[i].call != HAK_OS_REMAP || calls[i].ok || blocks.count(calls[i].addr)) continue;
+    refused++;
+    uintptr_t lo = calls[i].addr, hi = lo + calls[i].len;
+    for (size_t j = i + 1; j < calls.size(); j++) {
+      if (calls[j].call == HAK_OS_MAP && calls[j].ok && calls[j].addr < hi && lo < calls[j].addr + calls[j].len) break;
+      if (calls[j].call != HAK_OS_UNMAP) continue;
+      EXPECT_FALSE(calls[j].addr < hi && lo < calls[j].addr + calls[j].len)
+          << "unmap [" << std::hex << calls[j].addr << ", +" << calls[j].len << ") over the refused move's destination ["
+          << lo << ", " << hi << ")";
+    }
+  }
+  EXPECT_GT(refused, 0u);  // the moves were tried
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
 TEST_F(LargeFitTest, ZeroedGrowthIsZeroEverywhere) {
   void* p = Alloc(6 * kMiB);
   memset(p, 0xab, 6 * kMiB);
