@@ -198,7 +198,7 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
     uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
     if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
-    if (h) hak_large_fit(h, need, now);
+    if (h && !hak_large_fit(h, need, now)) h = NULL;  // refused: back in the pool
   }
   if (h) return (reuse_t){h, h->map_len};
   // A smaller block, grown, the largest: its site's ring first (down to
@@ -285,7 +285,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
   // A joined spare's mapping need not be a class's (hak_large_coalesce).
-  if (h && h->map_len != hak_large_class_bytes(h->cls)) hak_large_fit(h, bytes, now);
+  if (h && h->map_len != hak_large_class_bytes(h->cls) && !hak_large_fit(h, bytes, now)) h = NULL, r.dirty = 0;
   bool fresh = !h;
   if (!h) {
     hak_large_now(true);

@@ -68,24 +68,24 @@ static uint8_t floor_class(size_t bytes) {
   return c && hak_large_class_bytes(c) > bytes ? (uint8_t)(c - 1) : c;
 }
 
-// Unmap [base + from, base + to): the map's slots wholly past `from` first.
-static void drop_range(hak_large_t *h, size_t from, size_t to) {
-  size_t keep = (from + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
-  if (keep < to) hak_addrmap_clear(base_of(h) + keep, to - keep);
-  UNPOISON(base_of(h) + from, to - from);
-  hak_os_unmap(base_of(h) + from, to - from);
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, to - from, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, to - from);
+// h (a FREE block) cut to `bytes`, of class cls (hak_large_cut gives the
+// rest back); false when the kernel refused (h is as it was).
+static bool cut_to(hak_large_t *h, size_t bytes, uint8_t cls) {
+  size_t len = h->map_len;
+  if (bytes == len) h->cls = cls;
+  else if (!hak_large_cut(h, bytes, cls)) {
+    POISON(base_of(h) + bytes, len - bytes);  // freed bytes still (the cut unpoisoned them)
+    return false;
+  }
+  return true;
 }
 
-// h's mapping cut to `bytes`, of class cls (the rest unmapped).
-static void cut_to(hak_large_t *h, size_t bytes, uint8_t cls) {
-  if (bytes < h->map_len) drop_range(h, bytes, h->map_len);
-  h->map_len = bytes;
-  h->cls = cls;
-}
-
-void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
+// A cut the kernel refuses (vm.max_map_count) keeps the bytes with a block:
+// a split's rest past its class stays with the split-off spare, whose
+// mapping need not be a class's (as a joined spare's, hak_large_coalesce);
+// a block with no such rest serves whole when its mapping is a class's,
+// else it is refused (a live block's mapping is its class's).
+bool hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   size_t len = h->map_len;
   HAK_ASSERT_INTERNAL(len >= need);
   uint8_t c = hak_large_class(need);
@@ -96,13 +96,16 @@ void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   // any freed block) when it can hold a slot; else it is given back when it
   // is a slot or more, as a cut always did.
   if (at + HAK_SEGMENT_SIZE > len) {
-    if (len - need >= HAK_SEGMENT_SIZE) cut_to(h, need, hak_large_class(need));
-    else if (h->cls == HAK_LARGE_NO_CLASS || hak_large_class_bytes(h->cls) != len) cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len));
-    return;
+    if (len - need >= HAK_SEGMENT_SIZE && cut_to(h, need, hak_large_class(need))) return true;
+    if (h->cls != HAK_LARGE_NO_CLASS && hak_large_class_bytes(h->cls) == len) return true;
+    if (cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len))) return true;
+    hak_large_release(h, now);
+    return false;
   }
   uint8_t tc = floor_class(len - at);
-  cut_to(h, at + rest, c);
+  if (!cut_to(h, at + rest, c)) rest = len - at;
   h->map_len = at;
+  h->cls = c;
   hak_large_t *t = (hak_large_t *)(void *)(base_of(h) + at);
   UNPOISON(t, HAK_LARGE_HDR);
   *t = (hak_large_t){.state = HAK_LARGE_FREE, .cls = tc, .site = h->site, .user_off = HAK_LARGE_HDR,
@@ -110,6 +113,7 @@ void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   t->magic = magic_for(t);
   HAK_CHECK(hak_addrmap_set_large(t, rest), "large: cannot mark a split block");
   hak_large_release(t, now);
+  return true;
 }
 
 // Join to h the resident spares right after it while it is below need.
@@ -124,12 +128,6 @@ static size_t join_after(hak_large_t *h, size_t need) {
     h->map_len = len;
   }
   return len;
-}
-
-bool hak_large_absorb(hak_large_t *h, size_t need, uint64_t now) {
-  if (join_after(h, need) < need) return false;  // short: the grow that follows sets the class (or unmaps it all)
-  hak_large_fit(h, need, now);
-  return true;
 }
 
 hak_large_t *hak_large_coalesce(hak_large_t *h) {
@@ -174,7 +172,7 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
   if (!keep) return true;
   uint8_t c = floor_class(keep);
   d->map_len = keep;
-  cut_to(d, hak_large_class_bytes(c), c);
+  if (!cut_to(d, hak_large_class_bytes(c), c)) d->cls = c;  // refused: a spare of any length (hak_large_fit)
   hak_large_release(d, now);
   return true;
 }
@@ -225,7 +223,10 @@ static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
 }
 
 hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty) {
-  if (hak_large_absorb(h, need, now)) {
+  // Joined, the spares right after it may reach need (fitted then); short,
+  // the grow that follows sets the class (or unmaps it all).
+  if (join_after(h, need) >= need) {
+    if (!hak_large_fit(h, need, now)) return NULL;
     *dirty = h->map_len;
     return h;
   }

@@ -682,6 +682,66 @@ TEST_F(LargeFitTest, ARefusedPageMoveNeverUnmapsItsDestinationAgain) {
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
+// Whether the page at p is mapped: msync fails with ENOMEM on a range with
+// an unmapped page, and it allocates nothing (no mapping of its own).
+static bool PageMapped(const char* p) { return msync(const_cast<char*>(p), 4096, MS_ASYNC) == 0; }
+
+// A split whose cut the kernel refuses (every mremap and munmap refused
+// while the request is served, as at vm.max_map_count): the bytes the cut
+// would have given back are still mapped, so they must still be some
+// block's, where the address map says; nothing is lost, and a free and a
+// trim give every byte back.
+TEST_F(LargeFitTest, ARefusedCutDuringASplitLosesNoMemory) {
+  SetOption(HAK_OPT_SPARE_RESIDENT_BYTES, 1ull << 30);  // the spare stays HOT: no cooling in between
+  void* p = Alloc(80 * kMiB - 4 * kKiB);  // class 80 MiB: split for 8 MiB, a rest of 72 whose class maps 64
+  ASSERT_NE(p, nullptr);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  ASSERT_EQ(hak_large_lookup(p)->map_len, 80 * kMiB);
+  hak_free(p);
+  ASSERT_EQ(hak_spare_bytes(), 80 * kMiB);
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));  // class 5 MiB: keeps 8 MiB
+  rec_.Detach();
+  ASSERT_NE(q, nullptr);
+  hak_large_t* h = hak_large_lookup(q);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);  // the spare served it
+  EXPECT_EQ(h->map_len, 8 * kMiB);
+  EXPECT_EQ(h->cls, hak_large_class(h->map_len));
+  size_t refused = 0;
+  for (const OsCall& c : rec_.Calls()) refused += c.call == HAK_OS_UNMAP && !c.ok;
+  EXPECT_GT(refused, 0u);  // the cut was tried
+  // Every page of the old mapping still mapped is a block's (the served one
+  // or a spare), by the address map, inside that block's mapping.
+  size_t mapped = 0;
+  for (const char* a = base; a < base + 80 * kMiB; a += 4096) {
+    if (!PageMapped(a)) continue;
+    mapped += 4096;
+    auto* owner = static_cast<hak_large_t*>(hak_addrmap_large_base(a));
+    ASSERT_NE(owner, nullptr) << "mapped but no block's: " << (a - base) / kKiB << " KiB in";
+    ASSERT_LT(a, reinterpret_cast<char*>(owner) + owner->map_len) << (a - base) / kKiB << " KiB in";
+    ASSERT_TRUE(owner == h || owner->state == HAK_LARGE_FREE) << (a - base) / kKiB << " KiB in";
+  }
+  EXPECT_EQ(mapped, h->map_len + hak_spare_bytes());  // and every spare byte is in there
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), h->map_len + hak_spare_bytes() + hak_bigcache_bytes());
+  // The served block, by the map, over its whole mapping; usable to its end.
+  for (size_t i = 0; i < h->map_len; i += 4096) ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
+  ASSERT_EQ(hak_addrmap_large_base(base + h->map_len - 1), base);
+  size_t usable = hak_usable_size(q);
+  EXPECT_GE(usable, 5 * kMiB - 4 * kKiB);
+  EXPECT_EQ(q + usable, base + h->map_len);
+  memset(q, 0x7e, usable);
+  EXPECT_EQ(q[usable - 1], 0x7e);
+  hak_free(q);
+  hak_trim();
+  for (const char* a = base; a < base + 80 * kMiB; a += 4096)
+    ASSERT_FALSE(PageMapped(a)) << "still mapped after trim: " << (a - base) / kKiB << " KiB in";
+  EXPECT_EQ(hak_spare_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  EXPECT_EQ(hak_addrmap_get(base), 0u);
+}
+
 TEST_F(LargeFitTest, ZeroedGrowthIsZeroEverywhere) {
   void* p = Alloc(6 * kMiB);
   memset(p, 0xab, 6 * kMiB);
