@@ -104,11 +104,7 @@ void hak_large_unmap_block(hak_large_t *h) {
   atomic_store_explicit(&gone[at], (uintptr_t)user_of(h), memory_order_relaxed);
   // Clear the map first: once munmap returns, another thread may map here.
   hak_addrmap_clear(h, len);
-  UNPOISON(h, len);
-  hak_os_unmap(h, len);
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, len);
-  HAK_STAT_INC(free_unmapped);
+  if (hak_large_os_unmap(base_of(h), len, true)) HAK_STAT_INC(free_unmapped);
 }
 
 
@@ -408,6 +404,7 @@ void hak_large_configure(void) {
 size_t hak_large_trim(void) {
   size_t before = atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed);
   uint64_t now = hak_os_now_ms();
+  hak_large_unmap_held();  // those refused before: once (a refusal now waits for the next)
   hak_bigcache_victims_t v;
   do {  // out of BigCache, straight to munmap
     hak_bigcache_drain(&v);

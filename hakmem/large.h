@@ -164,6 +164,9 @@ HAK_INTERNAL void hak_large_configure(void);
 
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */
 HAK_INTERNAL size_t hak_large_trim(void);
+/* Bytes the kernel refused to unmap (vm.max_map_count), held until a later
+ * trim or tick unmaps them: still mapped, no block's the program can get. */
+HAK_INTERNAL size_t hak_large_held_bytes(void);
 
 /* Register the engine's fork handler (fork.h); once, by hak_init. */
 HAK_INTERNAL void hak_large_global_init(void);

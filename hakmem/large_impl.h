@@ -60,6 +60,13 @@ HAK_INLINE char *hak_large_advisable(hak_large_t *h, size_t *len) {
 /* Unmap a block (its map entries first: once munmap returns, another thread
  * may map there). */
 HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
+/* Unmap [p, p + len) (page-aligned, its map entries cleared) and count it;
+ * false when the kernel refused: the range is held then (large_free.c), a
+ * block (block: p is a FREE block's header, its map entries set again) or
+ * a piece of one, and unmapped by a later trim or tick. */
+HAK_INTERNAL bool hak_large_os_unmap(char *p, size_t len, bool block);
+/* Try the held ranges' unmaps again, each once. */
+HAK_INTERNAL void hak_large_unmap_held(void);
 /* A FREE block, to BigCache or the free policy (large_free.c). */
 HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
 /* A FREE block that no ring is to keep: a HOT/WARM/COLD spare by its how,

@@ -24,6 +24,15 @@ constexpr size_t kMiB = 1 << 20, kKiB = 1 << 10;
 
 class LargeTest : public HakTest {};
 
+// Whether the page at p is mapped: msync fails with ENOMEM on a range with
+// an unmapped page, and it allocates nothing (no mapping of its own).
+static bool PageMapped(const char* p) { return msync(const_cast<char*>(p), 4096, MS_ASYNC) == 0; }
+static bool AnyPageMapped(const char* p, size_t len) {
+  for (size_t i = 0; i < len; i += 4096)
+    if (PageMapped(p + i)) return true;
+  return false;
+}
+
 // One call site for every calloc of a test, so BigCache can recycle.
 __attribute__((noinline, disable_tail_calls)) void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 
@@ -332,6 +341,35 @@ TEST_F(LargeTest, ReallocGrowsInPlaceMovesPagesOrCopies) {
   EXPECT_TRUE(Check(t, 500 * kKiB, 1));
   EXPECT_EQ(Stat(HAK_STAT_realloc_copied), 1u);
   hak_free(t);
+}
+
+// A freed block the kernel refuses to unmap (every munmap refused, as at
+// vm.max_map_count) stays hakmem's: mapped, in the address map as a FREE
+// block (a second free aborts as one), held; a trim while the refusals
+// last neither hangs nor loses it, the first trim after unmaps it.
+TEST_F(LargeTest, ARefusedUnmapHoldsTheBlockUntilATrimUnmapsIt) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_FREE_POLICY, 0);  // every free unmaps
+  char* p = static_cast<char*>(hak_alloc_at(6 * kMiB, 1));
+  ASSERT_NE(p, nullptr);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  size_t len = hak_large_lookup(p)->map_len;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  hak_free(p);
+  hak_trim();
+  rec_.Detach();
+  EXPECT_GE(rec_.Count(HAK_OS_UNMAP), 2u);  // refused at the free, then at the trim
+  EXPECT_EQ(hak_large_held_bytes(), len);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), len);
+  for (size_t i = 0; i < len; i += 4096) ASSERT_TRUE(PageMapped(base + i)) << i;
+  EXPECT_EQ(hak_addrmap_large_base(base + len - 1), base);
+  EXPECT_DEATH(hak_free(p), "double free of large block " + Hex(p));
+  hak_trim();
+  EXPECT_EQ(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  EXPECT_FALSE(AnyPageMapped(base, len));
+  EXPECT_EQ(hak_addrmap_get(base), 0u);
 }
 
 TEST_F(LargeTest, MapFailureIsCleanAndRecoverable) {
@@ -682,10 +720,6 @@ TEST_F(LargeFitTest, ARefusedPageMoveNeverUnmapsItsDestinationAgain) {
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
-// Whether the page at p is mapped: msync fails with ENOMEM on a range with
-// an unmapped page, and it allocates nothing (no mapping of its own).
-static bool PageMapped(const char* p) { return msync(const_cast<char*>(p), 4096, MS_ASYNC) == 0; }
-
 // A split whose cut the kernel refuses (every mremap and munmap refused
 // while the request is served, as at vm.max_map_count): the bytes the cut
 // would have given back are still mapped, so they must still be some
@@ -740,6 +774,37 @@ TEST_F(LargeFitTest, ARefusedCutDuringASplitLosesNoMemory) {
   EXPECT_EQ(hak_spare_bytes(), 0u);
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
   EXPECT_EQ(hak_addrmap_get(base), 0u);
+}
+
+// Refused moves whose blocks' unmaps are refused too: the pieces around
+// each hole stay hakmem's (held) until a trim, after the refusals, unmaps
+// every range whose unmap was refused.
+TEST_F(LargeFitTest, ARefusedMoveAndRefusedUnmapsLoseNoPiece) {
+  void* a = Alloc(8 * kMiB - 4 * kKiB);  // donors
+  void* b = Alloc(8 * kMiB - 4 * kKiB);
+  hak_free(a);
+  hak_free(b);
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  void* r = Alloc(40 * kMiB);  // a fresh block, filled: the move refused, the pieces' unmaps too
+  rec_.Detach();
+  ASSERT_NE(r, nullptr);
+  memset(r, 2, 40 * kMiB);
+  std::vector<OsCall> refused;
+  for (const OsCall& c : rec_.Calls())
+    if (c.call == HAK_OS_UNMAP && !c.ok) refused.push_back(c);
+  ASSERT_GT(refused.size(), 0u);
+  EXPECT_GT(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped),
+            hak_large_lookup(r)->map_len + hak_spare_bytes() + hak_large_held_bytes());
+  hak_free(r);
+  hak_trim();
+  EXPECT_EQ(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  for (const OsCall& c : refused)
+    EXPECT_FALSE(AnyPageMapped(reinterpret_cast<char*>(c.addr), c.len)) << std::hex << c.addr << " +" << c.len;
+  EXPECT_TRUE(hak_spare_is_valid());
 }
 
 TEST_F(LargeFitTest, ZeroedGrowthIsZeroEverywhere) {
