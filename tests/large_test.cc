@@ -602,6 +602,36 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsCutWhenItsRestHoldsNoSpare) {
   hak_free(q);
 }
 
+// The same with the cut refused (every mremap and munmap): the block, a
+// class's mapping, serves whole; nothing is lost or left unmarked.
+TEST_F(LargeFitTest, ALargerResidentSpareServesWholeWhenItsCutIsRefused) {
+  void* p = Alloc(10 * kMiB - 4 * kKiB);  // class 10 MiB for class 5 MiB: a cut, no spare
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  hak_free(p);
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));
+  rec_.Detach();
+  ASSERT_NE(q, nullptr);
+  hak_large_t* h = hak_large_lookup(q);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);
+  EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
+  EXPECT_EQ(h->map_len, 10 * kMiB);
+  EXPECT_EQ(h->cls, hak_large_class(10 * kMiB));
+  for (size_t i = 0; i < 10 * kMiB; i += 4096) {
+    ASSERT_TRUE(PageMapped(base + i)) << i;
+    ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
+  }
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 10 * kMiB);
+  EXPECT_EQ(q + hak_usable_size(q), base + 10 * kMiB);
+  memset(q, 0x3c, hak_usable_size(q));
+  hak_free(q);
+  hak_trim();
+  EXPECT_FALSE(AnyPageMapped(base, 10 * kMiB));
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+}
+
 TEST_F(LargeFitTest, ATailUnderASlotStaysWithTheBlock) {
   void* p = Alloc(2 * kMiB - 4 * kKiB);  // class 2 MiB
   hak_free(p);
