@@ -2,7 +2,8 @@
 // classes, where blocks come from and go to in each mode (BigCache, spare
 // pool, fresh mmap, munmap), the HOT/WARM/COLD free policy, THP advice (all
 // checked through the OS seam, never by timing), zeroing of recycled
-// blocks, realloc in place / by moving pages / by copying, and misuse.
+// blocks, realloc in place / by moving pages / by copying, misuse, and
+// refused system calls (the seam's failures: nothing lost, the map right).
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -13,6 +14,7 @@ extern "C" {
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/freepolicy.h"
+#include "hakmem/large_impl.h"
 #include "hakmem/spare.h"
 }
 
@@ -629,6 +631,42 @@ TEST_F(LargeFitTest, ALargerResidentSpareServesWholeWhenItsCutIsRefused) {
   hak_free(q);
   hak_trim();
   EXPECT_FALSE(AnyPageMapped(base, 10 * kMiB));
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+}
+
+// A joined spare's mapping need not be a class's (hak_large_coalesce).
+// Fitted for a request that leaves no spare to split off, it is cut to a
+// class; that cut refused, it cannot serve (a live block's mapping is its
+// class's): hak_large_fit refuses it, back to the pool, whole, mapped and
+// marked, and the next request that takes it, the cut allowed, is served.
+TEST_F(LargeFitTest, AJoinedSpareWhoseCutIsRefusedGoesBackToThePool) {
+  void* p = Alloc(16 * kMiB - 4 * kKiB);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  hak_free(p);
+  hak_spare_node_t* n = hak_spare_get_resident(0, HAK_LARGE_CLASSES - 1, false);
+  ASSERT_NE(n, nullptr);
+  hak_large_t* h = hak_large_from_node(n);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);
+  ASSERT_TRUE(hak_large_cut(h, 13 * kMiB, hak_large_class(12 * kMiB)));  // a joined spare's shape
+  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  EXPECT_FALSE(hak_large_fit(h, 10 * kMiB, hak_os_now_ms()));  // class 10 MiB: keeps 12, no spare after it
+  rec_.Detach();
+  EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
+  EXPECT_EQ(hak_spare_bytes(), 13 * kMiB);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 13 * kMiB);
+  for (size_t i = 0; i < 13 * kMiB; i += 4096) {
+    ASSERT_TRUE(PageMapped(base + i)) << i;
+    ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
+  }
+  void* q = Alloc(10 * kMiB - 4 * kKiB);
+  ASSERT_EQ(reinterpret_cast<char*>(hak_large_lookup(q)), base);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 12 * kMiB);
+  memset(q, 0x11, hak_usable_size(q));
+  hak_free(q);
+  hak_trim();
+  EXPECT_FALSE(AnyPageMapped(base, 16 * kMiB));
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
 }
 
