@@ -34,6 +34,13 @@ static bool AnyPageMapped(const char* p, size_t len) {
     if (PageMapped(p + i)) return true;
   return false;
 }
+// Every page of [base, base + len) mapped and, by the address map, the
+// block's whose header is at base: the empty string, or the first that is not.
+static std::string NotAllOwned(const char* base, size_t len) {
+  for (size_t i = 0; i < len; i += 4096)
+    if (!PageMapped(base + i) || hak_addrmap_large_base(base + i) != base) return std::to_string(i / 1024) + " KiB in";
+  return "";
+}
 
 // One call site for every calloc of a test, so BigCache can recycle.
 __attribute__((noinline, disable_tail_calls)) void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
@@ -364,8 +371,7 @@ TEST_F(LargeTest, ARefusedUnmapHoldsTheBlockUntilATrimUnmapsIt) {
   EXPECT_GE(rec_.Count(HAK_OS_UNMAP), 2u);  // refused at the free, then at the trim
   EXPECT_EQ(hak_large_held_bytes(), len);
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), len);
-  for (size_t i = 0; i < len; i += 4096) ASSERT_TRUE(PageMapped(base + i)) << i;
-  EXPECT_EQ(hak_addrmap_large_base(base + len - 1), base);
+  EXPECT_EQ(NotAllOwned(base, len), "");
   EXPECT_DEATH(hak_free(p), "double free of large block " + Hex(p));
   hak_trim();
   EXPECT_EQ(hak_large_held_bytes(), 0u);
@@ -521,6 +527,20 @@ class LargeFitTest : public LargeTest {
     SetOption(HAK_OPT_COLD_MIN, 1ull << 36);
   }
   static size_t ClassMap(size_t size) { return hak_large_class_bytes(hak_large_class(size + HAK_LARGE_HDR)); }
+  // Every mremap and munmap refused from here on (as at vm.max_map_count): no cut, no move.
+  void RefuseRemapsAndUnmaps() {
+    rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+    rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+    rec_.Attach();
+  }
+  // With the refusals over, q freed and a trim give back every byte of [base, base + len).
+  static void ExpectFreeAndTrimGiveAllBack(void* q, const char* base, size_t len) {
+    hak_free(q);
+    hak_trim();
+    EXPECT_FALSE(AnyPageMapped(base, len));
+    EXPECT_EQ(hak_spare_bytes(), 0u);
+    EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  }
   static void* Alloc(size_t size, bool zero = false, size_t* fresh = nullptr) {
     return hak_large_alloc_ex(size, 0, 5, zero, HAK_LARGE_HOW_DEFAULT, fresh);
   }
@@ -610,9 +630,7 @@ TEST_F(LargeFitTest, ALargerResidentSpareServesWholeWhenItsCutIsRefused) {
   void* p = Alloc(10 * kMiB - 4 * kKiB);  // class 10 MiB for class 5 MiB: a cut, no spare
   char* base = reinterpret_cast<char*>(hak_large_lookup(p));
   hak_free(p);
-  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
-  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
-  rec_.Attach();
+  RefuseRemapsAndUnmaps();
   char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));
   rec_.Detach();
   ASSERT_NE(q, nullptr);
@@ -621,17 +639,11 @@ TEST_F(LargeFitTest, ALargerResidentSpareServesWholeWhenItsCutIsRefused) {
   EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
   EXPECT_EQ(h->map_len, 10 * kMiB);
   EXPECT_EQ(h->cls, hak_large_class(10 * kMiB));
-  for (size_t i = 0; i < 10 * kMiB; i += 4096) {
-    ASSERT_TRUE(PageMapped(base + i)) << i;
-    ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
-  }
+  EXPECT_EQ(NotAllOwned(base, 10 * kMiB), "");
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 10 * kMiB);
   EXPECT_EQ(q + hak_usable_size(q), base + 10 * kMiB);
   memset(q, 0x3c, hak_usable_size(q));
-  hak_free(q);
-  hak_trim();
-  EXPECT_FALSE(AnyPageMapped(base, 10 * kMiB));
-  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  ExpectFreeAndTrimGiveAllBack(q, base, 10 * kMiB);
 }
 
 // A joined spare's mapping need not be a class's (hak_large_coalesce).
@@ -648,26 +660,18 @@ TEST_F(LargeFitTest, AJoinedSpareWhoseCutIsRefusedGoesBackToThePool) {
   hak_large_t* h = hak_large_from_node(n);
   ASSERT_EQ(reinterpret_cast<char*>(h), base);
   ASSERT_TRUE(hak_large_cut(h, 13 * kMiB, hak_large_class(12 * kMiB)));  // a joined spare's shape
-  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
-  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
-  rec_.Attach();
+  RefuseRemapsAndUnmaps();
   EXPECT_FALSE(hak_large_fit(h, 10 * kMiB, hak_os_now_ms()));  // class 10 MiB: keeps 12, no spare after it
   rec_.Detach();
   EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
   EXPECT_EQ(hak_spare_bytes(), 13 * kMiB);
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 13 * kMiB);
-  for (size_t i = 0; i < 13 * kMiB; i += 4096) {
-    ASSERT_TRUE(PageMapped(base + i)) << i;
-    ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
-  }
+  EXPECT_EQ(NotAllOwned(base, 13 * kMiB), "");
   void* q = Alloc(10 * kMiB - 4 * kKiB);
   ASSERT_EQ(reinterpret_cast<char*>(hak_large_lookup(q)), base);
   EXPECT_EQ(hak_large_lookup(q)->map_len, 12 * kMiB);
   memset(q, 0x11, hak_usable_size(q));
-  hak_free(q);
-  hak_trim();
-  EXPECT_FALSE(AnyPageMapped(base, 16 * kMiB));
-  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  ExpectFreeAndTrimGiveAllBack(q, base, 16 * kMiB);
 }
 
 TEST_F(LargeFitTest, ATailUnderASlotStaysWithTheBlock) {
@@ -801,9 +805,7 @@ TEST_F(LargeFitTest, ARefusedCutDuringASplitLosesNoMemory) {
   ASSERT_EQ(hak_large_lookup(p)->map_len, 80 * kMiB);
   hak_free(p);
   ASSERT_EQ(hak_spare_bytes(), 80 * kMiB);
-  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
-  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
-  rec_.Attach();
+  RefuseRemapsAndUnmaps();
   char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));  // class 5 MiB: keeps 8 MiB
   rec_.Detach();
   ASSERT_NE(q, nullptr);
@@ -828,19 +830,14 @@ TEST_F(LargeFitTest, ARefusedCutDuringASplitLosesNoMemory) {
   EXPECT_EQ(mapped, h->map_len + hak_spare_bytes());  // and every spare byte is in there
   EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), h->map_len + hak_spare_bytes() + hak_bigcache_bytes());
   // The served block, by the map, over its whole mapping; usable to its end.
-  for (size_t i = 0; i < h->map_len; i += 4096) ASSERT_EQ(hak_addrmap_large_base(base + i), base) << i;
+  EXPECT_EQ(NotAllOwned(base, h->map_len), "");
   ASSERT_EQ(hak_addrmap_large_base(base + h->map_len - 1), base);
   size_t usable = hak_usable_size(q);
   EXPECT_GE(usable, 5 * kMiB - 4 * kKiB);
   EXPECT_EQ(q + usable, base + h->map_len);
   memset(q, 0x7e, usable);
   EXPECT_EQ(q[usable - 1], 0x7e);
-  hak_free(q);
-  hak_trim();
-  for (const char* a = base; a < base + 80 * kMiB; a += 4096)
-    ASSERT_FALSE(PageMapped(a)) << "still mapped after trim: " << (a - base) / kKiB << " KiB in";
-  EXPECT_EQ(hak_spare_bytes(), 0u);
-  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  ExpectFreeAndTrimGiveAllBack(q, base, 80 * kMiB);
   EXPECT_EQ(hak_addrmap_get(base), 0u);
 }
 
@@ -852,9 +849,7 @@ TEST_F(LargeFitTest, ARefusedMoveAndRefusedUnmapsLoseNoPiece) {
   void* b = Alloc(8 * kMiB - 4 * kKiB);
   hak_free(a);
   hak_free(b);
-  rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
-  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
-  rec_.Attach();
+  RefuseRemapsAndUnmaps();
   void* r = Alloc(40 * kMiB);  // a fresh block, filled: the move refused, the pieces' unmaps too
   rec_.Detach();
   ASSERT_NE(r, nullptr);
