@@ -104,11 +104,7 @@ void hak_large_unmap_block(hak_large_t *h) {
   atomic_store_explicit(&gone[at], (uintptr_t)user_of(h), memory_order_relaxed);
   // Clear the map first: once munmap returns, another thread may map here.
   hak_addrmap_clear(h, len);
-  UNPOISON(h, len);
-  hak_os_unmap(h, len);
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, len);
-  HAK_STAT_INC(free_unmapped);
+  if (hak_large_os_unmap(base_of(h), len, true)) HAK_STAT_INC(free_unmapped);
 }
 
 
@@ -198,7 +194,7 @@ static reuse_t reuse(hak_site_id_t site, uint8_t cls, size_t need, uint64_t now)
     // Past SPARE_FIT_CLASSES only a block whose tail would be cut off.
     uint8_t lo = hak_large_class(need + FIT_CUT_MIN);
     if (!h && lo != HAK_LARGE_NO_CLASS) h = take_resident(site, lo > far ? lo : far + 1, HAK_LARGE_CLASSES - 1, false, now);
-    if (h) hak_large_fit(h, need, now);
+    if (h && !hak_large_fit(h, need, now)) h = NULL;  // refused: back in the pool
   }
   if (h) return (reuse_t){h, h->map_len};
   // A smaller block, grown, the largest: its site's ring first (down to
@@ -285,7 +281,7 @@ void *hak_large_alloc_ex(size_t size, size_t align, hak_site_id_t site, bool zer
   if (cls != HAK_LARGE_NO_CLASS && align <= HAK_SEGMENT_SIZE) r = reuse(site, cls, bytes, now);
   hak_large_t *h = r.h;
   // A joined spare's mapping need not be a class's (hak_large_coalesce).
-  if (h && h->map_len != hak_large_class_bytes(h->cls)) hak_large_fit(h, bytes, now);
+  if (h && h->map_len != hak_large_class_bytes(h->cls) && !hak_large_fit(h, bytes, now)) h = NULL, r.dirty = 0;
   bool fresh = !h;
   if (!h) {
     hak_large_now(true);
@@ -408,6 +404,7 @@ void hak_large_configure(void) {
 size_t hak_large_trim(void) {
   size_t before = atomic_load_explicit(&hak_large_unmapped_total, memory_order_relaxed);
   uint64_t now = hak_os_now_ms();
+  hak_large_unmap_held();  // those refused before: once (a refusal now waits for the next)
   hak_bigcache_victims_t v;
   do {  // out of BigCache, straight to munmap
     hak_bigcache_drain(&v);

@@ -43,6 +43,9 @@
  * BigCache and the free policy are off or a site's strategy releases. Others
  * wait in BigCache or the spare pool (HOT: mapped; WARM: MADV_FREE; COLD:
  * batched MADV_DONTNEED) and are unmapped when they age out or on trim.
+ * A range the kernel refuses to unmap (vm.max_map_count) stays hakmem's,
+ * held (its pages given back) until a later trim or tick unmaps it; a
+ * refused cut leaves its bytes with a block.
  * Checked mode (HAKMEM_CHECK): a freed block's pages past its header page
  * are made PROT_NONE (and dropped, above 4 MiB) in a quarantine of the last
  * 32 blocks / 1 GiB freed before it takes that path (emptied at once on trim
@@ -164,6 +167,9 @@ HAK_INTERNAL void hak_large_configure(void);
 
 /* Return cached and spare blocks to the OS, flush the batch; bytes unmapped. */
 HAK_INTERNAL size_t hak_large_trim(void);
+/* Bytes the kernel refused to unmap (vm.max_map_count), held until a later
+ * trim or tick unmaps them: still mapped, no block's the program can get. */
+HAK_INTERNAL size_t hak_large_held_bytes(void);
 
 /* Register the engine's fork handler (fork.h); once, by hak_init. */
 HAK_INTERNAL void hak_large_global_init(void);

@@ -16,6 +16,7 @@
  */
 #include <stdatomic.h>
 
+#include "hakmem/addrmap.h"
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/check.h"
@@ -68,6 +69,60 @@ void hak_large_validate(void) {
               "large: a site's live byte count wrapped");
 }
 #endif
+
+// --- ranges the kernel would not unmap ---------------------------------------------
+// munmap fails when it would split a mapping past vm.max_map_count (ENOMEM).
+// Such a range stays hakmem's, counted as mapped: held on a stack (linked
+// through a header at its start) that every trim and tick unmaps again, its
+// pages past the first given back meanwhile (DONTNEED: only the address
+// space and the commit charge stay). A held block (FREE) keeps its address
+// map, so a second free of it aborts as one; a held piece (state 0: of a
+// block the program never had, the hole a refused move left in it given
+// back) has no entry, so the map never names what another thread may map in
+// that hole. Lock-free: a push is a CAS, a retry takes the whole stack.
+static _Atomic(hak_large_t *) held;
+static _Atomic size_t held_bytes;
+
+static void hold(char *p, size_t len, bool block) {
+  hak_large_t *h = (hak_large_t *)(void *)p;
+  if (block) HAK_CHECK(hak_addrmap_set_large(h, len), "large: cannot restore the address map");
+  else *h = (hak_large_t){.map_len = len};
+  size_t n;
+  char *a = hak_large_advisable(h, &n);
+  hak_os_advise(a, n, HAK_ADVISE_DONTNEED);
+  POISON(p + HAK_LARGE_HDR, len - HAK_LARGE_HDR);
+  atomic_fetch_add_explicit(&held_bytes, len, memory_order_relaxed);
+  hak_large_t *top = atomic_load_explicit(&held, memory_order_relaxed);
+  do h->node.cls_next = top ? &top->node : NULL;
+  while (!atomic_compare_exchange_weak_explicit(&held, &top, h, memory_order_release, memory_order_relaxed));
+}
+
+bool hak_large_os_unmap(char *p, size_t len, bool block) {
+  UNPOISON(p, len);
+  if (!hak_os_unmap(p, len)) {
+    hold(p, len, block);
+    return false;
+  }
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, len);
+  return true;
+}
+
+void hak_large_unmap_held(void) {
+  if (!atomic_load_explicit(&held, memory_order_relaxed)) return;  // the common case: one load
+  hak_large_t *h = atomic_exchange_explicit(&held, NULL, memory_order_acquire);
+  while (h) {
+    hak_large_t *next = h->node.cls_next ? hak_large_from_node(h->node.cls_next) : NULL;
+    size_t len = h->map_len;
+    bool block = h->state == HAK_LARGE_FREE;
+    atomic_fetch_sub_explicit(&held_bytes, len, memory_order_relaxed);
+    if (block) hak_addrmap_clear(h, len);
+    hak_large_os_unmap(base_of(h), len, block);
+    h = next;
+  }
+}
+
+size_t hak_large_held_bytes(void) { return atomic_load_explicit(&held_bytes, memory_order_relaxed); }
 
 // --- the free side ------------------------------------------------------------------
 
@@ -157,6 +212,7 @@ void hak_large_tick(uint64_t now) {
     hak_spare_expire(now, &w);
     hak_large_spare_work(&w, now);
   } while (w.n_unmap || w.n_cool);
+  hak_large_unmap_held();
   hak_os_tick(now);
 }
 

@@ -60,6 +60,13 @@ HAK_INLINE char *hak_large_advisable(hak_large_t *h, size_t *len) {
 /* Unmap a block (its map entries first: once munmap returns, another thread
  * may map there). */
 HAK_INTERNAL void hak_large_unmap_block(hak_large_t *h);
+/* Unmap [p, p + len) (page-aligned, its map entries cleared) and count it;
+ * false when the kernel refused: the range is held then (large_free.c), a
+ * block (block: p is a FREE block's header, its map entries set again) or
+ * a piece of one, and unmapped by a later trim or tick. */
+HAK_INTERNAL bool hak_large_os_unmap(char *p, size_t len, bool block);
+/* Try the held ranges' unmaps again, each once. */
+HAK_INTERNAL void hak_large_unmap_held(void);
 /* A FREE block, to BigCache or the free policy (large_free.c). */
 HAK_INTERNAL void hak_large_give_back(hak_large_t *h);
 /* A FREE block that no ring is to keep: a HOT/WARM/COLD spare by its how,
@@ -93,13 +100,10 @@ HAK_INTERNAL bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls);
  * part past the smallest class >= need that ends on a slot boundary becomes
  * a spare of its own (the largest class it holds, the rest unmapped) when
  * it is a slot or more, so its pages serve the next request instead of
- * being faulted in again; a smaller rest stays with the block. */
-HAK_INTERNAL void hak_large_fit(hak_large_t *h, size_t need, uint64_t now);
-/* Join to h (a block taken for reuse, smaller than need) the resident
- * spares right after it, while it is smaller than need: the pages are there
- * already, in the same mapping when the spare was split off h's; true when
- * h reached need (it is then fitted to need). */
-HAK_INTERNAL bool hak_large_absorb(hak_large_t *h, size_t need, uint64_t now);
+ * being faulted in again; a smaller rest stays with the block. A cut the
+ * kernel refuses loses nothing (the rule: large_resize.c); false when h
+ * cannot serve then (it went back to the pool: hak_large_release). */
+HAK_INTERNAL bool hak_large_fit(hak_large_t *h, size_t need, uint64_t now);
 /* A FREE block about to become a resident spare, joined with the resident
  * spares right before and after it (its split-off neighbours, most
  * often): the joined block's header (the one before, when there is one),

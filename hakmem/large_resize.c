@@ -19,6 +19,9 @@
 
 size_t hak_large_usable(const hak_large_t *h) { return h->map_len - h->user_off; }
 
+// x rounded up to a slot: the first slot boundary at or past x.
+static size_t slot_up(size_t x) { return (x + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1); }
+
 // Resize the mapping of h to `bytes` without moving it; false if impossible.
 static bool grow_in_place(hak_large_t *h, size_t bytes) {
   if (!hak_os_grow_in_place(h, h->map_len, bytes)) return false;
@@ -36,7 +39,7 @@ static bool grow_in_place(hak_large_t *h, size_t bytes) {
 // is free); if the kernel refuses, the block stays as it was.
 bool hak_large_cut(hak_large_t *h, size_t bytes, uint8_t cls) {
   HAK_ASSERT_INTERNAL(bytes < h->map_len && bytes >= HAK_LARGE_HDR);
-  size_t keep_slots = (bytes + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  size_t keep_slots = slot_up(bytes);
   size_t old_len = h->map_len;
   if (keep_slots < old_len) hak_addrmap_clear(base_of(h) + keep_slots, old_len - keep_slots);
   UNPOISON(base_of(h) + bytes, old_len - bytes);
@@ -68,24 +71,24 @@ static uint8_t floor_class(size_t bytes) {
   return c && hak_large_class_bytes(c) > bytes ? (uint8_t)(c - 1) : c;
 }
 
-// Unmap [base + from, base + to): the map's slots wholly past `from` first.
-static void drop_range(hak_large_t *h, size_t from, size_t to) {
-  size_t keep = (from + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
-  if (keep < to) hak_addrmap_clear(base_of(h) + keep, to - keep);
-  UNPOISON(base_of(h) + from, to - from);
-  hak_os_unmap(base_of(h) + from, to - from);
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, to - from, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, to - from);
+// h (a FREE block) cut to `bytes`, of class cls (hak_large_cut gives the
+// rest back); false when the kernel refused (h is as it was).
+static bool cut_to(hak_large_t *h, size_t bytes, uint8_t cls) {
+  size_t len = h->map_len;
+  if (bytes == len) h->cls = cls;
+  else if (!hak_large_cut(h, bytes, cls)) {
+    POISON(base_of(h) + bytes, len - bytes);  // freed bytes still (the cut unpoisoned them)
+    return false;
+  }
+  return true;
 }
 
-// h's mapping cut to `bytes`, of class cls (the rest unmapped).
-static void cut_to(hak_large_t *h, size_t bytes, uint8_t cls) {
-  if (bytes < h->map_len) drop_range(h, bytes, h->map_len);
-  h->map_len = bytes;
-  h->cls = cls;
-}
-
-void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
+// A cut the kernel refuses (vm.max_map_count) keeps the bytes with a block:
+// a split's rest past its class stays with the split-off spare, whose
+// mapping need not be a class's (as a joined spare's, hak_large_coalesce);
+// a block with no such rest serves whole when its mapping is a class's,
+// else it is refused (a live block's mapping is its class's).
+bool hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   size_t len = h->map_len;
   HAK_ASSERT_INTERNAL(len >= need);
   uint8_t c = hak_large_class(need);
@@ -96,13 +99,16 @@ void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   // any freed block) when it can hold a slot; else it is given back when it
   // is a slot or more, as a cut always did.
   if (at + HAK_SEGMENT_SIZE > len) {
-    if (len - need >= HAK_SEGMENT_SIZE) cut_to(h, need, hak_large_class(need));
-    else if (h->cls == HAK_LARGE_NO_CLASS || hak_large_class_bytes(h->cls) != len) cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len));
-    return;
+    if (len - need >= HAK_SEGMENT_SIZE && cut_to(h, need, hak_large_class(need))) return true;
+    if (h->cls != HAK_LARGE_NO_CLASS && hak_large_class_bytes(h->cls) == len) return true;
+    if (cut_to(h, hak_large_class_bytes(floor_class(len)), floor_class(len))) return true;
+    hak_large_release(h, now);
+    return false;
   }
   uint8_t tc = floor_class(len - at);
-  cut_to(h, at + rest, c);
+  if (!cut_to(h, at + rest, c)) rest = len - at;
   h->map_len = at;
+  h->cls = c;
   hak_large_t *t = (hak_large_t *)(void *)(base_of(h) + at);
   UNPOISON(t, HAK_LARGE_HDR);
   *t = (hak_large_t){.state = HAK_LARGE_FREE, .cls = tc, .site = h->site, .user_off = HAK_LARGE_HDR,
@@ -110,6 +116,7 @@ void hak_large_fit(hak_large_t *h, size_t need, uint64_t now) {
   t->magic = magic_for(t);
   HAK_CHECK(hak_addrmap_set_large(t, rest), "large: cannot mark a split block");
   hak_large_release(t, now);
+  return true;
 }
 
 // Join to h the resident spares right after it while it is below need.
@@ -124,12 +131,6 @@ static size_t join_after(hak_large_t *h, size_t need) {
     h->map_len = len;
   }
   return len;
-}
-
-bool hak_large_absorb(hak_large_t *h, size_t need, uint64_t now) {
-  if (join_after(h, need) < need) return false;  // short: the grow that follows sets the class (or unmaps it all)
-  hak_large_fit(h, need, now);
-  return true;
 }
 
 hak_large_t *hak_large_coalesce(hak_large_t *h) {
@@ -162,7 +163,7 @@ hak_large_t *hak_large_coalesce(hak_large_t *h) {
 // pool, unchanged; dest may have become a hole).
 static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
   size_t len = d->map_len, keep = len - bytes;
-  size_t from = (keep + HAK_SEGMENT_SIZE - 1) & ~(HAK_SEGMENT_SIZE - 1);
+  size_t from = slot_up(keep);
   if (from < len) hak_addrmap_clear(base_of(d) + from, len - from);
   UNPOISON(base_of(d) + keep, bytes);
   if (!hak_os_move(base_of(d) + keep, bytes, dest, bytes)) {
@@ -174,7 +175,7 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
   if (!keep) return true;
   uint8_t c = floor_class(keep);
   d->map_len = keep;
-  cut_to(d, hak_large_class_bytes(c), c);
+  if (!cut_to(d, hak_large_class_bytes(c), c)) d->cls = c;  // refused: a spare of any length (hak_large_fit)
   hak_large_release(d, now);
   return true;
 }
@@ -182,30 +183,31 @@ static bool move_in(hak_large_t *d, size_t bytes, char *dest, uint64_t now) {
 // g's whole mapping (len bytes) given back after a refused move into
 // [hole, hole + hole_len): hak_os_move gave that range back itself, and
 // someone else may have mapped there since, so only the pieces around it
-// are unmapped (os.h). The header page may be in the hole: not read.
+// are unmapped (os.h), and only their slots' map entries cleared (gather
+// cleared those of the slots that start in the hole before the move). The
+// header page may be in the hole: not read. A refused unmap holds its piece.
 static void drop_holed(hak_large_t *g, size_t len, size_t hole, size_t hole_len) {
   char *b = base_of(g);
-  size_t after = hole + hole_len;
-  hak_addrmap_clear(b, len);
-  UNPOISON(b, hole);
-  if (hole) hak_os_unmap(b, hole);
-  if (after < len) {
-    UNPOISON(b + after, len - after);
-    hak_os_unmap(b + after, len - after);
-  }
-  atomic_fetch_add_explicit(&hak_large_unmapped_total, len, memory_order_relaxed);
-  HAK_STAT_SUB(os_bytes_mapped, len);
+  size_t after = hole + hole_len, rest = slot_up(after);
+  if (hole) hak_addrmap_clear(b, hole);
+  if (rest < len) hak_addrmap_clear(b + rest, len - rest);
+  if (hole) hak_large_os_unmap(b, hole, false);
+  if (after < len) hak_large_os_unmap(b + after, len - after, false);
+  atomic_fetch_add_explicit(&hak_large_unmapped_total, hole_len, memory_order_relaxed);
+  HAK_STAT_SUB(os_bytes_mapped, hole_len);
 }
 
-// Move donors' pages into [*off, need) of g (mapped); *off: the end of
-// what may hold old contents. false when the kernel refused (g is unmapped
-// then, all of its mapping but the hole the refused move left).
+// Move donors' pages into [*off, need) of g (mapped, not the program's);
+// *off: the end of what may hold old contents. false when the kernel
+// refused (g is unmapped then, all of its mapping but the hole the refused
+// move left).
 static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
   hak_spare_node_t *n;
   size_t len = g->map_len;  // read while the header page is surely g's
+  unsigned i;
   // Pieces move between huge-page boundaries only: a huge page moved
   // anywhere else is split, and its range faults 4 KiB at a time later.
-  for (unsigned i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN && *off % HAK_HUGE_PAGE == 0; i++) {
+  for (i = 0; i < GATHER_MAX && need - *off >= GATHER_MIN && *off % HAK_HUGE_PAGE == 0; i++) {
     if (!(n = hak_spare_get_donor(need - *off, GATHER_MIN, HAK_SEGMENT_SIZE))) break;
     hak_large_t *d = hak_large_from_node(n);
     HAK_CHECK(d->magic == magic_for(d) && d->state == HAK_LARGE_FREE, "large: spare block header is corrupt");
@@ -215,17 +217,25 @@ static bool gather(hak_large_t *g, size_t *off, size_t need, uint64_t now) {
       hak_large_release(d, now);
       break;
     }
+    // A refused move may give its destination's slots to another thread:
+    // their entries go first (g is marked whole again at the end).
+    size_t from = slot_up(*off), to = slot_up(*off + piece) < len ? slot_up(*off + piece) : len;
+    if (from < to) hak_addrmap_clear(base_of(g) + from, to - from);
     if (!move_in(d, piece, base_of(g) + *off, now)) {
       drop_holed(g, len, *off, piece);
       return false;
     }
     *off += piece;
   }
+  if (i) HAK_CHECK(hak_addrmap_set_large(g, len), "large: cannot mark a gathered block");
   return true;
 }
 
 hak_large_t *hak_large_grow_reused(hak_large_t *h, size_t need, uint8_t cls, uint64_t now, size_t *dirty) {
-  if (hak_large_absorb(h, need, now)) {
+  // Joined, the spares right after it may reach need (fitted then); short,
+  // the grow that follows sets the class (or unmaps it all).
+  if (join_after(h, need) >= need) {
+    if (!hak_large_fit(h, need, now)) return NULL;
     *dirty = h->map_len;
     return h;
   }

@@ -322,7 +322,8 @@ void *hak_os_map_skewed(size_t len, size_t align, size_t skew) { return map_skew
 void *hak_os_map(size_t len, size_t align) { return map_skewed(len, align, 0); }
 
 bool hak_os_unmap(void *addr, size_t len) {
-  bool ok = raw_unmap(addr, len);
+  // The seam refuses as the kernel does at vm.max_map_count (ENOMEM): the range stays mapped.
+  bool ok = !hak_os_injected_failure(HAK_OS_UNMAP) && raw_unmap(addr, len);
   hak_os_observe(HAK_OS_UNMAP, addr, len, HAK_ADVISE_COUNT, ok);
   return ok;
 }

@@ -2,7 +2,8 @@
 // classes, where blocks come from and go to in each mode (BigCache, spare
 // pool, fresh mmap, munmap), the HOT/WARM/COLD free policy, THP advice (all
 // checked through the OS seam, never by timing), zeroing of recycled
-// blocks, realloc in place / by moving pages / by copying, and misuse.
+// blocks, realloc in place / by moving pages / by copying, misuse, and
+// refused system calls (the seam's failures: nothing lost, the map right).
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -13,6 +14,7 @@ extern "C" {
 #include "hakmem/batch.h"
 #include "hakmem/bigcache.h"
 #include "hakmem/freepolicy.h"
+#include "hakmem/large_impl.h"
 #include "hakmem/spare.h"
 }
 
@@ -23,6 +25,22 @@ using namespace hakmem_test;
 constexpr size_t kMiB = 1 << 20, kKiB = 1 << 10;
 
 class LargeTest : public HakTest {};
+
+// Whether the page at p is mapped: msync fails with ENOMEM on a range with
+// an unmapped page, and it allocates nothing (no mapping of its own).
+static bool PageMapped(const char* p) { return msync(const_cast<char*>(p), 4096, MS_ASYNC) == 0; }
+static bool AnyPageMapped(const char* p, size_t len) {
+  for (size_t i = 0; i < len; i += 4096)
+    if (PageMapped(p + i)) return true;
+  return false;
+}
+// Every page of [base, base + len) mapped and, by the address map, the
+// block's whose header is at base: the empty string, or the first that is not.
+static std::string NotAllOwned(const char* base, size_t len) {
+  for (size_t i = 0; i < len; i += 4096)
+    if (!PageMapped(base + i) || hak_addrmap_large_base(base + i) != base) return std::to_string(i / 1024) + " KiB in";
+  return "";
+}
 
 // One call site for every calloc of a test, so BigCache can recycle.
 __attribute__((noinline, disable_tail_calls)) void* Calloc(size_t n, size_t size) { return hak_calloc(n, size); }
@@ -334,6 +352,34 @@ TEST_F(LargeTest, ReallocGrowsInPlaceMovesPagesOrCopies) {
   hak_free(t);
 }
 
+// A freed block the kernel refuses to unmap (every munmap refused, as at
+// vm.max_map_count) stays hakmem's: mapped, in the address map as a FREE
+// block (a second free aborts as one), held; a trim while the refusals
+// last neither hangs nor loses it, the first trim after unmaps it.
+TEST_F(LargeTest, ARefusedUnmapHoldsTheBlockUntilATrimUnmapsIt) {
+  SetOption(HAK_OPT_BIGCACHE, 0);
+  SetOption(HAK_OPT_FREE_POLICY, 0);  // every free unmaps
+  char* p = static_cast<char*>(hak_alloc_at(6 * kMiB, 1));
+  ASSERT_NE(p, nullptr);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  size_t len = hak_large_lookup(p)->map_len;
+  rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+  rec_.Attach();
+  hak_free(p);
+  hak_trim();
+  rec_.Detach();
+  EXPECT_GE(rec_.Count(HAK_OS_UNMAP), 2u);  // refused at the free, then at the trim
+  EXPECT_EQ(hak_large_held_bytes(), len);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), len);
+  EXPECT_EQ(NotAllOwned(base, len), "");
+  EXPECT_DEATH(hak_free(p), "double free of large block " + Hex(p));
+  hak_trim();
+  EXPECT_EQ(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  EXPECT_FALSE(AnyPageMapped(base, len));
+  EXPECT_EQ(hak_addrmap_get(base), 0u);
+}
+
 TEST_F(LargeTest, MapFailureIsCleanAndRecoverable) {
   SetOption(HAK_OPT_BIGCACHE, 0);
   SetOption(HAK_OPT_FREE_POLICY, 0);
@@ -481,6 +527,20 @@ class LargeFitTest : public LargeTest {
     SetOption(HAK_OPT_COLD_MIN, 1ull << 36);
   }
   static size_t ClassMap(size_t size) { return hak_large_class_bytes(hak_large_class(size + HAK_LARGE_HDR)); }
+  // Every mremap and munmap refused from here on (as at vm.max_map_count): no cut, no move.
+  void RefuseRemapsAndUnmaps() {
+    rec_.hooks().fail_every[HAK_OS_REMAP] = 1;
+    rec_.hooks().fail_every[HAK_OS_UNMAP] = 1;
+    rec_.Attach();
+  }
+  // With the refusals over, q freed and a trim give back every byte of [base, base + len).
+  static void ExpectFreeAndTrimGiveAllBack(void* q, const char* base, size_t len) {
+    hak_free(q);
+    hak_trim();
+    EXPECT_FALSE(AnyPageMapped(base, len));
+    EXPECT_EQ(hak_spare_bytes(), 0u);
+    EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  }
   static void* Alloc(size_t size, bool zero = false, size_t* fresh = nullptr) {
     return hak_large_alloc_ex(size, 0, 5, zero, HAK_LARGE_HOW_DEFAULT, fresh);
   }
@@ -562,6 +622,56 @@ TEST_F(LargeFitTest, ALargerResidentSpareIsCutWhenItsRestHoldsNoSpare) {
   EXPECT_EQ(static_cast<unsigned char*>(p)[4096], static_cast<unsigned char>(1 + 3));
   EXPECT_EQ(hak_large_site_resident(5), h->map_len);
   hak_free(q);
+}
+
+// The same with the cut refused (every mremap and munmap): the block, a
+// class's mapping, serves whole; nothing is lost or left unmarked.
+TEST_F(LargeFitTest, ALargerResidentSpareServesWholeWhenItsCutIsRefused) {
+  void* p = Alloc(10 * kMiB - 4 * kKiB);  // class 10 MiB for class 5 MiB: a cut, no spare
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  hak_free(p);
+  RefuseRemapsAndUnmaps();
+  char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));
+  rec_.Detach();
+  ASSERT_NE(q, nullptr);
+  hak_large_t* h = hak_large_lookup(q);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);
+  EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
+  EXPECT_EQ(h->map_len, 10 * kMiB);
+  EXPECT_EQ(h->cls, hak_large_class(10 * kMiB));
+  EXPECT_EQ(NotAllOwned(base, 10 * kMiB), "");
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 10 * kMiB);
+  EXPECT_EQ(q + hak_usable_size(q), base + 10 * kMiB);
+  memset(q, 0x3c, hak_usable_size(q));
+  ExpectFreeAndTrimGiveAllBack(q, base, 10 * kMiB);
+}
+
+// A joined spare's mapping need not be a class's (hak_large_coalesce).
+// Fitted for a request that leaves no spare to split off, it is cut to a
+// class; that cut refused, it cannot serve (a live block's mapping is its
+// class's): hak_large_fit refuses it, back to the pool, whole, mapped and
+// marked, and the next request that takes it, the cut allowed, is served.
+TEST_F(LargeFitTest, AJoinedSpareWhoseCutIsRefusedGoesBackToThePool) {
+  void* p = Alloc(16 * kMiB - 4 * kKiB);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  hak_free(p);
+  hak_spare_node_t* n = hak_spare_get_resident(0, HAK_LARGE_CLASSES - 1, false);
+  ASSERT_NE(n, nullptr);
+  hak_large_t* h = hak_large_from_node(n);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);
+  ASSERT_TRUE(hak_large_cut(h, 13 * kMiB, hak_large_class(12 * kMiB)));  // a joined spare's shape
+  RefuseRemapsAndUnmaps();
+  EXPECT_FALSE(hak_large_fit(h, 10 * kMiB, hak_os_now_ms()));  // class 10 MiB: keeps 12, no spare after it
+  rec_.Detach();
+  EXPECT_GT(rec_.Count(HAK_OS_UNMAP), 0u);  // the cut was tried
+  EXPECT_EQ(hak_spare_bytes(), 13 * kMiB);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 13 * kMiB);
+  EXPECT_EQ(NotAllOwned(base, 13 * kMiB), "");
+  void* q = Alloc(10 * kMiB - 4 * kKiB);
+  ASSERT_EQ(reinterpret_cast<char*>(hak_large_lookup(q)), base);
+  EXPECT_EQ(hak_large_lookup(q)->map_len, 12 * kMiB);
+  memset(q, 0x11, hak_usable_size(q));
+  ExpectFreeAndTrimGiveAllBack(q, base, 16 * kMiB);
 }
 
 TEST_F(LargeFitTest, ATailUnderASlotStaysWithTheBlock) {
@@ -679,6 +789,84 @@ TEST_F(LargeFitTest, ARefusedPageMoveNeverUnmapsItsDestinationAgain) {
     }
   }
   EXPECT_GT(refused, 0u);  // the moves were tried
+  EXPECT_TRUE(hak_spare_is_valid());
+}
+
+// A split whose cut the kernel refuses (every mremap and munmap refused
+// while the request is served, as at vm.max_map_count): the bytes the cut
+// would have given back are still mapped, so they must still be some
+// block's, where the address map says; nothing is lost, and a free and a
+// trim give every byte back.
+TEST_F(LargeFitTest, ARefusedCutDuringASplitLosesNoMemory) {
+  SetOption(HAK_OPT_SPARE_RESIDENT_BYTES, 1ull << 30);  // the spare stays HOT: no cooling in between
+  void* p = Alloc(80 * kMiB - 4 * kKiB);  // class 80 MiB: split for 8 MiB, a rest of 72 whose class maps 64
+  ASSERT_NE(p, nullptr);
+  char* base = reinterpret_cast<char*>(hak_large_lookup(p));
+  ASSERT_EQ(hak_large_lookup(p)->map_len, 80 * kMiB);
+  hak_free(p);
+  ASSERT_EQ(hak_spare_bytes(), 80 * kMiB);
+  RefuseRemapsAndUnmaps();
+  char* q = static_cast<char*>(Alloc(5 * kMiB - 4 * kKiB));  // class 5 MiB: keeps 8 MiB
+  rec_.Detach();
+  ASSERT_NE(q, nullptr);
+  hak_large_t* h = hak_large_lookup(q);
+  ASSERT_EQ(reinterpret_cast<char*>(h), base);  // the spare served it
+  EXPECT_EQ(h->map_len, 8 * kMiB);
+  EXPECT_EQ(h->cls, hak_large_class(h->map_len));
+  size_t refused = 0;
+  for (const OsCall& c : rec_.Calls()) refused += c.call == HAK_OS_UNMAP && !c.ok;
+  EXPECT_GT(refused, 0u);  // the cut was tried
+  // Every page of the old mapping still mapped is a block's (the served one
+  // or a spare), by the address map, inside that block's mapping.
+  size_t mapped = 0;
+  for (const char* a = base; a < base + 80 * kMiB; a += 4096) {
+    if (!PageMapped(a)) continue;
+    mapped += 4096;
+    auto* owner = static_cast<hak_large_t*>(hak_addrmap_large_base(a));
+    ASSERT_NE(owner, nullptr) << "mapped but no block's: " << (a - base) / kKiB << " KiB in";
+    ASSERT_LT(a, reinterpret_cast<char*>(owner) + owner->map_len) << (a - base) / kKiB << " KiB in";
+    ASSERT_TRUE(owner == h || owner->state == HAK_LARGE_FREE) << (a - base) / kKiB << " KiB in";
+  }
+  EXPECT_EQ(mapped, h->map_len + hak_spare_bytes());  // and every spare byte is in there
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), h->map_len + hak_spare_bytes() + hak_bigcache_bytes());
+  // The served block, by the map, over its whole mapping; usable to its end.
+  EXPECT_EQ(NotAllOwned(base, h->map_len), "");
+  ASSERT_EQ(hak_addrmap_large_base(base + h->map_len - 1), base);
+  size_t usable = hak_usable_size(q);
+  EXPECT_GE(usable, 5 * kMiB - 4 * kKiB);
+  EXPECT_EQ(q + usable, base + h->map_len);
+  memset(q, 0x7e, usable);
+  EXPECT_EQ(q[usable - 1], 0x7e);
+  ExpectFreeAndTrimGiveAllBack(q, base, 80 * kMiB);
+  EXPECT_EQ(hak_addrmap_get(base), 0u);
+}
+
+// Refused moves whose blocks' unmaps are refused too: the pieces around
+// each hole stay hakmem's (held) until a trim, after the refusals, unmaps
+// every range whose unmap was refused.
+TEST_F(LargeFitTest, ARefusedMoveAndRefusedUnmapsLoseNoPiece) {
+  void* a = Alloc(8 * kMiB - 4 * kKiB);  // donors
+  void* b = Alloc(8 * kMiB - 4 * kKiB);
+  hak_free(a);
+  hak_free(b);
+  RefuseRemapsAndUnmaps();
+  void* r = Alloc(40 * kMiB);  // a fresh block, filled: the move refused, the pieces' unmaps too
+  rec_.Detach();
+  ASSERT_NE(r, nullptr);
+  memset(r, 2, 40 * kMiB);
+  std::vector<OsCall> refused;
+  for (const OsCall& c : rec_.Calls())
+    if (c.call == HAK_OS_UNMAP && !c.ok) refused.push_back(c);
+  ASSERT_GT(refused.size(), 0u);
+  EXPECT_GT(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped),
+            hak_large_lookup(r)->map_len + hak_spare_bytes() + hak_large_held_bytes());
+  hak_free(r);
+  hak_trim();
+  EXPECT_EQ(hak_large_held_bytes(), 0u);
+  EXPECT_EQ(Stat(HAK_STAT_os_bytes_mapped), 0u);
+  for (const OsCall& c : refused)
+    EXPECT_FALSE(AnyPageMapped(reinterpret_cast<char*>(c.addr), c.len)) << std::hex << c.addr << " +" << c.len;
   EXPECT_TRUE(hak_spare_is_valid());
 }
 
