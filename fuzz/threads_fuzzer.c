@@ -14,7 +14,7 @@
  *     the harness takes only after hakmem returned a block and before it
  *     gets one back, so it orders no hakmem call against another);
  *   - each block carries a pattern tied to its id (head, tail, every page up
- *     to 64 KiB, about 16 pages past that)
+ *     to 16 KiB, about 4 pages past that, at a phase that moves with the id)
  *     that is intact when the other thread takes it over, before free and
  *     after realloc (up to the smaller size);
  *   - ThreadSanitizer finds no data race in hakmem (the build is
@@ -22,7 +22,7 @@
  * Sizes are mostly pool sizes (the per-thread pools and remote frees),
  * spread over the doublings up to 64 KiB; one pick in 64 is past that
  * (whole pool pages, the large threshold's range, large classes up to
- * 4 MiB: BigCache, spares; why so few: at pick_size); calloc's past 8 KiB
+ * 4 MiB: BigCache, spares; why so few: at pick_size); calloc's past 4 KiB
  * are mostly folded (why: at CALLOC_KEEP). Which thread wins a slot depends
  * on timing: an input does not always replay the same interleaving.
  */
@@ -399,17 +399,19 @@ HARNESS static void release(slot_t *s, int to) {
 // calloc of a recycled block clears it with memset, which TSan checks a
 // word at a time (each 8 bytes about as much as a small operation's other
 // work, perf: __tsan_memset under hak_calloc_at, counted and
-// hak_large_alloc_ex). Up to CALLOC_KEEP a calloc keeps its size; past it
-// one in four does (medium pages), one in eight of those past 64 KiB is
-// folded into [256, 320) KiB (still large with the default threshold:
-// cached, spare or fresh), one in eight below 64 KiB, the others below
-// CALLOC_KEEP (also a size of zero bytes from the input: the usual filler).
-#define CALLOC_KEEP ((size_t)8 << 10)
+// hak_large_alloc_ex). Up to CALLOC_KEEP (the bytes the zero check reads)
+// a calloc keeps its size; up to 64 KiB one in eight does (the rest of the
+// small pages, medium pages), one in eight of those past 64 KiB is folded
+// into [256, 320) KiB (still large with the default threshold: cached,
+// spare or fresh), one in eight below 64 KiB, the others below CALLOC_KEEP
+// (also a size of zero bytes from the input: the usual filler). (8 KiB and
+// one in four up to 64 KiB before: a third more bytes cleared a calloc.)
+#define CALLOC_KEEP ((size_t)4 << 10)
 #define CALLOC_LARGE ((size_t)256 << 10)
 
 HARNESS static size_t calloc_size(size_t size) {
   if (size <= CALLOC_KEEP) return size;
-  if (size <= ((size_t)64 << 10)) return size % 4 == 3 ? size : size % CALLOC_KEEP;
+  if (size <= ((size_t)64 << 10)) return size % 8 == 7 ? size : size % CALLOC_KEEP;
   switch (size % 8) {
     case 7: return CALLOC_LARGE + size % ((size_t)64 << 10);
     case 6: return size % ((size_t)64 << 10);
@@ -424,7 +426,7 @@ HARNESS static void op_alloc(fuzz_in_t *in, uintptr_t site, bool zero) {
   if (!s) return;
   void *p = zero ? hak_calloc_at(1, size, site) : hak_alloc_at(size, site);
   FUZZ_CHECK(p, "%s(%zu) failed", zero ? "calloc" : "malloc", size);
-  if (zero) check_zero(p, size < 4096 ? size : 4096, size);  // the first 4 KiB
+  if (zero) check_zero(p, size < CALLOC_KEEP ? size : CALLOC_KEEP, size);
   adopt(s, p, size, zero ? "calloc" : "malloc");
   release(s, LIVE);
 }
