@@ -75,6 +75,80 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
   return p;
 }
 
+// --- quiet sites on the pools' path ----------------------------------------------
+//
+// A quiet learning site (FROZEN between watched windows, or OFF) whose
+// record sends a request to the pools costs no more than a static request:
+// each thread keeps, per return address (direct-mapped), what the slow path
+// decided for the last such request: the sizes that share its pool class
+// and that the record's range and threshold send to the pools quietly, that
+// class, and the record word it was derived from. A hit is one request of
+// those sizes from that return address while the record still holds that
+// word: it pops the class at once. Anything else takes the slow path, which
+// fills the entry again, so a size outside the record's range still leaves
+// the quiet path at its first request (drift), and a change of the record
+// (a watched window starts: 0; a new policy or range) is seen at the next.
+// Only plain sites are kept: a wrapper's return address stands for many
+// sites. Hits need hak_fast_limit at HAK_LEARN_MIN: learning on, and no
+// checked mode, profile or sampling (which set it to 0). Only this thread
+// writes its entries (the site last), and a signal handler that allocates
+// while this thread is inside malloc is undefined, as for the pools.
+typedef struct quiet_route {
+  uintptr_t site;                // return address (0: empty)
+  const _Atomic uint64_t *record;  // &hak_learn_quiet[its site id]
+  uint64_t word;                 // *record when filled (never 0: a quiet record)
+  size_t lo, span;               // sizes lo .. lo + span - 1, all of class cls
+  size_t cls;
+  uint64_t pad[2];               // one cache line an entry
+} quiet_route_t;
+_Static_assert(sizeof(quiet_route_t) == 64, "an entry is one cache line");
+
+#define QUIET_ROUTES 32u
+static __thread quiet_route_t quiet_routes[QUIET_ROUTES] __attribute__((tls_model("initial-exec"), aligned(64)));
+
+// The entry of site if it serves size now (NULL: the slow path). An empty
+// entry has span 0: its record is never read.
+HAK_INLINE const quiet_route_t *quiet_hit(size_t size, uintptr_t site) {
+  const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
+  if (r->site == site && size - r->lo < r->span && atomic_load_explicit(r->record, memory_order_relaxed) == r->word)
+    return r;
+  return NULL;
+}
+
+// Keep in site's entry the sizes that record q sends to the pools as it
+// sent size, in size's class.
+static void quiet_fill(uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q, size_t size) {
+  size_t cls = hak_size_class(size);  // above 1 KiB: cls > 8
+  size_t lo = hak_class_size((unsigned)cls - 1) + 1, hi = hak_class_size((unsigned)cls);
+  size_t top = (size_t)q.threshold_4k << 12 < HAK_POOL_MAX ? (size_t)q.threshold_4k << 12 : HAK_POOL_MAX;
+  size_t floor = (size_t)1 << q.lo, ceil = ((size_t)2 << q.hi) - 1;  // the record's buckets
+  if (floor < HAK_LEARN_MIN) floor = HAK_LEARN_MIN;
+  if (lo < floor) lo = floor;
+  if (hi > ceil) hi = ceil;
+  if (hi > top - 1) hi = top - 1;
+  if (lo > size || size > hi) return;  // (never: the slow path just served size so)
+  quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
+  r->site = 0;
+  atomic_signal_fence(memory_order_seq_cst);
+  r->record = &hak_learn_quiet[id];
+  memcpy(&r->word, &q, sizeof r->word);
+  r->lo = lo;
+  r->span = hi - lo + 1;
+  r->cls = cls;
+  atomic_signal_fence(memory_order_seq_cst);
+  r->site = site;
+}
+
+// A request of size from plain site (id) that quiet record q sends to the
+// pools: served, and remembered for the next. Out of line, a tail call: the
+// slow path's other routes keep their registers.
+static HAK_NOINLINE void *quiet_pooled(size_t size, uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q) {
+  if (site && hak_fast_limit == HAK_LEARN_MIN) quiet_fill(site, id, q, size);  // else no hit could use it
+  return hak_heap_alloc(size);
+}
+
+bool hak_quiet_route_serves(size_t size, uintptr_t site) { return quiet_hit(size, site) != NULL; }
+
 // Every request off the fast path: checked mode, the sites the learning
 // engine decides, the large engine, and small requests while sampling is on
 // (or before start-up). align: 0, or a power of two above 16. frame: the
@@ -88,11 +162,16 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
   }
   if (HAK_UNLIKELY(hak_checked)) return checked_alloc(size, align, site, frame, zero);
   if (hak_learn_on && size >= HAK_LEARN_MIN && align <= HAK_LARGE_MAX_ALIGN) {
-    hak_site_id_t id = hak_callsite_id(site, frame);
+    bool plain;
+    hak_site_id_t id = hak_callsite_id_plain(site, frame, &plain);
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
-    if (HAK_LIKELY(hak_learn_quiet_fits(q, size)))
-      return hak_learn_route(size, align, id, zero, hak_learn_quiet_policy(q), NULL);
+    if (HAK_LIKELY(hak_learn_quiet_fits(q, size))) {
+      hak_policy_t pol = hak_learn_quiet_policy(q);
+      if (!hak_route_large(size, 0, pol.large_threshold) && !align && !zero && plain)
+        return quiet_pooled(size, site, id, q);  // hak_learn_route's pools, remembered
+      return hak_learn_route(size, align, id, zero, pol, NULL);
+    }
     return hak_learn_alloc(size, align, id, zero);
   }
   if (route_large(size, align))
@@ -111,6 +190,13 @@ static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t si
 
 void *hak_alloc_above_small(size_t size, uintptr_t site) {
   if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
+  if (hak_fast_limit == HAK_LEARN_MIN && size < HAK_POOL_MAX) {  // a quiet site served as the slow path would
+    const quiet_route_t *r = quiet_hit(size, site);
+    if (HAK_LIKELY(r != NULL)) {
+      void *p = hak_heap_pop_fast(r->cls);
+      return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+    }
+  }
   return hak_alloc_slow(size, site);  // a tail call: its frame is the entry point's, as from malloc
 }
 
