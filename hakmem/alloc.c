@@ -12,7 +12,9 @@
  * Sites: every request that looks its site up (large, sampled, learning,
  * checked) asks callsite.c, giving it the return address of the libc name
  * and the frame of the entry point here (its slot is found above that).
- * The fast paths take no lock and make no call but the pools' inline ones.
+ * The fast paths take no lock and make no call but the pools' inline ones;
+ * a quiet learning site's pooled requests take them too, through a
+ * per-thread entry for their return address (below: quiet sites).
  */
 #include "hakmem/alloc.h"
 
@@ -78,8 +80,8 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
 // --- quiet sites on the pools' path ----------------------------------------------
 //
 // A quiet learning site (FROZEN between watched windows, or OFF) whose
-// record sends a request to the pools costs no more than a static request:
-// each thread keeps, per return address (direct-mapped), what the slow path
+// record sends a request to the pools costs about what a static request
+// does (8 instructions more: tests/fastpath_test.sh): each thread keeps, per return address (direct-mapped), what the slow path
 // decided for the last such request: the sizes that share its pool class
 // and that the record's range and threshold send to the pools quietly, that
 // class, and the record word it was derived from. A hit is one request of
@@ -90,9 +92,13 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
 // (a watched window starts: 0; a new policy or range) is seen at the next.
 // Only plain sites are kept: a wrapper's return address stands for many
 // sites. Hits need hak_fast_limit at HAK_LEARN_MIN: learning on, and no
-// checked mode, profile or sampling (which set it to 0). Only this thread
-// writes its entries (the site last), and a signal handler that allocates
-// while this thread is inside malloc is undefined, as for the pools.
+// checked mode, profile or sampling (which set it to 0); entries are made
+// only while learning is on, and the options change only at start-up
+// outside tests. An entry stands for its address's site id: the site table
+// keeps it for good (its test reset comes with the learning engine's,
+// which zeroes every record). Only this thread writes its entries (the
+// site last), and a signal handler that allocates while this thread is
+// inside malloc is undefined, as for the pools.
 typedef struct quiet_route {
   uintptr_t site;                // return address (0: empty)
   const _Atomic uint64_t *record;  // &hak_learn_quiet[its site id]
@@ -190,7 +196,10 @@ static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t si
 
 void *hak_alloc_above_small(size_t size, uintptr_t site) {
   if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
-  if (hak_fast_limit == HAK_LEARN_MIN && size < HAK_POOL_MAX) {  // a quiet site served as the slow path would
+  // A quiet site served as the slow path would. (The limit is read again,
+  // as an atomic: kept in a register from the compare above, it would cost
+  // every pool request above 1 KiB a load instruction of its own.)
+  if (__atomic_load_n(&hak_fast_limit, __ATOMIC_RELAXED) == HAK_LEARN_MIN && size < HAK_POOL_MAX) {
     const quiet_route_t *r = quiet_hit(size, site);
     if (HAK_LIKELY(r != NULL)) {
       void *p = hak_heap_pop_fast(r->cls);
