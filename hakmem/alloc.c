@@ -80,9 +80,11 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
 // --- quiet sites on the pools' path ----------------------------------------------
 //
 // A quiet learning site (FROZEN between watched windows, or OFF) whose
-// record sends a request to the pools costs about what a static request
-// does (8 instructions more: tests/fastpath_test.sh): each thread keeps, per return address (direct-mapped), what the slow path
-// decided for the last such request: the sizes that share its pool class
+// record sends a malloc to the pools costs about what a static one does
+// (8 instructions more: tests/fastpath_test.sh), and operator new's slow
+// path (hak_new_at) takes the same entries. Each thread keeps, per return
+// address (direct-mapped), what the slow path decided for the last such
+// request: the sizes that share its pool class
 // and that the record's range and threshold send to the pools quietly, that
 // class, and the record word it was derived from. A hit is one request of
 // those sizes from that return address while the record still holds that
@@ -155,6 +157,20 @@ static HAK_NOINLINE void *quiet_pooled(size_t size, uintptr_t site, hak_site_id_
 
 bool hak_quiet_route_serves(size_t size, uintptr_t site) { return quiet_hit(size, site) != NULL; }
 
+// The entry that serves a request now, in this mode (NULL: the slow path).
+// (The limit is read again, as an atomic: kept in a register from malloc's
+// compare with it, it would cost every pool request above 1 KiB a load
+// instruction of its own.)
+HAK_INLINE const quiet_route_t *quiet_served(size_t size, uintptr_t site) {
+  if (__atomic_load_n(&hak_fast_limit, __ATOMIC_RELAXED) != HAK_LEARN_MIN || size >= HAK_POOL_MAX) return NULL;
+  return quiet_hit(size, site);
+}
+
+HAK_INLINE void *quiet_pop(const quiet_route_t *r, size_t size) {
+  void *p = hak_heap_pop_fast(r->cls);
+  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+}
+
 // Every request off the fast path: checked mode, the sites the learning
 // engine decides, the large engine, and small requests while sampling is on
 // (or before start-up). align: 0, or a power of two above 16. frame: the
@@ -196,16 +212,8 @@ static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t si
 
 void *hak_alloc_above_small(size_t size, uintptr_t site) {
   if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
-  // A quiet site served as the slow path would. (The limit is read again,
-  // as an atomic: kept in a register from the compare above, it would cost
-  // every pool request above 1 KiB a load instruction of its own.)
-  if (__atomic_load_n(&hak_fast_limit, __ATOMIC_RELAXED) == HAK_LEARN_MIN && size < HAK_POOL_MAX) {
-    const quiet_route_t *r = quiet_hit(size, site);
-    if (HAK_LIKELY(r != NULL)) {
-      void *p = hak_heap_pop_fast(r->cls);
-      return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
-    }
-  }
+  const quiet_route_t *r = quiet_served(size, site);  // a quiet site, as the slow path would serve it
+  if (HAK_LIKELY(r != NULL)) return quiet_pop(r, size);
   return hak_alloc_slow(size, site);  // a tail call: its frame is the entry point's, as from malloc
 }
 
@@ -342,6 +350,8 @@ HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
 
 void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_alloc_kind_t kind) {
   void *p;
+  const quiet_route_t *r = align <= HAK_MIN_ALIGN ? quiet_served(size, site) : NULL;  // as malloc's
+  if (r) return quiet_pop(r, size);
   if (align > HAK_MIN_ALIGN) {
     if (!hak_is_pow2(align)) {
       errno = EINVAL;
