@@ -6,6 +6,7 @@
 #define HAK_ALLOC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ HAK_INTERNAL void *hak_alloc_slow(size_t size, uintptr_t site);
 /* The pools above 1 KiB (below hak_fast_limit), else hak_alloc_slow. */
 HAK_INTERNAL void *hak_alloc_above_small(size_t size, uintptr_t site);
 HAK_INTERNAL void hak_free_slow(void *p);
+/* Test hook: the pool class that this thread's quiet-site entry for return
+ * address site (alloc.c) would serve malloc(size) from without the slow
+ * path (the mode's check aside); -1: the slow path. */
+HAK_INTERNAL int hak_quiet_route_class(size_t size, uintptr_t site);
 HAK_INTERNAL extern __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 
 

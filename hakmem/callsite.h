@@ -34,6 +34,7 @@
 #define HAK_CALLSITE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,15 @@ HAK_INLINE hak_site_id_t hak_callsite_id(uintptr_t ret, const void *frame) {
   if (HAK_LIKELY(atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_PLAIN))
     return id;
   return hak_callsite_slow(id, ret, frame);
+}
+
+/* hak_callsite_id, and in *plain whether ret was decided a plain site: a
+ * decision never revised, so ret's id is its own for good (until the site
+ * table's test reset), and a cache keyed by ret may stand for the id. */
+HAK_INLINE hak_site_id_t hak_callsite_id_plain(uintptr_t ret, const void *frame, bool *plain) {
+  hak_site_id_t id = hak_site_id(ret);
+  *plain = atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_PLAIN;
+  return HAK_LIKELY(*plain) ? id : hak_callsite_slow(id, ret, frame);
 }
 
 HAK_INTERNAL hak_callsite_kind_t hak_callsite_kind(uintptr_t ret);

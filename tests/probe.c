@@ -9,6 +9,9 @@
  *                    memory went back.
  *   probe pairs N [SIZE]  N malloc(SIZE)/free pairs (default 32) after a
  *                    warm-up (for callgrind).
+ *   probe mixed N SIZE    the same, each pair SIZE plus 20 KiB times the
+ *                    pair's number modulo 8 (eight pool classes in turn:
+ *                    a site whose sizes vary).
  *   probe large N direct|wrapped  N malloc(300 KiB)/free pairs, called
  *                    directly or through a noinline xmalloc-style wrapper
  *                    (callgrind: the cost of seeing through a wrapper).
@@ -55,6 +58,16 @@ static int pairs(long n, size_t size) {
   for (int i = 0; i < 1000; i++) free(malloc(size));  // warm: heap, page, TLS, site
   for (long i = 0; i < n; i++) {
     sink = malloc(size);
+    free(sink);
+  }
+  return 0;
+}
+
+static int mixed(long n, size_t size) {
+  void *volatile sink;
+  for (int i = 0; i < 1000; i++) free(malloc(size + (size_t)(i % 8) * (20 << 10)));
+  for (long i = 0; i < n; i++) {
+    sink = malloc(size + (size_t)(i % 8) * (20 << 10));
     free(sink);
   }
   return 0;
@@ -128,6 +141,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "foreign")) return foreign_probe();
   if (argc >= 4 && !strcmp(argv[1], "large")) return large(atol(argv[2]), !strcmp(argv[3], "wrapped"));
   if (argc >= 3 && !strcmp(argv[1], "pairs")) return pairs(atol(argv[2]), argc >= 4 ? (size_t)atol(argv[3]) : 32);
-  fprintf(stderr, "usage: probe glibc | trim | pairs N [SIZE] | large N direct|wrapped | maps | foreign\n");
+  if (argc >= 4 && !strcmp(argv[1], "mixed")) return mixed(atol(argv[2]), (size_t)atol(argv[3]));
+  fprintf(stderr, "usage: probe glibc | trim | pairs N [SIZE] | mixed N SIZE | large N direct|wrapped | maps | foreign\n");
   return 2;
 }
