@@ -1,0 +1,61 @@
+"""rerender.py — prints the text report (report.py) of a saved results.json,
+optionally with its learning verdicts recomputed by the current learning.py
+(--recompute), so that a change of the verdict rules can be shown on the same
+measurements: the runs are kept in the file, the verdicts derive from them.
+
+Usage: bazel run //compare:rerender -- [--recompute] [--write] RESULTS.json
+(a relative path is taken from the directory bazel run was started from).
+--write saves the recomputed document and report.txt beside a copy of the
+file (results.recomputed.json, report.recomputed.txt), never over it.
+
+Called by: //compare:rerender, report_test.py (main). Python 3 standard library only.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from compare import learning, report  # noqa: E402
+
+
+def rerender(doc, recompute):
+    """The text report of doc; with recompute, doc's "learning" is first
+    replaced by learning.doc_summary(doc) (doc itself is left unchanged)."""
+    if recompute:
+        doc = dict(doc)
+        ls = learning.doc_summary(doc)
+        doc.pop("learning", None)
+        if ls:
+            doc["learning"] = ls
+    return doc, report.text_report(doc)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="rerender", description="print the text report of a results.json")
+    p.add_argument("results", help="results.json of a run")
+    p.add_argument("--recompute", action="store_true", help="recompute the learning verdicts with the current code")
+    p.add_argument("--write", action="store_true",
+                   help="with --recompute: also write results.recomputed.json and report.recomputed.txt beside it")
+    a = p.parse_args(argv)
+    path = a.results
+    if not os.path.isabs(path):
+        path = os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY") or os.getcwd(), path)
+    with open(path) as f:
+        doc = json.load(f)
+    doc, text = rerender(doc, a.recompute)
+    sys.stdout.write(text)
+    if a.write and a.recompute:
+        base = os.path.dirname(path)
+        with open(os.path.join(base, "results.recomputed.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(base, "report.recomputed.txt"), "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
