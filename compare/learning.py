@@ -314,6 +314,37 @@ def learning_summary(results, alloc_names, workload_ids, runs=()):
     return out
 
 
+def cpu_ns(run):
+    """A run's CPU time per op (the workload's cpu_ns_per_op; None where it
+    reports none): on a loaded machine it carries less of the other
+    processes' noise than the wall time."""
+    return ((run.get("inside") or {}).get("extra") or {}).get("cpu_ns_per_op")
+
+
+def static_vs_groups(doc, wid, value=statistics.op_ns):
+    """The static default against every group of alike fixed strategies of
+    one workload, paired per repetition (a group's value in a repetition is
+    its members' median): [(members, median ratio static / group, its
+    interval or None, pairs)], fastest group first. Which fixed strategies
+    static is beyond noise slower than (beyond_noise_above), not only the
+    best: where (b) could apply."""
+    by = {(r["workload"], r["allocator"]): r for r in doc["results"]}
+    fixed = [a for a in doc["config"]["allocators"] if a in tables.FIXED_BY_NAME and ok(by.get((wid, a)))]
+    out = []
+    for members in alike_groups(doc["runs"], wid, fixed):
+        per = {}
+        for r in doc["runs"]:
+            if r["workload"] == wid and r["status"] == "ok" and r["allocator"] in members + [tables.STATIC]:
+                v = value(r)
+                if v is not None:
+                    per.setdefault(r["rep"], {}).setdefault(r["allocator"] == tables.STATIC, []).append(v)
+        ratios = [statistics.median(v[True]) / statistics.median(v[False]) for _, v in sorted(per.items())
+                  if v.get(True) and v.get(False)]
+        if ratios:
+            out.append((members, statistics.median(ratios), statistics.median_interval(ratios), len(ratios)))
+    return sorted(out, key=lambda g: -g[1])
+
+
 def doc_summary(doc):
     """learning_summary of a results document (its results, allocators,
     workloads and runs): what runner.py stores as "learning", and what

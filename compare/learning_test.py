@@ -223,6 +223,27 @@ class DefaultVerdictTest(unittest.TestCase):
                                                      "best fixed strategy (static/best 1.300x [no interval"),
                         d["verdict_gain"])
 
+    def test_static_against_every_fixed_group(self):
+        # static 1.20x T64K and 0.92x T2M in every repetition, T256K's pairs
+        # straddle 1.00; CPU time only where the runs report it
+        runs, results = [], []
+        for a, per in (("hakmem-T64K", [100] * 5), ("hakmem-T256K", [118, 122, 119, 121, 125]),
+                       ("hakmem-T2M", [130] * 5), (tables.STATIC, [120] * 5)):
+            for rep, ns in enumerate(per):
+                runs.append(dict(run("w", a, rep, ns), inside={"ns_per_op": ns, "extra": {"cpu_ns_per_op": ns / 2}}))
+            results.append(result("w", a, per[2]))
+        doc = {"results": results, "runs": runs, "config": {"allocators": [r["allocator"] for r in results]}}
+        groups = learning.static_vs_groups(doc, "w")
+        self.assertEqual([(g[0], round(g[1], 3), g[3]) for g in groups],
+                         [(["hakmem-T64K"], 1.2, 5), (["hakmem-T256K"], round(120 / 121, 3), 5),
+                          (["hakmem-T2M"], round(120 / 130, 3), 5)])
+        self.assertEqual([learning.beyond_noise_above(g[1], g[2]) for g in groups], [True, False, False])
+        self.assertEqual([round(g[1], 3) for g in learning.static_vs_groups(doc, "w", learning.cpu_ns)],
+                         [round(g[1], 3) for g in groups])
+        for r in runs:
+            r["inside"]["extra"] = {}
+        self.assertEqual(learning.static_vs_groups(doc, "w", learning.cpu_ns), [])
+
     def test_rss_goal(self):
         d = self.summary(102, 130, default_rss=1200)["default"]["rows"][0]
         self.assertAlmostEqual(d["rss_ratio_to_best"], 1.2)

@@ -147,6 +147,9 @@ class TextReportTest(unittest.TestCase):
         self.assertEqual(schema_check.validate_file(new, schema_check.default_schema_path()), [])
         self.assertRegex(text, r"small +\(a\) met: 0\.857x \[.*\] of static; \(b\) met: 0\.857x .*static/best 1\.750x")
         self.assertEqual(rerender.rerender(new, recompute=False)[1], text)  # as saved
+        lines = rerender.static_vs_fixed_lines(new)
+        self.assertIn("  small      time     T64K 1.750x [1.750-1.750, 50%]; beyond noise slower than: T64K", lines)
+        self.assertFalse(any("CPU time" in x for x in lines))  # the runs report no CPU time
 
 
 class RenderTest(unittest.TestCase):
