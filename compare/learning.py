@@ -9,9 +9,11 @@
 Owns: which fixed strategies count as one (alike_groups: they route every
 size the workload's sites asked for the same way, by the generated strategy
 table), the best group, the paired ratios with their noise, and the verdict
-lines. Pure functions over run and result dicts.
+lines; static against every group (static_vs_groups: where goal (b) could
+apply). Pure functions over run and result dicts.
 
-Called by: runner.py (the "learning" object of results.json), the unit tests.
+Called by: runner.py (the "learning" object of results.json), rerender.py,
+the unit tests.
 """
 
 from compare import statistics, strategies, tables
