@@ -163,8 +163,86 @@ class DefaultVerdictTest(unittest.TestCase):
         d = ls["default"]["rows"][0]
         self.assertGreater(d["ratio_to_static"], 1.0)
         self.assertTrue(d["verdict_static"].startswith("met within noise"), d["verdict_static"])
-        self.assertTrue(d["static_is_best"])  # T256K is the static row and the best
+        self.assertTrue(d["static_is_best"])  # static and the best (T256K) alike in every repetition
         self.assertTrue(d["verdict_gain"].startswith("n/a"), d["verdict_gain"])
+
+    def gain_row(self, default, static, fixed, reps=5):
+        """One workload whose fixed groups run steadily (the same ns/op in
+        every repetition), the default and static per repetition as given
+        (lists, one value per repetition)."""
+        runs, results = [], []
+        for a, ns in fixed.items():
+            runs += [run("w", a, rep, ns) for rep in range(reps)]
+            results.append(result("w", a, ns))
+        for a, per in ((tables.DEFAULT, default), (tables.STATIC, static)):
+            runs += [run("w", a, rep, per[rep]) for rep in range(reps)]
+            results.append(result("w", a, sorted(per)[reps // 2]))
+        ls = learning.learning_summary(results, list(fixed) + [tables.STATIC, tables.DEFAULT], ["w"], runs)
+        return ls["default"]["rows"][0]
+
+    def test_gain_is_na_where_static_is_within_noise_of_a_best_row_that_is_not_its_own(self):
+        # T64K is the best and not the static row (256k), but static's pairs
+        # with it straddle 1.00: today's default is, within noise, the best
+        # fixed policy, and (b) would ask the default to beat every fixed row
+        d = self.gain_row([99, 101, 100, 98, 100], [97, 104, 101, 99, 103],
+                         {"hakmem-T64K": 100, "hakmem-T256K": 130, "hakmem-T2M": 160})
+        self.assertEqual(d["best_alike"], ["hakmem-T64K"])
+        self.assertTrue(d["static_is_best"])
+        self.assertLessEqual(d["static_best_interval"][0], 1.0)
+        self.assertTrue(d["verdict_gain"].startswith("n/a: the static default is, within noise, the best fixed "
+                                                     "strategy (static/best 1.010x [0.970-1.040, 94%])"), d["verdict_gain"])
+        self.assertTrue(d["met"])
+
+    def test_gain_applies_where_static_is_beyond_noise_slower_even_on_its_own_row(self):
+        # the best group holds the static row (T256K frozen) yet static runs
+        # beyond noise slower than it: today's default is not the best
+        d = self.gain_row([110, 111, 109, 110, 112], [120, 121, 119, 120, 122], {"hakmem-T256K": 100, "hakmem-T2M": 160})
+        self.assertEqual(d["best_alike"], ["hakmem-T256K"])
+        self.assertFalse(d["static_is_best"])
+        self.assertGreater(d["static_best_interval"][0], 1.0)
+        self.assertTrue(d["verdict_gain"].startswith("NOT met: 0.917x"), d["verdict_gain"])
+        self.assertIn("static/best 1.200x [1.190-1.220, 94%]; the best fixed strategy gains 16.7% [16.0-18.0%] over "
+                      "static", d["verdict_gain"])
+        self.assertFalse(d["met"])
+        d = self.gain_row([100, 101, 99, 100, 102], [120, 121, 119, 120, 122], {"hakmem-T256K": 100, "hakmem-T2M": 160})
+        self.assertTrue(d["verdict_gain"].startswith("met: 0.833x"), d["verdict_gain"])
+
+    def test_gain_says_where_the_goal_is_beyond_the_best_fixed_strategys_own_gain(self):
+        # static 5% beyond noise slower than the best: (b) applies, and the
+        # best fixed strategy itself is not 10% faster than static
+        d = self.gain_row([100, 100, 100, 100, 100], [105, 106, 104, 105, 105], {"hakmem-T64K": 100})
+        self.assertFalse(d["static_is_best"])
+        self.assertTrue(d["verdict_gain"].startswith("NOT met: 0.952x"), d["verdict_gain"])
+        self.assertIn("the 10% goal is beyond the best fixed strategy's own gain over static: 4.8% [3.8-5.7%]",
+                      d["verdict_gain"])
+
+    def test_gain_needs_an_interval(self):
+        d = self.gain_row([80], [130], {"hakmem-T64K": 100}, reps=1)
+        self.assertIsNone(d["static_best_interval"])
+        self.assertTrue(d["verdict_gain"].startswith("n/a: the static default cannot be told beyond noise from the "
+                                                     "best fixed strategy (static/best 1.300x [no interval"),
+                        d["verdict_gain"])
+
+    def test_static_against_every_fixed_group(self):
+        # static 1.20x T64K and 0.92x T2M in every repetition, T256K's pairs
+        # straddle 1.00; CPU time only where the runs report it
+        runs, results = [], []
+        for a, per in (("hakmem-T64K", [100] * 5), ("hakmem-T256K", [118, 122, 119, 121, 125]),
+                       ("hakmem-T2M", [130] * 5), (tables.STATIC, [120] * 5)):
+            for rep, ns in enumerate(per):
+                runs.append(dict(run("w", a, rep, ns), inside={"ns_per_op": ns, "extra": {"cpu_ns_per_op": ns / 2}}))
+            results.append(result("w", a, per[2]))
+        doc = {"results": results, "runs": runs, "config": {"allocators": [r["allocator"] for r in results]}}
+        groups = learning.static_vs_groups(doc, "w")
+        self.assertEqual([(g[0], round(g[1], 3), g[3]) for g in groups],
+                         [(["hakmem-T64K"], 1.2, 5), (["hakmem-T256K"], round(120 / 121, 3), 5),
+                          (["hakmem-T2M"], round(120 / 130, 3), 5)])
+        self.assertEqual([learning.beyond_noise_above(g[1], g[2]) for g in groups], [True, False, False])
+        self.assertEqual([round(g[1], 3) for g in learning.static_vs_groups(doc, "w", learning.cpu_ns)],
+                         [round(g[1], 3) for g in groups])
+        for r in runs:
+            r["inside"]["extra"] = {}
+        self.assertEqual(learning.static_vs_groups(doc, "w", learning.cpu_ns), [])
 
     def test_rss_goal(self):
         d = self.summary(102, 130, default_rss=1200)["default"]["rows"][0]
@@ -198,6 +276,10 @@ class DefaultVerdictTest(unittest.TestCase):
         self.assertIn("hakmem-BALANCED-static", text)
         self.assertRegex(text, r"w +\(a\) met: 0\.\d+x \[[0-9.]+-[0-9.]+, 94%\] of static; \(b\) met")
         self.assertIn("PASS", text)
+        self.assertIn("(b) <= 0.90x static where today's default is not the best fixed policy: static is beyond "
+                      "noise slower than the best fixed strategy", text)
+        self.assertRegex(text, r"\| static/best \| default/static \|")
+        self.assertRegex(text, r"\| w +\| 102 +\| 130 +\| 100 T64K +\| 1\.300x +\| 0\.785x +\|")
 
     def test_bigswap_line(self):
         runs, results = [], []

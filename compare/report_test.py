@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from compare import report, schema_check, statistics, strategies, tables  # noqa: E402
+from compare import learning, report, rerender, schema_check, statistics, strategies, tables  # noqa: E402
 from dashboard import render  # noqa: E402
 
 ALLOCS = ["glibc", "mimalloc", "hakmem-MINIMAL", "hakmem-BALANCED"]
@@ -128,6 +128,28 @@ class TextReportTest(unittest.TestCase):
         h = report.history_line(make_doc())
         self.assertEqual(h["run_id"], "20260101T000000Z")
         self.assertEqual(len(h["results"]), len(make_doc()["results"]))
+
+    def test_rerender_recomputes_the_learning_verdicts_from_the_runs(self):
+        # small also under a fixed strategy and the static default: static
+        # 1.75x the best fixed in both repetitions, the default 0.857x static
+        doc = make_doc(with_commands=False)
+        extra = [(a, ns) for a, ns in (("hakmem-T64K", 40), (tables.STATIC, 70))]
+        for rep in range(2):
+            doc["runs"] += [mk_run("small", a, rep, ns) for a, ns in extra]
+        doc["config"]["allocators"] = ALLOCS + [a for a, _ in extra]
+        doc["allocators"] += [{"name": a, "preload": "/x/libhakmem.so", "env": {}, "version": None} for a, _ in extra]
+        doc["results"] += statistics.aggregate([("small", a) for a, _ in extra], doc["runs"], "mimalloc")
+        doc["learning"] = {"stale": True}  # as an older verdict rule wrote it
+        before = copy.deepcopy(doc)
+        new, text = rerender.rerender(doc, recompute=True)
+        self.assertEqual(doc, before)  # the input is left unchanged
+        self.assertEqual(new["learning"], learning.doc_summary(doc))
+        self.assertEqual(schema_check.validate_file(new, schema_check.default_schema_path()), [])
+        self.assertRegex(text, r"small +\(a\) met: 0\.857x \[.*\] of static; \(b\) met: 0\.857x .*static/best 1\.750x")
+        self.assertEqual(rerender.rerender(new, recompute=False)[1], text)  # as saved
+        lines = rerender.static_vs_fixed_lines(new)
+        self.assertIn("  small      time     T64K 1.750x [1.750-1.750, 50%]; beyond noise slower than: T64K", lines)
+        self.assertFalse(any("CPU time" in x for x in lines))  # the runs report no CPU time
 
 
 class RenderTest(unittest.TestCase):

@@ -292,7 +292,7 @@ def build_doc(a, argv, run_dir, now, ws, perf_ok, timeout, allocs, table, worklo
         doc["command_runs"] = cmd_runs
         doc["command_results"] = statistics.aggregate_commands([(p.id, n) for p in commands for n in p.allocators],
                                                                cmd_runs, ref)
-    ls = learning.learning_summary(results, allocs, [p.id for p in workloads], wl_runs)
+    ls = learning.doc_summary(doc)
     if ls:
         doc["learning"] = ls
     if any(n.startswith("hakmem-") for n in used):

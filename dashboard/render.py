@@ -626,9 +626,10 @@ def default_table(d):
     out.append("</table>")
     out.append('<p class="note">The default mode learns each call site&rsquo;s strategy; its static twin routes every '
                'site by the static default (learning off). Ratios are medians of per-repetition ratios, with the '
-               'interval of that median in brackets with its coverage (95%%, or less with few repetitions: (min, max) '
-               'of 3 repetitions covers 75%%); (a) is met within noise when the interval reaches 1.00&times;. (b) applies where the best fixed strategy in hindsight is not the static default&rsquo;s row (%s).</p>'
-               % esc(d["rows"][0]["static_row"] if d["rows"] else "–"))
+               'interval of that median in brackets with its coverage (95%, or less with few repetitions: (min, max) '
+               'of 3 repetitions covers 75%); (a) is met within noise when the interval reaches 1.00&times;. (b) '
+               'applies where the static default is beyond noise slower than the best fixed strategy in hindsight '
+               '(the interval of the paired static / best ratios lies above 1.00&times;), elsewhere n/a.</p>')
     return "\n".join(out)
 
 
