@@ -62,11 +62,9 @@ static const mode_preset_t mode_presets[] = {
     // LEARNING: explore without end (never freezes): for watching the
     // learner; BALANCED is the mode that learns and then keeps its choice.
     {HAK_MODE_LEARNING, HAK_OPT_EVO, 1 /* learn */},
-    {HAK_MODE_LEARNING, HAK_OPT_EVO_FREE_ARMS, 1},
     // RESEARCH: BALANCED's learning, every allocation counted per site,
     // the leaderboard at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_EVO, 0 /* auto */},
-    {HAK_MODE_RESEARCH, HAK_OPT_EVO_FREE_ARMS, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_VERBOSE, 2},
 };
