@@ -24,7 +24,9 @@
  *                ws.canary  the same for challenger-routed ops (CANARY only;
  *                           -1 for faults/bytes that cannot be attributed);
  *                ws.hist    the site's size-class counts of THIS window
- *                           (HAK_DIST_BUCKETS log2 buckets, site.h's), or NULL.
+ *                           (HAK_DIST_BUCKETS log2 buckets, site.h's), or NULL;
+ *                ws.large_frees  the site's large blocks freed in it (0
+ *                           until its first: free policies cannot matter).
  *              When it returns true, republish site->policy (e.g. one
  *              relaxed store of hak_policy_to_word(site->policy)).
  *  OFF         (HAKMEM_EVO=off) window_end does nothing; the front door
