@@ -45,7 +45,8 @@ typedef struct mode_preset {
 } mode_preset_t;
 
 /* Each mode is the defaults (BALANCED) with these rows applied. BALANCED
- * learns each site's placement and free policy and freezes it (EVO auto). */
+ * learns each site's placement and freezes it (EVO auto); LEARNING and
+ * RESEARCH learn the free policy too (EVO_FREE_ARMS). */
 static const mode_preset_t mode_presets[] = {
     // MINIMAL: every feature off; a large block is one mmap and one munmap.
     {HAK_MODE_MINIMAL, HAK_OPT_BIGCACHE, 0},
@@ -62,9 +63,11 @@ static const mode_preset_t mode_presets[] = {
     // LEARNING: explore without end (never freezes): for watching the
     // learner; BALANCED is the mode that learns and then keeps its choice.
     {HAK_MODE_LEARNING, HAK_OPT_EVO, 1 /* learn */},
+    {HAK_MODE_LEARNING, HAK_OPT_EVO_FREE_ARMS, 1},
     // RESEARCH: BALANCED's learning, every allocation counted per site,
     // the leaderboard at exit.
     {HAK_MODE_RESEARCH, HAK_OPT_EVO, 0 /* auto */},
+    {HAK_MODE_RESEARCH, HAK_OPT_EVO_FREE_ARMS, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_SITE_SAMPLE, 1},
     {HAK_MODE_RESEARCH, HAK_OPT_VERBOSE, 2},
 };

@@ -90,7 +90,7 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
     "strategy a site starts on: the row nearest this threshold (0: LARGE_THRESHOLD)")           \
   X(EVO_STRATEGY, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                \
     "strategy a site starts on, by row name (e.g. 256k/keep; overrides EVO_INITIAL; empty: none)") \
-  X(EVO_FREE_ARMS, HAK_OPT_BOOL, 1, 0, 1, NULL,                                                   \
+  X(EVO_FREE_ARMS, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                   \
     "UCB1 also explores free policies (no cache, give back, MADV_FREE, keep mapped) for sites that free large blocks") \
   X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names,                                        \
     "learner: ucb1 (6 thresholds and 4 free policies) or elo (12 thresholds)")                   \

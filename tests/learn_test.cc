@@ -139,20 +139,24 @@ hak_site_id_t LearningSite() {
   return 0;
 }
 
-// BALANCED explores free policies too (HAKMEM_EVO_FREE_ARMS on by default):
-// a site's leaderboard lists the free-policy rows beside the thresholds.
-TEST_F(LearnTest, BalancedLearnsTheFreePolicyToo) {
-  EXPECT_EQ(hak_opt(HAK_OPT_EVO_FREE_ARMS), 1u);
+// LEARNING and RESEARCH explore free policies too (HAKMEM_EVO_FREE_ARMS): a
+// site's leaderboard lists the free-policy rows beside the thresholds;
+// BALANCED learns placement alone.
+TEST_F(LearnTest, LearningAndResearchLearnTheFreePolicyToo) {
+  EXPECT_EQ(hak_opt(HAK_OPT_EVO_FREE_ARMS), 0u);
+  hak_free(SiteA(300 * kKiB));
+  EXPECT_EQ(Json().find("\"name\":\"256k/keep\""), std::string::npos);
   for (hak_mode_t m : {HAK_MODE_LEARNING, HAK_MODE_RESEARCH}) {
     UseMode(m);
     EXPECT_EQ(hak_opt(HAK_OPT_EVO_FREE_ARMS), 1u) << hak_mode_name(m);
+    hak_learn_reset();
+    hak_site_reset();
+    hak_free(SiteA(300 * kKiB));
+    std::string js = Json();
+    for (const char* row : {"\"name\":\"256k/nc\"", "\"name\":\"256k/ret\"", "\"name\":\"256k/lazy\"",
+                            "\"name\":\"256k/keep\"", "\"name\":\"512k\""})
+      EXPECT_NE(js.find(row), std::string::npos) << row << " in " << js.substr(0, 3000);
   }
-  UseMode(HAK_MODE_BALANCED);
-  hak_free(SiteA(300 * kKiB));
-  std::string js = Json();
-  for (const char* row : {"\"name\":\"256k/nc\"", "\"name\":\"256k/ret\"", "\"name\":\"256k/lazy\"",
-                          "\"name\":\"256k/keep\"", "\"name\":\"512k\""})
-    EXPECT_NE(js.find(row), std::string::npos) << row << " in " << js.substr(0, 3000);
 }
 
 // A site that frees none of its large blocks has no free-policy choice: its
@@ -160,6 +164,7 @@ TEST_F(LearnTest, BalancedLearnsTheFreePolicyToo) {
 // (LEARN for ever, windows of 50 requests, the exploration turn its own).
 TEST_F(LearnTest, ASiteThatFreesNoLargeBlockNeverPlaysAFreePolicyArm) {
   Learn(1 /* learn */);
+  SetOption(HAK_OPT_EVO_FREE_ARMS, 1);
   std::vector<void*> kept;
   hak_site_id_t id = 0;
   unsigned free_rows = 0, on_large = 0;
