@@ -2,7 +2,8 @@
  * See learn.h. Calls policy/evo.c on window boundaries; called by alloc.c
  * (requests), the OS seam's tick (hak_learn_wake, from both engines'
  * maintenance) and init.c (hak_learn_init). Making a site's state, publishing
- * what requests read and the fork handler are in learn_site.c; reports, test
+ * what requests read, the configuration and the fork handler are in
+ * learn_site.c; reports, test
  * hooks and the walker in learn_report.c; the state they share is
  * learn_site.h. The rules (window lengths, warm-up, the early cut, the cost)
  * are pure code in policy/window.c and policy/meter.c: this file reads the
@@ -39,10 +40,6 @@ _Static_assert(HAK_EVO_MODE_AUTO == 0 && HAK_EVO_MODE_LEARN == 1 && HAK_EVO_MODE
 
 enum { ROUTE_MAIN = 0, ROUTE_CANARY = 1 };
 
-bool hak_learn_on;
-hak_evo_config_t hak_learn_cfg;
-static uint64_t watch_ns;                  // HAKMEM_EVO_WATCH_MS in ns
-static double mem_rate;                    // HAKMEM_EVO_MEM_COST in ns per MiB held a second (meter.h)
 uint64_t (*hak_learn_clock)(void);         // test hook (hak_learn_set_clock)
 // The one LEARN site allowed to explore (play an arm that is not its
 // leader) right now: id + 1, or 0. Costs are whole-program cycles, so a site
@@ -55,32 +52,6 @@ static _Atomic uint64_t explorer_since;    // ns; a holder silent for 2 windows'
 // later (its warm-up mark moves on), not across another site's transition.
 _Atomic uint64_t hak_learn_switches;
 static _Atomic uint64_t next_wake = UINT64_MAX;  // earliest watch_at of any quiet site
-// --- configuration ------------------------------------------------------------------
-
-void hak_learn_configure(void) {
-  hak_evo_config_t c = hak_evo_config_default();
-  c.mode = (hak_evo_mode_t)hak_opt(HAK_OPT_EVO);
-  c.learner = (hak_evo_learner_t)hak_opt(HAK_OPT_EVO_LEARNER);
-  c.initial_threshold = hak_opt(HAK_OPT_EVO_INITIAL) ? hak_opt(HAK_OPT_EVO_INITIAL) : hak_opt(HAK_OPT_LARGE_THRESHOLD);
-  const char *row = hak_opt_str(HAK_OPT_EVO_STRATEGY);
-  c.initial_row = row[0] ? hak_strategy_find(row) : -1;
-  if (row[0] && c.initial_row < 0) hak_log("hakmem: HAKMEM_EVO_STRATEGY=%s is no strategy; ignored\n", row);
-  // BALANCED's UCB1 explores placement only: on the phase workloads the
-  // free-policy arms cost more to try than they won (wl_phase_life 0.77 s
-  // learning with them, 0.49 s without, 0.45 s static). A pinned row's sets
-  // stay in, so any row can be pinned.
-  if (!hak_opt(HAK_OPT_EVO_FREE_ARMS) && c.learner == HAK_EVO_UCB1)
-    c.sets = HAK_STRAT_SET_UCB1 | (c.initial_row >= 0 ? hak_strategy_info[c.initial_row].sets : 0u);
-  c.win.max_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
-  c.win.max_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
-  c.win.target_ns = hak_opt(HAK_OPT_EVO_TARGET_MS) * 1000000u;
-  c.min_learn_ns = hak_opt(HAK_OPT_EVO_MIN_LEARN_MS) * 1000000u;
-  mem_rate = (double)hak_opt(HAK_OPT_EVO_MEM_COST) * 1000.0;
-  watch_ns = hak_opt(HAK_OPT_EVO_WATCH_MS) * 1000000u;
-  hak_learn_cfg = c;  // sites made before keep pointing at hak_learn_cfg: same storage, new values
-  hak_learn_on = c.mode != HAK_EVO_MODE_OFF;
-  hak_os_tick_hook = hak_learn_on ? hak_learn_wake : NULL;  // both engines' maintenance ticks
-}
 
 void hak_learn_set_clock(uint64_t (*now_ns)(void)) { hak_learn_clock = now_ns; }
 
@@ -143,7 +114,10 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   }
   atomic_store_explicit(&sl->warm, 0, memory_order_relaxed);
 
-  hak_window_stats_t ws = {.hist = hist, .requests = ops, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t)};
+  uint64_t frees = atomic_load_explicit(&hak_site_get(sl->id)->frees, memory_order_relaxed);
+  hak_window_stats_t ws = {.hist = hist, .requests = ops, .exploit_only = sl->evo.state == HAK_EVO_LEARN && !may_explore(sl, t),
+                           .large_frees = frees - sl->frees_mark};
+  sl->frees_mark = frees;
   hak_policy_t pol = hak_policy_from_word(atomic_load_explicit(&sl->policy, memory_order_relaxed));
   if (pol.canary) {
     // Both sides from the timed requests (the same measure, so comparable).
@@ -159,7 +133,7 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   } else {
     // The whole program's cycles per request of this site over the window,
     // and the memory the site held (meter.h).
-    ws.main = hak_meter_obs(&meter, end, costed, mem_rate);
+    ws.main = hak_meter_obs(&meter, end, costed, hak_learn_mem_rate);
   }
   atomic_store_explicit(&sl->win_tsc, end.cycles, memory_order_relaxed);
   atomic_store_explicit(&sl->start_tsc, end.cycles, memory_order_relaxed);
@@ -223,8 +197,8 @@ static unsigned window_end(hak_learn_site_t *sl, uint64_t t, bool was_cut) {
   atomic_store_explicit(&sl->cut, (uint64_t)cut, memory_order_relaxed);
   // A FROZEN site with its baseline (pinned FROZEN: after any window) goes
   // quiet until the next watched window.
-  if (sl->evo.state == HAK_EVO_FROZEN && (!sl->evo.baseline_pending || hak_learn_cfg.mode == HAK_EVO_MODE_FROZEN) && watch_ns) {
-    uint64_t at = t + watch_ns;
+  if (sl->evo.state == HAK_EVO_FROZEN && (!sl->evo.baseline_pending || hak_learn_cfg.mode == HAK_EVO_MODE_FROZEN) && hak_learn_watch_ns) {
+    uint64_t at = t + hak_learn_watch_ns;
     atomic_store_explicit(&sl->watch_at, at, memory_order_relaxed);
     // Sizes join the range once a window could judge them (enough requests
     // for the drift test); a size seen in fewer stays out and wakes the site
@@ -361,7 +335,7 @@ static HAK_NOINLINE void window_check(hak_learn_site_t *sl, uint64_t win) {
     overspent = hak_window_overspent(limit, now.cycles > begun ? (double)(now.cycles - begun) : 0, (double)cut);
     int64_t peak = atomic_load_explicit(&sl->start_peak, memory_order_relaxed);
     losing = overspent || (peak > 0 && hak_window_peak_cut(&hak_learn_cfg.win, hak_learn_peak_kib(), peak)) ||
-             hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, mem_rate),
+             hak_window_cut(&hak_learn_cfg.win, base, win - from, hak_meter_cost_so_far(&m, now, win - from, hak_learn_mem_rate),
                             (double)cut, now.resident, atomic_load_explicit(&sl->lead_resident, memory_order_relaxed));
   }
   // The time is due_ns, the copy of the window's time rule that publish

@@ -26,6 +26,10 @@
  *     so no window pays for a transition; a window is about 50 ms of the
  *     site's requests (window.h), so a site freezes after a number of its
  *     own windows, not after a wall-clock minimum;
+ *   - each window end reads the site's large frees (the site table's
+ *     count): until its first, the site's free-policy arms
+ *     (HAKMEM_EVO_FREE_ARMS) are its placement's (evo.h), so a site that
+ *     frees no large block never explores them;
  *   - one LEARN site at a time explores (plays an arm that is not its
  *     leader); the others play their leaders, so that whole-program costs
  *     can be attributed;

@@ -1,7 +1,7 @@
 /* learn_site.c — the learning engine's per-site state (layer L5): making a
  * site's state (from an internal arena), publishing what its requests read
  * (the policy word, the counting flag, the quiet record), the quiet range,
- * and the fork handler. learn.c runs the windows; learn_report.c reads the
+ * the configuration from the options, and the fork handler. learn.c runs the windows; learn_report.c reads the
  * state for reports. See learn_site.h.
  *
  * Locks: the arena lock (making a site's state) and one lock per site.
@@ -14,6 +14,7 @@
 #include "hakmem/learn.h"
 #include "hakmem/learn_site.h"
 #include "hakmem/lock.h"
+#include "hakmem/options.h"
 #include "hakmem/os.h"
 #include "hakmem/policy/evo.h"
 
@@ -25,6 +26,39 @@ static struct {
   char *chunk;
   size_t left;
 } arena;
+
+// --- configuration ------------------------------------------------------------------
+
+bool hak_learn_on;
+hak_evo_config_t hak_learn_cfg;
+uint64_t hak_learn_watch_ns;
+double hak_learn_mem_rate;
+
+void hak_learn_configure(void) {
+  hak_evo_config_t c = hak_evo_config_default();
+  c.mode = (hak_evo_mode_t)hak_opt(HAK_OPT_EVO);
+  c.learner = (hak_evo_learner_t)hak_opt(HAK_OPT_EVO_LEARNER);
+  c.initial_threshold = hak_opt(HAK_OPT_EVO_INITIAL) ? hak_opt(HAK_OPT_EVO_INITIAL) : hak_opt(HAK_OPT_LARGE_THRESHOLD);
+  const char *row = hak_opt_str(HAK_OPT_EVO_STRATEGY);
+  c.initial_row = row[0] ? hak_strategy_find(row) : -1;
+  if (row[0] && c.initial_row < 0) hak_log("hakmem: HAKMEM_EVO_STRATEGY=%s is no strategy; ignored\n", row);
+  // BALANCED's UCB1 explores placement only: trying the free policies,
+  // even only at sites that free large blocks and after placement, costs
+  // more than it wins (page faults 2.5-7x static's on the phase workloads,
+  // mir 2x; the free-arm exploring windows refault every block). A pinned
+  // row's sets stay in, so any row can be pinned.
+  if (!hak_opt(HAK_OPT_EVO_FREE_ARMS) && c.learner == HAK_EVO_UCB1)
+    c.sets = HAK_STRAT_SET_UCB1 | (c.initial_row >= 0 ? hak_strategy_info[c.initial_row].sets : 0u);
+  c.win.max_ops = hak_opt(HAK_OPT_EVO_WINDOW_OPS);
+  c.win.max_ns = hak_opt(HAK_OPT_EVO_WINDOW_MS) * 1000000u;
+  c.win.target_ns = hak_opt(HAK_OPT_EVO_TARGET_MS) * 1000000u;
+  c.min_learn_ns = hak_opt(HAK_OPT_EVO_MIN_LEARN_MS) * 1000000u;
+  hak_learn_mem_rate = (double)hak_opt(HAK_OPT_EVO_MEM_COST) * 1000.0;
+  hak_learn_watch_ns = hak_opt(HAK_OPT_EVO_WATCH_MS) * 1000000u;
+  hak_learn_cfg = c;  // sites made before keep pointing at hak_learn_cfg: same storage, new values
+  hak_learn_on = c.mode != HAK_EVO_MODE_OFF;
+  hak_os_tick_hook = hak_learn_on ? hak_learn_wake : NULL;  // both engines' maintenance ticks
+}
 
 // --- start-up and fork --------------------------------------------------------------
 

@@ -45,6 +45,7 @@ typedef struct hak_learn_site {
   _Atomic int off_large;           // the arm in force sends none of the site's sizes to the large engine
   uint32_t pool_trims;             // lock: window ends left at which the pools trim (the site left them)
   uint32_t held;                   // lock: LEFT_* engines holding the site's freed bytes since it last settled (learn.c)
+  uint64_t frees_mark;             // lock: the site's large frees (site.h) at the last window end
   _Atomic int64_t lead_resident;   // LEARN: resident bytes at the end of the last window on the leader (-1: none)
   _Atomic int64_t start_peak;      // an exploring window: the process's peak RSS (KiB) when it began; 0 otherwise
   _Atomic uint64_t warm;           // requests of the window not costed (after an arm switch); 0: none
@@ -142,7 +143,9 @@ HAK_INLINE uint64_t hak_learn_cost_mark(const hak_learn_site_t *sl) {
 
 // --- shared by learn.c and learn_site.c ---------------------------------------------
 
-HAK_INTERNAL extern hak_evo_config_t hak_learn_cfg;    /* the lifecycle's configuration (learn.c) */
+HAK_INTERNAL extern hak_evo_config_t hak_learn_cfg;    /* the lifecycle's configuration (learn_site.c) */
+HAK_INTERNAL extern uint64_t hak_learn_watch_ns;       /* HAKMEM_EVO_WATCH_MS in ns */
+HAK_INTERNAL extern double hak_learn_mem_rate;         /* HAKMEM_EVO_MEM_COST in ns per MiB held a second (meter.h) */
 HAK_INTERNAL extern _Atomic uint64_t hak_learn_switches; /* arm changes of LEARN sites so far (learn.c) */
 
 /* The quiet range (learn_site.c): the buckets of the reference distribution

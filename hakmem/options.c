@@ -45,7 +45,8 @@ typedef struct mode_preset {
 } mode_preset_t;
 
 /* Each mode is the defaults (BALANCED) with these rows applied. BALANCED
- * learns each site's placement and free policy and freezes it (EVO auto). */
+ * learns each site's placement and freezes it (EVO auto); LEARNING and
+ * RESEARCH learn the free policy too (EVO_FREE_ARMS). */
 static const mode_preset_t mode_presets[] = {
     // MINIMAL: every feature off; a large block is one mmap and one munmap.
     {HAK_MODE_MINIMAL, HAK_OPT_BIGCACHE, 0},

@@ -91,7 +91,7 @@ typedef enum hak_foreign { HAK_FOREIGN_ABORT = 0, HAK_FOREIGN_IGNORE = 1 } hak_f
   X(EVO_STRATEGY, HAK_OPT_STRING, 0, 0, HAK_OPT_STR_MAX - 1, NULL,                                \
     "strategy a site starts on, by row name (e.g. 256k/keep; overrides EVO_INITIAL; empty: none)") \
   X(EVO_FREE_ARMS, HAK_OPT_BOOL, 0, 0, 1, NULL,                                                   \
-    "UCB1 also explores free policies (no cache, give back, MADV_FREE, keep mapped)")       \
+    "UCB1 also explores free policies (no cache, give back, MADV_FREE, keep mapped) for sites that free large blocks") \
   X(EVO_LEARNER, HAK_OPT_ENUM, 0, 0, 1, hak_learner_names,                                        \
     "learner: ucb1 (6 thresholds and 4 free policies) or elo (12 thresholds)")                   \
   X(EVO_WINDOW_OPS, HAK_OPT_UINT, 10000, 16, 100000000, NULL, "a learning window ends after at most this many ops of a site...") \

@@ -14,5 +14,5 @@ HAK_CORE = ["alloc.c", "callsite.c", "callsite_code.c", "callsite_name.c", "chec
 HAK_CORE_HDRS = ["alloc.h", "callsite.h", "callsite_impl.h", "checked.h", "init.h", "learn.h", "learn_site.h", "profile.h", "profile_impl.h", "route.h"]
 
 # In //hakmem/policy (names relative to that package).
-HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_inspect.c", "fmath.c", "meter.c", "p2.c", "strategy.c", "ucb1.c", "window.c"]
-HAK_POLICY_HDRS = ["bucket.h", "dist.h", "elo.h", "evo.h", "fmath.h", "meter.h", "p2.h", "strategy.h", "ucb1.h", "window.h"]
+HAK_POLICY = ["dist.c", "elo.c", "evo.c", "evo_arms.c", "evo_inspect.c", "fmath.c", "meter.c", "p2.c", "strategy.c", "ucb1.c", "window.c"]
+HAK_POLICY_HDRS = ["bucket.h", "dist.h", "elo.h", "evo.h", "evo_impl.h", "fmath.h", "meter.h", "p2.h", "strategy.h", "ucb1.h", "window.h"]

@@ -7,7 +7,7 @@
 
 #include "hakmem/check.h"
 #include "hakmem/log.h"
-#include "hakmem/policy/bucket.h"
+#include "hakmem/policy/evo_impl.h"
 
 const char *const hak_evo_mode_names[] = {"auto", "learn", "frozen", "off", NULL};
 const char *const hak_evo_state_names[] = {"LEARN", "FROZEN", "CANARY", "OFF"};
@@ -37,6 +37,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .canary_min_ops = 50,
       .explore_after = 3,
       .cut_factor = 1.1,
+      .cull_factor = 1.25,
       .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
       .ucb1 = HAK_UCB1_CONFIG_DEFAULT,
@@ -44,85 +45,15 @@ hak_evo_config_t hak_evo_config_default(void) {
   };
 }
 
-// --- the learner, whichever it is ---------------------------------------------
+// --- the learner, whichever it is (evo_impl.h) -----------------------------------------
 
-static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
 unsigned hak_evo_arm_strategy(const hak_evo_site_t *s, unsigned arm) {
-  return is_elo(s) ? s->l.elo.arm[arm] : s->l.ucb1.arm[arm];
-}
-
-static unsigned learner_incumbent(const hak_evo_site_t *s) {
-  return is_elo(s) ? hak_elo_leader(&s->l.elo) : s->l.ucb1.incumbent;
-}
-
-static unsigned learner_select(hak_evo_site_t *s) { return is_elo(s) ? hak_elo_select(&s->l.elo) : hak_ucb1_select(&s->l.ucb1); }
-
-// The arm with the best measured cost (UCB1: lowest mean; ELO: top rating).
-static unsigned learner_leader(const hak_evo_site_t *s) {
-  return is_elo(s) ? hak_elo_leader(&s->l.elo) : hak_ucb1_leader(&s->l.ucb1);
-}
-
-// UCB1: every arm played settle_pulls times, or once at >= 2x the leader's cost (evo.h).
-static bool learner_settled(const hak_evo_site_t *s) {
-  if (is_elo(s)) return hak_elo_settled(&s->l.elo);
-  const hak_ucb1_t *u = &s->l.ucb1;
-  double lead = hak_ucb1_mean(u, hak_ucb1_leader(u));
-  for (unsigned i = 0; i < u->n; i++)
-    if (u->pulls[i] < s->cfg->settle_pulls && !(u->pulls[i] && lead > 0 && hak_ucb1_mean(u, i) >= 2 * lead)) return false;
-  return true;
-}
-
-static void learner_rank(const hak_evo_site_t *s, uint8_t *order) {
-  is_elo(s) ? hak_elo_rank(&s->l.elo, order) : hak_ucb1_rank(&s->l.ucb1, order);
-}
-
-static void learner_update(hak_evo_site_t *s, unsigned arm, uint64_t ops, double cpu, double faults_per_op,
-                           double bytes) {
-  if (is_elo(s)) {
-    hak_elo_metrics_t m = {cpu, faults_per_op, bytes};
-    hak_elo_update(&s->l.elo, arm, ops, &m);
-  } else {
-    hak_ucb1_update(&s->l.ucb1, arm, cpu);
-  }
-}
-
-// --- arms that route this site's sizes alike ---------------------------------------
-// Strategies differ only in where requests go; over the sizes a site shows,
-// two of them may send every request the same way (e.g. for a site of
-// ~96 KiB requests, thresholds 128 KiB ... 2 MiB all mean "the pools"). Such
-// arms are one choice: a window played on one is credited to all of them,
-// and CANARY never tries a challenger that routes like the incumbent.
-
-static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm);
-
-/* True when arms a and b route every bucket of hist alike (hist non-empty). */
-static bool routes_alike(const hak_evo_site_t *s, unsigned a, unsigned b, const uint64_t *hist) {
-  if (a == b) return true;
-  hak_policy_t pa = record_of(s, a), pb = record_of(s, b);
-  bool any = false;
-  for (unsigned k = 0; k < HAK_DIST_BUCKETS; k++) {
-    if (!hist[k]) continue;
-    any = true;
-    if (hak_bucket_route(pa, k) != hak_bucket_route(pb, k)) return false;
-  }
-  return any;
-}
-
-/* The learner's update for arm and every arm routing the site's sizes
- * (hist) like it. */
-static void learner_update_alike(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, uint64_t ops, double cpu,
-                                 double faults_per_op, double bytes) {
-  for (unsigned a = 0; a < s->n_arms; a++)
-    if (routes_alike(s, a, arm, hist)) learner_update(s, a, ops, cpu, faults_per_op, bytes);
+  return hak_evo_is_elo(s) ? s->l.elo.arm[arm] : s->l.ucb1.arm[arm];
 }
 
 // --- bookkeeping ----------------------------------------------------------------
 
 static double clean_cost(double c) { return c >= 0 && c < 1e300 ? c : 0.0; }
-
-static hak_policy_t record_of(const hak_evo_site_t *s, unsigned arm) {
-  return hak_strategy_info[hak_evo_arm_strategy(s, arm)].policy;
-}
 
 static void log_event(hak_evo_site_t *s, hak_evo_state_t from, hak_evo_state_t to, hak_evo_reason_t why) {
   hak_evo_event_t *ev = &s->history[s->history_len % HAK_EVO_HISTORY];
@@ -191,11 +122,11 @@ void hak_evo_init(hak_evo_site_t *s, const hak_evo_config_t *cfg, uint64_t salt,
                        : cfg->mode == HAK_EVO_MODE_FROZEN ? HAK_EVO_FROZEN
                                                           : HAK_EVO_LEARN;
   s->initial = (uint8_t)initial;
-  if (st == HAK_EVO_LEARN && cfg->explore_after == 0) s->cur = (uint8_t)learner_select(s);
+  if (st == HAK_EVO_LEARN && cfg->explore_after == 0) s->cur = (uint8_t)hak_evo_explore_pick(s);
   if (st == HAK_EVO_FROZEN) s->baseline_pending = 1;
   s->state = (uint8_t)st;
   set_state(s, st, HAK_EVO_R_START, now_ns);
-  s->policy = record_of(s, s->cur);
+  s->policy = hak_evo_record(s, s->cur);
   HAK_DEBUG_WALK(hak_evo_is_valid(s));
 }
 
@@ -209,12 +140,12 @@ void hak_evo_window_restart(hak_evo_site_t *s, uint64_t now_ns) { hak_window_res
 double hak_evo_cut_cost(const hak_evo_site_t *s) {
   if (s->state != HAK_EVO_LEARN || !(s->cfg->cut_factor > 0)) return 0;
   double lead;
-  if (is_elo(s)) {
-    unsigned a = learner_leader(s);
+  if (hak_evo_is_elo(s)) {
+    unsigned a = hak_evo_learner_leader(s);
     if (a == s->cur || !s->l.elo.batches[a]) return 0;
     lead = hak_elo_mean(&s->l.elo, a).cpu;
   } else {
-    unsigned a = learner_leader(s);
+    unsigned a = hak_evo_learner_leader(s);
     if (a == s->cur || !s->l.ucb1.pulls[a]) return 0;
     lead = hak_ucb1_mean(&s->l.ucb1, a);
   }
@@ -231,7 +162,7 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
   s->cur = (uint8_t)arm;
   s->worse = 0;
   set_state(s, HAK_EVO_FROZEN, why, now_ns);
-  s->policy = record_of(s, arm);
+  s->policy = hak_evo_record(s, arm);
 }
 
 /* The arm LEARN freezes on (UCB1): the incumbent, unless another arm played
@@ -241,8 +172,8 @@ static void freeze(hak_evo_site_t *s, unsigned arm, hak_evo_reason_t why, uint64
  * stay below the margin). The choice moves only for an arm 2% cheaper, so
  * two arms measuring alike do not restart the p99. ELO: its leader. */
 static unsigned candidate(const hak_evo_site_t *s) {
-  unsigned inc = learner_incumbent(s), had = s->incumbent;
-  if (is_elo(s)) return inc;
+  unsigned inc = hak_evo_learner_incumbent(s), had = s->incumbent;
+  if (hak_evo_is_elo(s)) return inc;
   const hak_ucb1_t *u = &s->l.ucb1;
   unsigned lead = hak_ucb1_leader(u);
   bool better = u->pulls[lead] >= s->cfg->settle_pulls && u->pulls[inc] && hak_ucb1_mean(u, lead) < hak_ucb1_mean(u, inc);
@@ -256,16 +187,18 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
   unsigned played = s->cur;
   add_hist(s->new_hist, ws->hist);
   // The first explore_after - 1 windows are the program's start-up (evo.h).
-  if (s->window - s->state_start_window >= cfg->explore_after)
-    learner_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
+  if (s->window - s->state_start_window >= cfg->explore_after) {
+    hak_evo_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
                          ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
+    hak_evo_cull(s, played, c);
+  }
   // The arm whose p99 is tracked: the learner's incumbent; once settled,
   // the arm LEARN freezes on, which then plays (every arm is measured: no
   // more exploring) until its p99 holds still.
-  bool settled = cfg->mode == HAK_EVO_MODE_AUTO && learner_settled(s);
-  unsigned inc = settled ? candidate(s) : learner_incumbent(s);
+  bool settled = cfg->mode == HAK_EVO_MODE_AUTO && hak_evo_learner_settled(s);
+  unsigned inc = settled ? candidate(s) : hak_evo_learner_incumbent(s);
   if (inc != s->incumbent) s->incumbent = (uint8_t)inc, reset_p99(s);
-  if (routes_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
+  if (hak_evo_alike(s, played, inc, s->new_hist)) feed_p99(s, c);
 
   uint64_t learned = s->window - s->state_start_window;
   bool ready = settled && learned >= cfg->min_learn_windows && now_ns - s->state_start_ns >= cfg->min_learn_ns &&
@@ -287,14 +220,14 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     // behaviour (its measurements are the leader's): play the leader. As
     // another arm it would count as exploring, and be cut on the refaults
     // of the switch back from a real exploration, charged to the leader too.
-    unsigned lead = learner_leader(s), next = ws->exploit_only ? lead : learner_select(s);
-    s->cur = (uint8_t)(routes_alike(s, next, lead, s->new_hist) ? lead : next);
+    unsigned lead = hak_evo_learner_leader(s), next = ws->exploit_only ? lead : hak_evo_explore_pick(s);
+    s->cur = (uint8_t)(hak_evo_alike(s, next, lead, s->new_hist) ? lead : next);
   }
-  s->policy = record_of(s, s->cur);
+  s->policy = hak_evo_record(s, s->cur);
 }
 
 bool hak_evo_exploring(const hak_evo_site_t *s) {
-  return s->state == HAK_EVO_LEARN && s->cur != learner_leader(s) && s->cur != s->incumbent &&
+  return s->state == HAK_EVO_LEARN && s->cur != hak_evo_learner_leader(s) && s->cur != s->incumbent &&
          s->window - s->state_start_window >= s->cfg->explore_after;
 }
 
@@ -305,11 +238,11 @@ bool hak_evo_exploring(const hak_evo_site_t *s) {
  * in this CANARY; the one in force when there is none. */
 static unsigned pick_challenger(const hak_evo_site_t *s) {
   uint8_t order[HAK_STRATEGY_MAX];
-  learner_rank(s, order);
+  hak_evo_learner_rank(s, order);
   for (unsigned r = 0; r < s->n_arms; r++) {
-    bool seen = routes_alike(s, order[r], s->cur, s->new_hist);
+    bool seen = hak_evo_alike(s, order[r], s->cur, s->new_hist);
     for (unsigned q = 0; q < s->n_arms && !seen; q++)
-      seen = (s->tried_mask >> q & 1u) && routes_alike(s, order[r], q, s->new_hist);
+      seen = (s->tried_mask >> q & 1u) && hak_evo_alike(s, order[r], q, s->new_hist);
     if (!seen) return order[r];
   }
   return s->cur;
@@ -326,7 +259,7 @@ static void begin_trial(hak_evo_site_t *s, uint64_t now_ns) {
   s->canary_done = 0;
   __builtin_memset(s->acc, 0, sizeof s->acc);
   __builtin_memset(s->acc_known, 0, sizeof s->acc_known);
-  s->policy = record_of(s, s->cur);
+  s->policy = hak_evo_record(s, s->cur);
   s->policy.canary = (uint8_t)(1 + hak_evo_arm_strategy(s, s->challenger));
 }
 
@@ -387,11 +320,11 @@ static void canary_window(hak_evo_site_t *s, const hak_window_stats_t *ws, uint6
 
   bool won = false;
   if (enough && s->acc[0][0] > 0) {
-    if (is_elo(s)) won = hak_elo_pair_score(&cfg->elo, &ch, &inc) <= -cfg->canary_margin;
+    if (hak_evo_is_elo(s)) won = hak_elo_pair_score(&cfg->elo, &ch, &inc) <= -cfg->canary_margin;
     else won = ch.cpu <= (1.0 - cfg->canary_margin) * inc.cpu;
     // What the trial measured also teaches the learner (for the next canary's order).
-    learner_update_alike(s, s->challenger, s->new_hist, (uint64_t)s->acc[1][0], ch.cpu, ch.faults, ch.bytes);
-    learner_update_alike(s, s->cur, s->new_hist, (uint64_t)s->acc[0][0], inc.cpu, inc.faults, inc.bytes);
+    hak_evo_update_alike(s, s->challenger, s->new_hist, (uint64_t)s->acc[1][0], ch.cpu, ch.faults, ch.bytes);
+    hak_evo_update_alike(s, s->cur, s->new_hist, (uint64_t)s->acc[0][0], inc.cpu, inc.faults, inc.bytes);
   }
   if (won) {
     end_canary(s, HAK_EVO_R_WON, now_ns);
@@ -438,6 +371,7 @@ bool hak_evo_window_end(hak_evo_site_t *s, const hak_window_stats_t *ws, uint64_
   s->window++;
   for (unsigned b = 0; ws->hist && b < HAK_DIST_BUCKETS; b++)
     if (ws->hist[b]) s->sizes_seen |= 1u << b;
+  hak_evo_saw_frees(s, ws->large_frees);
   switch ((hak_evo_state_t)s->state) {
     case HAK_EVO_LEARN: learn_window(s, ws, c, now_ns); break;
     case HAK_EVO_FROZEN: frozen_window(s, ws, c, now_ns); break;

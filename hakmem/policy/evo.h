@@ -24,7 +24,9 @@
  *                ws.canary  the same for challenger-routed ops (CANARY only;
  *                           -1 for faults/bytes that cannot be attributed);
  *                ws.hist    the site's size-class counts of THIS window
- *                           (HAK_DIST_BUCKETS log2 buckets, site.h's), or NULL.
+ *                           (HAK_DIST_BUCKETS log2 buckets, site.h's), or NULL;
+ *                ws.large_frees  the site's large blocks freed in it (0
+ *                           until its first: free policies cannot matter).
  *              When it returns true, republish site->policy (e.g. one
  *              relaxed store of hak_policy_to_word(site->policy)).
  *  OFF         (HAKMEM_EVO=off) window_end does nothing; the front door
@@ -41,8 +43,9 @@
  * ---- transitions (defaults in hak_evo_config_default) ----------------------
  *  LEARN -> FROZEN  (mode AUTO only) the incumbent's running p99 changed by
  *      <= 1% (stable_tol) at each of its last 3 windows (stable_windows),
- *      the learner is settled (UCB1: every arm played settle_pulls (2)
- *      times, or once at twice the leader's cost or more (a second window
+ *      the learner is settled (UCB1: every arm it may explore (below)
+ *      played settle_pulls (2) times, or once at twice the leader's cost or
+ *      more, or culled (a second window
  *      would not change the ranking, and a bad arm is the costliest thing
  *      to play), alike arms counting together: the front door leaves a
  *      switch's first requests out of the cost (window.h's warm-up), so two
@@ -102,11 +105,25 @@
  *  way under either. (A bucket past the pools' limit that one arm sends to
  *  the large engine below its threshold and the other from it up with "no
  *  cache, auto" is alike too: both are the engine's plain route.) Arms that
- *  place a size alike but keep it differently are NOT alike. A window's cost is credited to the arm
+ *  place a size alike but keep it differently are NOT alike, once the site
+ *  has freed a large block (ws.large_frees; UCB1): until then what an arm
+ *  does with a freed block cannot matter, and arms that send each bucket to
+ *  the same engine are alike (the first free forgets the arms credited so,
+ *  to be measured again: evo_arms.c). A window's cost is credited to the arm
  *  played and to every arm alike with it, so a site of ~96 KiB requests
  *  chooses between 2 behaviours, not 6 arms; CANARY skips challengers alike
  *  with the incumbent, and with nothing left to try returns to FROZEN at
  *  once (reason "lost").
+ *
+ * ---- what LEARN explores (UCB1) ---------------------------------------------
+ *  Successive elimination: an arm whose first window costs >= cull_factor
+ *  (1.25) x the leader's mean is culled with the arms alike with it: never
+ *  explored again, and measured enough for settling (JSON: alive 0). A
+ *  free-policy row (SET_FREE) is explored only once every placement row is
+ *  measured (settle_pulls windows, culled, or once at 2x the leader), and
+ *  only when it sends the site's sizes to the engine the leader sends them
+ *  to: it refines the placement the site leads with; otherwise it counts as
+ *  measured. So a site whose pools lead never tries a free policy.
  *
  * ---- HAKMEM_EVO modes --------------------------------------------------------
  *  AUTO    LEARN, then FROZEN <-> CANARY as above.
@@ -176,6 +193,7 @@ typedef struct hak_evo_config {
   double canary_decisive;       /* CANARY: a side costing < this x the other decides at once (0.5; 0: never) */
   uint32_t explore_after;       /* LEARN plays the initial arm for this many windows before exploring (3) */
   double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.1; 0: never) */
+  double cull_factor;           /* LEARN (UCB1): an arm whose first window costs this x the leader's or more is not explored again (1.25; 0: never) */
   uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
   hak_ucb1_config_t ucb1;
   hak_elo_config_t elo;
@@ -200,6 +218,8 @@ typedef struct hak_window_stats {
                            rate, window.h); 0: main.ops + canary.ops */
   bool exploit_only;    /* LEARN: play the learner's leader next window, not an
                            exploration (another site is exploring) */
+  uint64_t large_frees; /* large blocks of the site freed in the window (0 until
+                           the first: every free policy then behaves alike) */
 } hak_window_stats_t;
 
 typedef struct hak_evo_event {
@@ -240,6 +260,8 @@ typedef struct hak_evo_site {
   hak_evo_event_t history[HAK_EVO_HISTORY];
   uint32_t history_len;         /* events ever recorded (the ring keeps the last 8) */
   uint32_t sizes_seen;          /* bit b: some window had requests in log2 bucket b */
+  uint8_t freed;                /* some window had large frees (ws.large_frees) */
+  uint32_t culled;              /* LEARN (UCB1): arms (1 << arm) not explored again: a first window far worse than the leader's */
   union {
     hak_ucb1_t ucb1;
     hak_elo_t elo;

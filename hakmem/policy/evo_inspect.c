@@ -7,8 +7,7 @@
 #include "hakmem/check.h"
 #include "hakmem/log.h"
 #include "hakmem/policy/evo.h"
-
-static bool is_elo(const hak_evo_site_t *s) { return s->cfg->learner == HAK_EVO_ELO; }
+#include "hakmem/policy/evo_impl.h"
 
 // --- the transition ring ---------------------------------------------------------------
 
@@ -24,7 +23,8 @@ bool hak_evo_history(const hak_evo_site_t *s, unsigned i, hak_evo_event_t *out) 
 bool hak_evo_is_valid(const hak_evo_site_t *s) {
   if (!s->cfg || s->state > HAK_EVO_OFF || s->n_arms < 1 || s->n_arms > HAK_STRATEGY_MAX) return false;
   if (s->cur >= s->n_arms || s->incumbent >= s->n_arms || s->initial >= s->n_arms) return false;
-  if (!(is_elo(s) ? s->l.elo.n == s->n_arms && hak_elo_is_valid(&s->l.elo)
+  if (s->freed > 1 || s->culled >> s->n_arms) return false;
+  if (!(hak_evo_is_elo(s) ? s->l.elo.n == s->n_arms && hak_elo_is_valid(&s->l.elo)
                   : s->l.ucb1.n == s->n_arms && hak_ucb1_is_valid(&s->l.ucb1)))
     return false;
   if (s->state == HAK_EVO_CANARY &&
@@ -68,7 +68,7 @@ size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t 
   hak_buf_init(&b, buf, cap);
   const hak_evo_config_t *cfg = s->cfg;
   hak_buf_printf(&b, "{\"state\":\"%s\",\"mode\":\"%s\",\"learner\":\"%s\",\"strategy\":\"%s\",\"challenger\":",
-                 hak_evo_state_names[s->state], hak_evo_mode_names[cfg->mode], is_elo(s) ? "elo" : "ucb1",
+                 hak_evo_state_names[s->state], hak_evo_mode_names[cfg->mode], hak_evo_is_elo(s) ? "elo" : "ucb1",
                  hak_strategy_info[hak_evo_strategy(s)].name);
   if (s->state == HAK_EVO_CANARY)
     hak_buf_printf(&b, "\"%s\"", hak_strategy_info[hak_evo_arm_strategy(s, s->challenger)].name);
@@ -89,18 +89,18 @@ size_t hak_evo_to_json(char *buf, size_t cap, const hak_evo_site_t *s, uint32_t 
                  s->canaries, s->adoptions, s->rollbacks);
   hak_buf_puts(&b, ",\"ratings\":[");
   uint8_t order[HAK_STRATEGY_MAX];
-  if (is_elo(s)) hak_elo_rank(&s->l.elo, order);
+  if (hak_evo_is_elo(s)) hak_elo_rank(&s->l.elo, order);
   else hak_ucb1_rank(&s->l.ucb1, order);
   for (unsigned r = 0; r < s->n_arms; r++) {
     unsigned a = order[r];
     unsigned long long n, mean;
     long long rating;
     unsigned alive;
-    if (is_elo(s)) {
+    if (hak_evo_is_elo(s)) {
       n = s->l.elo.batches[a], mean = round_u(hak_elo_mean(&s->l.elo, a).cpu);
       rating = round_i(s->l.elo.rating[a]), alive = s->l.elo.alive[a];
     } else {
-      n = s->l.ucb1.pulls[a], mean = round_u(hak_ucb1_mean(&s->l.ucb1, a)), rating = 0, alive = 1;
+      n = s->l.ucb1.pulls[a], mean = round_u(hak_ucb1_mean(&s->l.ucb1, a)), rating = 0, alive = !(s->culled >> a & 1u);
     }
     const hak_strategy_info_t *row = &hak_strategy_info[hak_evo_arm_strategy(s, a)];
     hak_buf_printf(&b, "%s{\"name\":\"%s\",\"n\":%llu,\"mean\":%llu,\"rating\":%lld,\"alive\":%u", r ? "," : "",

@@ -18,30 +18,47 @@ double hak_ucb1_mean(const hak_ucb1_t *u, unsigned arm) {
   return u->pulls[arm] ? u->sum[arm] / (double)u->pulls[arm] : 0.0;
 }
 
-unsigned hak_ucb1_select(const hak_ucb1_t *u) {
+unsigned hak_ucb1_select_among(const hak_ucb1_t *u, uint32_t allowed) {
+  allowed &= u->n < 32 ? (1u << u->n) - 1u : ~0u;
+  if (!allowed) return hak_ucb1_leader(u);
   for (unsigned k = 0; k < u->n; k++) {
     unsigned i = (u->first + k) % u->n;
-    if (u->pulls[i] == 0) return i;
+    if ((allowed >> i & 1u) && u->pulls[i] == 0) return i;
   }
   // Normalise over the arms' MEAN costs (best 0, worst 1): single-window
   // extremes (a start-up window, one stall) would squeeze every mean
   // together and leave the bonus to decide alone.
   double lo = 0, hi = 0;
+  bool any = false;
   for (unsigned i = 0; i < u->n; i++) {
+    if (!(allowed >> i & 1u)) continue;
     double m = hak_ucb1_mean(u, i);
-    if (i == 0 || m < lo) lo = m;
-    if (i == 0 || m > hi) hi = m;
+    if (!any || m < lo) lo = m;
+    if (!any || m > hi) hi = m;
+    any = true;
   }
   double range = hi - lo, ln_n = hak_fmath_ln((double)u->total);
   unsigned best = 0;
   double best_v = 0;
+  any = false;
   for (unsigned i = 0; i < u->n; i++) {
+    if (!(allowed >> i & 1u)) continue;
     double m = hak_ucb1_mean(u, i);
     double norm = range > 0 ? (m - lo) / range : 0.0;
     double v = norm - sqrt(u->cfg.explore * ln_n / (double)u->pulls[i]);
-    if (i == 0 || v < best_v) best = i, best_v = v;
+    if (!any || v < best_v) best = i, best_v = v;
+    any = true;
   }
   return best;
+}
+
+unsigned hak_ucb1_select(const hak_ucb1_t *u) { return hak_ucb1_select_among(u, ~0u); }
+
+void hak_ucb1_forget(hak_ucb1_t *u, unsigned arm) {
+  HAK_CHECK(arm < u->n, "ucb1: arm out of range");
+  u->total -= u->pulls[arm];
+  u->pulls[arm] = 0;
+  u->sum[arm] = 0;
 }
 
 unsigned hak_ucb1_leader(const hak_ucb1_t *u) {

@@ -63,6 +63,14 @@ HAK_INTERNAL void hak_ucb1_init(hak_ucb1_t *u, const uint8_t *arms, unsigned n, 
                                 const hak_ucb1_config_t *cfg);
 /* The arm (index) to play in the next window. */
 HAK_INTERNAL unsigned hak_ucb1_select(const hak_ucb1_t *u);
+/* The same among the arms of allowed (bit i: arm i) alone: the unplayed
+ * ones first, then the rule above with the means normalised over those arms
+ * (an arm left out, e.g. one never explored, cannot squeeze the others'
+ * range). allowed selecting no arm: the leader. */
+HAK_INTERNAL unsigned hak_ucb1_select_among(const hak_ucb1_t *u, uint32_t allowed);
+/* Forget what arm was credited (its pulls and sum; the total follows): the
+ * behaviour it stood for has changed, and it is to be measured again. */
+HAK_INTERNAL void hak_ucb1_forget(hak_ucb1_t *u, unsigned arm);
 /* Credit cost (>= 0) to arm (index) for one window; runs the hysteresis.
  * Returns 1 when the incumbent changed. */
 HAK_INTERNAL int hak_ucb1_update(hak_ucb1_t *u, unsigned arm, double cost);

@@ -28,6 +28,8 @@ struct Site {
   std::array<double, HAK_STRAT_COUNT> resident{};
   double rate = 5000;
   double mem_ns = HAK_METER_MEM_NS_DEFAULT;
+  bool frees = true;  // it frees a block per request (false: it keeps every block)
+  unsigned bucket = 20;  // its requests' log2 size bucket (20: 1 MiB)
 };
 
 class RateDriver {
@@ -50,8 +52,9 @@ class RateDriver {
     ws.main.bytes_mapped = (int64_t)env.resident[row];
     ws.main.mem_per_op = hak_meter_mem_per_op(ws.main.cpu_per_op, env.resident[row], env.mem_ns);
     uint64_t hist[HAK_DIST_BUCKETS] = {};
-    hist[20] = ops;
+    hist[env.bucket] = ops;
     ws.hist = hist;
+    ws.large_frees = env.frees ? ops : 0;
     hak_evo_window_end(&site, &ws, now_);
     return ops;
   }
@@ -62,12 +65,19 @@ class RateDriver {
     return now_ - t0;
   }
   hak_policy_t Policy() const { return hak_strategy_info[hak_evo_strategy(&site)].policy; }
+  uint64_t Pulls(unsigned row) const {
+    for (unsigned a = 0; a < site.n_arms; a++)
+      if (site.l.ucb1.arm[a] == row) return site.l.ucb1.pulls[a];
+    return 0;
+  }
   hak_evo_site_t site;
 
  private:
   Noise noise_;
   uint64_t now_ = 1000000000ull;
 };
+
+bool FreeRow(unsigned row) { return (hak_strategy_info[row].sets & HAK_STRAT_SET_FREE) != 0; }
 
 // Rows that keep freed 1 MiB blocks for reuse (BigCache on).
 bool Caches(unsigned row) { return hak_strategy_info[row].policy.cache_slots != 0 && hak_strategy_info[row].policy.large_threshold <= (1u << 20); }
@@ -167,6 +177,70 @@ TEST(FreePolicyTest, AShortSiteFreezesOnItsOwnRateWithinASecond) {
     EXPECT_GE(h.back().window, cfg.explore_after);
   }
   std::printf("free policy: a 5,000 requests/s site froze within %.2f s (worst of 20 seeds)\n", worst / 1e9);
+}
+
+// A site that frees none of its large blocks has no free-policy choice: its
+// free-policy rows behave as their placement (256 KiB) does, so they are
+// credited with its windows and never played as themselves, however cheap
+// they would be (here the environment would make KEEP the winner).
+TEST(FreePolicyTest, ASiteThatFreesNoLargeBlockNeverExploresAFreePolicyArm) {
+  const hak_evo_config_t cfg = hak_evo_config_default();
+  Site s = ReuseHeavy();
+  s.frees = false;
+  s.cpu[HAK_STRAT_T256K_KEEP] = 10;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    RateDriver d(&cfg, seed);
+    unsigned played_free = 0;
+    for (int w = 0; w < 200 && d.site.state != HAK_EVO_FROZEN; w++) {
+      played_free += FreeRow(hak_evo_strategy(&d.site));
+      d.Window(s);
+    }
+    ASSERT_EQ(d.site.state, HAK_EVO_FROZEN) << "seed " << seed;
+    EXPECT_EQ(played_free, 0u) << "seed " << seed;
+    EXPECT_FALSE(FreeRow(hak_evo_strategy(&d.site))) << hak_strategy_info[hak_evo_strategy(&d.site)].name;
+    for (unsigned r : {HAK_STRAT_T256K_NC, HAK_STRAT_T256K_RET, HAK_STRAT_T256K_LAZY, HAK_STRAT_T256K_KEEP})
+      EXPECT_EQ(d.Pulls(r), d.Pulls(HAK_STRAT_T256K)) << hak_strategy_info[r].name << ", seed " << seed;
+  }
+}
+
+// A site of ~384 KiB requests that frees them: 64 ... 256 KiB send them to
+// the large engine, 512 KiB ... 2 MiB to the pools. The free-policy rows
+// (256 KiB) refine the large engine's placement: they are explored only once
+// every placement row is measured, and only when the large engine leads; a
+// site whose pools lead never tries them.
+TEST(FreePolicyTest, FreePolicyArmsAreExploredAfterPlacementWithinTheLeadersPlacement) {
+  const hak_evo_config_t cfg = hak_evo_config_default();
+  for (bool large_leads : {true, false}) {
+    Site s;
+    s.bucket = 18;
+    for (unsigned r = 0; r < HAK_STRAT_COUNT; r++) {
+      bool large = hak_strategy_info[r].policy.large_threshold <= (256u << 10);
+      s.cpu[r] = large == large_leads ? 100 : 118;
+      s.resident[r] = 4 * kMiB;
+    }
+    s.cpu[HAK_STRAT_T256K_KEEP] = large_leads ? 80 : 108;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+      RateDriver d(&cfg, seed);
+      int first_free = -1;
+      bool placement_measured_then = false;
+      for (int w = 0; w < 200 && d.site.state != HAK_EVO_FROZEN; w++) {
+        if (first_free < 0 && FreeRow(hak_evo_strategy(&d.site))) {
+          first_free = w;
+          placement_measured_then = d.Pulls(HAK_STRAT_T512K) >= cfg.settle_pulls && d.Pulls(HAK_STRAT_T256K) >= cfg.settle_pulls;
+        }
+        d.Window(s);
+      }
+      ASSERT_EQ(d.site.state, HAK_EVO_FROZEN) << "seed " << seed;
+      if (large_leads) {
+        EXPECT_GE(first_free, 0) << "seed " << seed;
+        EXPECT_TRUE(placement_measured_then) << "seed " << seed << ": a free-policy arm at window " << first_free;
+        EXPECT_EQ(hak_evo_strategy(&d.site), (unsigned)HAK_STRAT_T256K_KEEP) << "seed " << seed;
+      } else {
+        EXPECT_EQ(first_free, -1) << "seed " << seed;
+        EXPECT_GE(hak_strategy_info[hak_evo_strategy(&d.site)].policy.large_threshold, 512u << 10);
+      }
+    }
+  }
 }
 
 }  // namespace

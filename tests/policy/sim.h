@@ -90,6 +90,7 @@ class Driver {
     for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++) hist[b] = (uint64_t)std::llround(env.sizes[b] * (double)ops);
     ws.hist = hist.data();
     ws.exploit_only = exploit_only;
+    ws.large_frees = large_frees;
     now_ += 500000000ull;
     EXPECT_TRUE(hak_evo_window_due(&site, ops, now_));
     return hak_evo_window_end(&site, &ws, now_);
@@ -109,10 +110,11 @@ class Driver {
 
   hak_evo_site_t site;
   bool exploit_only = false;  // as when another site holds the exploration turn
+  uint64_t large_frees = 1;   // large blocks the site frees per window (0: none, every free policy alike)
 
  private:
   hak_evo_obs_t Obs(const Env &env, unsigned strat, uint64_t ops) {
-    hak_evo_obs_t o;
+    hak_evo_obs_t o = {};  // mem_per_op 0: these environments price time alone
     o.ops = ops;
     o.cpu_per_op = noise_(env.cpu[strat]);
     o.faults = (int64_t)std::llround(noise_(env.faults[strat]) * (double)ops);

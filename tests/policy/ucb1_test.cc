@@ -172,4 +172,40 @@ TEST(Ucb1Test, RankOrdersByMeanCostWithUnplayedLast) {
   EXPECT_EQ(hak_ucb1_leader(&u), 2u);
 }
 
+// Selecting among some arms: never one outside them, unplayed ones first,
+// then the bonus rule over those arms alone; none: the leader.
+TEST(Ucb1Test, SelectAmongPlaysOnlyTheAllowedArms) {
+  const uint8_t arms[] = {0, 1, 2, 7};
+  hak_ucb1_t u;
+  hak_ucb1_init(&u, arms, 4, 0, nullptr);
+  const uint32_t allowed = 1u << 1 | 1u << 3;
+  std::vector<unsigned> played;
+  for (int w = 0; w < 40; w++) {
+    unsigned a = hak_ucb1_select_among(&u, allowed);
+    ASSERT_TRUE(allowed >> a & 1u) << "window " << w << ": arm " << a;
+    played.push_back(a);
+    hak_ucb1_update(&u, a, a == 3 ? 50.0 : 100.0);
+  }
+  EXPECT_EQ(played[0], 1u);  // unplayed, in arm order from the initial one
+  EXPECT_EQ(played[1], 3u);
+  EXPECT_EQ(u.pulls[0] + u.pulls[2], 0u);
+  EXPECT_GT(u.pulls[3], u.pulls[1]);
+  EXPECT_EQ(hak_ucb1_select_among(&u, 0), hak_ucb1_leader(&u));
+  EXPECT_EQ(hak_ucb1_select(&u), 0u) << "all arms: the unplayed first";
+}
+
+TEST(Ucb1Test, AForgottenArmIsUnplayedAgain) {
+  const uint8_t arms[] = {0, 1, 2};
+  hak_ucb1_t u;
+  hak_ucb1_init(&u, arms, 3, 0, nullptr);
+  for (unsigned a = 0; a < 3; a++) hak_ucb1_update(&u, a, 10.0 * (a + 1));
+  hak_ucb1_update(&u, 1, 20.0);
+  hak_ucb1_forget(&u, 1);
+  EXPECT_EQ(u.pulls[1], 0u);
+  EXPECT_EQ(u.total, 2u);
+  EXPECT_EQ(hak_ucb1_mean(&u, 1), 0.0);
+  EXPECT_TRUE(hak_ucb1_is_valid(&u));
+  EXPECT_EQ(hak_ucb1_select(&u), 1u);
+}
+
 }  // namespace
