@@ -2,7 +2,8 @@
  *
  * The input is a set of options (threshold, caches, free policy, batching,
  * THP) followed by calls: hak_alloc_at, hak_calloc, hak_realloc,
- * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim, a clock step (the OS
+ * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim (or the large
+ * engine's trim, which leaves the pools their pages), a clock step (the OS
  * seam's clock, so BigCache and spare ageing run), and failure injection for
  * mmap/mremap/madvise. Sizes run from 0 to 12 MiB (three slots), around the
  * large threshold and the large classes, plus impossible ones; the byte caps
@@ -24,6 +25,10 @@
  *   - at the end, after freeing everything and the large engine's trim:
  *     nothing is cached, queued or mapped for large blocks (the pools keep
  *     their pages for the next input).
+ * An input starts from no large block, no "again" size and its own options,
+ * so a finding mostly replays alone; what still carries over is the pools'
+ * pages, hakmem's random block offsets (which move the samples) and the
+ * walkers' every-32nd-call phase.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -470,6 +475,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hooks.now_ms = now_ms;
   hak_os_set_hooks(&hooks);
   clock_ms += 100000;  // every input starts past any age limit of the last one
+  last_size = 0;  // "again" within this input only, so that a finding replays alone
+  last_site = 0;
   configure(&in);
   check_state("configure");
 
