@@ -5,16 +5,18 @@
  * hakmem: every large block was a fresh mmap (plus two trimming munmaps for
  * its 4 MiB alignment), its first touches faulted in and cleared 2 MiB huge
  * pages, and a refused DONTNEED (the seam's failure injection) zeroed tens of
- * MiB byte by byte. Here one region is reserved once (PROT_NONE, no swap
- * reserve, no huge pages) and mappings are aligned ranges handed out from it:
+ * MiB byte by byte. Here one region is reserved once (PROT_NONE, read-write
+ * under ASan; no swap reserve, no huge pages) and mappings are aligned
+ * ranges handed out from it:
  *   map     carve a free range (first fit, address order; skewed: placed
- *           so that p + skew is aligned) and mprotect it read-write: it
+ *           so that p + skew is aligned) and open it (see CLOSED_PROT): it
  *           reads as zero because its pages were cleared when it was last
  *           unmapped;
  *   unmap   clear the pages (discard_pages: a few resident ones zeroed in
- *           place, else MADV_DONTNEED), then PROT_NONE, so a stale access
- *           faults as after a real munmap; unmapping what is not mapped
- *           aborts (hakmem must never do that);
+ *           place, else MADV_DONTNEED), then close them: under ASan the
+ *           first and last page are poisoned, elsewhere all are PROT_NONE,
+ *           so a stale access is reported as after a real munmap; unmapping
+ *           what is not mapped aborts (hakmem must never do that);
  *   advise  DONTNEED and FREE clear the pages the same way (FREE may drop
  *           the contents, so here it does), also where the seam refused the
  *           advice (os.h promises zero either way; clearing leaves ASan's
@@ -52,6 +54,18 @@
 #include "hakmem/os.h"
 #include "hakmem/stats.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FAKE_OS_ASAN 1
+#endif
+#endif
+#if !defined(FAKE_OS_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define FAKE_OS_ASAN 1
+#endif
+#ifdef FAKE_OS_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 // The real implementations (os.c compiled with FAKE_OS_RENAMES), typed by os.h.
 extern __typeof__(hak_os_set_hooks) hak_real_os_set_hooks;
 extern __typeof__(hak_os_map) hak_real_os_map;
@@ -78,10 +92,36 @@ static unsigned nfree;
 
 static const hak_os_hooks_t *hooks;
 
+// How a stale access to unmapped memory is caught. Under ASan the region
+// stays read-write and the pages at the ends of every unmapped range are
+// poisoned (a sentinel): hakmem's stale access to a block it unmapped reads
+// or writes its header page or its last page first, and ASan reports it.
+// Opening and closing every range with mprotect was a tenth of
+// malloc_api_fuzzer's time (the kernel walking the page tables of the
+// pages kept resident, and splitting and merging the region's VMAs), and
+// poisoning whole ranges would set an eighth of their bytes on every unmap.
+// Without ASan (threads_fuzzer's TSan build) unmapped ranges are
+// PROT_NONE, as before: every stale access faults.
+#ifdef FAKE_OS_ASAN
+#define CLOSED_PROT (PROT_READ | PROT_WRITE)
+#else
+#define CLOSED_PROT PROT_NONE
+#endif
+
 // What hak_os_protect made inaccessible in the region (see there): disjoint,
 // not adjacent, in address order; a range that does not fit is not recorded.
 static range_t prot_list[MAX_FREE];
 static unsigned nprot;
+
+#ifdef FAKE_OS_ASAN
+// The poisoned sentinel pages of unmapped ranges, in address order (under
+// lock); a page that does not fit is not poisoned. Free ranges merge, so
+// sentinels can lie anywhere in a free range: a mapping unpoisons those in
+// its range.
+#define MAX_SENTINELS 8192u
+static uintptr_t sentinels[MAX_SENTINELS];
+static unsigned nsent;
+#endif
 
 static _Noreturn void fake_abort(const char *what, uintptr_t addr, size_t len) {
   fprintf(stderr, "fake_os: %s [%#lx, +%zu)\n", what, (unsigned long)addr, len);
@@ -102,7 +142,7 @@ static bool reserve_locked(void) {
   if (region_lo) return true;
   if (region_tried) return false;
   region_tried = true;
-  char *raw = mmap(NULL, REGION_BYTES + REGION_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *raw = mmap(NULL, REGION_BYTES + REGION_ALIGN, CLOSED_PROT, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (raw == MAP_FAILED) return false;  // everything goes to the real os.c
   uintptr_t lo = ((uintptr_t)raw + REGION_ALIGN - 1) & ~(REGION_ALIGN - 1);
   madvise((void *)lo, REGION_BYTES, MADV_NOHUGEPAGE);  // touches clear 4 KiB, not 2 MiB
@@ -290,22 +330,72 @@ static void discard_pages(uintptr_t a, size_t len) {
   errno = saved;
 }
 
+#ifdef FAKE_OS_ASAN
+// Under lock. The sentinel at page p is poisoned and listed (unless the list
+// is full).
+static void sentinel_add_locked(uintptr_t p, size_t page) {
+  unsigned lo = 0, hi = nsent;
+  while (lo < hi) {
+    unsigned mid = (lo + hi) / 2;
+    if (sentinels[mid] < p) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < nsent && sentinels[lo] == p) return;
+  if (nsent == MAX_SENTINELS) return;
+  memmove(&sentinels[lo + 1], &sentinels[lo], (nsent - lo) * sizeof sentinels[0]);
+  sentinels[lo] = p;
+  nsent++;
+  __asan_poison_memory_region((void *)p, page);
+}
+#endif
+
+// [a, a + len) left the caller: a stale access to it is caught (see
+// CLOSED_PROT).
+static void close_range(uintptr_t a, size_t len) {
+#ifdef FAKE_OS_ASAN
+  size_t page = hak_os_page_size();
+  hak_lock(&lock);
+  sentinel_add_locked(a, page);
+  uintptr_t last = (a + len - 1) & ~(uintptr_t)(page - 1);
+  if (last != a) sentinel_add_locked(last, page);
+  hak_unlock(&lock);
+#else
+  if (mprotect((void *)a, len, PROT_NONE)) fake_abort("cannot close", a, len);
+#endif
+}
+
 // Pages that leave the caller: their contents go (the next owner reads zero)
-// and access faults until they are mapped again. Mapped pages are always
-// read-write here (hak_os_protect only records), and their protection goes
-// with them.
+// and a stale access is caught until they are mapped again. Mapped pages are
+// always read-write here (hak_os_protect only records), and their protection
+// goes with them.
 static void discard(uintptr_t a, size_t len) {
   discard_pages(a, len);
-  if (mprotect((void *)a, len, PROT_NONE)) fake_abort("cannot close", a, len);
+  close_range(a, len);
   hak_lock(&lock);
   prot_set_locked(a, a + len, false);
   hak_unlock(&lock);
 }
 
-// ASan's shadow is left as it is, as by a real munmap and mmap: hakmem
-// unpoisons what it unmaps.
+// ASan's shadow is otherwise left as it is, as by a real munmap and mmap:
+// hakmem unpoisons what it unmaps.
 static void *open_range(uintptr_t a, size_t len) {
+#ifdef FAKE_OS_ASAN
+  size_t page = hak_os_page_size();
+  hak_lock(&lock);
+  unsigned lo = 0, hi = nsent;
+  while (lo < hi) {
+    unsigned mid = (lo + hi) / 2;
+    if (sentinels[mid] < a) lo = mid + 1;
+    else hi = mid;
+  }
+  unsigned end = lo;
+  while (end < nsent && sentinels[end] < a + len) __asan_unpoison_memory_region((void *)sentinels[end++], page);
+  memmove(&sentinels[lo], &sentinels[end], (nsent - end) * sizeof sentinels[0]);
+  nsent -= end - lo;
+  hak_unlock(&lock);
+#else
   if (mprotect((void *)a, len, PROT_READ | PROT_WRITE)) fake_abort("cannot open", a, len);
+#endif
   return (void *)a;
 }
 
@@ -465,9 +555,12 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
     ok = mremap(addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
     errno = saved;
     if (ok) {  // the old range is a hole in the region now: reserve it again, then free it
-      if (mmap(addr, old_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != addr)
+      if (mmap(addr, old_len, CLOSED_PROT, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != addr)
         fake_abort("cannot reserve again after a move", a, old_len);
       madvise(addr, old_len, MADV_NOHUGEPAGE);
+#ifdef FAKE_OS_ASAN
+      close_range(a, old_len);
+#endif
       hak_lock(&lock);
       prot_set_locked(a, a + old_len, false);
       (void)give_back(a, old_len);
@@ -477,9 +570,12 @@ bool hak_os_move(void *addr, size_t old_len, void *dest, size_t new_len) {
   hak_os_observe(HAK_OS_REMAP, dest, new_len, HAK_ADVISE_COUNT, ok);
   if (!ok) {  // as os.c: a failed move gives its destination back itself (the caller does not);
               // reserved again over whatever the kernel left there (a hole, or the range)
-    if (mmap(dest, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != dest)
+    if (mmap(dest, new_len, CLOSED_PROT, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != dest)
       fake_abort("cannot reserve again after a failed move", (uintptr_t)dest, new_len);
     madvise(dest, new_len, MADV_NOHUGEPAGE);
+#ifdef FAKE_OS_ASAN
+    close_range((uintptr_t)dest, new_len);
+#endif
     hak_lock(&lock);
     (void)give_back((uintptr_t)dest, new_len);
     hak_unlock(&lock);

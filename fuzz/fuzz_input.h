@@ -70,5 +70,6 @@ static inline size_t fuzz_stride(size_t req) {
   } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #endif /* HAK_FUZZ_INPUT_H */

@@ -2,7 +2,8 @@
  *
  * The input is a set of options (threshold, caches, free policy, batching,
  * THP) followed by calls: hak_alloc_at, hak_calloc, hak_realloc,
- * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim, a clock step (the OS
+ * hak_aligned_alloc, hak_free, hak_usable_size, hak_trim (or the large
+ * engine's trim, which leaves the pools their pages), a clock step (the OS
  * seam's clock, so BigCache and spare ageing run), and failure injection for
  * mmap/mremap/madvise. Sizes run from 0 to 12 MiB (three slots), around the
  * large threshold and the large classes, plus impossible ones; the byte caps
@@ -12,7 +13,7 @@
  *   - every block is 16-byte aligned (and aligned as asked); usable size >=
  *     the request; no two live blocks overlap;
  *   - each block carries a pattern tied to its id at sampled offsets (head,
- *     tail, every page up to 64 KiB, about 16 strides past that): intact
+ *     tail, every page up to 16 KiB, about 8 pages past that): intact
  *     before free and after realloc (up to the smaller size); calloc memory
  *     reads zero, also when recycled;
  *   - large vs small routing follows the threshold; failures are NULL with
@@ -24,6 +25,10 @@
  *   - at the end, after freeing everything and the large engine's trim:
  *     nothing is cached, queued or mapped for large blocks (the pools keep
  *     their pages for the next input).
+ * An input starts from no large block, no "again" size and its own options,
+ * so a finding mostly replays alone; what still carries over is the pools'
+ * pages, hakmem's random block offsets (which move the samples) and the
+ * walkers' every-32nd-call phase.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,7 +80,7 @@ static uint64_t now_ms(void *ctx) {
 
 static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(id * 167u + (o >> 4) * 31u + o + 1u); }
 
-// Samples a stride apart (fuzz_stride), in two phases. A wrong range
+// Samples a stride apart (sample_stride), in two phases. A wrong range
 // (advice, remap, copy) of a page or more is caught where it covers a
 // sample: the second phase follows the block's address, so other blocks
 // sample other pages.
@@ -91,8 +96,24 @@ static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(
     for (size_t o = ((b)->stride - (b)->phase) % (b)->stride; o < lim__; o += (b)->stride) body; \
   } while (0)
 
+// Blocks up to FULL_BYTES are sampled on every page and checked zero
+// entirely; past that the stride is a power of two of at least 8 KiB with
+// about 4 samples a phase (8 a block, plus the head and the tail). With
+// every page up to 64 KiB and about 16 a phase past that (fuzz_stride, as
+// threads_fuzzer), the first touches of the samples were 45% of the page
+// faults, about 60 an input; a wrong range of a page or more (advice, remap,
+// copy) is still caught where it covers a sample, and the samples move with
+// the block's address, so the many blocks of a run cover different pages.
+#define FULL_BYTES ((size_t)16 << 10)
+static size_t sample_stride(size_t req) {
+  if (req <= FULL_BYTES) return 4096;
+  size_t s = 8192;
+  while (s < req / 4) s <<= 1;
+  return s;
+}
+
 FUZZ_UNTRACED static void fill(blk_t *b) {
-  b->stride = fuzz_stride(b->req);
+  b->stride = sample_stride(b->req);
   b->phase = (uintptr_t)b->p % b->stride;
   FOR_EACH_SAMPLE(b, b->req, b->req, b->p[o] = pat(b->id, o));
 }
@@ -116,11 +137,11 @@ FUZZ_UNTRACED static size_t first_nonzero(const unsigned char *p, size_t lo, siz
 }
 
 FUZZ_UNTRACED static void check_zero(const blk_t *b, const char *when) {
-  size_t all = b->req <= 65536 ? b->req : 0;  // small ones entirely
+  size_t all = b->req <= FULL_BYTES ? b->req : 0;  // small ones entirely
   size_t nz = first_nonzero(b->p, 0, all);
   FUZZ_CHECK(nz == all, "%s: byte %zu of %zu is %02x", when, nz, b->req, b->p[nz]);
   blk_t s = *b;
-  s.stride = fuzz_stride(b->req);
+  s.stride = sample_stride(b->req);
   s.phase = (uintptr_t)b->p % s.stride;
   FOR_EACH_SAMPLE(&s, b->req, b->req, FUZZ_CHECK(b->p[o] == 0, "%s: byte %zu of %zu is %02x (recycled memory not zeroed)",
                                          when, o, b->req, b->p[o]));
@@ -179,16 +200,19 @@ FUZZ_UNTRACED static void check_state(const char *after) {
 
 // --- choices ---------------------------------------------------------------------------------
 
-// Most sizes past the threshold stay below 1 MiB; one pick of a kind in
-// four (big, from the same choice byte, so an input reads the same bytes)
-// takes the kind's whole range, up to 12 MiB. The cost of a large block
-// grows with its bytes (ASan's shadow poisoning on alloc, free and unmap;
-// the fake OS's residency scan and page-table walks): with every pick in
-// the whole range they were a third of the time (perf).
+// Most sizes past the threshold stay below 1 MiB; about one pick of a kind
+// in eleven (big: c / 12 is 0 or 16, from the same choice byte, so an input
+// reads the same bytes) takes the kind's whole range, up to 12 MiB. The
+// cost of a large block grows with its bytes (ASan's shadow poisoning on
+// alloc, free and unmap, an eighth of its bytes each; hakmem's copies and
+// clearing; the fake OS's residency scan): with every pick in the whole
+// range they were a third of the time (perf), with one in four the shadow's
+// memset alone was a fifth once the fake's mprotect was gone (one in
+// eleven: 1,376 - 1,444 inputs a second against 1,179).
 static size_t pick_size(fuzz_in_t *in) {
   size_t t = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   uint8_t c = in_u8(in);
-  bool big = c / 12 % 4 == 0;
+  bool big = c / 12 % 16 == 0;
   switch (c % 12) {
     case 0: return 0;
     case 1: return in_u8(in);
@@ -411,6 +435,34 @@ static void print_seen(void) {
 static unsigned long long ops;
 static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", ops); }
 
+// libFuzzer's default options for this harness, appended unless the command
+// line names the flag itself. -entropic_feature_frequency_threshold: the
+// entropic schedule keeps every feature seen fewer than this many times
+// on its list of rare features and searches that list linearly for every
+// feature of every input (libFuzzer's UpdateFeatureFrequency, 14% of the
+// time with the default 255, `perf`); at 16 the list stays near its
+// 100-feature floor. This changes which inputs are mutated more often
+// (features seen 16 .. 255 times no longer count as rare), not what an
+// input checks.
+static const char *const default_flags[] = {"-entropic_feature_frequency_threshold=16"};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  static char *args[256];
+  int n = *argc;
+  if (n + (int)(sizeof default_flags / sizeof default_flags[0]) >= (int)(sizeof args / sizeof args[0])) return 0;
+  for (int i = 0; i < n; i++) args[i] = (*argv)[i];
+  for (unsigned f = 0; f < sizeof default_flags / sizeof default_flags[0]; f++) {
+    size_t name = strcspn(default_flags[f], "=");
+    bool given = false;
+    for (int i = 1; i < n; i++) given |= !strncmp((*argv)[i], default_flags[f], name + 1);
+    if (!given) args[n++] = (char *)default_flags[f];
+  }
+  args[n] = NULL;
+  *argc = n;
+  *argv = args;
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static bool first = true;
   if (first && getenv("HAK_FUZZ_VERBOSE")) atexit(print_seen);
@@ -423,6 +475,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hooks.now_ms = now_ms;
   hak_os_set_hooks(&hooks);
   clock_ms += 100000;  // every input starts past any age limit of the last one
+  last_size = 0;  // "again" within this input only, so that a finding replays alone
+  last_site = 0;
   configure(&in);
   check_state("configure");
 
@@ -462,10 +516,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 13:  // the clock moves: BigCache and spares age on the next large call
         clock_ms += (op & 0x80) ? in_u16(&in) : in_u8(&in) % 64;
         break;
-      case 14:
-        hak_trim();
+      case 14:  // hak_trim releases the pools' pages too, which every later touch faults in
+        if (op & 0x80) hak_trim();
+        else hak_large_trim();
         FUZZ_CHECK(hak_bigcache_count() == 0 && hak_spare_bytes() == 0 && hak_batch_queued_ranges() == 0,
-                   "hak_trim left %zu cached blocks, %zu spare bytes, %u queued ranges", hak_bigcache_count(),
+                   "trim left %zu cached blocks, %zu spare bytes, %u queued ranges", hak_bigcache_count(),
                    hak_spare_bytes(), hak_batch_queued_ranges());
         check_state("trim");
         break;
