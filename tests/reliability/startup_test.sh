@@ -2,7 +2,8 @@
 # startup_test.sh — start-up orders (startup.c): a program whose constructor
 # allocates (preloaded, and linked with //hakmem:malloc so that it runs before
 # hakmem's own constructor), a preloaded library that allocates listed before
-# and after libhakmem.so, dlopen of a library that allocates, env -i, and
+# and after libhakmem.so, dlopen of a library that allocates, dlopen of
+# libhakmem.so itself, env -i, and
 # posix_memalign as the first call. Tagged replaces_malloc.
 set -uo pipefail
 abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
@@ -29,5 +30,10 @@ check "env -i, preloaded" hakmem env -i LD_PRELOAD="$lib" "$startup" "$dl"
 check "linked with //hakmem:malloc (constructor before hakmem's)" hakmem "$linked" "$dl"
 check "linked, env -i" hakmem env -i "$linked" "$dl"
 check "linked, HAKMEM_VERBOSE=1" hakmem env HAKMEM_VERBOSE=1 "$linked" "$dl"
+# A program may dlopen libhakmem.so itself (for its hak_* API): its
+# initial-exec thread-local data must fit glibc's static TLS surplus, or the
+# dlopen fails with "cannot allocate memory in static TLS block".
+check "dlopen of libhakmem.so itself (its TLS fits the static surplus)" hakmem \
+  /usr/bin/python3 -c 'import ctypes, sys; ctypes.CDLL(sys.argv[1]).hak_trim; print("allocator: hakmem")' "$lib"
 check "glibc alone (the test itself)" glibc env LD_PRELOAD="$early" "$startup" "$dl"
 exit $status
