@@ -36,6 +36,11 @@ HAK_INTERNAL void hak_delete_checked(void *p, hak_alloc_kind_t kind, size_t size
 HAK_INTERNAL void *hak_alloc_slow(size_t size, uintptr_t site);
 /* The pools above 1 KiB (below hak_fast_limit), else hak_alloc_slow. */
 HAK_INTERNAL void *hak_alloc_above_small(size_t size, uintptr_t site);
+/* A quiet learning site's pooled request from operator new (new_delete.c):
+ * the block, or NULL when the thread's entry for site does not serve size or
+ * the pools have no memory (then operator new's slow path decides, with its
+ * new_handler loop). */
+HAK_INTERNAL void *hak_new_quiet(size_t size, uintptr_t site);
 HAK_INTERNAL void hak_free_slow(void *p);
 /* Test hook: the pool class that this thread's quiet-site entry for return
  * address site (alloc.c) would serve malloc(size) from without the slow

@@ -89,10 +89,18 @@ void *hak_new_pool_miss(size_t size) {
   return HAK_LIKELY(p != NULL) ? p : new_slow(size, 0, 0, HAK_KIND_NEW, 0);
 }
 
+// Past hak_fast_limit: a quiet learning site's pooled sizes as malloc's
+// front door serves them (alloc.c), else the slow path. Its own function, a
+// tail call, so that the pools' path below keeps no frame.
+static HAK_NOINLINE void *new_beyond(size_t size, uintptr_t site, hak_alloc_kind_t kind) {
+  void *q = hak_new_quiet(size, site);
+  return HAK_LIKELY(q != NULL) ? q : new_slow(size, 0, site, kind, 0);
+}
+
 // A throwing new above 1 KiB: the pools up to hak_fast_limit, then the rest.
 static HAK_NOINLINE void *new_above_small(size_t size, uintptr_t site, hak_alloc_kind_t kind) {
   if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
-  return new_slow(size, 0, site, kind, 0);
+  return new_beyond(size, site, kind);
 }
 
 // A throwing new: malloc's fast path. A macro so that CALLER is read only on
