@@ -162,8 +162,7 @@ HAK_INLINE void *quiet_take(size_t size, uintptr_t site) {
     quiet_class(r, size);
     return quiet_pop(r, size);
   }
-  void *p = hak_heap_pop_fast(hak_size_class(size));
-  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
+  return hak_heap_alloc(size);
 }
 
 // A request from the site of its entry in another class, or after its
