@@ -359,6 +359,8 @@ void hak_segment_recount(hak_segment_t *seg) {
       k = hak_page_link(pg, hak_page_block(pg, k)->link);
     // A list that does not end well is left for the checks that follow it.
     if (k == HAK_LIST_END && nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
+    pg->clean = 0;
+    hak_page_set_limit(pg, pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved);
   }
 }
 

@@ -336,7 +336,11 @@ HAK_INTERNAL bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *
 /* In a fork child, for the heap of a thread that is gone: a fork can catch
  * that thread between a fast path's list update and its count, so each
  * page's count of blocks in use is made what its free list says (a block
- * caught between the two stays out of use: never handed out twice). */
+ * caught between the two stays out of use: never handed out twice). It
+ * can also catch it inside hak_page_extend, the new run's links written
+ * and `carved` not yet stored: the block after the frontier is then not
+ * zero, so every page stops being clean (no frontier check in the child
+ * for the pages of a heap it adopts) and its limits are made again. */
 HAK_INTERNAL void hak_segment_recount(hak_segment_t *seg);
 HAK_INTERNAL bool hak_segment_is_valid(const hak_segment_t *seg);
 

@@ -369,6 +369,54 @@ TEST_F(HeapTest, ForkWhileOtherThreadsAllocate) {
   for (void* p : pre) hak_free(p);
 }
 
+// fork() while another thread is inside hak_page_extend: the new run's
+// blocks already hold their links and key, `carved` is not yet stored. So
+// in the child the block after the page's frontier is not zero, and the
+// child adopts that thread's heap. Its frontier check must not take the
+// bytes for an overflow (the child's free, drained by its trim, aborted
+// "invalid next size"): an adopted heap's pages are no longer clean.
+TEST_F(HeapTest, AForkCaughtMidCarveSeesNoOverflow) {
+  std::atomic<int> step{0};
+  void* frontier = nullptr;
+  std::vector<void*> others;
+  std::thread t([&] {
+    // A medium run hands its last block, the frontier, out first.
+    for (int i = 0; i < 64 && !frontier; i++) {
+      void* p = hak_alloc_at(10000, 8);
+      hak_page_t* pg = hak_page_of(hak_segment_of(p), p);
+      uint64_t idx = (uint64_t)((char*)p - pg->start) / pg->block_size;
+      if (idx + 1 == pg->carved && hak_page_has_frontier(pg, pg->carved)) {
+        frontier = p;
+        hak_block_t* next = (hak_block_t*)((char*)p + pg->block_size);
+        next->link = hak_page_link(pg, idx);  // what the carve in flight wrote
+        next->key = hak_pool_key;
+      } else {
+        others.push_back(p);
+      }
+    }
+    step = 1;
+    while (step != 2) std::this_thread::yield();
+  });
+  while (step != 1) std::this_thread::yield();
+  ASSERT_NE(frontier, nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(10);
+    hak_free(frontier);  // a remote free to the adopted heap
+    hak_heap_trim();     // drains it: the frontier check runs
+    _exit(hak_heap_is_valid() ? 0 : 3);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  step = 2;
+  t.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  hak_page_t* pg = hak_page_of(hak_segment_of(frontier), frontier);
+  memset((char*)frontier + pg->block_size, 0, sizeof(hak_block_t));  // the parent's page is clean again
+  hak_free(frontier);
+  for (void* p : others) hak_free(p);
+}
+
 TEST_F(HeapTest, ForeignPointersAreIgnoredNotFollowed) {
   hak_options.v[HAK_OPT_FOREIGN_FREE] = HAK_FOREIGN_IGNORE;  // the default aborts, as glibc
   int on_stack = 0;
