@@ -22,9 +22,11 @@
  * Sizes are mostly pool sizes (the per-thread pools and remote frees),
  * spread over the doublings up to 64 KiB; one pick in 64 is past that
  * (whole pool pages, the large threshold's range, large classes up to
- * 4 MiB: BigCache, spares; why so few: at pick_size); calloc's past 4 KiB
- * are mostly folded (why: at CALLOC_KEEP). Which thread wins a slot depends
- * on timing: an input does not always replay the same interleaving.
+ * 4 MiB: BigCache, spares; why so few: at pick_size), at most two of them
+ * an input (why: at BIG_PICKS); calloc's past 4 KiB are mostly folded
+ * (why: at CALLOC_KEEP). Which thread wins a slot depends on timing: an
+ * input does not always replay the same interleaving, and a race found
+ * between inputs (at handoff_t) depends on the ones before it.
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -676,7 +678,7 @@ __attribute__((no_sanitize("coverage"))) void __wrap___sanitizer_cov_8bit_counte
 // it does there is libFuzzer's own bookkeeping (it copies the next input,
 // clears its 8 KiB value-profile map and the edge counters, with memcpy and
 // memset, which TSan intercepts and checks a word at a time: perf, a
-// twentieth of this fuzzer's time), while the worker waits at the barrier.
+// twentieth of this fuzzer's time), while the worker waits for go.
 // hakmem is called only inside this function, where TSan checks all of it.
 // (TSan fails a process whose main thread exits ignoring: the exit of the
 // thread that calls this function ends it.)
