@@ -1,14 +1,14 @@
 /* threads_fuzzer.c — two threads racing alloc, free and realloc over shared
  * slots (fuzz/, libFuzzer + ThreadSanitizer).
  *
- * The input is split in two programs, one per thread (the libFuzzer thread
- * and a worker that lives as long as the process). Each program is a list of
- * operations on SLOTS shared slots: allocate into a free slot, free a live
- * one, realloc a live one, read one's usable size. Every slot has an atomic
- * state, and a thread acts on a slot only after moving it FREE -> BUSY or
- * LIVE -> BUSY with a compare-and-swap, so the threads race for slots (a
- * block is often freed or realloc'd by the thread that did not allocate
- * it), never for a block. Checked:
+ * The input is a stream of operations dealt to two threads in turn (the
+ * libFuzzer thread and a worker that lives as long as the process), at most
+ * MAX_OPS each. The operations act on SLOTS shared slots: allocate into a
+ * free slot, free a live one, realloc a live one, read one's usable size.
+ * Every slot has an atomic state, and a thread acts on a slot only after
+ * moving it FREE -> BUSY or LIVE -> BUSY with a compare-and-swap, so the
+ * threads race for slots (a block is often freed or realloc'd by the thread
+ * that did not allocate it), never for a block. Checked:
  *   - every block is 16-byte aligned and its usable size >= the request;
  *   - no two live blocks overlap (a registry of live ranges, under a lock
  *     the harness takes only after hakmem returned a block and before it
@@ -22,16 +22,21 @@
  * Sizes are mostly pool sizes (the per-thread pools and remote frees),
  * spread over the doublings up to 64 KiB; one pick in 64 is past that
  * (whole pool pages, the large threshold's range, large classes up to
- * 4 MiB: BigCache, spares; why so few: at pick_size); calloc's past 4 KiB
- * are mostly folded (why: at CALLOC_KEEP). Which thread wins a slot depends
- * on timing: an input does not always replay the same interleaving.
+ * 4 MiB: BigCache, spares; why so few: at pick_size), at most two of them
+ * an input (why: at BIG_PICKS); calloc's past 4 KiB are mostly folded
+ * (why: at CALLOC_KEEP). Which thread wins a slot depends on timing: an
+ * input does not always replay the same interleaving, and a race found
+ * between inputs (at handoff_t) depends on the ones before it.
  */
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fuzz/fake_os.h"
 #include "fuzz/fuzz_input.h"
@@ -52,8 +57,34 @@
 #endif
 
 #define SLOTS 24u
-#define MAX_OPS 256u
 #define HEAD 64u
+
+// The operations of each thread's program, at most. An operation costs
+// about 2.5 us under TSan wherever it is in a program, and an input's own
+// cost (libFuzzer's feature collection and corpus upkeep, the threads'
+// meeting, the final frees) about 100 us, so short programs make many more
+// inputs a second (with 256, about 131 operations an input: 2,300 a
+// second), and each is a race from empty slots. A race that spans inputs
+// is still seen: TSan does not see the inputs' boundaries (at handoff_t).
+#define MAX_OPS 16u
+
+// An input's picks past 64 KiB (POOL_PICK), at most; the later ones are
+// folded below it. Each such block costs tens of microseconds (its fresh
+// pages and their TSan shadow faulted in, copies into and out of it checked
+// a word at a time), and those picks reach more of hakmem's code (the large
+// engine, BigCache, spares), so the corpus drifted towards them: merged
+// after 140,000 runs, its inputs made 7.5 such picks each (the corpus of
+// the two-halves format 0.9 in 83 operations) and ran at 1,050 inputs a
+// second. Two keep a large block's realloc to another large size within
+// one input; longer histories build up across inputs (hakmem's state is
+// not reset).
+#define POOL_PICK ((size_t)64 << 10)
+#define BIG_PICKS 2u
+
+// How often the libFuzzer thread looks for the worker's end before it
+// sleeps (a few microseconds; a sleep and its wake-up cost both threads
+// more than that).
+#define DONE_SPINS 256u
 
 enum { FREE, BUSY, LIVE };
 
@@ -482,55 +513,118 @@ HARNESS static void op_inspect(const op_t *op) {
 static _Atomic unsigned long long ops;
 static void print_ops(void) { fprintf(stderr, "HAK_FUZZ_OPS %llu\n", atomic_load(&ops)); }
 
-// The whole program of a thread is read before it runs: which bytes an
-// operation takes does not depend on what happened (its byte, the size's
-// bytes for alloc and realloc, then the slot's). TSan ignores the reading
-// (the input and the program are this thread's alone; each byte was an
-// instrumented load and each step a store of the reader's position, perf:
-// about 4% of this fuzzer's time).
-HARNESS static unsigned decode(fuzz_in_t *in, op_t *prog) {
+// The programs are read before either runs: which bytes an operation takes
+// does not depend on what happened (its byte, the size's bytes for alloc
+// and realloc, then the slot's). The input is one stream of operations dealt
+// to the two threads in turn, so every byte up to the last operation read
+// is used whatever the input's length, and a short input still gives both
+// threads work. TSan ignores the reading (each byte was an instrumented
+// load and each step a store of the reader's position, perf: about 4% of
+// this fuzzer's time): the programs are written before the worker is
+// started (go, below) and so have no writes TSan could pair with the
+// worker's reads.
+typedef struct program {
+  op_t op[MAX_OPS];
+  unsigned n;
+} program_t;
+
+static program_t programs[2];
+
+HARNESS static void decode(fuzz_in_t *in) {
 #ifdef TSAN_BUILD
   __tsan_ignore_thread_begin();
 #endif
-  unsigned n = 0;
-  for (; in_more(in) && n < MAX_OPS; n++) {
-    op_t *op = &prog[n];
+  programs[0].n = programs[1].n = 0;
+  unsigned big = 0;
+  for (unsigned t = 0; in_more(in) && programs[t].n < MAX_OPS; t ^= 1) {
+    op_t *op = &programs[t].op[programs[t].n++];
     op->code = in_u8(in);
     op->size = op->code % 8 <= 2 || op->code % 8 == 5 || op->code % 8 == 6 ? pick_size(in) : 0;
+    if (op->size > POOL_PICK && ++big > BIG_PICKS) op->size %= POOL_PICK + 1;
     op->from = in_u8(in);
   }
 #ifdef TSAN_BUILD
   __tsan_ignore_thread_end();
 #endif
-  return n;
 }
 
-HARNESS static void run(fuzz_in_t *in, uintptr_t site) {
-  op_t prog[MAX_OPS];
-  unsigned n = decode(in, prog);
-  for (unsigned i = 0; i < n; i++) {
-    const op_t *op = &prog[i];
-    switch (op->code % 8) {
-      case 0: case 1: case 2: op_alloc(op, site + (op->code >> 5) * 0x40, op->code & 0x10); break;
-      case 3: case 4: op_free(op); break;
-      case 5: case 6: op_realloc(op); break;
-      default: op_inspect(op); break;
+HARNESS static void run(const program_t *prog, uintptr_t site) {
+  for (unsigned i = 0; i < prog->n; i++) {
+    op_t op = prog->op[i];
+    switch (op.code % 8) {
+      case 0: case 1: case 2: op_alloc(&op, site + (op.code >> 5) * 0x40, op.code & 0x10); break;
+      case 3: case 4: op_free(&op); break;
+      case 5: case 6: op_realloc(&op); break;
+      default: op_inspect(&op); break;
     }
   }
-  atomic_fetch_add(&ops, n);
+  atomic_fetch_add_explicit(&ops, prog->n, memory_order_relaxed);
 }
 
 // --- the worker thread ----------------------------------------------------------------------
 
-static pthread_barrier_t start, done;
-static fuzz_in_t worker_in;
+// The two threads meet twice an input: the libFuzzer thread starts the
+// worker (go: the input's number) and waits for it to finish (done: the
+// same). TSan does not see that meeting (its synchronisation is ignored):
+// otherwise it would order every operation of an input after all of the
+// other thread's in the inputs before, and a race between inputs (a block
+// the libFuzzer thread freed in the final loop, taken back by its owner in
+// the next input; a page one thread gave up, reused by the other) would be
+// hidden by the harness, as the registry lock's were (above). So, as within
+// an input, hakmem's own synchronisation or a slot's LIVE hand-over (a
+// program passing a pointer) is all that orders the threads' accesses for
+// TSan. Nothing of the harness's needs more: the programs are written with
+// TSan ignoring (decode), the slots' fields and the registry unchecked, the
+// blocks' bytes go with LIVE. A waiter spins a little, then sleeps on a
+// futex; the poster makes the call that wakes it only when it sleeps (two
+// pthread barriers cost each thread two sleeps and two wake-ups an input
+// whoever came first, and the worker finishing first was woken only to
+// sleep again). The worker always waits long for go (the libFuzzer thread's
+// own work between inputs), so only done is spun for.
+typedef struct handoff {
+  _Atomic unsigned value;
+  _Atomic unsigned sleeping;  // the waiter's, seq_cst with value: no wake-up is lost
+} handoff_t;
+
+static handoff_t go, done;
+
+#ifdef TSAN_BUILD
+#define UNSEEN_BEGIN() AnnotateIgnoreSyncBegin(__FILE__, __LINE__)
+#define UNSEEN_END() AnnotateIgnoreSyncEnd(__FILE__, __LINE__)
+#else
+#define UNSEEN_BEGIN() ((void)0)
+#define UNSEEN_END() ((void)0)
+#endif
+
+HARNESS static void handoff_wait(handoff_t *h, unsigned want, unsigned spins) {
+  UNSEEN_BEGIN();
+  for (unsigned i = 0; i < spins; i++) {
+    if (atomic_load_explicit(&h->value, memory_order_acquire) == want) goto out;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  atomic_store(&h->sleeping, 1);
+  for (unsigned v; (v = atomic_load(&h->value)) != want;)
+    syscall(SYS_futex, &h->value, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+  atomic_store_explicit(&h->sleeping, 0, memory_order_relaxed);
+out:
+  UNSEEN_END();
+}
+
+HARNESS static void handoff_post(handoff_t *h, unsigned value) {
+  UNSEEN_BEGIN();
+  atomic_store(&h->value, value);
+  if (atomic_load(&h->sleeping)) syscall(SYS_futex, &h->value, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  UNSEEN_END();
+}
 
 HARNESS static void *worker(void *arg) {
   (void)arg;
-  for (;;) {
-    pthread_barrier_wait(&start);
-    run(&worker_in, 0x900000);
-    pthread_barrier_wait(&done);
+  for (unsigned input = 1;; input++) {
+    handoff_wait(&go, input, 0);
+    run(&programs[1], 0x900000);
+    handoff_post(&done, input);
   }
   return NULL;
 }
@@ -584,7 +678,7 @@ __attribute__((no_sanitize("coverage"))) void __wrap___sanitizer_cov_8bit_counte
 // it does there is libFuzzer's own bookkeeping (it copies the next input,
 // clears its 8 KiB value-profile map and the edge counters, with memcpy and
 // memset, which TSan intercepts and checks a word at a time: perf, a
-// twentieth of this fuzzer's time), while the worker waits at the barrier.
+// twentieth of this fuzzer's time), while the worker waits for go.
 // hakmem is called only inside this function, where TSan checks all of it.
 // (TSan fails a process whose main thread exits ignoring: the exit of the
 // thread that calls this function ends it.)
@@ -621,18 +715,16 @@ HARNESS int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     libfuzzer_watch();
     if (getenv("HAK_FUZZ_OPS")) atexit(print_ops);
     hak_init();
-    pthread_barrier_init(&start, NULL, 2);
-    pthread_barrier_init(&done, NULL, 2);
     pthread_t t;
     FUZZ_CHECK(pthread_create(&t, NULL, worker, NULL) == 0, "cannot start the worker thread");
     pthread_detach(t);
   }
-  size_t half = size / 2;
-  fuzz_in_t mine = {data, half};
-  worker_in = (fuzz_in_t){data + half, size - half};
-  pthread_barrier_wait(&start);
-  run(&mine, 0x800000);
-  pthread_barrier_wait(&done);
+  static unsigned input;
+  fuzz_in_t in = {data, size};
+  decode(&in);
+  handoff_post(&go, ++input);
+  run(&programs[0], 0x800000);
+  handoff_wait(&done, input, DONE_SPINS);
   // Both threads are done: every block goes back, checked once more.
   for (unsigned i = 0; i < SLOTS; i++) {
     slot_t *s = &slots[i];
