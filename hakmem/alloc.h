@@ -16,6 +16,7 @@
 #include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/init.h"
+#include "hakmem/learn.h"
 #include "hakmem/options.h"
 
 HAK_INTERNAL void *hak_calloc_at(size_t n, size_t size, uintptr_t site);
@@ -41,6 +42,12 @@ HAK_INTERNAL void *hak_alloc_above_small(size_t size, uintptr_t site);
  * the pools have no memory (then operator new's slow path decides, with its
  * new_handler loop). */
 HAK_INTERNAL void *hak_new_quiet(size_t size, uintptr_t site);
+/* The slow path's request of size from a plain site or a candidate wrapper
+ * (callsite.h; id its own) that quiet record q sends to the pools: served,
+ * and remembered in this thread's entry for site (alloc_quiet.c). Out of
+ * line, a tail call: the slow path's other routes keep their registers. */
+HAK_INTERNAL void *hak_quiet_pooled(size_t size, uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q,
+                                    bool candidate);
 HAK_INTERNAL void hak_free_slow(void *p);
 /* Test hook: the pool class that this thread's quiet-site entry for return
  * address site (alloc.c) would serve malloc(size) from without the slow
