@@ -94,18 +94,18 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
     bool plain;
     hak_site_id_t id = hak_callsite_id_plain(site, frame, &plain);
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
+    // A candidate wrapper's id is its own address's while its entry says
+    // candidate (a ctx id's entry is never classified).
+    bool kept = !align && !zero &&
+                (plain || atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_CANDIDATE);
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
     if (HAK_LIKELY(hak_learn_quiet_fits(q, size))) {
       hak_policy_t pol = hak_learn_quiet_policy(q);
-      if (!hak_route_large(size, 0, pol.large_threshold) && !align && !zero) {
-        // A candidate wrapper's id is its own address's while its entry
-        // says candidate (a ctx id's entry is never classified).
-        bool candidate = !plain && atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) ==
-                                       HAK_CALLSITE_CANDIDATE;
-        if (plain || candidate) return hak_quiet_pooled(size, site, id, q, candidate);  // hak_learn_route's pools, remembered
-      }
+      if (kept && !hak_route_large(size, 0, pol.large_threshold))
+        return hak_quiet_pooled(size, site, id, q, !plain);  // hak_learn_route's pools, remembered
       return hak_learn_route(size, align, id, zero, pol, NULL);
     }
+    if (kept) return hak_quiet_learn(size, site, id, !plain);  // remembered while the site counts
     return hak_learn_alloc(size, align, id, zero);
   }
   if (route_large(size, align))

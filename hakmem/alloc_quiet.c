@@ -19,6 +19,13 @@
  * record (a watched window starts: 0; a new policy or range) is seen at the
  * next request.
  *
+ * While a kept site counts its requests (LEARN, CANARY, a watched window:
+ * its quiet record is 0), its entry holds the word 0 and no class: every
+ * request below the pools' limit goes to hak_learn_alloc with the site's id,
+ * without the slow path's site lookup (which a candidate's costs about 100
+ * instructions); the freeze makes the record non-zero, so the next request
+ * misses and the slow path fills the pools' entry.
+ *
  * Plain sites are kept, and candidate wrappers (callsite.h: code that hands
  * malloc's result straight back, seen with one caller so far, so its id is
  * its own): a wrapper's return address stands for many sites, and a
@@ -97,11 +104,12 @@ HAK_INLINE void *quiet_pop(const quiet_route_t *r, size_t size) {
   return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
 }
 
-enum { QUIET_NO = 0, QUIET_CLASS, QUIET_POOLS };
+enum { QUIET_NO = 0, QUIET_CLASS, QUIET_POOLS, QUIET_LEARN };
 
 // How the entry serves a request of size from site: not (QUIET_NO: the
-// slow path's), from its class (a hit, or a new class it takes), or from
-// the pools' class of size (another of the record's sizes). The entry takes
+// slow path's), from its class (a hit, or a new class it takes), from the
+// pools' class of size (another of the record's sizes), or by the learning
+// engine (QUIET_LEARN: a counting site's entry, word 0). The entry takes
 // a new class one time in 8 only: a site whose sizes vary would pay for it
 // at every request, one whose sizes moved on pays the class's computation
 // for a few requests. A candidate's entry is given up at its last request
@@ -114,6 +122,7 @@ HAK_INLINE int quiet_serves(quiet_route_t *r, size_t size, uintptr_t site) {
     return QUIET_NO;
   }
   if (HAK_LIKELY(size - r->lo < r->span)) return QUIET_CLASS;
+  if (HAK_UNLIKELY(!r->word)) return QUIET_LEARN;
   if (!(++quiet_reclass & 7)) {
     quiet_class(r, size);
     return QUIET_CLASS;
@@ -129,36 +138,50 @@ static HAK_NOINLINE void *quiet_other(size_t size, uintptr_t site) {
   int how = quiet_serves(r, size, site);
   if (HAK_LIKELY(how == QUIET_POOLS)) return hak_heap_alloc(size);
   if (how == QUIET_CLASS) return quiet_pop(r, size);
+  if (how == QUIET_LEARN) return hak_learn_alloc(size, 0, (hak_site_id_t)(r->record - hak_learn_quiet), false);
   return hak_alloc_slow(size, site);
 }
 
-// Keep in site's entry the sizes that record q sends to the pools as it
-// sent size. Another site's live entry is given up one time in 8 only: two
-// sites that share an entry would refill it at every request.
-static void quiet_fill(uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q, size_t size, bool candidate) {
+// Make site's entry (id's; a candidate's: see above). Another site's live
+// entry is given up one time in 8 only: two sites that share an entry would
+// refill it at every request. word 0: a counting site's entry (every size the
+// entries see goes to hak_learn_alloc while the site's quiet record is 0).
+static void quiet_fill(uintptr_t site, hak_site_id_t id, uint64_t word, size_t lo, size_t hi, size_t size,
+                       bool candidate) {
   quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
-  uintptr_t key = candidate ? site | QUIET_CANDIDATE : site;
   if (r->site && (r->site & ~QUIET_CANDIDATE) != site && quiet_valid(r) && (++quiet_conflicts & 7)) return;
-  size_t top = (size_t)q.threshold_4k << 12 < HAK_POOL_MAX ? (size_t)q.threshold_4k << 12 : HAK_POOL_MAX;
-  size_t lo = (size_t)1 << q.lo, hi = ((size_t)2 << q.hi) - 1;  // the record's buckets
-  if (lo < HAK_LEARN_MIN) lo = HAK_LEARN_MIN;
-  if (hi > top - 1) hi = top - 1;
-  if (lo > size || size > hi) return;  // (never: the slow path just served size so)
   r->site = 0;
   atomic_signal_fence(memory_order_seq_cst);
   r->record = &hak_learn_quiet[id];
-  memcpy(&r->word, &q, sizeof r->word);
+  r->word = word;
   r->site_lo = lo;
   r->site_span = hi - lo + 1;
   r->left = QUIET_CANDIDATE_HITS;
-  quiet_class(r, size);
+  if (word) quiet_class(r, size);
+  else r->lo = r->span = 0, r->cls = 0;  // no class: every request takes quiet_other's way
   atomic_signal_fence(memory_order_seq_cst);
-  r->site = key;
+  r->site = candidate ? site | QUIET_CANDIDATE : site;
 }
 
 void *hak_quiet_pooled(size_t size, uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q, bool candidate) {
-  if (site && hak_fast_limit == HAK_LEARN_MIN) quiet_fill(site, id, q, size, candidate);  // else no hit could use it
+  if (site && hak_fast_limit == HAK_LEARN_MIN) {  // else no hit could use it
+    // The sizes that record q sends to the pools as it sent size.
+    size_t top = (size_t)q.threshold_4k << 12 < HAK_POOL_MAX ? (size_t)q.threshold_4k << 12 : HAK_POOL_MAX;
+    size_t lo = (size_t)1 << q.lo, hi = ((size_t)2 << q.hi) - 1;  // the record's buckets
+    if (lo < HAK_LEARN_MIN) lo = HAK_LEARN_MIN;
+    if (hi > top - 1) hi = top - 1;
+    uint64_t w;
+    memcpy(&w, &q, sizeof w);
+    if (lo <= size && size <= hi) quiet_fill(site, id, w, lo, hi, size, candidate);  // (always: the slow path just served size so)
+  }
   return hak_heap_alloc(size);
+}
+
+void *hak_quiet_learn(size_t size, uintptr_t site, hak_site_id_t id, bool candidate) {
+  if (site && hak_fast_limit == HAK_LEARN_MIN && size < HAK_POOL_MAX &&
+      !atomic_load_explicit(&hak_learn_quiet[id], memory_order_relaxed))
+    quiet_fill(site, id, 0, HAK_LEARN_MIN, HAK_POOL_MAX - 1, size, candidate);
+  return hak_learn_alloc(size, 0, id, false);
 }
 
 // The front door's miss: a candidate's entry, or the slow path.
@@ -172,12 +195,14 @@ void *hak_new_quiet(size_t size, uintptr_t site) {
   quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
   if (HAK_LIKELY(r->site == site && size - r->lo < r->span && quiet_valid(r))) return quiet_pop(r, size);  // a hit
   int how = quiet_serves(r, size, site);
+  if (how == QUIET_LEARN) return hak_learn_alloc(size, 0, (hak_site_id_t)(r->record - hak_learn_quiet), false);
   return how == QUIET_CLASS ? quiet_pop(r, size) : how == QUIET_POOLS ? hak_heap_alloc(size) : NULL;
 }
 
 int hak_quiet_route_class(size_t size, uintptr_t site) {
   const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
   if (!site || (r->site & ~QUIET_CANDIDATE) != site || !quiet_valid(r)) return -1;
+  if (!r->word) return size - r->site_lo < r->site_span ? -3 : -1;  // a counting site's: hak_learn_alloc
   if (size - r->lo < r->span) return (int)r->cls;  // the fast path's hit (quiet_other's for a candidate)
   if (size - r->site_lo >= r->site_span) return -1;
   quiet_route_t other = *r;  // quiet_other's

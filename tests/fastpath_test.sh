@@ -67,7 +67,7 @@ check_frozen 131072 10 "128 KiB"
 # A quiet FROZEN site whose sizes vary (72 KiB to 212 KiB, eight pool
 # classes in turn) keeps its entry: each request of another class takes
 # the entry's out-of-line way (its class computed, taken as the entry's one
-# time in 8), not the slow path: measured static 88, frozen 142 (+54; 165
+# time in 8), not the slow path: measured static 88, frozen 144 (+56; 165
 # when every request looked its site up, 299 when each refilled the entry).
 mixed_pair() {
   local base full

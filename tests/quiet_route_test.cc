@@ -202,6 +202,43 @@ TEST_F(QuietRouteTest, ACandidateWrapperIsKeptAndStillReachesTheSlowPath) {
   EXPECT_FALSE(Serves(120 * kKiB, candidate));
 }
 
+// While a site counts its requests (LEARN, a watched window), its entry
+// sends them to the learning engine without the slow path's site lookup:
+// every one is still counted, a candidate's still reach the lookup one time
+// in 64, and once the site is quiet the entry serves the pools again.
+TEST_F(QuietRouteTest, ACountingSitesEntrySkipsTheLookupAndCountsEveryRequest) {
+  const uintptr_t candidate = kSite + 0x4000;
+  hak_site_t *e = hak_site_entry(Id(candidate));
+  e->wrap_kind = HAK_CALLSITE_CANDIDATE;
+  hak_free(hak_alloc_at(120 * kKiB, candidate));  // the site's first request: its state, its first window
+  ASSERT_FALSE(Quiet(candidate));
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, candidate), -3) << "the learning engine's entry";
+  EXPECT_EQ(hak_quiet_route_class(300 * kKiB, candidate), -3) << "every size below the pools' limit";
+  EXPECT_EQ(hak_quiet_route_class(600 * kKiB, candidate), -1);
+  uint64_t before, after, mark;
+  hak_learn_window_marks(Id(candidate), &before, &mark);
+  uint32_t walks = e->wrap_walks;
+  Pairs(candidate, 120 * kKiB, 64);
+  hak_learn_window_marks(Id(candidate), &after, &mark);
+  EXPECT_EQ(after, before + 64) << "every request counted";
+  uint32_t slow = e->wrap_walks - walks;
+  EXPECT_GE(slow, 1u);
+  EXPECT_LE(slow, 2u) << "one request in 64 looks the site up";
+  Pairs(candidate, 120 * kKiB, 100);  // the window ends: quiet (pinned FROZEN)
+  ASSERT_TRUE(Quiet(candidate));
+  hak_free(hak_alloc_at(120 * kKiB, candidate));
+  EXPECT_TRUE(Serves(120 * kKiB, candidate)) << "quiet: the pools' entry again";
+  // A plain site's entry (it shares the candidate's: taken one time in 8),
+  // and a wrapper never has one.
+  Pairs(kSite, 120 * kKiB, 16);
+  ASSERT_FALSE(Quiet(kSite));
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, kSite), -3);
+  const uintptr_t wrapper = kSite + 0x5000;
+  hak_site_entry(Id(wrapper))->wrap_kind = HAK_CALLSITE_WRAPPER;
+  Pairs(wrapper, 120 * kKiB, 10);
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, wrapper), -1);
+}
+
 TEST_F(QuietRouteTest, TwoSitesSharingAnEntryTakeItInTurnsNotAtEveryRequest) {
   const uintptr_t a = kSite, b = kSite + 32 * 64;  // the same entry (direct-mapped by the low bits)
   SetOption(HAK_OPT_EVO_WATCH_MS, 50);
