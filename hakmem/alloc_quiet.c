@@ -41,7 +41,8 @@
  * 0); entries are made only while learning is on, and the options change
  * only at start-up outside tests. An entry stands for its address's site
  * id: the site table keeps it for good (its test reset comes with the
- * learning engine's, which zeroes every record). Only this thread writes
+ * learning engine's, which zeroes every record and counts the resets,
+ * which a counting site's entry, word 0, checks). Only this thread writes
  * its entries (the site last), and a signal handler that allocates while
  * this thread is inside malloc is undefined, as for the pools.
  */
@@ -59,7 +60,7 @@ typedef struct quiet_route {
   uint64_t word;                   // *record when filled (never 0: a quiet record)
   size_t lo, span;                 // sizes lo .. lo + span - 1: the last request's class, within ...
   size_t site_lo, site_span;       // ... every size that the record sends to the pools quietly
-  uint32_t cls;
+  uint32_t cls;                    // (a counting site's entry: hak_learn_resets when made)
   uint32_t left;                   // a candidate's: requests it serves before one goes to the slow path
 } quiet_route_t;
 _Static_assert(sizeof(quiet_route_t) == 64, "an entry is one cache line");
@@ -122,7 +123,8 @@ HAK_INLINE int quiet_serves(quiet_route_t *r, size_t size, uintptr_t site) {
     return QUIET_NO;
   }
   if (HAK_LIKELY(size - r->lo < r->span)) return QUIET_CLASS;
-  if (HAK_UNLIKELY(!r->word)) return QUIET_LEARN;
+  if (HAK_UNLIKELY(!r->word))
+    return r->cls == atomic_load_explicit(&hak_learn_resets, memory_order_relaxed) ? QUIET_LEARN : QUIET_NO;
   if (!(++quiet_reclass & 7)) {
     quiet_class(r, size);
     return QUIET_CLASS;
@@ -158,7 +160,7 @@ static void quiet_fill(uintptr_t site, hak_site_id_t id, uint64_t word, size_t l
   r->site_span = hi - lo + 1;
   r->left = QUIET_CANDIDATE_HITS;
   if (word) quiet_class(r, size);
-  else r->lo = r->span = 0, r->cls = 0;  // no class: every request takes quiet_other's way
+  else r->lo = r->span = 0, r->cls = atomic_load_explicit(&hak_learn_resets, memory_order_relaxed);  // no class: every request takes quiet_other's way
   atomic_signal_fence(memory_order_seq_cst);
   r->site = candidate ? site | QUIET_CANDIDATE : site;
 }
@@ -202,7 +204,8 @@ void *hak_new_quiet(size_t size, uintptr_t site) {
 int hak_quiet_route_class(size_t size, uintptr_t site) {
   const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
   if (!site || (r->site & ~QUIET_CANDIDATE) != site || !quiet_valid(r)) return -1;
-  if (!r->word) return size - r->site_lo < r->site_span ? -3 : -1;  // a counting site's: hak_learn_alloc
+  if (!r->word)  // a counting site's: hak_learn_alloc
+    return size - r->site_lo < r->site_span && r->cls == atomic_load_explicit(&hak_learn_resets, memory_order_relaxed) ? -3 : -1;
   if (size - r->lo < r->span) return (int)r->cls;  // the fast path's hit (quiet_other's for a candidate)
   if (size - r->site_lo >= r->site_span) return -1;
   quiet_route_t other = *r;  // quiet_other's
