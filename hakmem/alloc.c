@@ -95,9 +95,13 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
     hak_site_id_t id = hak_callsite_id_plain(site, frame, &plain);
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
     // A candidate wrapper's id is its own address's while its entry says
-    // candidate (a ctx id's entry is never classified).
+    // candidate (a ctx id's entry is never classified); it is kept once
+    // past the lookups that walk at every request (callsite.h), which find
+    // a second caller early.
+    hak_site_t *e = hak_site_entry(id);
     bool kept = !align && !zero &&
-                (plain || atomic_load_explicit(&hak_site_entry(id)->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_CANDIDATE);
+                (plain || (atomic_load_explicit(&e->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_CANDIDATE &&
+                           atomic_load_explicit(&e->wrap_walks, memory_order_relaxed) >= HAK_CALLSITE_CANDIDATE_WALKS));
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
     if (HAK_LIKELY(hak_learn_quiet_fits(q, size))) {
       hak_policy_t pol = hak_learn_quiet_policy(q);

@@ -171,15 +171,19 @@ TEST_F(QuietRouteTest, AWrappersReturnAddressIsNeverKept) {
   EXPECT_TRUE(Serves(120 * kKiB, kSite));
 }
 
-// A candidate wrapper (one caller so far: its id is its own) is kept, but
-// one of its requests in 64 takes the slow path, whose site lookup goes on
-// testing it for a second caller; once it is a wrapper, its entry is gone
-// within 64 requests and never made again.
+// A candidate wrapper (one caller so far: its id is its own) is kept once
+// past the lookups that walk at each of its requests, but one of its
+// requests in 64 takes the slow path, whose site lookup goes on testing it
+// for a second caller; once it is a wrapper, its entry is gone within 64
+// requests and never made again.
 TEST_F(QuietRouteTest, ACandidateWrapperIsKeptAndStillReachesTheSlowPath) {
   const uintptr_t candidate = kSite + 0x3000;
   hak_site_t *e = hak_site_entry(Id(candidate));
   e->wrap_kind = HAK_CALLSITE_CANDIDATE;
-  Pairs(candidate, 120 * kKiB, 300);
+  Pairs(candidate, 120 * kKiB, HAK_CALLSITE_CANDIDATE_WALKS - 1);
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, candidate), -1) << "walked at every request so far: not kept";
+  EXPECT_EQ(e->wrap_walks, HAK_CALLSITE_CANDIDATE_WALKS - 1);
+  Pairs(candidate, 120 * kKiB, 300 - HAK_CALLSITE_CANDIDATE_WALKS + 1);
   ASSERT_TRUE(Quiet(candidate));
   ASSERT_EQ(hak_callsite_kind(candidate), HAK_CALLSITE_CANDIDATE);
   hak_free(hak_alloc_at(120 * kKiB, candidate));
@@ -210,6 +214,7 @@ TEST_F(QuietRouteTest, ACountingSitesEntrySkipsTheLookupAndCountsEveryRequest) {
   const uintptr_t candidate = kSite + 0x4000;
   hak_site_t *e = hak_site_entry(Id(candidate));
   e->wrap_kind = HAK_CALLSITE_CANDIDATE;
+  e->wrap_walks = HAK_CALLSITE_CANDIDATE_WALKS;  // past the walks at every request (callsite.h)
   hak_free(hak_alloc_at(120 * kKiB, candidate));  // the site's first request: its state, its first window
   ASSERT_FALSE(Quiet(candidate));
   EXPECT_EQ(hak_quiet_route_class(120 * kKiB, candidate), -3) << "the learning engine's entry";
