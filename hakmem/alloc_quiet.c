@@ -28,8 +28,9 @@
  *
  * Plain sites are kept, and candidate wrappers (callsite.h: code that hands
  * malloc's result straight back, seen with one caller so far, so its id is
- * its own): a wrapper's return address stands for many sites, and a
- * candidate's may turn out to. A candidate's entry is keyed by its address
+ * its own) once past the lookups that walk at each of their requests
+ * (HAK_CALLSITE_CANDIDATE_WALKS): a wrapper's return address stands for
+ * many sites, and a candidate's may turn out to. A candidate's entry is keyed by its address
  * with QUIET_CANDIDATE set, so the inline hit never matches it: it takes
  * quiet_other's way (about 15 instructions more than a plain hit, against
  * some 100 for the slow path's site lookup), which sends one request in
