@@ -14,7 +14,8 @@
  * and the frame of the entry point here (its slot is found above that).
  * The fast paths take no lock and make no call but the pools' inline ones;
  * a quiet learning site's pooled requests take them too, through a
- * per-thread entry for their return address (below: quiet sites).
+ * per-thread entry for their return address (alloc_quiet.c, which also
+ * holds hak_alloc_above_small).
  */
 #include "hakmem/alloc.h"
 
@@ -77,145 +78,6 @@ static HAK_NOINLINE void *checked_alloc(size_t size, size_t align, uintptr_t sit
   return p;
 }
 
-// --- quiet sites on the pools' path ----------------------------------------------
-//
-// A quiet learning site (FROZEN between watched windows, or OFF) whose
-// record sends a malloc to the pools costs about what a static one does
-// (8 instructions more: tests/fastpath_test.sh), and operator new's slow
-// path (hak_new_at) takes the same entries. Each thread keeps, per return
-// address (direct-mapped), what the slow path decided for such a request:
-// the sizes that the record's range and threshold send to the pools
-// quietly, the record word they come from, and the pool class of the last
-// request with its sizes. A hit is a request of that class from that
-// return address while the record still holds that word: it pops the class
-// at once. Another of the record's sizes takes a short way out of line
-// (quiet_other); anything else takes the slow path, which fills the entry
-// again, so a size outside the record's range still leaves the quiet path
-// at its first request (drift), and a change of the record (a watched
-// window starts: 0; a new policy or range) is seen at the next request.
-// Only plain sites are kept: a wrapper's return address stands for many
-// sites. Hits need hak_fast_limit at HAK_LEARN_MIN: learning on, and no
-// checked mode, profile or sampling (which set it to 0); entries are made
-// only while learning is on, and the options change only at start-up
-// outside tests. An entry stands for its address's site id: the site table
-// keeps it for good (its test reset comes with the learning engine's,
-// which zeroes every record). Only this thread writes its entries (the
-// site last), and a signal handler that allocates while this thread is
-// inside malloc is undefined, as for the pools.
-typedef struct quiet_route {
-  uintptr_t site;                  // return address (0: empty)
-  const _Atomic uint64_t *record;  // &hak_learn_quiet[its site id]
-  uint64_t word;                   // *record when filled (never 0: a quiet record)
-  size_t lo, span;                 // sizes lo .. lo + span - 1: the last request's class, within ...
-  size_t cls;
-  size_t site_lo, site_span;       // ... every size that the record sends to the pools quietly
-} quiet_route_t;
-_Static_assert(sizeof(quiet_route_t) == 64, "an entry is one cache line");
-
-// 8 entries (512 bytes): the library's initial-exec thread-local data must
-// fit glibc's static TLS surplus (about 1.6 KiB), or a program cannot
-// dlopen libhakmem.so ("cannot allocate memory in static TLS block"); 16
-// entries (2 KiB of thread-local data in all) already did not
-// (//tests/reliability:startup_test).
-#define QUIET_ROUTES 8u
-static __thread quiet_route_t quiet_routes[QUIET_ROUTES] __attribute__((tls_model("initial-exec"), aligned(64)));
-static __thread unsigned quiet_conflicts __attribute__((tls_model("initial-exec")));  // quiet_fill's turns
-static __thread unsigned quiet_reclass __attribute__((tls_model("initial-exec")));    // quiet_take's
-
-HAK_INLINE bool quiet_valid(const quiet_route_t *r) {
-  return atomic_load_explicit(r->record, memory_order_relaxed) == r->word;
-}
-
-// Requests this mode lets the entries serve. (The limit is read again, as
-// an atomic: kept in a register from malloc's compare with it, it would
-// cost every pool request above 1 KiB a load instruction of its own.)
-HAK_INLINE bool quiet_on(size_t size) {
-  return __atomic_load_n(&hak_fast_limit, __ATOMIC_RELAXED) == HAK_LEARN_MIN && size < HAK_POOL_MAX;
-}
-
-// The entry takes the class of size (one of the record's sizes).
-static void quiet_class(quiet_route_t *r, size_t size) {
-  size_t cls = hak_size_class(size);  // above 1 KiB: cls > 8
-  size_t lo = hak_class_size((unsigned)cls - 1) + 1, hi = hak_class_size((unsigned)cls);
-  size_t top = r->site_lo + r->site_span - 1;
-  r->lo = lo > r->site_lo ? lo : r->site_lo;
-  r->span = (hi < top ? hi : top) - r->lo + 1;
-  r->cls = cls;
-}
-
-HAK_INLINE void *quiet_pop(const quiet_route_t *r, size_t size) {
-  void *p = hak_heap_pop_fast(r->cls);
-  return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
-}
-
-// The pool block for a request from site that its entry serves, in a class
-// other than the entry's (a site whose sizes vary) or in its own; NULL: the
-// slow path's (also when the pools have no memory: it tries again). The
-// entry takes the new class one time in 8 only: a site whose sizes vary
-// would pay for it at every request, one whose sizes moved on pays the
-// class's computation for a few requests.
-HAK_INLINE void *quiet_take(size_t size, uintptr_t site) {
-  quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
-  if (r->site != site || size - r->site_lo >= r->site_span || !quiet_valid(r)) return NULL;  // empty: span 0
-  if (HAK_LIKELY(size - r->lo < r->span)) return quiet_pop(r, size);
-  if (!(++quiet_reclass & 7)) {
-    quiet_class(r, size);
-    return quiet_pop(r, size);
-  }
-  return hak_heap_alloc(size);
-}
-
-// A request from the site of its entry in another class, or after its
-// record changed.
-static HAK_NOINLINE void *quiet_other(size_t size, uintptr_t site) {
-  void *p = quiet_take(size, site);
-  return p ? p : hak_alloc_slow(size, site);
-}
-
-// Keep in site's entry the sizes that record q sends to the pools as it
-// sent size. Another site's live entry is given up one time in 8 only: two
-// sites that share an entry would refill it at every request.
-static void quiet_fill(uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q, size_t size) {
-  quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
-  if (r->site && r->site != site && quiet_valid(r) && (++quiet_conflicts & 7)) return;
-  size_t top = (size_t)q.threshold_4k << 12 < HAK_POOL_MAX ? (size_t)q.threshold_4k << 12 : HAK_POOL_MAX;
-  size_t lo = (size_t)1 << q.lo, hi = ((size_t)2 << q.hi) - 1;  // the record's buckets
-  if (lo < HAK_LEARN_MIN) lo = HAK_LEARN_MIN;
-  if (hi > top - 1) hi = top - 1;
-  if (lo > size || size > hi) return;  // (never: the slow path just served size so)
-  r->site = 0;
-  atomic_signal_fence(memory_order_seq_cst);
-  r->record = &hak_learn_quiet[id];
-  memcpy(&r->word, &q, sizeof r->word);
-  r->site_lo = lo;
-  r->site_span = hi - lo + 1;
-  quiet_class(r, size);
-  atomic_signal_fence(memory_order_seq_cst);
-  r->site = site;
-}
-
-// A request of size from plain site (id) that quiet record q sends to the
-// pools: served, and remembered for the next. Out of line, a tail call: the
-// slow path's other routes keep their registers.
-static HAK_NOINLINE void *quiet_pooled(size_t size, uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q) {
-  if (site && hak_fast_limit == HAK_LEARN_MIN) quiet_fill(site, id, q, size);  // else no hit could use it
-  return hak_heap_alloc(size);
-}
-
-// operator new's way to the entries (new_delete.c), ahead of its retry
-// loop: the hit hak_new_at would make, two calls sooner.
-void *hak_new_quiet(size_t size, uintptr_t site) { return quiet_on(size) ? quiet_take(size, site) : NULL; }
-
-int hak_quiet_route_class(size_t size, uintptr_t site) {
-  const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
-  if (!site || r->site != site || !quiet_valid(r)) return -1;
-  if (size - r->lo < r->span) return (int)r->cls;  // the fast path's hit
-  if (size - r->site_lo >= r->site_span) return -1;
-  quiet_route_t other = *r;  // quiet_other's
-  quiet_class(&other, size);
-  return size - other.lo < other.span ? (int)other.cls : -2;  // (-2: a class that does not hold size)
-}
-
 // Every request off the fast path: checked mode, the sites the learning
 // engine decides, the large engine, and small requests while sampling is on
 // (or before start-up). align: 0, or a power of two above 16. frame: the
@@ -232,13 +94,22 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
     bool plain;
     hak_site_id_t id = hak_callsite_id_plain(site, frame, &plain);
     hak_learn_quiet_t q = hak_learn_quiet_load(id);
+    // A candidate wrapper's id is its own address's while its entry says
+    // candidate (a ctx id's entry is never classified); it is kept once
+    // past the lookups that walk at every request (callsite.h), which find
+    // a second caller early.
+    hak_site_t *e = hak_site_entry(id);
+    bool kept = !align && !zero &&
+                (plain || (atomic_load_explicit(&e->wrap_kind, memory_order_relaxed) == HAK_CALLSITE_CANDIDATE &&
+                           atomic_load_explicit(&e->wrap_walks, memory_order_relaxed) >= HAK_CALLSITE_CANDIDATE_WALKS));
     // FROZEN (between watched windows) and OFF: the site's record and nothing else.
     if (HAK_LIKELY(hak_learn_quiet_fits(q, size))) {
       hak_policy_t pol = hak_learn_quiet_policy(q);
-      if (!hak_route_large(size, 0, pol.large_threshold) && !align && !zero && plain)
-        return quiet_pooled(size, site, id, q);  // hak_learn_route's pools, remembered
+      if (kept && !hak_route_large(size, 0, pol.large_threshold))
+        return hak_quiet_pooled(size, site, id, q, !plain);  // hak_learn_route's pools, remembered
       return hak_learn_route(size, align, id, zero, pol, NULL);
     }
+    if (kept) return hak_quiet_learn(size, site, id, !plain);  // remembered while the site counts
     return hak_learn_alloc(size, align, id, zero);
   }
   if (route_large(size, align))
@@ -253,18 +124,6 @@ HAK_INLINE void *alloc_routed(size_t size, size_t align, uintptr_t site, const v
 // without a profile the routes above keep their tail calls.
 static HAK_NOINLINE void *alloc_profiled(size_t size, size_t align, uintptr_t site, const void *frame, bool zero) {
   return hak_profile_note(alloc_routed(size, align, site, frame, zero), size, site, frame);
-}
-
-void *hak_alloc_above_small(size_t size, uintptr_t site) {
-  if (HAK_LIKELY(size < hak_fast_limit)) return hak_heap_alloc(size);
-  if (quiet_on(size)) {  // a quiet site, served as the slow path would
-    const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
-    if (r->site == site) {
-      if (HAK_LIKELY(size - r->lo < r->span && quiet_valid(r))) return quiet_pop(r, size);
-      return quiet_other(size, site);
-    }
-  }
-  return hak_alloc_slow(size, site);  // a tail call: its frame is the entry point's, as from malloc
 }
 
 void *hak_alloc_slow(size_t size, uintptr_t site) {
@@ -400,7 +259,7 @@ HAK_NOINLINE void *hak_aligned_alloc(size_t align, size_t size) {
 
 void *hak_new_at(size_t size, size_t align, uintptr_t site, hak_alloc_kind_t kind) {
   void *p;
-  void *q = align <= HAK_MIN_ALIGN && quiet_on(size) ? quiet_take(size, site) : NULL;  // as malloc's
+  void *q = align <= HAK_MIN_ALIGN ? hak_new_quiet(size, site) : NULL;  // as malloc's
   if (q) return q;
   if (align > HAK_MIN_ALIGN) {
     if (!hak_is_pow2(align)) {

@@ -16,6 +16,7 @@
 #include "hakmem/checked.h"
 #include "hakmem/heap.h"
 #include "hakmem/init.h"
+#include "hakmem/learn.h"
 #include "hakmem/options.h"
 
 HAK_INTERNAL void *hak_calloc_at(size_t n, size_t size, uintptr_t site);
@@ -41,10 +42,22 @@ HAK_INTERNAL void *hak_alloc_above_small(size_t size, uintptr_t site);
  * the pools have no memory (then operator new's slow path decides, with its
  * new_handler loop). */
 HAK_INTERNAL void *hak_new_quiet(size_t size, uintptr_t site);
+/* The slow path's request of size from a plain site or a candidate wrapper
+ * (callsite.h; id its own) that quiet record q sends to the pools: served,
+ * and remembered in this thread's entry for site (alloc_quiet.c). Out of
+ * line, a tail call: the slow path's other routes keep their registers. */
+HAK_INTERNAL void *hak_quiet_pooled(size_t size, uintptr_t site, hak_site_id_t id, hak_learn_quiet_t q,
+                                    bool candidate);
+/* The same for a request the learning engine takes (hak_learn_alloc: site
+ * id counting, or new): remembered while id's quiet record is 0, so the
+ * thread's next requests of site (below HAK_POOL_MAX) go to hak_learn_alloc
+ * without the slow path's site lookup. */
+HAK_INTERNAL void *hak_quiet_learn(size_t size, uintptr_t site, hak_site_id_t id, bool candidate);
 HAK_INTERNAL void hak_free_slow(void *p);
 /* Test hook: the pool class that this thread's quiet-site entry for return
- * address site (alloc.c) would serve malloc(size) from without the slow
- * path (the mode's check aside); -1: the slow path. */
+ * address site (alloc_quiet.c) would serve malloc(size) from without the
+ * slow path (the mode's check aside); -1: the slow path; -3: the learning
+ * engine, without the slow path (a counting site's entry). */
 HAK_INTERNAL int hak_quiet_route_class(size_t size, uintptr_t site);
 HAK_INTERNAL extern __thread uint32_t hak_sample_countdown __attribute__((tls_model("initial-exec")));
 

@@ -265,7 +265,6 @@ unsigned hak_callsite_walk_here(uintptr_t *out, unsigned max) {
 
 // --- decisions per return address (kept in its site entry) -------------------------
 
-#define CANDIDATE_WALKS 64u /* a one-caller candidate is walked every request this often, then 1 in 64 */
 
 // A wrapper's frame has the same size every time: its caller's return
 // address sits the same number of words above ret's slot, and ret's slot the
@@ -351,7 +350,7 @@ static HAK_NOINLINE hak_site_id_t callsite_walked(hak_site_id_t id, uintptr_t re
   if (kind == HAK_CALLSITE_PLAIN) return id;
   if (kind == HAK_CALLSITE_CANDIDATE) {
     uint32_t n = atomic_fetch_add_explicit(&site->wrap_walks, 1, memory_order_relaxed);
-    if (n >= CANDIDATE_WALKS && n % CANDIDATE_WALKS) return id;
+    if (n >= HAK_CALLSITE_CANDIDATE_WALKS && n % HAK_CALLSITE_CANDIDATE_WALKS) return id;
   }
   unsigned depth = (unsigned)hak_opt(HAK_OPT_SITE_DEPTH);
   uintptr_t frames[HAK_SITE_FRAMES];

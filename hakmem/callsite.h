@@ -49,6 +49,10 @@ typedef enum hak_callsite_kind {
   HAK_CALLSITE_WRAPPER = 3    /* keyed by the context above it */
 } hak_callsite_kind_t;
 
+/* A one-caller candidate is walked at each of its first this many lookups,
+ * then at 1 in this many (its site entry's wrap_walks counts them). */
+#define HAK_CALLSITE_CANDIDATE_WALKS 64u
+
 /* Every return address not decided PLAIN (plain site id, ret, frame). */
 HAK_INTERNAL hak_site_id_t hak_callsite_slow(hak_site_id_t id, uintptr_t ret, const void *frame);
 

@@ -409,7 +409,10 @@ void *hak_learn_alloc(size_t size, size_t align, hak_site_id_t id, bool zero) {
   return learn_alloc_rare(sl, size, align, id, zero);
 }
 
+_Atomic uint32_t hak_learn_resets;
+
 void hak_learn_reset(void) {
+  atomic_fetch_add_explicit(&hak_learn_resets, 1, memory_order_relaxed);
   for (unsigned id = 0; id < HAK_SITE_CAP; id++) {
     atomic_store_explicit(&hak_learn_sites[id], NULL, memory_order_relaxed);
     atomic_store_explicit(&hak_learn_quiet[id], 0, memory_order_relaxed);

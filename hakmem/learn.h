@@ -199,5 +199,9 @@ HAK_INTERNAL unsigned hak_learn_exploring(void);
 HAK_INTERNAL bool hak_learn_is_valid(void);
 /* Forget every site's learning state (tests; no allocation may run). */
 HAK_INTERNAL void hak_learn_reset(void);
+/* How many times hak_learn_reset ran: an entry that stands for a site id
+ * with no record to watch (alloc_quiet.c's for counting sites) is only good
+ * for the resets it was made in (the site table is reset with it). */
+HAK_INTERNAL extern _Atomic uint32_t hak_learn_resets;
 
 #endif /* HAK_LEARN_H */

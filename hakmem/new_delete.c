@@ -90,7 +90,7 @@ void *hak_new_pool_miss(size_t size) {
 }
 
 // Past hak_fast_limit: a quiet learning site's pooled sizes as malloc's
-// front door serves them (alloc.c), else the slow path. Its own function, a
+// front door serves them (alloc_quiet.c), else the slow path. Its own function, a
 // tail call, so that the pools' path below keeps no frame.
 static HAK_NOINLINE void *new_beyond(size_t size, uintptr_t site, hak_alloc_kind_t kind) {
   void *q = hak_new_quiet(size, site);

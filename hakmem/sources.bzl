@@ -10,7 +10,7 @@ HAK_MEMORY = ["addrmap.c", "segment.c", "sizeclass.c"]
 HAK_MEMORY_HDRS = ["addrmap.h", "segment.h", "sizeclass.h"]
 HAK_CACHES = ["batch.c", "bigcache.c", "heap.c", "heap_free.c", "heap_release.c", "large.c", "large_free.c", "large_quarantine.c", "large_resize.c", "site.c", "spare.c"]
 HAK_CACHES_HDRS = ["batch.h", "bigcache.h", "freepolicy.h", "heap.h", "heap_impl.h", "large.h", "large_impl.h", "site.h", "spare.h"]
-HAK_CORE = ["alloc.c", "callsite.c", "callsite_code.c", "callsite_name.c", "checked.c", "checked_guard.c", "init.c", "learn.c", "learn_report.c", "learn_site.c", "profile.c", "profile_write.c", "report.c"]
+HAK_CORE = ["alloc.c", "alloc_quiet.c", "callsite.c", "callsite_code.c", "callsite_name.c", "checked.c", "checked_guard.c", "init.c", "learn.c", "learn_report.c", "learn_site.c", "profile.c", "profile_write.c", "report.c"]
 HAK_CORE_HDRS = ["alloc.h", "callsite.h", "callsite_impl.h", "checked.h", "init.h", "learn.h", "learn_site.h", "profile.h", "profile_impl.h", "route.h"]
 
 # In //hakmem/policy (names relative to that package).

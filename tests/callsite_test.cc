@@ -19,6 +19,7 @@
 extern "C" {
 #include "hakmem/callsite.h"
 #include "hakmem/large.h"
+#include "hakmem/learn.h"
 #include "hakmem/site.h"
 }
 
@@ -113,6 +114,7 @@ class CallsiteTest : public hakmem_test::HakTest {
   void SetUp() override {
     HakTest::SetUp();
     hakmem_test::SetOption(HAK_OPT_SITE_WRAPPERS, 1);
+    hak_learn_reset();  // with the site table: the front door's entries stand for its ids
     hak_site_reset();
   }
   void TearDown() override {

@@ -48,7 +48,7 @@ if (( small_frozen != small_off )); then failed=$((failed + 1)); else passed=$((
 #          the quiet-site entries (the pools' limit): measured -2 (the large
 #          engine's path varies by a few instructions from run to run).
 #   128 KiB: static takes the inline pool fast path; so does FROZEN, through
-#          this thread's entry for the return address (alloc.c): the mode
+#          this thread's entry for the return address (alloc_quiet.c): the mode
 #          and pool-limit compares, the entry's address, and three checks
 #          (the address, the size within the span of one pool class that
 #          the record pools, the record unchanged), then the entry's class
@@ -67,7 +67,7 @@ check_frozen 131072 10 "128 KiB"
 # A quiet FROZEN site whose sizes vary (72 KiB to 212 KiB, eight pool
 # classes in turn) keeps its entry: each request of another class takes
 # the entry's out-of-line way (its class computed, taken as the entry's one
-# time in 8), not the slow path: measured static 88, frozen 141 (+53; 165
+# time in 8), not the slow path: measured static 88, frozen 144 (+56; 165
 # when every request looked its site up, 299 when each refilled the entry).
 mixed_pair() {
   local base full
@@ -93,7 +93,7 @@ cc_pair() {  # malloc|new: instructions per pair
 }
 # operator new of a quiet FROZEN site's pooled size takes the thread's
 # quiet-site entry before its retry loop (new_delete.c), as malloc's front
-# door does: measured 88 static, 122 frozen (was 149 when only hak_new_at
+# door does: measured 88 static, 119 frozen (was 149 when only hak_new_at
 # looked at the entries).
 cc_frozen() {  # SIZE ALLOWED_EXTRA
   local off frozen

@@ -3,8 +3,9 @@
 // path would send quietly to the pools, each from its own class (checked
 // against the slow path's own rules over every size), a size outside the site's
 // record still leaves the quiet path at its first request, a change of the
-// record is seen at the next request, wrappers are never kept, and modes
-// that watch every request never hit.
+// record is seen at the next request, wrappers are never kept (candidate
+// wrappers are, with one request in 64 still taking the slow path), and
+// modes that watch every request never hit.
 #include <cstddef>
 #include <cstdint>
 #include <thread>
@@ -166,13 +167,85 @@ TEST_F(QuietRouteTest, AWrappersReturnAddressIsNeverKept) {
   Pairs(wrapper, 120 * kKiB, 300);
   ASSERT_EQ(hak_callsite_kind(wrapper), HAK_CALLSITE_WRAPPER);
   EXPECT_FALSE(Serves(120 * kKiB, wrapper));
-  const uintptr_t candidate = kSite + 0x3000;
-  hak_site_entry(Id(candidate))->wrap_kind = HAK_CALLSITE_CANDIDATE;  // may turn out a wrapper
-  Pairs(candidate, 120 * kKiB, 300);
-  ASSERT_TRUE(Quiet(candidate));
-  EXPECT_FALSE(Serves(120 * kKiB, candidate));
   Pairs(kSite, 120 * kKiB, 300);  // a plain one is
   EXPECT_TRUE(Serves(120 * kKiB, kSite));
+}
+
+// A candidate wrapper (one caller so far: its id is its own) is kept once
+// past the lookups that walk at each of its requests, but one of its
+// requests in 64 takes the slow path, whose site lookup goes on testing it
+// for a second caller; once it is a wrapper, its entry is gone within 64
+// requests and never made again.
+TEST_F(QuietRouteTest, ACandidateWrapperIsKeptAndStillReachesTheSlowPath) {
+  const uintptr_t candidate = kSite + 0x3000;
+  hak_site_t *e = hak_site_entry(Id(candidate));
+  e->wrap_kind = HAK_CALLSITE_CANDIDATE;
+  Pairs(candidate, 120 * kKiB, HAK_CALLSITE_CANDIDATE_WALKS - 1);
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, candidate), -1) << "walked at every request so far: not kept";
+  EXPECT_EQ(e->wrap_walks, HAK_CALLSITE_CANDIDATE_WALKS - 1);
+  Pairs(candidate, 120 * kKiB, 300 - HAK_CALLSITE_CANDIDATE_WALKS + 1);
+  ASSERT_TRUE(Quiet(candidate));
+  ASSERT_EQ(hak_callsite_kind(candidate), HAK_CALLSITE_CANDIDATE);
+  hak_free(hak_alloc_at(120 * kKiB, candidate));
+  ASSERT_TRUE(Serves(120 * kKiB, candidate));
+  ASSERT_EQ(hak_quiet_route_class(120 * kKiB, candidate), (int)hak_size_class(120 * kKiB));
+  // The slow path's lookups are the candidate's walk count (callsite.c).
+  uint32_t walks = e->wrap_walks;
+  Pairs(candidate, 120 * kKiB, 640);
+  uint32_t slow = e->wrap_walks - walks;
+  EXPECT_GE(slow, 9u) << "one request in 64 takes the slow path";
+  EXPECT_LE(slow, 11u) << "the other 63 take the entry";
+  EXPECT_TRUE(Serves(120 * kKiB, candidate));
+  // Every class of the record's sizes, from its own class, as for a plain site.
+  ExpectServesExactly(candidate, 100 * kKiB);
+  // Found a wrapper: its entry goes at its next slow request, and stays gone.
+  e->wrap_kind = HAK_CALLSITE_WRAPPER;
+  Pairs(candidate, 120 * kKiB, 64);
+  EXPECT_FALSE(Serves(120 * kKiB, candidate));
+  Pairs(candidate, 120 * kKiB, 300);
+  EXPECT_FALSE(Serves(120 * kKiB, candidate));
+}
+
+// While a site counts its requests (LEARN, a watched window), its entry
+// sends them to the learning engine without the slow path's site lookup:
+// every one is still counted, a candidate's still reach the lookup one time
+// in 64, and once the site is quiet the entry serves the pools again.
+TEST_F(QuietRouteTest, ACountingSitesEntrySkipsTheLookupAndCountsEveryRequest) {
+  const uintptr_t candidate = kSite + 0x4000;
+  hak_site_t *e = hak_site_entry(Id(candidate));
+  e->wrap_kind = HAK_CALLSITE_CANDIDATE;
+  e->wrap_walks = HAK_CALLSITE_CANDIDATE_WALKS;  // past the walks at every request (callsite.h)
+  hak_free(hak_alloc_at(120 * kKiB, candidate));  // the site's first request: its state, its first window
+  ASSERT_FALSE(Quiet(candidate));
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, candidate), -3) << "the learning engine's entry";
+  EXPECT_EQ(hak_quiet_route_class(300 * kKiB, candidate), -3) << "every size below the pools' limit";
+  EXPECT_EQ(hak_quiet_route_class(600 * kKiB, candidate), -1);
+  uint64_t before, after, mark;
+  hak_learn_window_marks(Id(candidate), &before, &mark);
+  uint32_t walks = e->wrap_walks;
+  Pairs(candidate, 120 * kKiB, 64);
+  hak_learn_window_marks(Id(candidate), &after, &mark);
+  EXPECT_EQ(after, before + 64) << "every request counted";
+  uint32_t slow = e->wrap_walks - walks;
+  EXPECT_GE(slow, 1u);
+  EXPECT_LE(slow, 2u) << "one request in 64 looks the site up";
+  Pairs(candidate, 120 * kKiB, 100);  // the window ends: quiet (pinned FROZEN)
+  ASSERT_TRUE(Quiet(candidate));
+  hak_free(hak_alloc_at(120 * kKiB, candidate));
+  EXPECT_TRUE(Serves(120 * kKiB, candidate)) << "quiet: the pools' entry again";
+  // A plain site's entry (it shares the candidate's: taken one time in 8),
+  // and a wrapper never has one.
+  Pairs(kSite, 120 * kKiB, 16);
+  ASSERT_FALSE(Quiet(kSite));
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, kSite), -3);
+  const uintptr_t wrapper = kSite + 0x5000;
+  hak_site_entry(Id(wrapper))->wrap_kind = HAK_CALLSITE_WRAPPER;
+  Pairs(wrapper, 120 * kKiB, 10);
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, wrapper), -1);
+  // The site table's test reset comes with the learning engine's: a
+  // counting site's entry (no record to watch) is gone with it.
+  hak_learn_reset();
+  EXPECT_EQ(hak_quiet_route_class(120 * kKiB, kSite), -1);
 }
 
 TEST_F(QuietRouteTest, TwoSitesSharingAnEntryTakeItInTurnsNotAtEveryRequest) {
