@@ -38,7 +38,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .explore_after = 3,
       .cut_factor = 1.1,
       .cull_factor = 1.25,
-      .fault_cost = 1500,
+      .reuse_share = 0.125,
       .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
       .ucb1 = HAK_UCB1_CONFIG_DEFAULT,
@@ -192,7 +192,7 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     hak_evo_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
                          ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
     hak_evo_cull(s, played, c);
-    hak_evo_note_signals(s, played, s->new_hist, per_op(ws->main.faults, ws->main.ops), ws->main.mem_per_op);
+    hak_evo_note_faults(s, played, s->new_hist, per_op(ws->main.faults, ws->main.ops));
   }
   // The arm whose p99 is tracked: the learner's incumbent; once settled,
   // the arm LEARN freezes on, which then plays (every arm is measured: no
@@ -348,7 +348,7 @@ static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, doubl
   const hak_evo_config_t *cfg = s->cfg;
   feed_p99(s, c);
   if (cfg->mode == HAK_EVO_MODE_FROZEN) return;  // pinned: record only
-  if (ws->hist) hak_evo_note_signals(s, s->cur, ws->hist, per_op(ws->main.faults, ws->main.ops), ws->main.mem_per_op);
+  if (ws->hist) hak_evo_note_faults(s, s->cur, ws->hist, per_op(ws->main.faults, ws->main.ops));
   if (s->baseline_pending) {
     if (s->inc_windows >= cfg->stable_windows) s->baseline = hak_p2_value(&s->p99), s->baseline_pending = 0;
   } else {

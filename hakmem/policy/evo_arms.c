@@ -59,15 +59,10 @@ void hak_evo_update_alike(hak_evo_site_t *s, unsigned arm, const uint64_t *hist,
     if (hak_evo_alike(s, a, arm, hist)) learner_update(s, a, ops, cpu, faults_per_op, bytes);
 }
 
-void hak_evo_note_signals(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, double faults_per_op,
-                          double mem_per_op) {
-  if (hak_evo_is_elo(s) || !(faults_per_op >= 0)) return;
-  for (unsigned a = 0; a < s->n_arms; a++) {
-    if (!hak_evo_alike(s, a, arm, hist)) continue;
-    s->sig_faults[a] += faults_per_op;
-    s->sig_mem[a] += mem_per_op >= 0 && mem_per_op < 1e300 ? mem_per_op : 0;
-    s->sig_n[a]++;
-  }
+void hak_evo_note_faults(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, double faults_per_op) {
+  if (hak_evo_is_elo(s) || !(faults_per_op >= 0 && faults_per_op < 1e300)) return;
+  for (unsigned a = 0; a < s->n_arms; a++)
+    if (hak_evo_alike(s, a, arm, hist)) s->sig_faults[a] += faults_per_op, s->sig_n[a]++;
 }
 
 // An arm whose freed blocks' pages go back to the kernel at once or lazily.
@@ -88,12 +83,10 @@ static double pages_kept_by(hak_policy_t p, const uint64_t *hist) {
 }
 
 bool hak_evo_give_back_hopeless(const hak_evo_site_t *s, unsigned a, unsigned from) {
-  if (hak_evo_is_elo(s) || !(s->cfg->fault_cost > 0) || !s->sig_n[from]) return false;
+  if (hak_evo_is_elo(s) || !(s->cfg->reuse_share > 0) || !s->sig_n[from]) return false;
   hak_policy_t p = hak_evo_record(s, a);
   if (!gives_back(p)) return false;
-  double n = (double)s->sig_n[from], faults = s->sig_faults[from] / n, mem = s->sig_mem[from] / n;
-  double refaults = pages_kept_by(p, s->new_hist) / 8 - faults;
-  return refaults > 0 && mem < refaults * s->cfg->fault_cost;
+  return s->sig_faults[from] / (double)s->sig_n[from] < s->cfg->reuse_share * pages_kept_by(p, s->new_hist);
 }
 
 // --- what LEARN explores (UCB1) -------------------------------------------------------
@@ -164,7 +157,7 @@ void hak_evo_saw_frees(hak_evo_site_t *s, uint64_t large_frees) {
     for (unsigned b = 0; b < s->n_arms; b++) {
       if (alike_by(s, a, b, s->new_hist, true) && !alike_by(s, a, b, s->new_hist, false)) {
         hak_ucb1_forget(&s->l.ucb1, a);
-        s->sig_faults[a] = s->sig_mem[a] = 0, s->sig_n[a] = 0;
+        s->sig_faults[a] = 0, s->sig_n[a] = 0;
         s->culled &= ~(1u << a);
         break;
       }

@@ -253,9 +253,9 @@ TEST(FreePolicyTest, FreePolicyArmsAreExploredAfterPlacementWithinTheLeadersPlac
 
 // A site that reuses its freed 1 MiB blocks (the cache hands each back: 0.05
 // faults a request) would refault all 256 pages of every block under a
-// give-back row (RETURN, LAZY), and its memory term (5 MiB, 2% of its cost)
-// is far below what that costs: those rows are never played, neither in
-// LEARN nor as a challenger when the site's cost worsens; the rows that keep
+// give-back row (RETURN, LAZY): those rows are never played, neither in
+// LEARN nor as a challenger when the site's cost worsens, however much
+// memory the site holds (its 64 live MiB are priced too); the rows that keep
 // blocks (no cache with the global rule, KEEP) are still explored. With
 // faults unknown, the rows are explored as before.
 TEST(FreePolicyTest, ASiteThatReusesItsBlocksNeverPlaysAGiveBackArm) {
@@ -265,7 +265,8 @@ TEST(FreePolicyTest, ASiteThatReusesItsBlocksNeverPlaysAGiveBackArm) {
   s.known_faults = true;
   for (unsigned r = 0; r < HAK_STRAT_COUNT; r++) {
     s.faults[r] = GivesBack(r) ? 256 : 0.05;
-    if (GivesBack(r)) s.cpu[r] = 100 + 256 * cfg.fault_cost, s.resident[r] = 1 * kMiB;
+    s.resident[r] += 64 * kMiB;
+    if (GivesBack(r)) s.cpu[r] = 100 + 256 * 1500.0, s.resident[r] = 65 * kMiB;
   }
   for (uint64_t seed = 1; seed <= 20; seed++) {
     RateDriver d(&cfg, seed);
