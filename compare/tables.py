@@ -141,6 +141,7 @@ def allocator_table(hakmem_lib, peer_libs=None, learning_env=None):
         table["hakmem-" + mode] = Allocator("hakmem-" + mode, hakmem_lib, env, "libhakmem")
     table[NOWRAP] = Allocator(NOWRAP, hakmem_lib, {"HAKMEM_MODE": "BALANCED", "HAKMEM_SITE_WRAPPERS": "0"}, "libhakmem")
     table[STATIC] = Allocator(STATIC, hakmem_lib, {"HAKMEM_MODE": "BALANCED", "HAKMEM_EVO": "off"}, "libhakmem")
+    table["hakmem-BALANCED-free"] = Allocator("hakmem-BALANCED-free", hakmem_lib, {"HAKMEM_MODE": "BALANCED", "HAKMEM_EVO_FREE_ARMS": "1"}, "libhakmem")  # the free-policy arms on, beside the default
     for name, f in FIXED_BY_NAME.items():
         table[name] = Allocator(name, hakmem_lib, fixed_env(f), "libhakmem", strategy=f.strategy)
     return table

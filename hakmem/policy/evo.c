@@ -38,6 +38,7 @@ hak_evo_config_t hak_evo_config_default(void) {
       .explore_after = 3,
       .cut_factor = 1.1,
       .cull_factor = 1.25,
+      .reuse_share = 0.125,
       .canary_decisive = 0.5,
       .seed = 0x68616b6d656d21ull,
       .ucb1 = HAK_UCB1_CONFIG_DEFAULT,
@@ -191,6 +192,7 @@ static void learn_window(hak_evo_site_t *s, const hak_window_stats_t *ws, double
     hak_evo_update_alike(s, played, s->new_hist, ws->main.ops, c, per_op(ws->main.faults, ws->main.ops),
                          ws->main.bytes_mapped < 0 ? -1.0 : (double)ws->main.bytes_mapped);
     hak_evo_cull(s, played, c);
+    hak_evo_note_faults(s, played, s->new_hist, per_op(ws->main.faults, ws->main.ops));
   }
   // The arm whose p99 is tracked: the learner's incumbent; once settled,
   // the arm LEARN freezes on, which then plays (every arm is measured: no
@@ -235,12 +237,13 @@ bool hak_evo_exploring(const hak_evo_site_t *s) {
 
 /* The best arm in the learner's order (as it stands now) that routes the
  * site's sizes (new_hist) unlike the one in force and unlike every arm tried
- * in this CANARY; the one in force when there is none. */
+ * in this CANARY, and is no give-back arm the one in force would lose its
+ * reuse to (evo.h); the one in force when there is none. */
 static unsigned pick_challenger(const hak_evo_site_t *s) {
   uint8_t order[HAK_STRATEGY_MAX];
   hak_evo_learner_rank(s, order);
   for (unsigned r = 0; r < s->n_arms; r++) {
-    bool seen = hak_evo_alike(s, order[r], s->cur, s->new_hist);
+    bool seen = hak_evo_alike(s, order[r], s->cur, s->new_hist) || hak_evo_give_back_hopeless(s, order[r], s->cur);
     for (unsigned q = 0; q < s->n_arms && !seen; q++)
       seen = (s->tried_mask >> q & 1u) && hak_evo_alike(s, order[r], q, s->new_hist);
     if (!seen) return order[r];
@@ -345,6 +348,7 @@ static void frozen_window(hak_evo_site_t *s, const hak_window_stats_t *ws, doubl
   const hak_evo_config_t *cfg = s->cfg;
   feed_p99(s, c);
   if (cfg->mode == HAK_EVO_MODE_FROZEN) return;  // pinned: record only
+  if (ws->hist) hak_evo_note_faults(s, s->cur, ws->hist, per_op(ws->main.faults, ws->main.ops));
   if (s->baseline_pending) {
     if (s->inc_windows >= cfg->stable_windows) s->baseline = hak_p2_value(&s->p99), s->baseline_pending = 0;
   } else {

@@ -124,6 +124,20 @@
  *  only when it sends the site's sizes to the engine the leader sends them
  *  to: it refines the placement the site leads with; otherwise it counts as
  *  measured. So a site whose pools lead never tries a free policy.
+ *  A give-back row (no cache, and RETURN or LAZY: the freed block's pages
+ *  go back to the kernel) is not explored, nor tried in CANARY, where the
+ *  arm in force reuses its freed blocks: its windows fault less than
+ *  reuse_share (1/8) of the pages the site's requests span from that row's
+ *  threshold up. There a give-back arm refaults what the program touches
+ *  of every block again, and what it would save, the freed blocks kept,
+ *  cannot be told from the live ones in the memory term (the site's
+ *  resident gauge counts both). Such a row counts as measured. (wl_vm: one
+ *  2 MiB block reused, 512 pages per request against ~0 faults; a 256k/ret
+ *  window cost ~250x the leader's, 12,000 page faults before its cut.
+ *  wl_bigswap: 16 live blocks of 4-24 MiB, the memory term 40% of the cost,
+ *  a 256k/ret window of 64 requests ~10% of the run.) Where blocks are not
+ *  reused (each request faults its pages anyway) or faults are unknown,
+ *  the rows are explored as before.
  *
  * ---- HAKMEM_EVO modes --------------------------------------------------------
  *  AUTO    LEARN, then FROZEN <-> CANARY as above.
@@ -194,6 +208,9 @@ typedef struct hak_evo_config {
   uint32_t explore_after;       /* LEARN plays the initial arm for this many windows before exploring (3) */
   double cut_factor;            /* LEARN: an exploring window ends early above this x the leader's cost (1.1; 0: never) */
   double cull_factor;           /* LEARN (UCB1): an arm whose first window costs this x the leader's or more is not explored again (1.25; 0: never) */
+  double reuse_share;           /* UCB1: an arm whose windows fault under this share of the pages the site's requests span
+                                   reuses its freed blocks, and give-back arms are skipped beside it (evo.h, "what LEARN
+                                   explores"; 0.125; 0: never skipped) */
   uint64_t seed;                /* ELO's random state (mixed with the site's salt) */
   hak_ucb1_config_t ucb1;
   hak_elo_config_t elo;
@@ -262,6 +279,10 @@ typedef struct hak_evo_site {
   uint32_t sizes_seen;          /* bit b: some window had requests in log2 bucket b */
   uint8_t freed;                /* some window had large frees (ws.large_frees) */
   uint32_t culled;              /* LEARN (UCB1): arms (1 << arm) not explored again: a first window far worse than the leader's */
+  /* UCB1: per arm, the summed page faults per op of the windows credited to it whose faults are known (LEARN,
+   FROZEN), and their number: the give-back rule's reuse (evo_arms.c) */
+  double sig_faults[HAK_STRATEGY_MAX];
+  uint32_t sig_n[HAK_STRATEGY_MAX];
   union {
     hak_ucb1_t ucb1;
     hak_elo_t elo;

@@ -1,9 +1,10 @@
 /* evo_arms.c — which arms a learning site really chooses between (layer
  * L4): arms alike for the site's sizes (one choice, credited together),
  * which arms LEARN may explore (free-policy arms only within the placement
- * the site leads with, once every placement arm is measured; never a culled
- * arm), culling after one far worse window, and what a site's first large
- * free changes. Rules in evo.h; called by evo.c. Pure.
+ * the site leads with, once every placement arm is measured, and no
+ * give-back arm where the arm in force reuses its freed blocks; never a
+ * culled arm), culling after one far worse window, and what a site's first
+ * large free changes. Rules in evo.h; called by evo.c. Pure.
  */
 #include "hakmem/policy/evo_impl.h"
 
@@ -58,6 +59,36 @@ void hak_evo_update_alike(hak_evo_site_t *s, unsigned arm, const uint64_t *hist,
     if (hak_evo_alike(s, a, arm, hist)) learner_update(s, a, ops, cpu, faults_per_op, bytes);
 }
 
+void hak_evo_note_faults(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, double faults_per_op) {
+  if (hak_evo_is_elo(s) || !(faults_per_op >= 0 && faults_per_op < 1e300)) return;
+  for (unsigned a = 0; a < s->n_arms; a++)
+    if (hak_evo_alike(s, a, arm, hist)) s->sig_faults[a] += faults_per_op, s->sig_n[a]++;
+}
+
+// An arm whose freed blocks' pages go back to the kernel at once or lazily.
+static bool gives_back(hak_policy_t p) {
+  return p.cache_slots == 0 && (p.release == HAK_STRAT_RETURN || p.release == HAK_STRAT_LAZY);
+}
+
+// Pages per request of the site (over hist) that a's free policy applies to:
+// its requests from a's threshold up, each counted at its bucket's low end.
+static double pages_kept_by(hak_policy_t p, const uint64_t *hist) {
+  double pages = 0, all = 0;
+  for (unsigned b = 0; b < HAK_DIST_BUCKETS; b++) {
+    all += (double)hist[b];
+    if (hist[b] && hak_bucket_place(p.large_threshold, b) != HAK_BUCKET_BELOW)
+      pages += (double)hist[b] * (double)(1ull << b) / 4096.0;
+  }
+  return all > 0 ? pages / all : 0;
+}
+
+bool hak_evo_give_back_hopeless(const hak_evo_site_t *s, unsigned a, unsigned from) {
+  if (hak_evo_is_elo(s) || !(s->cfg->reuse_share > 0) || !s->sig_n[from]) return false;
+  hak_policy_t p = hak_evo_record(s, a);
+  if (!gives_back(p)) return false;
+  return s->sig_faults[from] / (double)s->sig_n[from] < s->cfg->reuse_share * pages_kept_by(p, s->new_hist);
+}
+
 // --- what LEARN explores (UCB1) -------------------------------------------------------
 
 // Measured enough: settle_pulls windows, or one at twice the leader's cost
@@ -81,7 +112,8 @@ static bool placement_measured(const hak_evo_site_t *s, double lead) {
 // another way).
 static bool explorable(const hak_evo_site_t *s, unsigned a, unsigned lead, bool placed) {
   if (s->culled >> a & 1u) return false;
-  return !free_row(s, a) || (placed && alike_by(s, a, lead, s->new_hist, true));
+  if (!free_row(s, a)) return true;
+  return placed && alike_by(s, a, lead, s->new_hist, true) && !hak_evo_give_back_hopeless(s, a, lead);
 }
 
 bool hak_evo_learner_settled(const hak_evo_site_t *s) {
@@ -125,6 +157,7 @@ void hak_evo_saw_frees(hak_evo_site_t *s, uint64_t large_frees) {
     for (unsigned b = 0; b < s->n_arms; b++) {
       if (alike_by(s, a, b, s->new_hist, true) && !alike_by(s, a, b, s->new_hist, false)) {
         hak_ucb1_forget(&s->l.ucb1, a);
+        s->sig_faults[a] = 0, s->sig_n[a] = 0;
         s->culled &= ~(1u << a);
         break;
       }

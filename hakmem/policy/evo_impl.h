@@ -62,6 +62,17 @@ HAK_INTERNAL unsigned hak_evo_explore_pick(hak_evo_site_t *s);
  * with it (UCB1). */
 HAK_INTERNAL void hak_evo_cull(hak_evo_site_t *s, unsigned played, double c);
 
+/* A window's page faults per op (< 0: unknown, nothing noted), noted for
+ * arm and every arm alike with it over hist (UCB1): the give-back rule's
+ * measure of reuse. */
+HAK_INTERNAL void hak_evo_note_faults(hak_evo_site_t *s, unsigned arm, const uint64_t *hist, double faults_per_op);
+
+/* True when arm a gives freed blocks back (no cache; RETURN or LAZY) and
+ * the arm `from` reuses the site's freed blocks (evo.h, "what LEARN
+ * explores"): a would refault them, not worth a window or a trial. UCB1
+ * only. */
+HAK_INTERNAL bool hak_evo_give_back_hopeless(const hak_evo_site_t *s, unsigned a, unsigned from);
+
 /* A window's large frees (ws->large_frees): the first one ends "no large
  * frees" for good; the arms whose measurements stood for another's behaviour
  * only because nothing was freed are forgotten (UCB1), to be measured again. */

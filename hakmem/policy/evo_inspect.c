@@ -24,6 +24,8 @@ bool hak_evo_is_valid(const hak_evo_site_t *s) {
   if (!s->cfg || s->state > HAK_EVO_OFF || s->n_arms < 1 || s->n_arms > HAK_STRATEGY_MAX) return false;
   if (s->cur >= s->n_arms || s->incumbent >= s->n_arms || s->initial >= s->n_arms) return false;
   if (s->freed > 1 || s->culled >> s->n_arms) return false;
+  for (unsigned a = 0; a < s->n_arms; a++)
+    if (!(s->sig_faults[a] >= 0 && s->sig_faults[a] < 1e300)) return false;
   if (!(hak_evo_is_elo(s) ? s->l.elo.n == s->n_arms && hak_elo_is_valid(&s->l.elo)
                   : s->l.ucb1.n == s->n_arms && hak_ucb1_is_valid(&s->l.ucb1)))
     return false;

@@ -40,8 +40,10 @@
  * UCB1 explores SET_UCB1 | SET_FREE by default (10 arms; a site's sizes make
  * most of them alike, evo.h, so a one-size site chooses among about 5
  * behaviours, and one that frees no large block among its placements
- * alone); the allocator narrows it to SET_UCB1 unless HAKMEM_EVO_FREE_ARMS
- * is set (LEARNING, RESEARCH; learn_site.c).
+ * alone; a give-back row, no cache with RETURN or LAZY, is left out beside
+ * an arm that reuses the site's freed blocks, evo.h); the allocator narrows
+ * it to SET_UCB1 unless HAKMEM_EVO_FREE_ARMS is set (LEARNING, RESEARCH;
+ * learn_site.c).
  *
  * Pure data and a few pure functions: no allocation, no syscalls, no state.
  */

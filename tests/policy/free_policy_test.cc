@@ -30,6 +30,8 @@ struct Site {
   double mem_ns = HAK_METER_MEM_NS_DEFAULT;
   bool frees = true;  // it frees a block per request (false: it keeps every block)
   unsigned bucket = 20;  // its requests' log2 size bucket (20: 1 MiB)
+  std::array<double, HAK_STRAT_COUNT> faults{};  // page faults per request per row (used when known_faults)
+  bool known_faults = false;  // false: the windows report faults unknown (-1)
 };
 
 class RateDriver {
@@ -48,7 +50,7 @@ class RateDriver {
     hak_window_stats_t ws = {};
     ws.main.ops = ops;
     ws.main.cpu_per_op = noise_(env.cpu[row]);
-    ws.main.faults = -1;
+    ws.main.faults = env.known_faults ? (int64_t)std::llround(env.faults[row] * (double)ops) : -1;
     ws.main.bytes_mapped = (int64_t)env.resident[row];
     ws.main.mem_per_op = hak_meter_mem_per_op(ws.main.cpu_per_op, env.resident[row], env.mem_ns);
     uint64_t hist[HAK_DIST_BUCKETS] = {};
@@ -78,6 +80,12 @@ class RateDriver {
 };
 
 bool FreeRow(unsigned row) { return (hak_strategy_info[row].sets & HAK_STRAT_SET_FREE) != 0; }
+
+// Rows whose freed blocks' pages go back to the kernel (no cache; RETURN or LAZY).
+bool GivesBack(unsigned row) {
+  hak_policy_t p = hak_strategy_info[row].policy;
+  return p.cache_slots == 0 && (p.release == HAK_STRAT_RETURN || p.release == HAK_STRAT_LAZY);
+}
 
 // Rows that keep freed 1 MiB blocks for reuse (BigCache on).
 bool Caches(unsigned row) { return hak_strategy_info[row].policy.cache_slots != 0 && hak_strategy_info[row].policy.large_threshold <= (1u << 20); }
@@ -240,6 +248,80 @@ TEST(FreePolicyTest, FreePolicyArmsAreExploredAfterPlacementWithinTheLeadersPlac
         EXPECT_GE(hak_strategy_info[hak_evo_strategy(&d.site)].policy.large_threshold, 512u << 10);
       }
     }
+  }
+}
+
+// A site that reuses its freed 1 MiB blocks (the cache hands each back: 0.05
+// faults a request) would refault all 256 pages of every block under a
+// give-back row (RETURN, LAZY): those rows are never played, neither in
+// LEARN nor as a challenger when the site's cost worsens, however much
+// memory the site holds (its 64 live MiB are priced too); the rows that keep
+// blocks (no cache with the global rule, KEEP) are still explored. With
+// faults unknown, the rows are explored as before.
+TEST(FreePolicyTest, ASiteThatReusesItsBlocksNeverPlaysAGiveBackArm) {
+  hak_evo_config_t cfg = hak_evo_config_default();
+  cfg.canary_challengers = HAK_STRATEGY_MAX;  // a canary would try every other behaviour
+  Site s = ReuseHeavy();
+  s.known_faults = true;
+  for (unsigned r = 0; r < HAK_STRAT_COUNT; r++) {
+    s.faults[r] = GivesBack(r) ? 256 : 0.05;
+    s.resident[r] += 64 * kMiB;
+    if (GivesBack(r)) s.cpu[r] = 100 + 256 * 1500.0, s.resident[r] = 65 * kMiB;
+  }
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    RateDriver d(&cfg, seed);
+    unsigned gave_back = 0, kept_free_rows = 0;
+    for (int w = 0; w < 400 && d.site.state != HAK_EVO_FROZEN; w++) {
+      unsigned row = hak_evo_strategy(&d.site);
+      gave_back += GivesBack(row), kept_free_rows += FreeRow(row) && !GivesBack(row);
+      d.Window(s);
+    }
+    ASSERT_EQ(d.site.state, HAK_EVO_FROZEN) << "seed " << seed;
+    EXPECT_EQ(gave_back, 0u) << "seed " << seed;
+    EXPECT_GT(kept_free_rows, 0u) << "seed " << seed << ": the keeping free-policy rows are explored";
+    EXPECT_TRUE(Caches(hak_evo_strategy(&d.site))) << hak_strategy_info[hak_evo_strategy(&d.site)].name;
+    // Its cost worsens 1.5x: CANARY tries challengers, never a give-back one.
+    Site worse = s;
+    for (unsigned r = 0; r < HAK_STRAT_COUNT; r++) worse.cpu[r] *= GivesBack(r) ? 1.0 : 1.5;
+    unsigned canaries = 0, give_back_trials = 0;
+    for (int w = 0; w < 200; w++) {
+      d.Window(worse);
+      if (d.site.policy.canary) canaries++, give_back_trials += GivesBack(d.site.policy.canary - 1u);
+    }
+    EXPECT_GT(canaries, 0u) << "seed " << seed;
+    EXPECT_EQ(give_back_trials, 0u) << "seed " << seed;
+  }
+  // Faults unknown: nothing tells that the blocks are reused, and the
+  // give-back rows get their window.
+  s.known_faults = false;
+  unsigned gave_back = 0;
+  RateDriver d(&cfg, 7);
+  for (int w = 0; w < 400 && d.site.state != HAK_EVO_FROZEN; w++) {
+    gave_back += GivesBack(hak_evo_strategy(&d.site));
+    d.Window(s);
+  }
+  EXPECT_GT(gave_back, 0u);
+}
+
+// Hold-and-release with faults known: the blocks are not reused (every
+// request faults its 256 pages under every row), so giving them back costs
+// no refaults, and the site still learns to return its memory.
+TEST(FreePolicyTest, AHoldAndReleaseSiteWhoseBlocksFaultAnywayStillReturnsItsMemory) {
+  const hak_evo_config_t cfg = hak_evo_config_default();
+  Site s;
+  s.known_faults = true;
+  for (unsigned r = 0; r < HAK_STRAT_COUNT; r++) {
+    hak_policy_t p = hak_strategy_info[r].policy;
+    bool returns = p.large_threshold <= (1u << 20) && p.release == HAK_STRAT_RETURN;
+    s.cpu[r] = 400;
+    s.resident[r] = (returns ? 64 : 128) * kMiB;
+    s.faults[r] = 256;
+  }
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    RateDriver d(&cfg, seed);
+    d.RunUntilFrozen(s, 10000000000ull);
+    ASSERT_EQ(d.site.state, HAK_EVO_FROZEN) << "seed " << seed;
+    EXPECT_EQ(d.Policy().release, HAK_STRAT_RETURN) << hak_strategy_info[hak_evo_strategy(&d.site)].name;
   }
 }
 
