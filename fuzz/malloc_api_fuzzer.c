@@ -83,7 +83,11 @@ static inline unsigned char pat(uint32_t id, size_t o) { return (unsigned char)(
 // Samples a stride apart (sample_stride), in two phases. A wrong range
 // (advice, remap, copy) of a page or more is caught where it covers a
 // sample: the second phase follows the block's address, so other blocks
-// sample other pages.
+// sample other pages. (Both phases tied to the address keep the sampled
+// pages the same whenever the fake OS hands a range out again, so they stay
+// resident, but a finding at an offset from the block, such as a middle page
+// left unzeroed, then depends on hakmem's random offset and replayed 1 time
+// in 3, against 3 in 3: not kept.)
 // Runs body for each offset o of the sample set of a block of req_ bytes (its
 // head, its tail, and every stride in both phases) that is below limit_.
 #define FOR_EACH_SAMPLE(b, req_, limit_, body)                                                   \
@@ -200,9 +204,11 @@ FUZZ_UNTRACED static void check_state(const char *after) {
 
 // --- choices ---------------------------------------------------------------------------------
 
-// Most sizes past the threshold stay below 1 MiB; about one pick of a kind
-// in eleven (big: c / 12 is 0 or 16, from the same choice byte, so an input
-// reads the same bytes) takes the kind's whole range, up to 12 MiB. The
+// Most sizes past the threshold stay below 1 MiB (up to 2 MiB for the
+// 512 KiB - 2 MiB kind); about one pick of a kind in 21 (big: c / 12 is 0,
+// from the same choice byte, so an input reads the same bytes) takes the
+// kind's whole range, up to 12 MiB (one in eleven before: multi-MiB blocks
+// cost a fifth of the time, and each kind still reaches them). The
 // cost of a large block grows with its bytes (ASan's shadow poisoning on
 // alloc, free and unmap, an eighth of its bytes each; hakmem's copies and
 // clearing; the fake OS's residency scan): with every pick in the whole
@@ -212,15 +218,15 @@ FUZZ_UNTRACED static void check_state(const char *after) {
 static size_t pick_size(fuzz_in_t *in) {
   size_t t = hak_opt(HAK_OPT_LARGE_THRESHOLD);
   uint8_t c = in_u8(in);
-  bool big = c / 12 % 16 == 0;
+  bool big = c / 12 % 32 == 0;
   switch (c % 12) {
     case 0: return 0;
     case 1: return in_u8(in);
     case 2: return in_u16(in) % 4097;
     case 3: return t - 64 + in_u8(in) % 128;  // around the threshold
     case 4: return t + in_range(in, 0, 3 * t);
-    case 5: return in_range(in, (size_t)256 << 10, (size_t)(big ? 4 : 1) << 20);
-    case 6: return big ? in_range(in, (size_t)4 << 20, (size_t)12 << 20) : in_range(in, (size_t)1 << 20, (size_t)2 << 20);
+    case 5: return in_range(in, (size_t)128 << 10, (size_t)(big ? 4096 : 512) << 10);
+    case 6: return big ? in_range(in, (size_t)4 << 20, (size_t)12 << 20) : in_range(in, (size_t)512 << 10, (size_t)2 << 20);
     case 7: {  // just around a large class bound (past 1 MiB when big)
       uint8_t cls = (uint8_t)(1 + in_u8(in) % (big ? 36 : 20));
       return hak_large_class_bytes(cls) - HAK_LARGE_HDR - 2 + in_u8(in) % 4;
