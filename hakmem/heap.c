@@ -399,7 +399,8 @@ void hak_heap_fork_parent(void) {
 // recount, which counts the flag. The segment lists are walked forward
 // (an unlink caught halfway leaves a stale back link) and every class's
 // queue is made again from the ACTIVE pages (an insert or removal caught
-// halfway leaves a page in two places, or in none).
+// halfway leaves a page in two places, or in none). The batch queue's lock
+// is free again here (the large engine's handler ran before).
 static void adopt(hak_heap_t *h) {
   for (unsigned c = 0; c < HAK_CLASSES; c++) {
     h->queue[c] = NULL;
@@ -416,6 +417,7 @@ static void adopt(hak_heap_t *h) {
         else pg->current = 0;
       }
       hak_segment_recount(seg);
+      hak_heap_fork_unqueue(seg);
       for (unsigned i = seg->page_count; i-- > 0;)
         if (seg->pages[i].state == HAK_PAGE_ACTIVE) hak_heap_queue_push(h, &seg->pages[i]);
     }

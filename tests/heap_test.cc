@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "hakmem/addrmap.h"
+#include "hakmem/batch.h"
 #include "hakmem/heap.h"
 #include "hakmem/heap_impl.h"
 #include "hakmem/sizeclass.h"
@@ -429,7 +430,7 @@ struct Caught {
 };
 
 int CaughtByFork(size_t size, int count, const std::function<void(Caught&)>& caught,
-                 const std::function<void(Caught&)>& finish) {
+                 const std::function<void(Caught&)>& finish, const std::function<int()>& check = nullptr) {
   std::atomic<int> step{0};
   Caught c;
   std::thread t([&] {
@@ -445,6 +446,7 @@ int CaughtByFork(size_t size, int count, const std::function<void(Caught&)>& cau
   pid_t pid = fork();
   if (pid == 0) {
     alarm(10);
+    if (check && check()) _exit(check());
     // The adopted heap is whole; its blocks' frees reach it (remote frees)
     // and a trim tidies it as its owner would: whole again.
     if (!hak_heap_is_valid_at(c.heap)) _exit(3);
@@ -564,6 +566,31 @@ TEST_F(HeapTest, AForkCaughtTakingAPageOrUnlinkingASegmentLosesNothing) {
         seg->unused = popped;
         second->prev = stale_was;
       });
+  EXPECT_EQ(rc, 0);
+}
+
+// Caught in the maintenance's release of an empty page between queueing it
+// for advice and marking it RELEASED: in the child the page, COMMITTED,
+// would stay queued, and when taken again (no take cancels the advice) a
+// flush would zero its new blocks. The child takes it out of the queue.
+TEST_F(HeapTest, AForkCaughtReleasingAPageLeavesItUnqueued) {
+  hak_page_t* pg = nullptr;
+  int rc = CaughtByFork(
+      30000, 40,
+      [&](Caught& c) {
+        std::vector<void*> keep;
+        pg = hak_page_of(hak_segment_of(c.blocks[0]), c.blocks[0]);
+        for (void* p : c.blocks)
+          if (hak_page_of(hak_segment_of(p), p) == pg) hak_free(p);
+          else keep.push_back(p);
+        c.blocks = keep;
+        ASSERT_EQ(pg->state, HAK_PAGE_UNUSED);
+        ASSERT_EQ(pg->commit, HAK_PAGE_COMMITTED);
+        hak_batch_flush();
+        hak_batch_add(pg->start, pg->capacity * (size_t)pg->block_size);  // commit not yet RELEASED
+      },
+      [&](Caught&) { pg->commit = HAK_PAGE_RELEASED; },
+      [] { return hak_batch_queued_ranges() == 0 ? 0 : 6; });
   EXPECT_EQ(rc, 0);
 }
 
