@@ -505,35 +505,37 @@ QueueMiddle QueuedMiddle(Caught& c) {
   return {pg ? pg->prev : nullptr, pg, pg ? pg->next : nullptr};
 }
 
-// Caught in hak_heap_queue_remove between its two links: the page before
-// skips the removed one, the page after still names it.
-TEST_F(HeapTest, AForkCaughtMidQueueRemoveKeepsAWholeQueue) {
+// The queue's middle page caught by fork in an update of the queue (half),
+// which the parent's thread then finishes (whole).
+int CaughtInQueue(const std::function<void(QueueMiddle&)>& half, const std::function<void(QueueMiddle&)>& whole) {
   QueueMiddle m{};
-  int rc = CaughtByFork(
+  return CaughtByFork(
       30000, 80,
       [&](Caught& c) {
         m = QueuedMiddle(c);
-        ASSERT_NE(m.b, nullptr);
-        m.a->next = m.c;
+        if (m.b) half(m);
       },
-      [&](Caught&) { m.a->next = m.b; });
-  EXPECT_EQ(rc, 0);
+      [&](Caught&) {
+        if (m.b) whole(m);
+      });
+}
+
+// Caught in hak_heap_queue_remove between its two links: the page before
+// skips the removed one, the page after still names it.
+TEST_F(HeapTest, AForkCaughtMidQueueRemoveKeepsAWholeQueue) {
+  EXPECT_EQ(CaughtInQueue([](QueueMiddle& m) { m.a->next = m.c; }, [](QueueMiddle& m) { m.a->next = m.b; }), 0);
 }
 
 // Caught in the free that puts a FULL page back in its queue: ACTIVE, not
 // queued yet.
 TEST_F(HeapTest, AForkCaughtRequeueingAPageQueuesIt) {
-  QueueMiddle m{};
-  int rc = CaughtByFork(
-      30000, 80,
-      [&](Caught& c) {
-        m = QueuedMiddle(c);
-        ASSERT_NE(m.b, nullptr);
-        m.a->next = m.c, m.c->prev = m.a;
-        m.b->next = m.b->prev = nullptr;
-      },
-      [&](Caught&) { m.a->next = m.b, m.c->prev = m.b, m.b->prev = m.a, m.b->next = m.c; });
-  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(CaughtInQueue(
+                [](QueueMiddle& m) {
+                  m.a->next = m.c, m.c->prev = m.a;
+                  m.b->next = m.b->prev = nullptr;
+                },
+                [](QueueMiddle& m) { m.a->next = m.b, m.c->prev = m.b, m.b->prev = m.a, m.b->next = m.c; }),
+            0);
 }
 
 // Caught in hak_segment_take_page after the pop of the segment's stack of
