@@ -391,27 +391,49 @@ void hak_heap_fork_parent(void) {
   hak_unlock(&heaps.tidy);
 }
 
-// A heap of a thread the child did not inherit: its current pages were in
-// that thread's TLS, which the child does not read; each class's queue says
-// which page is current (the first flagged one: a second flag is a
-// set_current caught halfway). Before the recount, which counts the flag.
-static void current_from_flags(hak_heap_t *h) {
+// A heap of a thread the child did not inherit. That thread may have been
+// caught anywhere in an operation on it: the heap is made again from what
+// each page says. Its current pages were in that thread's TLS, which the
+// child does not read: the first flagged ACTIVE page of each class is
+// current (a second flag is a set_current caught halfway), before the
+// recount, which counts the flag. The segment lists are walked forward
+// (an unlink caught halfway leaves a stale back link) and every class's
+// queue is made again from the ACTIVE pages (an insert or removal caught
+// halfway leaves a page in two places, or in none). The batch queue's lock
+// is free again here (the large engine's handler ran before).
+static void adopt(hak_heap_t *h) {
   for (unsigned c = 0; c < HAK_CLASSES; c++) {
+    h->queue[c] = NULL;
     h->own_current[c] = &hak_heap_empty_page;
-    for (hak_page_t *pg = h->queue[c]; pg; pg = pg->next)
-      if (pg->current && h->own_current[c] == &hak_heap_empty_page) h->own_current[c] = pg;
-      else pg->current = 0;
   }
   h->current = h->own_current;
+  for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
+    for (hak_segment_t *seg = h->segments[k], *prev = NULL; seg; prev = seg, seg = seg->next) {
+      seg->prev = prev;
+      for (unsigned i = 0; i < seg->page_count; i++) {
+        hak_page_t *pg = &seg->pages[i];
+        if (pg->current && pg->state == HAK_PAGE_ACTIVE && h->own_current[pg->cls] == &hak_heap_empty_page)
+          h->own_current[pg->cls] = pg;
+        else pg->current = 0;
+      }
+      hak_segment_recount(seg);
+      hak_heap_fork_unqueue(seg);
+      for (unsigned i = seg->page_count; i-- > 0;)
+        if (seg->pages[i].state == HAK_PAGE_ACTIVE) hak_heap_queue_push(h, &seg->pages[i]);
+    }
+}
+
+bool hak_heap_all_valid(void) {
+  for (hak_heap_t *h = heaps.all; h; h = h->next_all)
+    if (!hak_heap_is_valid_at(h)) return false;
+  return true;
 }
 
 // In the child only this thread lives: every other owned heap is abandoned.
 void hak_heap_fork_child(void) {
   for (hak_heap_t *h = heaps.all; h; h = h->next_all) {
     if (h == hak_tls_heap || h->abandoned) continue;
-    current_from_flags(h);
-    for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
-      for (hak_segment_t *seg = h->segments[k]; seg; seg = seg->next) hak_segment_recount(seg);
+    adopt(h);
     abandoned_push_locked(h);
   }
   hak_unlock(&heaps.lock);

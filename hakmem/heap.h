@@ -221,6 +221,12 @@ HAK_INTERNAL size_t hak_heap_trim(void);
 /* Walker for tests: this thread's heap (queues, current pages, every
  * segment and page with its encoded free list). True when there is no heap. */
 HAK_INTERNAL bool hak_heap_is_valid(void);
+/* The same for heap h, which no other thread may work on meanwhile (a fork
+ * child's abandoned heaps). */
+HAK_INTERNAL bool hak_heap_is_valid_at(const hak_heap_t *h);
+/* The same for every heap ever made, while only this thread runs (a fork
+ * child, before it starts a thread). */
+HAK_INTERNAL bool hak_heap_all_valid(void);
 
 HAK_INTERNAL void hak_heap_fork_prepare(void);
 HAK_INTERNAL void hak_heap_fork_parent(void);

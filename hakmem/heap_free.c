@@ -313,9 +313,11 @@ size_t hak_heap_usable(const void *p) {
 
 // --- the walker -----------------------------------------------------------------------
 
-bool hak_heap_is_valid(void) {
-  hak_heap_t *h = hak_tls_heap;
-  if (h == NO_HEAP) return true;
+bool hak_heap_is_valid(void) { return hak_tls_heap == NO_HEAP || hak_heap_is_valid_at(hak_tls_heap); }
+
+bool hak_heap_is_valid_at(const hak_heap_t *h) {
+  // Every ACTIVE page of the heap's segments is in its class's queue, once.
+  unsigned queued[HAK_CLASSES] = {0};
   for (unsigned c = 0; c < HAK_CLASSES; c++) {
     const hak_page_t *cur = h->current[c];
     if (cur != &hak_heap_empty_page && (!cur->current || cur->cls != c)) return false;
@@ -329,10 +331,16 @@ bool hak_heap_is_valid(void) {
       prev = pg;
     }
     if (!current_seen) return false;
+    queued[c] = n;
   }
   for (unsigned k = 0; k < HAK_PAGE_KINDS; k++)
-    for (const hak_segment_t *seg = h->segments[k]; seg; seg = seg->next)
-      if (seg->heap != h || seg->kind != k || !hak_segment_is_valid(seg)) return false;
+    for (const hak_segment_t *seg = h->segments[k], *prev = NULL; seg; prev = seg, seg = seg->next) {
+      if (seg->heap != h || seg->kind != k || seg->prev != prev || !hak_segment_is_valid(seg)) return false;
+      for (unsigned i = 0; i < seg->page_count; i++)
+        if (seg->pages[i].state == HAK_PAGE_ACTIVE && queued[seg->pages[i].cls]-- == 0) return false;
+    }
+  for (unsigned c = 0; c < HAK_CLASSES; c++)
+    if (queued[c]) return false;
   // The remote list: only this thread takes from it, and pushes only put
   // blocks in front, so the links seen from a loaded head stay put.
   unsigned n = 0;

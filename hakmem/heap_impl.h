@@ -37,6 +37,9 @@ HAK_INTERNAL void hak_heap_queue_remove(hak_heap_t *h, hak_page_t *pg);
  * that long are unmapped, but for one of each kind. force: no delay, no
  * segment kept. Returns bytes unmapped. */
 HAK_INTERNAL size_t hak_heap_maintain(hak_heap_t *h, uint64_t now, bool force);
+/* A fork child's adopted segment (its stack rebuilt): no UNUSED page that
+ * is not RELEASED stays in the batch queue. */
+HAK_INTERNAL void hak_heap_fork_unqueue(hak_segment_t *seg);
 /* A page about to be taken again: out of the batch queue if it was there. */
 HAK_INTERNAL void hak_heap_reclaim_page(hak_segment_t *seg, hak_page_t *pg);
 /* An empty page that is not the current one goes back to its segment

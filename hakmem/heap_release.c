@@ -25,6 +25,15 @@ void hak_heap_reclaim_page(hak_segment_t *seg, hak_page_t *pg) {
   }
 }
 
+// A fork child's adopted segment: maintenance caught between queueing a
+// page for advice and marking it RELEASED left the page queued, COMMITTED,
+// so the take that cancels the advice would never come and a flush could
+// zero the blocks of the page's next class. None such stays queued.
+void hak_heap_fork_unqueue(hak_segment_t *seg) {
+  for (hak_page_t *pg = seg->unused; pg; pg = pg->next)
+    if (pg->commit == HAK_PAGE_COMMITTED) hak_batch_take(hak_page_start(seg, pg));
+}
+
 // A page that stopped being current, or lost a block: back to the segment
 // when empty.
 void hak_heap_retire_if_empty(hak_heap_t *h, hak_segment_t *seg, hak_page_t *pg, uint64_t stamp) {

@@ -350,17 +350,46 @@ bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *pg) {
   return nfree + pg->used - pg->current == pg->carved;
 }
 
+// A carve caught halfway (the run's links and the head written, `carved`
+// not yet): the head names a block past `carved`. The run's links lead
+// back to the old head (hak_page_extend): undo the carve.
+static void undo_half_carve(hak_page_t *pg) {
+  uint64_t k = pg->head;
+  for (unsigned steps = 0; k != HAK_LIST_END && k >= pg->carved && k < pg->capacity && steps <= 64; steps++)
+    k = hak_page_link(pg, hak_page_block(pg, k)->link);
+  if (k == HAK_LIST_END || k < pg->carved) pg->head = k;
+}
+
 void hak_segment_recount(hak_segment_t *seg) {
+  seg->unused = NULL;
+  seg->pages_used = 0;
   for (unsigned pos = hak_segment_first(seg); pos < seg->fresh && pos < seg->page_count; pos++) {
     hak_page_t *pg = &seg->pages[hak_segment_fresh_index(seg, pos)];
-    if (pg->state == HAK_PAGE_UNUSED) continue;
-    uint64_t nfree = 0, k = pg->head;
-    for (; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
-      k = hak_page_link(pg, hak_page_block(pg, k)->link);
-    // A list that does not end well is left for the checks that follow it.
-    if (k == HAK_LIST_END && nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
+    if (pg->state != HAK_PAGE_UNUSED) {
+      undo_half_carve(pg);
+      uint64_t nfree = 0, k = pg->head;
+      for (; k != HAK_LIST_END && k < pg->carved && nfree <= pg->carved; nfree++)
+        k = hak_page_link(pg, hak_page_block(pg, k)->link);
+      // A list that does not end well is left for the checks that follow it.
+      if (k == HAK_LIST_END && nfree <= pg->carved) pg->used = pg->carved - nfree + pg->current;
+      // A free caught between its push and the page's requeue, or a page
+      // caught between being taken and queued, or emptied and returned.
+      if (pg->state == HAK_PAGE_FULL && pg->head != HAK_LIST_END) pg->state = HAK_PAGE_ACTIVE;
+      if (pg->used == 0 && !pg->current && k == HAK_LIST_END) pg->state = HAK_PAGE_UNUSED;
+    }
+    if (pg->state == HAK_PAGE_UNUSED) {  // restacked whatever step of a take or return it was caught in
+      pg->head = HAK_LIST_END;
+      pg->used = pg->current = 0;
+      __atomic_store_n(&pg->carved, 0, __ATOMIC_RELAXED);
+      pg->prev = NULL;
+      pg->next = seg->unused;
+      seg->unused = pg;
+    } else {
+      seg->pages_used++;
+    }
     pg->clean = 0;
-    hak_page_set_limit(pg, pg->careful || pg->state == HAK_PAGE_FULL ? 0 : pg->carved);
+    hak_page_set_limit(pg, pg->careful || pg->state != HAK_PAGE_ACTIVE ? 0 : pg->carved);
+    keep_free_pointer(pg);
   }
 }
 

@@ -333,14 +333,22 @@ HAK_INTERNAL void *hak_page_block_start(const hak_segment_t *seg, const hak_page
  * page, every listed block holds the key, the list has no cycle or
  * duplicate, and free + fresh + used blocks add up to the page's capacity. */
 HAK_INTERNAL bool hak_page_is_valid(const hak_segment_t *seg, const hak_page_t *page);
-/* In a fork child, for the heap of a thread that is gone: a fork can catch
- * that thread between a fast path's list update and its count, so each
- * page's count of blocks in use is made what its free list says (a block
- * caught between the two stays out of use: never handed out twice). It
- * can also catch it inside hak_page_extend, the new run's links written
- * and `carved` not yet stored: the block after the frontier is then not
- * zero, so every page stops being clean (no frontier check in the child
- * for the pages of a heap it adopts) and its limits are made again. */
+/* In a fork child, for the heap of a thread that is gone (heap.c, after
+ * it cleared the current flag of every page but the one it keeps current
+ * in each class): that thread may have been caught anywhere in an
+ * operation on a page, so each taken page is made consistent again from
+ * its free list and state. Its count of blocks in use is made what its
+ * free list says (a block caught between a fast path's list update and its
+ * count stays out of use: never handed out twice). A carve caught halfway
+ * (hak_page_extend: the run's links and the head written, `carved` not
+ * yet) is undone, so no pop follows the head past `carved` ("corrupted free
+ * list"); and as the block after the frontier is then not zero, no page
+ * stays clean (no frontier check in the child for the pages of a heap it
+ * adopts). A FULL page with a free block is ACTIVE again (a free caught
+ * before the requeue), a page with no block in use that is not current is
+ * UNUSED (caught between being taken and queued, or on its way back), and
+ * the segment's stack of UNUSED pages and pages_used are made again (a take
+ * or return caught halfway). The limits are made again. */
 HAK_INTERNAL void hak_segment_recount(hak_segment_t *seg);
 HAK_INTERNAL bool hak_segment_is_valid(const hak_segment_t *seg);
 

@@ -70,12 +70,10 @@ size_t SizeFor(uint64_t x) {
       if (w) hak_learn_set_policy_word((hak_site_id_t)i, w);
     }
   }
-  // The learning engine's walker, not the pools': the child takes over the
-  // heaps of the threads it does not have, and a thread caught by fork in
-  // the middle of a fast-path malloc or free leaves its page's count of
-  // blocks out off by one (hak_heap_is_valid then fails in about 1 child in
-  // 3000 here; heap.c does not repair adopted pages).
-  _exit(hak_learn_is_valid() ? 0 : 3);
+  // The walkers of the learning engine and of every heap: the child took
+  // over the heaps of the threads it does not have, which fork may have
+  // caught anywhere in a malloc or free (heap.c makes them whole again).
+  _exit(!hak_learn_is_valid() ? 3 : !hak_heap_all_valid() ? 6 : 0);
 }
 
 // One mode's whole run (this process was started in it). 0: every child

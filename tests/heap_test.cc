@@ -9,6 +9,7 @@
 #include <atomic>
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 
 extern "C" {
 #include "hakmem/addrmap.h"
+#include "hakmem/batch.h"
 #include "hakmem/heap.h"
 #include "hakmem/heap_impl.h"
 #include "hakmem/sizeclass.h"
@@ -415,6 +417,183 @@ TEST_F(HeapTest, AForkCaughtMidCarveSeesNoOverflow) {
   memset((char*)frontier + pg->block_size, 0, sizeof(hak_block_t));  // the parent's page is clean again
   hak_free(frontier);
   for (void* p : others) hak_free(p);
+}
+
+// fork() can catch another thread anywhere in an operation on its heap.
+// CaughtByFork makes that state in a live thread (caught), forks, and runs
+// `child` in the child, where that thread's heap is abandoned; the child's
+// exit status is child's answer (0: good). Then the parent's thread
+// finishes what it was caught in (finish) and frees its blocks.
+struct Caught {
+  hak_heap_t* heap = nullptr;
+  std::vector<void*> blocks;
+};
+
+int CaughtByFork(size_t size, int count, const std::function<void(Caught&)>& caught,
+                 const std::function<void(Caught&)>& finish, const std::function<int()>& check = nullptr) {
+  std::atomic<int> step{0};
+  Caught c;
+  std::thread t([&] {
+    for (int i = 0; i < count; i++) c.blocks.push_back(hak_alloc_at(size, 8));
+    c.heap = hak_tls_heap;
+    caught(c);
+    step = 1;
+    while (step != 2) std::this_thread::yield();
+    finish(c);
+    for (void* p : c.blocks) hak_free(p);
+  });
+  while (step != 1) std::this_thread::yield();
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(10);
+    if (check && check()) _exit(check());
+    // The adopted heap is whole; its blocks' frees reach it (remote frees)
+    // and a trim tidies it as its owner would: whole again.
+    if (!hak_heap_is_valid_at(c.heap)) _exit(3);
+    for (void* p : c.blocks) hak_free(p);
+    hak_heap_trim();
+    _exit(!hak_heap_is_valid_at(c.heap) ? 4 : !hak_heap_is_valid() ? 5 : 0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  step = 2;
+  t.join();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Caught in hak_page_extend with the run's links and the head written,
+// `carved` not yet: the head names a block past `carved`, which the
+// child's pop took for a corrupted list ("corrupted free list").
+TEST_F(HeapTest, AForkCaughtMidCarvePopsNoBlockPastIt) {
+  hak_page_t* pg = nullptr;
+  uint64_t carved = 0, limit = 0, free_limit = 0;
+  hak_block_t* free_was = nullptr;
+  int rc = CaughtByFork(
+      64, 1,
+      [&](Caught& c) {
+        pg = hak_page_of(hak_segment_of(c.blocks[0]), c.blocks[0]);
+        uint64_t was = pg->carved, lim = pg->limit, flim = pg->free_limit;
+        hak_block_t* fr = pg->free;
+        ASSERT_TRUE(hak_page_extend(pg));
+        carved = pg->carved, limit = pg->limit, free_limit = pg->free_limit;
+        free_was = pg->free;
+        pg->carved = (uint32_t)was, pg->limit = lim, pg->free_limit = flim, pg->free = fr;  // not yet stored
+        ASSERT_GE(pg->head, pg->carved);
+      },
+      [&](Caught&) { pg->carved = (uint32_t)carved, pg->limit = limit, pg->free_limit = free_limit, pg->free = free_was; });
+  EXPECT_EQ(rc, 0);
+}
+
+// A medium class with several ACTIVE pages in its queue: count blocks
+// fill pages (FULL), then one block of each page but the last goes back
+// (ACTIVE, queued). The queue's middle page, with its neighbours.
+struct QueueMiddle {
+  hak_page_t *a, *b, *c;
+};
+QueueMiddle QueuedMiddle(Caught& c) {
+  std::vector<void*> keep;
+  std::set<hak_page_t*> seen;
+  for (void* p : c.blocks) {
+    hak_page_t* pg = hak_page_of(hak_segment_of(p), p);
+    if (pg->state == HAK_PAGE_FULL && seen.insert(pg).second) hak_free(p);  // the page is queued again
+    else keep.push_back(p);
+  }
+  c.blocks = keep;
+  hak_page_t* pg = c.heap->queue[hak_size_class(30000)];
+  while (pg && !(pg->prev && pg->next)) pg = pg->next;
+  EXPECT_NE(pg, nullptr);
+  return {pg ? pg->prev : nullptr, pg, pg ? pg->next : nullptr};
+}
+
+// The queue's middle page caught by fork in an update of the queue (half),
+// which the parent's thread then finishes (whole).
+int CaughtInQueue(const std::function<void(QueueMiddle&)>& half, const std::function<void(QueueMiddle&)>& whole) {
+  QueueMiddle m{};
+  return CaughtByFork(
+      30000, 80,
+      [&](Caught& c) {
+        m = QueuedMiddle(c);
+        if (m.b) half(m);
+      },
+      [&](Caught&) {
+        if (m.b) whole(m);
+      });
+}
+
+// Caught in hak_heap_queue_remove between its two links: the page before
+// skips the removed one, the page after still names it.
+TEST_F(HeapTest, AForkCaughtMidQueueRemoveKeepsAWholeQueue) {
+  EXPECT_EQ(CaughtInQueue([](QueueMiddle& m) { m.a->next = m.c; }, [](QueueMiddle& m) { m.a->next = m.b; }), 0);
+}
+
+// Caught in the free that puts a FULL page back in its queue: ACTIVE, not
+// queued yet.
+TEST_F(HeapTest, AForkCaughtRequeueingAPageQueuesIt) {
+  EXPECT_EQ(CaughtInQueue(
+                [](QueueMiddle& m) {
+                  m.a->next = m.c, m.c->prev = m.a;
+                  m.b->next = m.b->prev = nullptr;
+                },
+                [](QueueMiddle& m) { m.a->next = m.b, m.c->prev = m.b, m.b->prev = m.a, m.b->next = m.c; }),
+            0);
+}
+
+// Caught in hak_segment_take_page after the pop of the segment's stack of
+// UNUSED pages, the page not ACTIVE yet: on no stack. And in the unlink
+// of a segment from its heap's list: the segment after it still names it.
+TEST_F(HeapTest, AForkCaughtTakingAPageOrUnlinkingASegmentLosesNothing) {
+  hak_segment_t* seg = nullptr;
+  hak_page_t* popped = nullptr;
+  hak_segment_t* second = nullptr;
+  hak_segment_t* stale_was = nullptr;
+  int rc = CaughtByFork(
+      30000, 160,
+      [&](Caught& c) {
+        // Every page of the last segment but one back: its stack holds them.
+        std::vector<void*> keep;
+        seg = hak_segment_of(c.blocks.back());
+        for (void* p : c.blocks)
+          if (hak_segment_of(p) == seg && p != c.blocks.back()) hak_free(p);
+          else keep.push_back(p);
+        c.blocks = keep;
+        ASSERT_NE(seg->unused, nullptr);
+        popped = seg->unused;
+        seg->unused = popped->next;
+        second = c.heap->segments[seg->kind]->next;
+        ASSERT_NE(second, nullptr);
+        stale_was = second->prev;
+        second->prev = reinterpret_cast<hak_segment_t*>(&stale_was);  // an unlinked neighbour
+      },
+      [&](Caught&) {
+        seg->unused = popped;
+        second->prev = stale_was;
+      });
+  EXPECT_EQ(rc, 0);
+}
+
+// Caught in the maintenance's release of an empty page between queueing it
+// for advice and marking it RELEASED: in the child the page, COMMITTED,
+// would stay queued, and when taken again (no take cancels the advice) a
+// flush would zero its new blocks. The child takes it out of the queue.
+TEST_F(HeapTest, AForkCaughtReleasingAPageLeavesItUnqueued) {
+  hak_page_t* pg = nullptr;
+  int rc = CaughtByFork(
+      30000, 40,
+      [&](Caught& c) {
+        std::vector<void*> keep;
+        pg = hak_page_of(hak_segment_of(c.blocks[0]), c.blocks[0]);
+        for (void* p : c.blocks)
+          if (hak_page_of(hak_segment_of(p), p) == pg) hak_free(p);
+          else keep.push_back(p);
+        c.blocks = keep;
+        ASSERT_EQ(pg->state, HAK_PAGE_UNUSED);
+        ASSERT_EQ(pg->commit, HAK_PAGE_COMMITTED);
+        hak_batch_flush();
+        hak_batch_add(pg->start, pg->capacity * (size_t)pg->block_size);  // commit not yet RELEASED
+      },
+      [&](Caught&) { pg->commit = HAK_PAGE_RELEASED; },
+      [] { return hak_batch_queued_ranges() == 0 ? 0 : 6; });
+  EXPECT_EQ(rc, 0);
 }
 
 TEST_F(HeapTest, ForeignPointersAreIgnoredNotFollowed) {
