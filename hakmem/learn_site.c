@@ -43,9 +43,10 @@ void hak_learn_configure(void) {
   c.initial_row = row[0] ? hak_strategy_find(row) : -1;
   if (row[0] && c.initial_row < 0) hak_log("hakmem: HAKMEM_EVO_STRATEGY=%s is no strategy; ignored\n", row);
   // BALANCED's UCB1 explores placement only: trying the free policies,
-  // even only at sites that free large blocks and after placement, costs
-  // more than it wins (page faults 2.5-7x static's on the phase workloads,
-  // mir 2x; the free-arm exploring windows refault every block). A pinned
+  // even only at sites that free large blocks, after placement, and no
+  // give-back arm where the arm in force reuses its blocks (evo.h), still
+  // costs a little more than it wins (paired times 1.03-1.09x on
+  // two-sites and phase-life, at about the same page faults). A pinned
   // row's sets stay in, so any row can be pinned.
   if (!hak_opt(HAK_OPT_EVO_FREE_ARMS) && c.learner == HAK_EVO_UCB1)
     c.sets = HAK_STRAT_SET_UCB1 | (c.initial_row >= 0 ? hak_strategy_info[c.initial_row].sets : 0u);
