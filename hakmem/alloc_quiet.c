@@ -106,6 +106,15 @@ HAK_INLINE void *quiet_pop(const quiet_route_t *r, size_t size) {
   return HAK_LIKELY(p != NULL) ? p : hak_heap_alloc_slow(size);
 }
 
+// A counting site's entry (word 0) is good for the learning reset it was
+// made in; its requests go to the learning engine with the site's id.
+HAK_INLINE bool quiet_counting_now(const quiet_route_t *r) {
+  return r->cls == atomic_load_explicit(&hak_learn_resets, memory_order_relaxed);
+}
+HAK_INLINE void *quiet_learn(const quiet_route_t *r, size_t size) {
+  return hak_learn_alloc(size, 0, (hak_site_id_t)(r->record - hak_learn_quiet), false);
+}
+
 enum { QUIET_NO = 0, QUIET_CLASS, QUIET_POOLS, QUIET_LEARN };
 
 // How the entry serves a request of size from site: not (QUIET_NO: the
@@ -125,7 +134,7 @@ HAK_INLINE int quiet_serves(quiet_route_t *r, size_t size, uintptr_t site) {
   }
   if (HAK_LIKELY(size - r->lo < r->span)) return QUIET_CLASS;
   if (HAK_UNLIKELY(!r->word))
-    return r->cls == atomic_load_explicit(&hak_learn_resets, memory_order_relaxed) ? QUIET_LEARN : QUIET_NO;
+    return quiet_counting_now(r) ? QUIET_LEARN : QUIET_NO;
   if (!(++quiet_reclass & 7)) {
     quiet_class(r, size);
     return QUIET_CLASS;
@@ -141,7 +150,7 @@ static HAK_NOINLINE void *quiet_other(size_t size, uintptr_t site) {
   int how = quiet_serves(r, size, site);
   if (HAK_LIKELY(how == QUIET_POOLS)) return hak_heap_alloc(size);
   if (how == QUIET_CLASS) return quiet_pop(r, size);
-  if (how == QUIET_LEARN) return hak_learn_alloc(size, 0, (hak_site_id_t)(r->record - hak_learn_quiet), false);
+  if (how == QUIET_LEARN) return quiet_learn(r, size);
   return hak_alloc_slow(size, site);
 }
 
@@ -198,7 +207,7 @@ void *hak_new_quiet(size_t size, uintptr_t site) {
   quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
   if (HAK_LIKELY(r->site == site && size - r->lo < r->span && quiet_valid(r))) return quiet_pop(r, size);  // a hit
   int how = quiet_serves(r, size, site);
-  if (how == QUIET_LEARN) return hak_learn_alloc(size, 0, (hak_site_id_t)(r->record - hak_learn_quiet), false);
+  if (how == QUIET_LEARN) return quiet_learn(r, size);
   return how == QUIET_CLASS ? quiet_pop(r, size) : how == QUIET_POOLS ? hak_heap_alloc(size) : NULL;
 }
 
@@ -206,7 +215,7 @@ int hak_quiet_route_class(size_t size, uintptr_t site) {
   const quiet_route_t *r = &quiet_routes[site % QUIET_ROUTES];
   if (!site || (r->site & ~QUIET_CANDIDATE) != site || !quiet_valid(r)) return -1;
   if (!r->word)  // a counting site's: hak_learn_alloc
-    return size - r->site_lo < r->site_span && r->cls == atomic_load_explicit(&hak_learn_resets, memory_order_relaxed) ? -3 : -1;
+    return size - r->site_lo < r->site_span && quiet_counting_now(r) ? -3 : -1;
   if (size - r->lo < r->span) return (int)r->cls;  // the fast path's hit (quiet_other's for a candidate)
   if (size - r->site_lo >= r->site_span) return -1;
   quiet_route_t other = *r;  // quiet_other's
